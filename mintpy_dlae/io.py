@@ -1,0 +1,393 @@
+"""MintPy HDF5 input and output for mintpy_dlae.
+
+Everything goes through MintPy's own readers and writers (``mintpy.utils.readfile`` and
+``mintpy.utils.writefile``), so the files we write are ordinary MintPy files:
+
+* :func:`check_timeseries`, :func:`check_geometry`, :func:`check_mask`, :func:`check_output`
+  validate the inputs and raise :class:`DlaeInputError` (a ``ValueError``) naming the file, the
+  dataset and the offending value;
+* :func:`read_timeseries`, :func:`read_geometry`, :func:`read_mask` read one box (x0, y0, x1, y1);
+  :func:`plan_row_blocks` and :func:`pad_box` split a frame into row blocks with a halo;
+* :class:`AtomicOutputs` writes every output under a hidden temporary name in the destination folder
+  and renames it only when all blocks are written, so an interrupted run never leaves a file that
+  looks complete, and the input is never opened for writing;
+* :func:`layout_timeseries` and :func:`layout_cumulative` create the output files (same dates, bperp
+  and metadata as the input, plus ``mintpy.dlae.*`` provenance) that :func:`write_block` fills.
+"""
+import logging
+import math
+import os
+
+import h5py
+import numpy as np
+from mintpy.utils import readfile, writefile
+
+log = logging.getLogger(__name__)
+
+MIN_NUM_DATE = 9                       # one 9-date window of the network
+METRE_UNITS = ("m", "meter", "meters", "metre", "metres")
+MASK_DATASETS = ("mask", "waterMask")  # maskTempCoh.h5 / maskConnComp.h5, waterMask.h5
+CUMULATIVE_FILE_TYPE = "cumulative"
+CUMULATIVE_PREFIX = "cumulative"
+
+
+class DlaeInputError(ValueError):
+    """Bad input or output for mintpy_dlae: the message names the file, dataset and value."""
+
+
+# --------------------------------------------------------------------------------------------
+# validation
+# --------------------------------------------------------------------------------------------
+def _check_h5(path, what):
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DlaeInputError(f"{what} file not found: {path}")
+    if os.path.splitext(path)[1].lower() not in (".h5", ".he5"):
+        raise DlaeInputError(f"{path}: {what} file must be a MintPy HDF5 file (*.h5)")
+    try:
+        with h5py.File(path, "r"):
+            pass
+    except OSError as err:
+        raise DlaeInputError(f"{path}: cannot open {what} file as HDF5 ({err})") from err
+    return path
+
+
+def _datasets(path):
+    with h5py.File(path, "r") as f:
+        return {k: f[k].shape for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+
+
+def check_timeseries(path, min_num_date=MIN_NUM_DATE):
+    """Validate a MintPy time-series file; return its metadata (``readfile.read_attribute``).
+
+    Raises DlaeInputError for: a missing or non-HDF5 file, FILE_TYPE other than timeseries, a
+    missing ``timeseries``/``date`` dataset, fewer than ``min_num_date`` dates, or a UNIT other
+    than metres (e.g. radian).
+    """
+    path = _check_h5(path, "time-series")
+    atr = readfile.read_attribute(path)
+    ftype = atr.get("FILE_TYPE")
+    dsets = _datasets(path)
+    if ftype != "timeseries" or "timeseries" not in dsets:
+        raise DlaeInputError(
+            f"{path}: FILE_TYPE = {ftype!r}, expected 'timeseries' (a MintPy time-series file "
+            f"such as timeseries_ERA5.h5 with a 3D 'timeseries' dataset; found {sorted(dsets)})")
+    shape = dsets["timeseries"]
+    if len(shape) != 3:
+        raise DlaeInputError(f"{path}: dataset 'timeseries' has shape {shape}, expected 3D")
+    if "date" not in dsets:
+        raise DlaeInputError(f"{path}: dataset 'date' is missing")
+    num_date = shape[0]
+    if num_date < min_num_date:
+        raise DlaeInputError(
+            f"{path}: dataset 'timeseries' has {num_date} dates, mintpy_dlae needs at least "
+            f"{min_num_date} (one 9-date window)")
+    unit = _timeseries_unit(path, atr)
+    if unit is not None and unit.lower() not in METRE_UNITS:
+        raise DlaeInputError(
+            f"{path}: dataset 'timeseries' has UNIT = {unit!r}, expected metres ('m'); "
+            "convert phase to displacement first")
+    for key, size in (("LENGTH", shape[1]), ("WIDTH", shape[2])):
+        if int(atr.get(key, size)) != size:
+            raise DlaeInputError(f"{path}: attribute {key} = {atr[key]} does not match dataset "
+                                 f"'timeseries' of shape {shape}")
+    return atr
+
+
+def _timeseries_unit(path, atr):
+    with h5py.File(path, "r") as f:
+        unit = f["timeseries"].attrs.get("UNIT", atr.get("UNIT"))
+    if isinstance(unit, bytes):
+        unit = unit.decode()
+    return None if unit is None else str(unit)
+
+
+def check_geometry(path, shape, ts_file=None):
+    """Validate a geometry file: ``height`` present, 2D shape equal to ``shape`` (length, width).
+
+    Returns the list of optional angle datasets present (``incidenceAngle``, ``azimuthAngle``).
+    """
+    path = _check_h5(path, "geometry")
+    dsets = _datasets(path)
+    if "height" not in dsets:
+        raise DlaeInputError(f"{path}: dataset 'height' not found in the geometry file "
+                             f"(datasets: {sorted(dsets)})")
+    _check_shape(path, "height", dsets["height"][-2:], shape, ts_file)
+    angles = [d for d in ("incidenceAngle", "azimuthAngle") if d in dsets]
+    for d in angles:
+        _check_shape(path, d, dsets[d][-2:], shape, ts_file)
+    return angles
+
+
+def check_mask(path, shape, ts_file=None, dataset=None):
+    """Validate a mask file; return the name of its mask dataset (``mask`` or ``waterMask``)."""
+    path = _check_h5(path, "mask")
+    dsets = _datasets(path)
+    if dataset is None:
+        names = [d for d in MASK_DATASETS if d in dsets]
+        names += [d for d, s in dsets.items() if len(s) == 2 and d not in names]
+        if not names:
+            raise DlaeInputError(f"{path}: no 2D mask dataset found (expected one of "
+                                 f"{list(MASK_DATASETS)}; datasets: {sorted(dsets)})")
+        dataset = names[0]
+    elif dataset not in dsets:
+        raise DlaeInputError(f"{path}: dataset {dataset!r} not found (datasets: {sorted(dsets)})")
+    _check_shape(path, dataset, dsets[dataset], shape, ts_file)
+    return dataset
+
+
+def _check_shape(path, dset, got, want, ts_file):
+    if tuple(got) != tuple(want):
+        src = f" of {ts_file}" if ts_file else ""
+        raise DlaeInputError(f"{path}: dataset {dset!r} has shape {tuple(got)}, different from "
+                             f"the time series{src} {tuple(want)}")
+
+
+def check_writable_dir(path):
+    """Raise DlaeInputError if the folder of ``path`` cannot be written to."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise DlaeInputError(f"{path}: output folder does not exist: {folder}")
+    probe = os.path.join(folder, f".dlae-write-test.{os.getpid()}")
+    try:
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(folder)
+        with open(probe, "w"):
+            pass
+        os.remove(probe)
+    except OSError as err:
+        raise DlaeInputError(f"{path}: output folder {folder} is read-only ({err})") from err
+
+
+def check_output(out_files, in_files, update=False, force=False):
+    """Decide 'run' or 'skip' for existing outputs, MintPy-style.
+
+    * none of ``out_files`` exist            -> 'run'
+    * ``force``                              -> 'run' (outputs are overwritten)
+    * ``update`` and all outputs newer than every input -> 'skip' (the caller still compares the
+      recorded ``mintpy.dlae.*`` options, see :func:`provenance_matches`); older -> 'run'
+    * otherwise                              -> DlaeInputError (never overwrite silently)
+    """
+    out_files = [os.fspath(f) for f in out_files]
+    in_abs = {os.path.abspath(f) for f in in_files if f}
+    for f in out_files:
+        if os.path.abspath(f) in in_abs:
+            raise DlaeInputError(f"{f}: output file is also an input file; choose another -o")
+    existing = [f for f in out_files if os.path.exists(f)]
+    if not existing:
+        return "run"
+    if force:
+        return "run"
+    if update:
+        if len(existing) < len(out_files):
+            return "run"
+        t_in = max(os.path.getmtime(f) for f in in_files if f)
+        t_out = min(os.path.getmtime(f) for f in out_files)
+        return "skip" if t_out >= t_in else "run"
+    raise DlaeInputError(f"{existing[0]}: output file exists; use --update to skip it when it is "
+                         "up to date, or --force to overwrite it")
+
+
+def provenance_matches(path, attrs):
+    """True if every ``mintpy.dlae.*`` key in ``attrs`` has the same value in the file ``path``."""
+    try:
+        meta = readfile.read_attribute(path)
+    except Exception:  # unreadable -> rerun
+        return False
+    return all(str(meta.get(k)) == str(v) for k, v in attrs.items())
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+# --------------------------------------------------------------------------------------------
+def read_timeseries(path, box=None):
+    """Read ``timeseries`` in ``box`` (x0, y0, x1, y1) as float32 (num_date, rows, cols)."""
+    data = readfile.read(path, datasetName="timeseries", box=box, print_msg=False)[0]
+    if data.ndim == 2:  # readfile squeezes a single date
+        data = data[np.newaxis]
+    return np.asarray(data, dtype=np.float32)
+
+
+def read_timeseries_info(path):
+    """Dates (list of YYYYMMDD str), bperp (or None) and raw root attributes of a time-series file."""
+    with h5py.File(path, "r") as f:
+        dates = [d.decode() if isinstance(d, bytes) else str(d) for d in f["date"][:]]
+        bperp = f["bperp"][:] if "bperp" in f else None
+        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+    return dates, bperp, attrs
+
+
+def read_geometry(path, box=None, angles=("incidenceAngle", "azimuthAngle")):
+    """Read ``height`` and, when present, the LOS angles in ``box``; missing angles are None."""
+    present = _datasets(path)
+    out = {"height": readfile.read(path, datasetName="height", box=box, print_msg=False)[0]}
+    for name in angles:
+        out[name] = (readfile.read(path, datasetName=name, box=box, print_msg=False)[0]
+                     if name in present else None)
+    return {k: None if v is None else np.asarray(v, dtype=np.float32) for k, v in out.items()}
+
+
+def read_mask(path, box=None, dataset=None):
+    """Read a mask in ``box`` as bool, True = valid (non-zero and finite)."""
+    dataset = dataset or _first_2d(path)
+    data = readfile.read(path, datasetName=dataset, box=box, print_msg=False)[0]
+    data = np.asarray(data)
+    if data.dtype == bool:
+        return data
+    return np.isfinite(data) & (data != 0)
+
+
+def _first_2d(path):
+    dsets = _datasets(path)
+    for name in MASK_DATASETS:
+        if name in dsets:
+            return name
+    return next(d for d, s in dsets.items() if len(s) == 2)
+
+
+def nodata_value(path, atr=None):
+    """The no-data value of a time-series file: NaN if it says so or holds NaN, else 0 (MintPy)."""
+    atr = atr or readfile.read_attribute(path)
+    value = str(atr.get("NO_DATA_VALUE", "none")).lower()
+    if value == "nan":
+        return np.nan
+    with h5py.File(path, "r") as f:
+        last = f["timeseries"][-1]
+    return np.nan if np.isnan(last).any() else 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# blocks
+# --------------------------------------------------------------------------------------------
+def plan_row_blocks(length, width, num_date, max_memory=4.0, halo=0, min_rows=16):
+    """Split ``length`` rows into blocks [(y0, y1), ...] that fit in ``max_memory`` GB.
+
+    The estimate counts the input block with its halo, the outputs and the working copies of the
+    moving 9-date windows, in float32 (about 2.5x MintPy's dem_error budget per layer).
+    """
+    num_layer = 4 * num_date + 20 * max(num_date - 8, 1) + 10
+    bytes_per_row = (width + 2 * halo) * num_layer * 4
+    rows = int(max_memory * 1024 ** 3 // bytes_per_row) - 2 * halo
+    rows = max(rows, min_rows)
+    if rows >= length:
+        return [(0, length)]
+    num = math.ceil(length / rows)
+    step = math.ceil(length / num)
+    return [(y0, min(y0 + step, length)) for y0 in range(0, length, step)]
+
+
+def pad_box(box, halo, length, width):
+    """Grow ``box`` (x0, y0, x1, y1) by ``halo`` px, clipped to the frame.
+
+    Returns (read_box, crop) where ``crop`` = (slice rows, slice cols) cuts ``box`` back out of an
+    array read with ``read_box``.
+    """
+    x0, y0, x1, y1 = box
+    rx0, ry0 = max(x0 - halo, 0), max(y0 - halo, 0)
+    rx1, ry1 = min(x1 + halo, width), min(y1 + halo, length)
+    crop = (slice(y0 - ry0, y1 - ry0), slice(x0 - rx0, x1 - rx0))
+    return (rx0, ry0, rx1, ry1), crop
+
+
+# --------------------------------------------------------------------------------------------
+# writing
+# --------------------------------------------------------------------------------------------
+class AtomicOutputs:
+    """Temporary files next to the final outputs, renamed only on success.
+
+    >>> with AtomicOutputs([ts_out, cum_out]) as tmp:
+    ...     layout_timeseries(tmp[ts_out], ...)   # write blocks into tmp[...]
+    The first path is renamed last, so its presence means all outputs are complete. On error
+    every temporary file is removed and existing outputs are left as they were.
+    """
+
+    def __init__(self, paths):
+        self.paths = [os.path.abspath(os.fspath(p)) for p in paths]
+        self.tmp = {p: os.path.join(os.path.dirname(p),
+                                    f".{os.path.basename(p)}.{os.getpid()}.tmp")
+                    for p in self.paths}
+
+    def __enter__(self):
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            for path in reversed(self.paths):
+                if os.path.exists(self.tmp[path]):
+                    os.replace(self.tmp[path], path)
+        else:
+            self.discard()
+        return False
+
+    def discard(self):
+        for tmp in self.tmp.values():
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+
+def layout_timeseries(out_file, ref_file, extra_meta=None):
+    """Create an empty time-series file with the dates, bperp and metadata of ``ref_file``.
+
+    Root attributes are copied verbatim (plus ``extra_meta``), and so are dataset-level attributes
+    such as UNIT, so MintPy sees the same file apart from the data and the provenance keys.
+    """
+    with h5py.File(ref_file, "r") as f:
+        meta = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+        dset_attrs = {k: dict(f[k].attrs) for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+    meta.update(extra_meta or {})
+    writefile.layout_hdf5(out_file, metadata=meta, ref_file=ref_file, print_msg=False)
+    with h5py.File(out_file, "a") as f:
+        for name, attrs in dset_attrs.items():
+            if name in f:
+                for key, value in attrs.items():
+                    f[name].attrs[key] = value
+    return out_file
+
+
+def cumulative_names(dates, window=MIN_NUM_DATE):
+    """Dataset names of the moving-window cumulative maps: cumulative_<first>_<last>."""
+    return [f"{CUMULATIVE_PREFIX}_{dates[k]}_{dates[k + window - 1]}"
+            for k in range(len(dates) - window + 1)]
+
+
+def layout_cumulative(out_file, ref_file, dates, extra_meta=None, window=MIN_NUM_DATE):
+    """Create the cumulative-maps file: one 2D float32 dataset per 9-date window.
+
+    Each dataset is named ``cumulative_YYYYMMDD_YYYYMMDD`` after its window's first and last date
+    (so ``view.py`` titles every map with its dates), carries DATE12/START_DATE/END_DATE attributes,
+    and the ``date`` dataset (num_window, 2) lists the same pairs for programs.
+    """
+    with h5py.File(ref_file, "r") as f:
+        meta = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+    length, width = int(meta["LENGTH"]), int(meta["WIDTH"])
+    names = cumulative_names(dates, window)
+    meta.update(extra_meta or {})
+    meta.pop("REF_DATE", None)  # differences between dates: no reference date
+    meta.update(FILE_TYPE=CUMULATIVE_FILE_TYPE, UNIT="m", START_DATE=dates[0], END_DATE=dates[-1])
+    pairs = np.array([[dates[k], dates[k + window - 1]] for k in range(len(names))], np.bytes_)
+    ds = {"date": [np.dtype("S8"), pairs.shape, pairs]}
+    ds.update({name: [np.float32, (length, width), None] for name in names})
+    writefile.layout_hdf5(out_file, ds, metadata=meta, ds_unit_dict={n: "m" for n in names},
+                          print_msg=False)
+    with h5py.File(out_file, "a") as f:
+        for (d0, d1), name in zip(pairs, names):
+            d0, d1 = d0.decode(), d1.decode()
+            f[name].attrs.update(DATE12=f"{d0[2:]}-{d1[2:]}", START_DATE=d0, END_DATE=d1)
+    return names
+
+
+def write_block(out_file, data, dataset, box):
+    """Write a 2D or 3D block (spatial dims last) into ``dataset`` at ``box`` (x0, y0, x1, y1)."""
+    x0, y0, x1, y1 = box
+    block = [y0, y1, x0, x1]
+    if data.ndim == 3:
+        block = [0, data.shape[0]] + block
+    writefile.write_hdf5_block(out_file, data, dataset, block=block, print_msg=False)
+
+
+def write_cumulative_block(out_file, names, data, box):
+    """Write a (num_window, rows, cols) block of cumulative maps, one dataset per window."""
+    x0, y0, x1, y1 = box
+    with h5py.File(out_file, "a") as f:
+        for name, layer in zip(names, data):
+            f[name][y0:y1, x0:x1] = layer
