@@ -1,0 +1,147 @@
+"""mintpy_dlae.py: denoise a MintPy time-series file with the deep-learning auto-encoder.
+
+Only argparse and light imports at module level: ``-h`` is fast and never imports TensorFlow.
+"""
+import glob
+import logging
+import os
+import sys
+
+from mintpy.utils import arg_utils
+
+REFERENCE = """reference:
+  Rouet-Leduc, B., Jolivet, R., Dalaison, M., Johnson, P. A., and Hulbert, C. (2021), Autonomous
+    extraction of millimeter-scale deformation in InSAR time series using deep learning,
+    Nat. Commun., 12, 6480, doi:10.1038/s41467-021-26254-3.
+"""
+
+EXAMPLE = """example:
+  mintpy_dlae.py timeseries_ERA5.h5 -g inputs/geometryRadar.h5
+  mintpy_dlae.py timeseries_ERA5.h5 -g inputs/geometryGeo.h5 -m maskTempCoh.h5 --model mogi
+  mintpy_dlae.py timeseries_ERA5.h5 -g inputs/geometryGeo.h5 --model my_model.keras -o ts_dlae.h5
+  mintpy_dlae.py timeseries_ERA5.h5 -t smallbaselineApp.cfg --update      # options from template
+  mintpy_dlae.py timeseries_ERA5.h5 -g inputs/geometryGeo.h5 -c local --num-worker 2 --ram 2
+
+  outputs (next to the input unless -o is given):
+    timeseries_ERA5_DLAE.h5          denoised time series (same dates, metadata, REF_* and no-data)
+    cumulative_ERA5_DLAE.h5          moving 9-date-window cumulative maps, one dataset per window
+                                     named cumulative_<first date>_<last date> (view.py shows them)
+    timeseriesRemoved_ERA5_DLAE.h5   input minus output, with --save-removed
+"""
+
+TEMPLATE_HELP = """template options (-t, keys of templates/dlae.cfg; command-line options win):
+  mintpy.dlae.model / maskFile / tileSize / batchSize / precision / saveCumulative / saveRemoved
+  mintpy.compute.maxMemory / cluster / numWorker / config
+"""
+
+
+def create_parser(subparsers=None):
+    synopsis = "Denoise an InSAR time series with a deep-learning auto-encoder (DLAE)"
+    epilog = REFERENCE + "\n" + TEMPLATE_HELP + "\n" + EXAMPLE
+    name = __name__.split(".")[-1]
+    parser = arg_utils.create_argument_parser(
+        name, synopsis=synopsis, description=synopsis, epilog=epilog, subparsers=subparsers)
+    parser.prog = "mintpy_dlae.py" if subparsers is None else parser.prog
+
+    parser.add_argument("ts_file", help="MintPy time-series file in metres, e.g. timeseries_ERA5.h5")
+    parser.add_argument("-g", "--geometry", dest="geom_file",
+                        help="geometry file with height (and incidenceAngle, azimuthAngle)\n"
+                             "(default: inputs/geometry{Radar,Geo}.h5 next to the time series)")
+    parser.add_argument("-m", "--mask", dest="mask_file",
+                        help="mask file, e.g. maskTempCoh.h5 or waterMask.h5 (default: no mask)")
+    parser.add_argument("--model", dest="model",
+                        help="fault, mogi or the path of a .keras model (default: fault)")
+    parser.add_argument("-o", "--output", dest="out_file",
+                        help="output time-series file (default: <input>_DLAE.h5)")
+    parser.add_argument("-t", "--template", dest="template_file",
+                        help="template file with mintpy.dlae.* / mintpy.compute.* options")
+    parser.add_argument("--tile-size", dest="tile_size", type=int,
+                        help="tile size in pixels for inference (default: 256)")
+    parser.add_argument("--batch-size", dest="batch_size", type=int,
+                        help="tiles per network call (default: 32)")
+    parser.add_argument("--precision", dest="precision", choices=["auto", "float32", "bfloat16"],
+                        help="compute precision (default: auto = bfloat16 on AMX CPUs)")
+    parser.add_argument("--no-cumulative", dest="save_cumulative", action="store_false",
+                        default=None, help="do not write the moving-window cumulative maps")
+    parser.add_argument("--save-removed", dest="save_removed", action="store_true", default=None,
+                        help="also write what was removed (input minus output)")
+    parser.add_argument("--update", dest="update_mode", action="store_true",
+                        help="skip if the outputs are newer than the inputs and were made with\n"
+                             "the same model and options")
+    parser.add_argument("--force", dest="force", action="store_true",
+                        help="overwrite existing outputs")
+    parser.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="do not show the progress bar")
+    parser = arg_utils.add_memory_argument(parser)
+    parser = arg_utils.add_parallel_argument(parser)
+    parser.set_defaults(maxMemory=None, numWorker=None)
+    return parser
+
+
+def cmd_line_parse(iargs=None):
+    parser = create_parser()
+    inps = parser.parse_args(args=iargs)
+    if inps.update_mode and inps.force:
+        parser.error("--update and --force are mutually exclusive")
+    if inps.maxMemory is not None and inps.maxMemory <= 0:
+        parser.error(f"--ram {inps.maxMemory}: expected a positive number of GB")
+    if inps.tile_size is not None and inps.tile_size < 16:
+        parser.error(f"--tile-size {inps.tile_size}: expected >= 16")
+    if inps.batch_size is not None and inps.batch_size < 1:
+        parser.error(f"--batch-size {inps.batch_size}: expected >= 1")
+    if inps.geom_file is None:
+        inps.geom_file = find_geometry(inps.ts_file)
+        if inps.geom_file is None:
+            parser.error(f"no geometry file given (-g) and none found in "
+                         f"{os.path.join(os.path.dirname(os.path.abspath(inps.ts_file)), 'inputs')}")
+    return inps
+
+
+def find_geometry(ts_file):
+    folder = os.path.dirname(os.path.abspath(ts_file))
+    for name in ("geometryRadar.h5", "geometryGeo.h5"):
+        found = glob.glob(os.path.join(folder, "inputs", name))
+        if found:
+            return found[0]
+    return None
+
+
+def build_config(inps):
+    """DlaeConfig from the template (if any), overridden by options given on the command line."""
+    from mintpy_dlae.config import DlaeConfig
+
+    cfg = (DlaeConfig.from_template(inps.template_file) if inps.template_file
+           else DlaeConfig())
+    cfg.enabled = True
+    overrides = dict(model=inps.model, mask_file=inps.mask_file, tile_size=inps.tile_size,
+                     batch_size=inps.batch_size, precision=inps.precision,
+                     save_cumulative=inps.save_cumulative, save_removed=inps.save_removed,
+                     max_memory=inps.maxMemory, cluster=inps.cluster, num_worker=inps.numWorker,
+                     config_name=inps.config)
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(cfg, key, value)
+    if cfg.model not in ("fault", "mogi"):
+        cfg.model = os.path.expanduser(cfg.model)
+    return cfg.validate()
+
+
+def main(iargs=None):
+    inps = cmd_line_parse(iargs)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    from mintpy_dlae.config import DlaeConfigError
+    from mintpy_dlae.io import DlaeInputError
+    try:
+        cfg = build_config(inps)
+        from mintpy_dlae.run import run_dlae
+        outputs = run_dlae(inps.ts_file, inps.geom_file, cfg, out_file=inps.out_file,
+                           update=inps.update_mode, force=inps.force, progress=inps.progress)
+    except (DlaeInputError, DlaeConfigError) as err:
+        raise SystemExit(f"ERROR: {err}") from None
+    if outputs:
+        print("Done. Output files:\n  " + "\n  ".join(outputs.values()))
+    return outputs
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
