@@ -1,0 +1,220 @@
+"""The convolutional auto-encoder of Rouet-Leduc et al. (2021), as a serialisable Keras model.
+
+Architecture (paper facts: 11 convolutional layers, time pooled away over the first layers,
+elevation added after time is gone, purely convolutional so any H x W; layer details are the
+reconstruction of ``reference/architecture.md``):
+
+    series (B, T=9, H, W, 1)  ->  Conv3D(F, 3x3x3)  -> MaxPool over time (3)
+                              ->  Conv3D(F, 3x3x3) x 2 (3 dates) -> MaxPool over time (3) -> (B, H, W, F)
+                              ->  Conv2D(G, 3x3) x 7, with the normalised elevation concatenated
+                                  before layer ``elevation_layer`` (7 in Fig. 1 of the paper)
+                              ->  Conv2D(head, 3x3, no bias, float32)
+
+Heads:
+- ``output="dates"`` (default, beyond the paper): T-1 maps, the deformation at dates 1..T-1 of the
+  window relative to date 0.  The cumulative map (last minus first date) is the last of them, so the
+  two outputs are consistent by construction.
+- ``output="cumulative"``: the paper's single cumulative map.
+
+``paper_reference_config()`` (elevation just before the output, cumulative head) has exactly
+482,185 trainable parameters, the published count.  The shipped default (elevation at layer 7 as the
+paper's Fig. 1 states, per-date head) has 486,784.
+"""
+import hashlib
+import json
+import os
+
+import keras
+from keras import layers
+
+PRETRAINED = ("fault", "mogi")
+
+
+def paper_reference_config():
+    """The configuration that reproduces the published 482,185 trainable parameters."""
+    return dict(filters=64, filters_2d=64, num_dates=9, pools=(3, 3), num_conv3d=3, num_conv2d=7,
+                elevation_layer=11, output="cumulative")
+
+
+@keras.saving.register_keras_serializable(package="mintpy_dlae")
+class SqueezeTime(layers.Layer):
+    """(B, 1, H, W, C) -> (B, H, W, C) once time has been pooled away."""
+
+    def call(self, x):
+        return x[:, 0]
+
+
+@keras.saving.register_keras_serializable(package="mintpy_dlae")
+class LastChannel(layers.Layer):
+    """The last per-date map, i.e. the cumulative deformation of the window: (..., C) -> (..., 1)."""
+
+    def call(self, x):
+        return x[..., -1:]
+
+
+@keras.saving.register_keras_serializable(package="mintpy_dlae")
+class DlaeNet(keras.Model):
+    """Denoising auto-encoder for 9-date InSAR windows.
+
+    Args:
+        filters: int. Filters of the Conv3D (encoder) layers.
+        filters_2d: int. Filters of the Conv2D (decoder) layers.
+        num_dates: int. Acquisitions per window (9 in the paper).
+        pools: tuple of int. Time pooling factors; their product must equal ``num_dates``.  The
+            first pool follows the first Conv3D layer, the last one follows the last Conv3D layer.
+        num_conv3d: int. Conv3D layers (>= len(pools)).
+        num_conv2d: int. Conv2D layers before the output layer.
+        elevation_layer: int. 1-based index of the conv layer whose input gets the elevation
+            channel (num_conv3d + 1 ... num_conv3d + num_conv2d + 1; the last value = output layer).
+        output: "dates" (T-1 per-date maps) or "cumulative" (one map).
+        separable_time: bool. Factorise each Conv3D into (1x3x3 spatial) + (3x1x1 temporal), the
+            cheaper "(2+1)D" variant.
+    """
+
+    def __init__(self, filters=64, filters_2d=64, num_dates=9, pools=(3, 3), num_conv3d=3, num_conv2d=7,
+                 elevation_layer=7, output="dates", separable_time=False, **kwargs):
+        pools = tuple(int(p) for p in pools)
+        prod = 1
+        for p in pools:
+            prod *= p
+        if prod != num_dates:
+            raise ValueError(f"DlaeNet: the time pools {pools} must multiply to num_dates; received num_dates={num_dates}")
+        if num_conv3d < len(pools):
+            raise ValueError(f"DlaeNet: need at least one Conv3D per pool; received num_conv3d={num_conv3d}")
+        first_2d, last = num_conv3d + 1, num_conv3d + num_conv2d + 1
+        if not first_2d <= elevation_layer <= last:
+            raise ValueError(f"DlaeNet: elevation_layer must be in [{first_2d}, {last}] (after time is pooled away); "
+                             f"received elevation_layer={elevation_layer}")
+        if output not in ("dates", "cumulative"):
+            raise ValueError(f"DlaeNet: output must be 'dates' or 'cumulative'; received output={output!r}")
+
+        # === Functional Model ===
+        series = keras.Input(shape=(num_dates, None, None, 1), name="series")
+        elevation = keras.Input(shape=(None, None, 1), name="elevation")
+        # pool positions: after conv3d layer indices, spread so the last pool follows the last conv3d
+        # the first pool follows conv 1, the others follow the last Conv3D layers
+        pool_after = {1: pools[0]}
+        for k, p in enumerate(pools[1:], start=1):
+            pool_after[num_conv3d - (len(pools) - 1 - k)] = p
+        x = series
+        for i in range(1, num_conv3d + 1):
+            if separable_time:
+                x = layers.Conv3D(filters, (1, 3, 3), padding="same", activation="relu", name=f"conv{i}_space")(x)
+                x = layers.Conv3D(filters, (3, 1, 1), padding="same", activation="relu", name=f"conv{i}_time")(x)
+            else:
+                x = layers.Conv3D(filters, 3, padding="same", activation="relu", name=f"conv{i}")(x)
+            if i in pool_after:
+                x = layers.MaxPooling3D((pool_after[i], 1, 1), name=f"time_pool{i}")(x)
+        x = SqueezeTime(name="drop_time")(x)
+        n_out = num_dates - 1 if output == "dates" else 1
+        for i in range(first_2d, last + 1):
+            if i == elevation_layer:
+                elev = layers.Activation("linear", dtype=x.dtype, name="elevation_cast")(elevation)
+                x = layers.Concatenate(name="add_elevation")([x, elev])
+            if i < last:
+                x = layers.Conv2D(filters_2d, 3, padding="same", activation="relu", name=f"conv{i}")(x)
+        dates = layers.Conv2D(n_out, 3, padding="same", use_bias=False, dtype="float32", name="head")(x)
+        cumulative = LastChannel(dtype="float32", name="cumulative")(dates)
+        outputs = {"dates": dates, "cumulative": cumulative} if output == "dates" else {"cumulative": cumulative}
+        super().__init__(inputs={"series": series, "elevation": elevation}, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.filters = filters
+        self.filters_2d = filters_2d
+        self.num_dates = num_dates
+        self.pools = pools
+        self.num_conv3d = num_conv3d
+        self.num_conv2d = num_conv2d
+        self.elevation_layer = elevation_layer
+        self.output_kind = output
+        self.separable_time = separable_time
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable,
+                "filters": self.filters, "filters_2d": self.filters_2d, "num_dates": self.num_dates,
+                "pools": list(self.pools), "num_conv3d": self.num_conv3d, "num_conv2d": self.num_conv2d,
+                "elevation_layer": self.elevation_layer, "output": self.output_kind,
+                "separable_time": self.separable_time}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("dtype", "layers", "input_layers", "output_layers"):
+            config.pop(key, None)
+        return cls(**config)
+
+    @property
+    def receptive_radius(self):
+        """Spatial receptive-field radius in pixels (every conv layer is 3x3 in space)."""
+        return self.num_conv3d + self.num_conv2d + 1
+
+
+def build_model(**kwargs):
+    """Build a :class:`DlaeNet` (see its arguments); ``build_model(**paper_reference_config())``
+    gives the paper-size reference network."""
+    return DlaeNet(**kwargs)
+
+
+# ------------------------------------------------------------------------------------------------
+def pretrained_dir():
+    """Folder of the shipped models (installed with the package as ``mintpy_dlae/pretrained``)."""
+    try:
+        from importlib.resources import files
+        return str(files("mintpy_dlae.pretrained"))
+    except (ModuleNotFoundError, TypeError):   # running from a source tree without install
+        return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pretrained")
+
+
+def resolve_model_path(model):
+    """'fault' / 'mogi' -> the shipped .keras file; otherwise the given path.  Raises on bad input."""
+    if isinstance(model, str) and model in PRETRAINED:
+        path = os.path.join(pretrained_dir(), f"{model}.keras")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"pretrained model {model!r} not found at {path} (is the package installed completely?)")
+        return path
+    path = os.fspath(model)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"model file not found: {path} (use 'fault', 'mogi' or a path to a .keras file)")
+    if not path.endswith(".keras"):
+        raise ValueError(f"model file {path} is not a .keras file")
+    return path
+
+
+def model_card_path(model_path):
+    return os.path.splitext(model_path)[0] + ".json"
+
+
+def read_model_card(model_path):
+    """The JSON model card next to a .keras file ({} if none)."""
+    card = model_card_path(model_path)
+    if os.path.isfile(card):
+        with open(card) as f:
+            return json.load(f)
+    return {}
+
+
+def model_sha256(model):
+    """sha256 of a model file ('fault', 'mogi' or a path)."""
+    h = hashlib.sha256()
+    with open(resolve_model_path(model), "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_model(model="fault", compile=False):
+    """Load a mintpy_dlae model: 'fault', 'mogi', a path to a .keras file, or a model (returned as is).
+
+    Raises FileNotFoundError for a missing file and ValueError for a file that is not a
+    mintpy_dlae model.
+    """
+    if isinstance(model, keras.Model):
+        return model
+    path = resolve_model_path(model)
+    try:
+        net = keras.saving.load_model(path, compile=compile)
+    except Exception as err:  # noqa: BLE001 - keras raises many types for foreign/corrupt files
+        raise ValueError(f"{path} is not a readable mintpy_dlae model: {err}") from err
+    if not isinstance(net, DlaeNet):
+        raise ValueError(f"{path} is a Keras model but not a mintpy_dlae model (class {type(net).__name__})")
+    return net

@@ -1,0 +1,169 @@
+"""Tropospheric noise screens: turbulent (spectral Gaussian fields) and stratified (elevation).
+
+Turbulence is a stationary, isotropic Gaussian random field with a von Karman-type power spectrum
+
+    P(k) ~ (k**2 + k0**2) ** (-slope / 2),        k0 = 1 / (2 pi outer_scale)
+
+so that ``slope`` is the 2-D radial PSD slope at wavelengths shorter than the outer scale
+(Hanssen 2001: 8/3 to 11/3 between 0.25 and 50 km; an exponential covariance, Lohman & Simons 2005,
+is slope 3), and the field flattens (finite variance) at wavelengths beyond ``outer_scale``.
+Fields are made by filtering white noise in the Fourier domain on a padded grid and cropping, so the
+periodic wrap-around of the FFT does not show.
+
+Stratified delay is a quadratic of elevation per date (Rouet-Leduc et al. 2021; Emardson et al.
+2003 for the linear coefficient, curvature from an exponential refractivity profile).
+"""
+import functools
+
+import numpy as np
+import scipy.fft
+
+
+@functools.lru_cache(maxsize=8)
+def _k2_grid(shape):
+    ky = scipy.fft.fftfreq(shape[0])[:, None]
+    kx = scipy.fft.rfftfreq(shape[1])[None, :]
+    return kx * kx + ky * ky
+
+
+def _amplitude_filter(shape, slope, outer_scale):
+    """sqrt(PSD) on the rfft2 grid, DC set to 0 (zero-mean field)."""
+    k2 = _k2_grid(tuple(shape))
+    k0 = 1.0 / (2 * np.pi * outer_scale) if np.isfinite(outer_scale) else 0.0
+    amp = np.zeros_like(k2)
+    nz = k2 > 0
+    amp[nz] = (k2[nz] + k0 * k0) ** (-slope / 4.0)
+    return amp.astype(np.float32)
+
+
+def spectral_fields(n, shape, rng, slope=8 / 3, outer_scale=np.inf, pad=2):
+    """``n`` zero-mean, unit-variance Gaussian fields of ``shape`` with the spectrum above.
+
+    The fields are generated on a grid ``pad`` times larger and cropped, then each field is scaled to
+    unit standard deviation over the crop.  ``outer_scale`` is in pixels.
+    """
+    big = (int(shape[0] * pad), int(shape[1] * pad))
+    amp = _amplitude_filter(big, slope, outer_scale)
+    white = rng.standard_normal((n,) + big, dtype=np.float32)
+    field = scipy.fft.irfft2(scipy.fft.rfft2(white) * amp, s=big)[:, :shape[0], :shape[1]]
+    field -= field.mean(axis=(1, 2), keepdims=True)
+    field /= field.std(axis=(1, 2), keepdims=True) + 1e-12
+    return field.astype(np.float32)
+
+
+def turbulence(n_fields, shape, rng, slope=(8 / 3, 11 / 3), outer_scale=(5.0, 200.0), pad=2):
+    """Unit-std turbulent screens for arbitrary ``shape`` (used by the project builder and tests).
+
+    ``slope`` and ``outer_scale`` (pixels) are either numbers or (low, high) ranges; with ranges, each
+    field draws its own slope (uniform) and outer scale (log-uniform).
+    """
+    rng = np.random.default_rng(rng)
+    if np.isscalar(slope) and np.isscalar(outer_scale):
+        return spectral_fields(n_fields, shape, rng, slope, outer_scale, pad)
+    out = np.empty((n_fields,) + tuple(shape), np.float32)
+    for i in range(n_fields):
+        g = slope if np.isscalar(slope) else rng.uniform(*slope)
+        L = outer_scale if np.isscalar(outer_scale) else np.exp(rng.uniform(*np.log(outer_scale)))
+        out[i] = spectral_fields(1, shape, rng, g, L, pad)[0]
+    return out
+
+
+def dihedral(patches, rng):
+    """Apply a random one of the 8 flips/rotations to each square patch (N, S, S), in place-safe."""
+    k = rng.integers(0, 8, size=len(patches))
+    out = np.empty_like(patches)
+    for t in range(8):
+        sel = k == t
+        if not sel.any():
+            continue
+        p = patches[sel]
+        if t & 1:
+            p = p[:, ::-1, :]
+        if t & 2:
+            p = p[:, :, ::-1]
+        if t & 4:
+            p = p.transpose(0, 2, 1)
+        out[sel] = p
+    return out
+
+
+def turbulence_patches(n, size, rng, slope=(2.5, 4.0), outer_scale=(2.0, 400.0), big=256):
+    """``n`` square turbulent patches of ``size`` px: a fast batch generator for training.
+
+    Each call makes a few large fields (``big`` x ``big`` px) and cuts them into half-overlapping
+    patches with random flips/rotations, assigned to random samples and dates.  Each large field
+    mixes two spectra (slope and outer scale drawn from the ranges, random weights), so the noise
+    carries several length scales.  Patches are standardised to zero mean and unit std; the
+    spatial offset of each date is added separately by the caller.
+    """
+    stride = max(1, size // 2)
+    m = (big - size) // stride + 1
+    per_field = m * m
+    n_big = -(-n // per_field)
+    shape = (big, big)
+    starts = np.arange(m) * stride
+    idx = np.arange(size)
+    rows = (starts[:, None] + idx)[:, None, :, None]
+    cols = (starts[:, None] + idx)[None, :, None, :]
+    pieces = []
+    for _ in range(n_big):
+        g = rng.uniform(*slope, size=2)
+        L = np.exp(rng.uniform(*np.log(outer_scale), size=2))
+        w = rng.uniform(0.0, 1.0, size=2) ** 2 + np.array([0.05, 0.0])
+        amp = np.sqrt(w[0] * _amplitude_filter(shape, g[0], L[0]) ** 2 / _filter_power(shape, g[0], L[0])
+                      + w[1] * _amplitude_filter(shape, g[1], L[1]) ** 2 / _filter_power(shape, g[1], L[1]))
+        white = rng.standard_normal(shape, dtype=np.float32)
+        f = scipy.fft.irfft2(scipy.fft.rfft2(white) * amp.astype(np.float32), s=shape)
+        pieces.append(f[rows, cols].reshape(-1, size, size))
+    allp = np.concatenate(pieces)[rng.permutation(n_big * per_field)[:n]]
+    allp = dihedral(allp, rng)
+    allp -= allp.mean(axis=(1, 2), keepdims=True)
+    allp /= allp.std(axis=(1, 2), keepdims=True) + 1e-12
+    return allp.astype(np.float32)
+
+
+def _filter_power(shape, slope, outer_scale):
+    """Total power of an amplitude filter (to mix two spectra at chosen variance weights)."""
+    return float((_amplitude_filter(shape, slope, outer_scale).astype(np.float64) ** 2).sum()) + 1e-30
+
+
+def stratified(elevation, k1, k2):
+    """Stratified delay s(h) = k1 (h - mean h) + k2 (h - mean h)**2 (h in km, k1 in m/km, k2 in m/km^2).
+
+    ``elevation`` (N, H, W) in metres; ``k1``, ``k2`` (N, T) per sample and date.  Returns (N, T, H, W).
+    """
+    hk = elevation.astype(np.float32) / 1000.0
+    hk = hk - hk.mean(axis=(1, 2), keepdims=True)
+    return (k1[:, :, None, None] * hk[:, None] + k2[:, :, None, None] * (hk * hk)[:, None]).astype(np.float32)
+
+
+def random_stratified_coefficients(n, num_dates, rng, incidence=None, sigma_range=(2e-3, 3e-2),
+                                   scale_height=(1.5, 3.0)):
+    """Per-date stratified coefficients with physically consistent curvature.
+
+    k1 ~ N(0, sigma1) with sigma1 log-uniform in ``sigma_range`` (m per km of height, zenith; Emardson
+    et al. 2003 measured ~5 mm/km, wet seasons and volcanoes reach a few cm/km), divided by
+    cos(incidence).  For an exponential refractivity profile with scale height H, the curvature is
+    k2 ~ -k1 / (2H); a 30 % jitter is added.
+    """
+    sigma1 = np.exp(rng.uniform(*np.log(sigma_range), size=(n, 1)))
+    if incidence is not None:
+        sigma1 = sigma1 / np.cos(np.deg2rad(incidence))[:, None]
+    k1 = rng.standard_normal((n, num_dates)) * sigma1
+    H = rng.uniform(*scale_height, size=(n, 1))
+    k2 = -k1 / (2 * H) * (1 + 0.3 * rng.standard_normal((n, num_dates)))
+    return k1.astype(np.float32), k2.astype(np.float32)
+
+
+def radial_psd_slope(fields, kmin=None, kmax=None):
+    """Fit the 2-D radial PSD slope of (N, H, W) fields (for tests and diagnostics)."""
+    f = fields - fields.mean(axis=(-2, -1), keepdims=True)
+    psd = (np.abs(np.fft.fft2(f)) ** 2).mean(axis=0)
+    ky = np.fft.fftfreq(f.shape[-2])[:, None]
+    kx = np.fft.fftfreq(f.shape[-1])[None, :]
+    k = np.sqrt(kx * kx + ky * ky)
+    kmin = kmin or 2.0 / min(f.shape[-2:])
+    kmax = kmax or 0.25
+    sel = (k >= kmin) & (k <= kmax)
+    slope, _ = np.polyfit(np.log(k[sel]), np.log(psd[sel]), 1)
+    return -slope

@@ -1,0 +1,72 @@
+"""Terrain patches: real SRTM-like topography shipped with matplotlib, and fractal surfaces.
+
+Real DEM: ``jacksboro_fault_dem.npz`` (Jacksboro fault, Tennessee; 344 x 403 px, 3 arc-second,
+236-1076 m), which matplotlib ships in its wheel, so it loads offline.  Crops get random flips and
+rotations, relief scaling and offsets.  Fractal DEM: Gaussian fields with a steep power spectrum
+(2-D slope 3 to 4.7; the Jacksboro DEM measures 4.7, a Brownian surface is 4), optionally with
+valley-shaping.  Relief ranges from nearly flat (a few metres, e.g. a sedimentary basin) to
+mountainous (several hundred metres of std over a patch).
+"""
+import functools
+
+import numpy as np
+
+from .atmosphere import dihedral, spectral_fields
+
+
+@functools.lru_cache(maxsize=1)
+def jacksboro_dem():
+    """The real DEM that matplotlib ships (float32 metres, row 0 = north)."""
+    from matplotlib import cbook
+    with cbook.get_sample_data("jacksboro_fault_dem.npz") as data:
+        return np.asarray(data["elevation"], dtype=np.float32)
+
+
+def real_patches(n, size, rng):
+    """Random crops of the Jacksboro DEM with flips/rotations, relief scaled and offset."""
+    dem = jacksboro_dem()
+    if size > min(dem.shape):
+        raise ValueError(f"real_patches: size={size} larger than the sample DEM {dem.shape}")
+    y0 = rng.integers(0, dem.shape[0] - size + 1, size=n)
+    x0 = rng.integers(0, dem.shape[1] - size + 1, size=n)
+    idx = np.arange(size)
+    p = dem[(y0[:, None] + idx)[:, :, None], (x0[:, None] + idx)[:, None, :]]
+    p = dihedral(p, rng)
+    p = p - p.mean(axis=(1, 2), keepdims=True)
+    relief = np.exp(rng.uniform(np.log(0.05), np.log(3.0), size=(n, 1, 1)))
+    return (p * relief).astype(np.float32)
+
+
+def fractal_patches(n, size, rng, slope=(3.0, 4.7), relief_std=(2.0, 300.0)):
+    """Fractal terrain: steep-spectrum Gaussian fields, std log-uniform in ``relief_std`` (m)."""
+    out = np.empty((n, size, size), np.float32)
+    slopes = rng.uniform(*slope, size=n)
+    # a handful of distinct spectra per call keeps this fast
+    groups = np.digitize(slopes, np.linspace(*slope, 6))
+    for g in np.unique(groups):
+        sel = groups == g
+        out[sel] = spectral_fields(int(sel.sum()), (size, size), rng, float(slopes[sel].mean()), np.inf, pad=2)
+    # valley shaping: raise the normalised surface to a power in [1, 2]
+    valley = rng.random(n) < 0.3
+    if valley.any():
+        v = out[valley]
+        lo = v.min(axis=(1, 2), keepdims=True)
+        hi = v.max(axis=(1, 2), keepdims=True)
+        u = (v - lo) / (hi - lo + 1e-12)
+        v = u ** rng.uniform(1.0, 2.0, size=(len(v), 1, 1))
+        out[valley] = (v - v.mean(axis=(1, 2), keepdims=True)) / (v.std(axis=(1, 2), keepdims=True) + 1e-12)
+    std = np.exp(rng.uniform(*np.log(relief_std), size=(n, 1, 1)))
+    return (out * std).astype(np.float32)
+
+
+def random_dem(n, size, rng, real_fraction=0.5, base=(0.0, 3000.0)):
+    """Mix of real and fractal patches with a random base elevation (m)."""
+    real = rng.random(n) < real_fraction
+    out = np.empty((n, size, size), np.float32)
+    if real.any():
+        out[real] = real_patches(int(real.sum()), size, rng)
+    if (~real).any():
+        out[~real] = fractal_patches(int((~real).sum()), size, rng)
+    out -= out.min(axis=(1, 2), keepdims=True)
+    out += rng.uniform(*base, size=(n, 1, 1)).astype(np.float32)
+    return out

@@ -1,0 +1,289 @@
+"""Synthetic InSAR time series for training and testing the denoiser.
+
+One sample is a short time series (``num_dates`` acquisitions, ``size`` x ``size`` pixels) of LOS
+displacement in metres, made of
+
+    noisy[j] = clean[j] + noise[j],     clean[0] = 0,
+
+where ``clean`` is the LOS deformation of 1-3 Okada faults or Mogi point sources with random
+onset, duration and time-history shape, and ``noise[j]`` is an independent atmospheric screen per
+date: turbulence with random spectra + a stratified (quadratic in elevation) delay + an optional ramp.
+
+SNR (Rouet-Leduc et al. 2021): the mean absolute cumulative deformation (last date minus first, over
+all pixels) divided by the standard deviation of all the noise added (all dates and pixels).
+
+Parameter ranges and their physical reasoning (all drawn independently per sample):
+
+- pixel size: log-uniform 20-120 m (Sentinel-1 / COSMO-SkyMed products after multilooking); a
+  40 px patch spans 0.8-4.8 km.  Source geometry is drawn relative to the patch extent E because
+  elastic displacement is scale invariant (u(kx; k geometry) = u(x; geometry)).
+- fault (Okada): centroid within the patch extended by 30 % on each side; length 0.1E-3E (a 1-15 km
+  fault seen through a few-km window), down-dip width 0.05E-1.5E, top-edge depth 0.005E-E (shallow
+  creep with a sharp trace to deep slow slip), dip 10-89 deg, any strike, any rake (strike-slip,
+  thrust and normal), slip mm-cm (the absolute level is set by the SNR).
+- point source (Mogi): position within the patch extended by 30 %, depth 0.05E-1.5E (0.1-7 km),
+  inflation or deflation.
+- line of sight: incidence 30-45 deg, any azimuth (paper); MintPy sign convention.
+- history: per source, onset and end inside the window with step-like, linear, smooth (sigmoid),
+  decaying (1 - exp) or transient (up and back) shapes.  Paper rule (default): no motion before the
+  second or after the second-to-last acquisition.  ``open_window`` lets motion start before the
+  window or continue after it, as seen by sliding windows on long series.
+- turbulence: spectra with 2-D slope 2.5-4 (Hanssen 2001: 8/3-11/3; exponential covariance: 3) and
+  outer scale 2-400 px (the patch sees anything from white-ish noise to near-planar gradients), two
+  components per date, per-date std varying by a factor of 10 within a series; a random per-date
+  offset (std 0.3 of the screen) stands for the spatial mean that a reference point leaves.
+- stratified delay: k1 ~ N(0, s) per date with s log-uniform 2-30 mm/km (zenith, divided by
+  cos(incidence)); k2 = -k1/(2H), H = 1.5-3 km, with 30 % jitter.
+- terrain: half real (Jacksboro DEM crops, relief x0.05-3), half fractal (relief std 2-300 m).
+- ramps: in half of the samples, a planar gradient per date (orbital / long-wavelength residual).
+- noise amplitude: physically, turbulence of 1-15 mm per date; when an SNR is requested the whole
+  noise is rescaled to hit it exactly.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .physics import atmosphere, terrain
+from .physics.los import los_unit_vector, random_geometry
+from .physics.mogi import mogi
+from .physics.okada import okada85
+
+KINDS = ("fault", "mogi")
+
+
+@dataclass
+class Batch:
+    """A batch of synthetic series (all arrays float32, metres)."""
+    noisy: np.ndarray       # (N, T, S, S) noisy LOS displacement
+    clean: np.ndarray       # (N, T, S, S) LOS deformation relative to date 0
+    elevation: np.ndarray   # (N, S, S) metres
+    incidence: np.ndarray   # (N,) degrees
+    azimuth: np.ndarray     # (N,) degrees, MintPy azimuthAngle convention
+    snr: np.ndarray         # (N,) paper SNR (0 for pure-noise samples)
+    pixel_size: np.ndarray  # (N,) metres
+
+    @property
+    def cumulative(self):
+        """Clean cumulative deformation, last date minus first: (N, S, S)."""
+        return self.clean[:, -1] - self.clean[:, 0]
+
+    def __len__(self):
+        return len(self.noisy)
+
+
+def paper_snr(clean, noise):
+    """Paper SNR per sample: mean |clean[-1] - clean[0]| / std(noise over dates and pixels)."""
+    signal = np.abs(clean[:, -1] - clean[:, 0]).mean(axis=(1, 2))
+    return signal / (noise.reshape(len(noise), -1).std(axis=1) + 1e-30)
+
+
+# ----------------------------------------------------------------------------------------------
+# time histories
+def _shape(u, kind):
+    """Normalised history shape on u in [0, 1] (u clipped)."""
+    u = np.clip(u, 0.0, 1.0)
+    if kind == 0:      # linear ramp (steady slip during the event)
+        return u
+    if kind == 1:      # smooth (sigmoid-like) onset and end
+        return u * u * (3 - 2 * u)
+    if kind == 2:      # decaying rate, like afterslip
+        return (1 - np.exp(-4 * u)) / (1 - np.exp(-4))
+    return u           # step: duration ~ 0 handled by the caller
+
+
+def histories(n, num_dates, rng, open_window=False):
+    """Per-sample history h(t) at the dates 0..T-1, with values in [0, 1] (or up-and-back).
+
+    Returns (n, T) float32.  Paper rule: h = 0 at dates 0 and 1, h(T-2) = h(T-1).
+    """
+    T = num_dates
+    t = np.arange(T, dtype=np.float64)[None, :]
+    if open_window:
+        onset = rng.uniform(-T / 2, T - 1, size=(n, 1))
+        duration = np.exp(rng.uniform(np.log(0.3), np.log(2.0 * T), size=(n, 1)))
+    else:
+        onset = rng.uniform(1.0, T - 2.0, size=(n, 1))
+        duration = rng.uniform(0.0, 1.0, size=(n, 1)) * (T - 2.0 - onset)
+    shape_kind = rng.integers(0, 4, size=n)
+    step = shape_kind == 3
+    duration[step] = 1e-6
+    duration = np.maximum(duration, 1e-6)
+    u = (t - onset) / duration
+    h = np.empty((n, T))
+    for k in range(4):
+        sel = shape_kind == k
+        h[sel] = _shape(u[sel], k)
+    # transient: up and back down within the event (e.g. inflation then deflation)
+    pulse = rng.random(n) < 0.15
+    if pulse.any():
+        up = np.clip(2 * u[pulse], 0, 1)
+        down = np.clip(2 * u[pulse] - 1, 0, 1)
+        h[pulse] = up - rng.uniform(0.3, 1.0, size=(int(pulse.sum()), 1)) * down
+    return h.astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------------------
+# sources (ENU displacement of one unit-amplitude source per row, shape (N, S*S))
+def _grid(size):
+    c = (np.arange(size, dtype=np.float32) - (size - 1) / 2)
+    e, n = np.meshgrid(c, -c)          # row 0 is north
+    return e.ravel()[None, :], n.ravel()[None, :]
+
+
+def _fault_sources(m, size, rng):
+    """Unit-slip Okada faults in pixel units; returns ue, un, uu of shape (m, S*S)."""
+    E = float(size)
+    e, n = _grid(size)
+    logu = lambda lo, hi: np.exp(rng.uniform(np.log(lo), np.log(hi), size=(m, 1))).astype(np.float32)  # noqa: E731
+    xc = rng.uniform(-0.8 * E, 0.8 * E, size=(m, 1)).astype(np.float32)
+    yc = rng.uniform(-0.8 * E, 0.8 * E, size=(m, 1)).astype(np.float32)
+    length = logu(0.1 * E, 3.0 * E)
+    width = logu(0.05 * E, 1.5 * E)
+    dip = rng.uniform(10.0, 89.0, size=(m, 1)).astype(np.float32)
+    strike = rng.uniform(0.0, 360.0, size=(m, 1)).astype(np.float32)
+    rake = rng.uniform(-180.0, 180.0, size=(m, 1)).astype(np.float32)
+    top = logu(0.005 * E, 1.0 * E)
+    depth = top + width / 2 * np.sin(np.deg2rad(dip))
+    return okada85(e, n, xc, yc, depth, strike, dip, length, width, rake, np.float32(1.0))
+
+
+def _mogi_sources(m, size, rng):
+    """Unit-|dV| Mogi sources in pixel units (sign = inflation / deflation)."""
+    E = float(size)
+    e, n = _grid(size)
+    xs = rng.uniform(-0.8 * E, 0.8 * E, size=(m, 1)).astype(np.float32)
+    ys = rng.uniform(-0.8 * E, 0.8 * E, size=(m, 1)).astype(np.float32)
+    depth = np.exp(rng.uniform(np.log(0.05 * E), np.log(1.5 * E), size=(m, 1))).astype(np.float32)
+    sign = np.where(rng.random((m, 1)) < 0.5, -1.0, 1.0).astype(np.float32)
+    # scale by depth^2 so that the peak uplift is O(1) whatever the depth
+    return mogi(e, n, xs, ys, depth, sign * depth * depth)
+
+
+def deformation(n, kind, size, num_dates, rng, incidence, azimuth, open_window=False, num_sources=(1, 3),
+                reuse=1):
+    """Clean LOS deformation (n, T, S, S) relative to date 0, in arbitrary (unit) amplitude.
+
+    ``reuse`` > 1 computes only 1/reuse of the source fields and uses each under several of the 8
+    flips/rotations of the square patch.  A flipped or rotated elastic field is the field of the
+    mirrored or rotated source seen from the mirrored or rotated line of sight, so this is physical
+    data augmentation; it makes the fault generator several times faster for training.
+    """
+    lo, hi = num_sources
+    counts = rng.integers(lo, hi + 1, size=n)
+    owner = np.repeat(np.arange(n), counts)
+    rank = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)   # index within sample
+    m = len(owner)
+    make = _fault_sources if kind == "fault" else _mogi_sources
+    m_unique = max(1, -(-m // max(1, int(reuse))))
+    ue, un, uu = make(m_unique, size, rng)
+    pick = rng.permutation(np.resize(np.arange(m_unique), m))
+    inc, az = incidence[owner].astype(np.float32), azimuth[owner].astype(np.float32)
+    ce, cn, cu = los_unit_vector(inc, az)
+    los = ue[pick] * ce[:, None] + un[pick] * cn[:, None] + uu[pick] * cu[:, None]
+    los = los.reshape(m, size, size)
+    if reuse > 1:
+        los = atmosphere.dihedral(los, rng)
+    los = los.reshape(m, -1)
+    # sources of one sample get relative amplitudes in [0.2, 1]
+    peak = np.abs(los).max(axis=1, keepdims=True) + 1e-12
+    amp = np.exp(rng.uniform(np.log(0.2), 0.0, size=(m, 1))).astype(np.float32)
+    los = los * (amp / peak)
+    hist = histories(m, num_dates, rng, open_window=open_window)              # (m, T)
+    hist = hist - hist[:, :1]
+    out = np.zeros((n, num_dates, size * size), np.float32)
+    for k in range(hi):
+        sel = rank == k
+        if sel.any():
+            out[owner[sel]] += hist[sel, :, None] * los[sel, None, :]
+    return out.reshape(n, num_dates, size, size)
+
+
+# ----------------------------------------------------------------------------------------------
+def noise_screens(n, num_dates, size, rng, elevation, incidence):
+    """Physical-amplitude atmospheric noise (n, T, S, S) in metres."""
+    T = num_dates
+    turb = atmosphere.turbulence_patches(n * T, size, rng).reshape(n, T, size, size)
+    base = np.exp(rng.uniform(np.log(1e-3), np.log(15e-3), size=(n, 1)))
+    per_date = base * np.exp(rng.uniform(np.log(0.3), 0.0, size=(n, T)))
+    offset = 0.3 * rng.standard_normal((n, T))
+    noise = turb * per_date[:, :, None, None].astype(np.float32)
+    noise += (offset * per_date)[:, :, None, None].astype(np.float32)
+    k1, k2 = atmosphere.random_stratified_coefficients(n, T, rng, incidence=incidence)
+    noise += atmosphere.stratified(elevation, k1, k2)
+    # planar ramps in half the samples: up to ~1 mm/km (orbit residual, long-wavelength atmosphere)
+    ramp = rng.random(n) < 0.5
+    if ramp.any():
+        c = np.arange(size, dtype=np.float32) - (size - 1) / 2
+        g = rng.standard_normal((int(ramp.sum()), T, 2)).astype(np.float32)
+        g *= (np.exp(rng.uniform(np.log(0.02), np.log(1.0), size=(int(ramp.sum()), 1, 1))) * 1e-3 * 0.05).astype(np.float32)
+        noise[ramp] += g[..., 0, None, None] * c[None, None, :, None] + g[..., 1, None, None] * c[None, None, None, :]
+    return noise
+
+
+def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), open_window=False,
+             num_sources=(1, 3), pure_noise=0.0, reuse=1):
+    """Generate ``n`` synthetic series.
+
+    Parameters: n           - number of series
+                kind        - "fault" (Okada) or "mogi" (point sources)
+                size        - patch size in pixels
+                num_dates   - acquisitions per series (9 in the paper)
+                rng         - seed or numpy Generator (reproducible)
+                snr         - None (physical noise amplitudes), a number (every series at that SNR), or
+                              (low, high) drawn log-uniformly
+                open_window - False: paper rule (no motion at the first and last intervals); True: motion
+                              may start before / continue after the window; a float in [0, 1]: the
+                              fraction of series with an open window
+                num_sources - (min, max) sources per series
+                pure_noise  - fraction of series with no deformation at all (snr = 0)
+                reuse       - use each computed source field under up to ``reuse`` flips/rotations
+                              (physical augmentation that speeds up training; 1 = all independent)
+    Returns:    Batch(noisy, clean, elevation, incidence, azimuth, snr, pixel_size)
+    """
+    if kind not in KINDS:
+        raise ValueError(f"generate: kind must be one of {KINDS}; received kind={kind!r}")
+    if num_dates < 3:
+        raise ValueError(f"generate: num_dates must be >= 3; received num_dates={num_dates}")
+    rng = np.random.default_rng(rng)
+    kwargs = dict(kind=kind, size=size, num_dates=num_dates, rng=rng, snr=snr, open_window=open_window,
+                  num_sources=num_sources, pure_noise=pure_noise, reuse=reuse)
+    # work in cache-sized chunks: the arrays are (chunk, T, S, S) and every step is memory-bound
+    chunk = max(16, int(2**21 // (num_dates * size * size)))
+    if n > chunk:
+        parts = [_generate(min(chunk, n - i), **kwargs) for i in range(0, n, chunk)]
+        return Batch(*[np.concatenate([getattr(p, f) for p in parts]) for f in Batch.__dataclass_fields__])
+    return _generate(n, **kwargs)
+
+
+def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure_noise, reuse):
+    pixel = np.exp(rng.uniform(np.log(20.0), np.log(120.0), size=n)).astype(np.float32)
+    inc, az = random_geometry(n, rng)
+    elevation = terrain.random_dem(n, size, rng)
+
+    frac_open = float(open_window)
+    is_open = rng.random(n) < frac_open
+    clean = np.empty((n, num_dates, size, size), np.float32)
+    for flag in (False, True):
+        sel = is_open == flag
+        if sel.any():
+            clean[sel] = deformation(int(sel.sum()), kind, size, num_dates, rng, inc[sel], az[sel],
+                                     open_window=flag, num_sources=num_sources, reuse=reuse)
+    # physical deformation amplitude: peak cumulative 1 mm - 10 cm
+    peak = np.abs(clean).max(axis=(1, 2, 3)) + 1e-12
+    amp = np.exp(rng.uniform(np.log(1e-3), np.log(0.1), size=n)) / peak
+    clean *= amp[:, None, None, None].astype(np.float32)
+    silent = rng.random(n) < pure_noise
+    clean[silent] = 0.0
+
+    noise = noise_screens(n, num_dates, size, rng, elevation, inc)
+    if snr is not None:
+        target = np.full(n, float(snr)) if np.isscalar(snr) else np.exp(rng.uniform(*np.log(snr), size=n))
+        cum = np.abs(clean[:, -1] - clean[:, 0]).mean(axis=(1, 2))
+        per_date = np.abs(clean).mean(axis=(2, 3)).max(axis=1)
+        signal = np.maximum(cum, 0.25 * per_date)     # open windows can end near where they started
+        scale = signal / target / (noise.reshape(n, -1).std(axis=1) + 1e-30)
+        scale[silent] = 1.0
+        noise *= scale[:, None, None, None].astype(np.float32)
+    noisy = clean + noise
+    return Batch(noisy=noisy, clean=clean, elevation=elevation, incidence=inc.astype(np.float32),
+                 azimuth=az.astype(np.float32), snr=paper_snr(clean, noise).astype(np.float32), pixel_size=pixel)
