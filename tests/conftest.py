@@ -1,0 +1,148 @@
+"""Shared fixtures: tiny real MintPy files in tmp_path and a stand-in denoiser for plumbing tests."""
+import os
+import sys
+import types
+
+import numpy as np
+import pytest
+
+NUM_DATE, LENGTH, WIDTH = 12, 32, 32
+REF_Y, REF_X, REF_INDEX = 10, 12, 2
+NODATA_BOX = (slice(0, 3), slice(0, 3))     # pixels that are 0 at every date (MintPy no-data)
+
+
+def dates(num=NUM_DATE):
+    import datetime as dt
+    d0 = dt.date(2020, 1, 1)
+    return [(d0 + dt.timedelta(days=12 * i)).strftime("%Y%m%d") for i in range(num)]
+
+
+def base_meta(length=LENGTH, width=WIDTH):
+    return {
+        "LENGTH": length, "WIDTH": width, "PLATFORM": "Sen", "PROCESSOR": "isce",
+        "WAVELENGTH": 0.05546576, "ALOOKS": 1, "RLOOKS": 1,
+        "X_FIRST": -155.40, "Y_FIRST": 19.50, "X_STEP": 0.0027, "Y_STEP": -0.0027,
+        "X_UNIT": "degrees", "Y_UNIT": "degrees",
+    }
+
+
+def write_timeseries(path, num_date=NUM_DATE, length=LENGTH, width=WIDTH, unit="m", seed=0,
+                     nan_nodata=False):
+    """A referenced MintPy time series: 0 at REF_DATE and at REF_Y/REF_X, a no-data corner."""
+    from mintpy.utils import writefile
+    rng = np.random.default_rng(seed)
+    ts = np.cumsum(rng.normal(0, 0.004, (num_date, length, width)), axis=0).astype(np.float32)
+    ref = min(REF_INDEX, num_date - 1)
+    ts -= ts[ref]
+    ts -= ts[:, REF_Y:REF_Y + 1, REF_X:REF_X + 1]
+    ts[(slice(None),) + NODATA_BOX] = np.nan if nan_nodata else 0.0
+    ds = dates(num_date)
+    meta = dict(base_meta(length, width), FILE_TYPE="timeseries", UNIT=unit, REF_DATE=ds[ref],
+                REF_Y=REF_Y, REF_X=REF_X, REF_LAT=19.47, REF_LON=-155.37)
+    writefile.write({"timeseries": ts, "date": np.array(ds, np.bytes_),
+                     "bperp": np.linspace(-50, 50, num_date).astype(np.float32)},
+                    out_file=str(path), metadata=meta, print_msg=False)
+    return str(path)
+
+
+def write_geometry(path, length=LENGTH, width=WIDTH, height=True, angles=True):
+    from mintpy.utils import writefile
+    yy, xx = np.mgrid[:length, :width]
+    ds = {"slantRangeDistance": np.full((length, width), 8.5e5, np.float32)}
+    if height:
+        ds["height"] = (500 + 5 * yy + 3 * xx).astype(np.float32)
+    if angles:
+        ds["incidenceAngle"] = np.full((length, width), 38.0, np.float32)
+        ds["azimuthAngle"] = np.full((length, width), -102.0, np.float32)
+    writefile.write(ds, out_file=str(path), metadata=dict(base_meta(length, width),
+                                                          FILE_TYPE="geometry"), print_msg=False)
+    return str(path)
+
+
+def write_mask(path, length=LENGTH, width=WIDTH, name="mask"):
+    from mintpy.utils import writefile
+    mask = np.ones((length, width), bool)
+    mask[20:24, 20:26] = False
+    writefile.write({name: mask}, out_file=str(path),
+                    metadata=dict(base_meta(length, width), FILE_TYPE=name), print_msg=False)
+    return str(path)
+
+
+@pytest.fixture
+def project(tmp_path):
+    """Paths of a tiny 12-date 32x32 time series, its geometry and a temporal-coherence mask."""
+    return types.SimpleNamespace(
+        dir=tmp_path,
+        ts=write_timeseries(tmp_path / "timeseries_ERA5.h5"),
+        geom=write_geometry(tmp_path / "geometryGeo.h5"),
+        mask=write_mask(tmp_path / "maskTempCoh.h5"),
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# stand-in denoiser: a local 3x3 mean (halo 1), so tiled results must equal whole-image results
+# ------------------------------------------------------------------------------------------------
+def _box3(a):
+    out = np.zeros_like(a)
+    h, w = a.shape[-2:]
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            ys, yd = slice(max(dy, 0), h + min(dy, 0)), slice(max(-dy, 0), h + min(-dy, 0))
+            xs, xd = slice(max(dx, 0), w + min(dx, 0)), slice(max(-dx, 0), w + min(-dx, 0))
+            out[..., yd, xd] += a[..., ys, xs]
+    return out
+
+
+def fake_denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None,
+                 tile_size=256, batch_size=32, precision="auto"):
+    ts = np.asarray(ts, np.float64)
+    assert ts.ndim == 3 and ts.shape[0] >= 9 and elevation.shape == ts.shape[1:]
+    invalid = np.all((ts == 0) | np.isnan(ts), axis=0) | np.any(np.isnan(ts), axis=0)
+    if mask is not None:
+        invalid |= ~np.asarray(mask, bool)
+    weight = (~invalid).astype(np.float64)
+    num = _box3(np.where(invalid, 0.0, ts) * weight)
+    den = _box3(weight)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        smooth = num / den
+    smooth = smooth - smooth[0]
+    smooth[:, invalid] = np.nan
+    cum = smooth[8:] - smooth[:-8]
+    return types.SimpleNamespace(timeseries=smooth.astype(np.float32),
+                                 cumulative=cum.astype(np.float32))
+
+
+def _fake_load_model(model):
+    if model not in ("fault", "mogi") and not os.path.isfile(str(model)):
+        raise ValueError(f"model file not found: {model}")
+    if os.path.isfile(str(model)) and open(model, "rb").read(2) != b"PK":
+        raise ValueError(f"{model} is not a mintpy_dlae model (.keras zip archive)")
+    return model
+
+
+@pytest.fixture
+def fake_denoiser(monkeypatch):
+    """Replace mintpy_dlae.inference / mintpy_dlae.model by fast numpy stand-ins (halo 1)."""
+    inference = types.ModuleType("mintpy_dlae.inference")
+    inference.denoise = fake_denoise
+    inference.receptive_halo = lambda model: 1
+    model = types.ModuleType("mintpy_dlae.model")
+    model.load_model = _fake_load_model
+    monkeypatch.setitem(sys.modules, "mintpy_dlae.inference", inference)
+    monkeypatch.setitem(sys.modules, "mintpy_dlae.model", model)
+    return inference
+
+
+def script(name):
+    """Path of an installed console script next to the interpreter, or skip."""
+    path = os.path.join(os.path.dirname(sys.executable), name)
+    if not os.path.isfile(path):
+        pytest.skip(f"console script {name} is not installed next to {sys.executable}")
+    return path
+
+
+def mintpy_script(name):
+    path = os.path.join(os.path.dirname(sys.executable), name)
+    if not os.path.isfile(path):
+        pytest.skip(f"MintPy script {name} not found next to {sys.executable}")
+    return path
