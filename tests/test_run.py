@@ -1,0 +1,183 @@
+"""The block-wise driver (mintpy_dlae.run) and mintpy_dlae.py with a stand-in denoiser."""
+import hashlib
+import os
+
+import h5py
+import numpy as np
+import pytest
+from conftest import (NODATA_BOX, NUM_DATE, REF_INDEX, REF_X, REF_Y, fake_denoise,
+                      write_geometry, write_timeseries)
+from mintpy.utils import readfile
+
+from mintpy_dlae import io, run
+from mintpy_dlae.cli import denoise as cli
+from mintpy_dlae.config import DlaeConfig
+
+
+def sha(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def test_output_names():
+    names = run.output_files(os.path.join("work", "timeseries_ERA5.h5"))
+    assert names == {"timeseries": os.path.join("work", "timeseries_ERA5_DLAE.h5"),
+                     "cumulative": os.path.join("work", "cumulative_ERA5_DLAE.h5"),
+                     "removed": os.path.join("work", "timeseriesRemoved_ERA5_DLAE.h5")}
+    assert run.output_files("ts.h5", "out.h5")["cumulative"] == "out_cumulative.h5"
+    # the extra products stay out of smallbaselineApp's `timeseries_*.h5` glob
+    import fnmatch
+    assert not fnmatch.fnmatch(os.path.basename(names["cumulative"]), "timeseries_*.h5")
+    assert not fnmatch.fnmatch(os.path.basename(names["removed"]), "timeseries_*.h5")
+
+
+def test_run_outputs(project, fake_denoiser):
+    cfg = DlaeConfig(save_removed=True)
+    before = sha(project.ts)
+    out = run.run_dlae(project.ts, project.geom, cfg, progress=False)
+    assert sha(project.ts) == before
+    ts_in, atr_in = readfile.read(project.ts)
+    ts_out, atr_out = readfile.read(out["timeseries"])
+    # metadata: the input's, plus provenance
+    extra = {k: v for k, v in atr_out.items() if k not in atr_in}
+    assert set(extra) >= {"mintpy.dlae.model", "mintpy.dlae.modelSha256", "mintpy.dlae.version"}
+    assert all(k.startswith("mintpy.dlae") for k in extra)
+    assert {k: atr_out[k] for k in atr_in if k != "FILE_PATH"} == \
+        {k: v for k, v in atr_in.items() if k != "FILE_PATH"}
+    # references and no-data as in the input
+    assert np.all(ts_out[REF_INDEX] == 0)
+    assert np.all(ts_out[:, REF_Y, REF_X] == 0)
+    assert np.all(ts_out[(slice(None),) + NODATA_BOX] == 0) and np.isfinite(ts_out).all()
+    # removed = input - output
+    removed = readfile.read(out["removed"])[0]
+    np.testing.assert_allclose(removed, ts_in - ts_out, atol=1e-6)
+    # output = denoiser result re-referenced the way MintPy does
+    fed = ts_in.copy()
+    fed[:, REF_Y, REF_X] = run.REF_PIXEL_VALUE   # the reference pixel is data, not no-data
+    expect = fake_denoise(fed, np.zeros(ts_in.shape[1:])).timeseries
+    expect = expect - expect[REF_INDEX]
+    expect = expect - expect[:, REF_Y:REF_Y + 1, REF_X:REF_X + 1]
+    valid = np.ones(ts_in.shape[1:], bool)
+    valid[NODATA_BOX] = False
+    np.testing.assert_allclose(ts_out[:, valid], expect[:, valid], atol=1e-6)
+    # cumulative maps, labelled by their windows
+    names = readfile.get_slice_list(out["cumulative"])
+    assert len(names) == NUM_DATE - 8 and names[0].startswith("cumulative_20200101_")
+    cum = readfile.read(out["cumulative"], datasetName=names[1])[0]
+    assert cum[REF_Y, REF_X] == 0 and np.isnan(cum[NODATA_BOX]).all()
+
+
+def test_mask_gives_nodata(project, fake_denoiser):
+    out = run.run_dlae(project.ts, project.geom, DlaeConfig(mask_file=project.mask),
+                       progress=False)
+    ts_out, atr = readfile.read(out["timeseries"])
+    assert np.all(ts_out[:, 20:24, 20:26] == 0)           # masked -> MintPy no-data (0)
+    assert np.all(np.delete(ts_out[:, 26, 27], REF_INDEX) != 0)
+    assert atr["mintpy.dlae.maskFile"] == "maskTempCoh.h5"
+
+
+def test_nan_nodata_kept(tmp_path, fake_denoiser):
+    ts = write_timeseries(tmp_path / "timeseries.h5", nan_nodata=True)
+    geom = write_geometry(tmp_path / "geometryGeo.h5")
+    out = run.run_dlae(ts, geom, DlaeConfig(save_cumulative=False), progress=False)
+    data = readfile.read(out["timeseries"])[0]
+    assert np.isnan(data[(slice(None),) + NODATA_BOX]).all()
+    assert np.isfinite(data[:, 5:, 5:]).all()
+    assert not os.path.exists(run.output_files(ts)["cumulative"])
+
+
+def test_blocks_equal_whole_image(project, fake_denoiser, tmp_path):
+    """Many small row blocks (tiny --ram) give exactly the single-block result."""
+    whole = run.run_dlae(project.ts, project.geom, DlaeConfig(), progress=False,
+                         out_file=str(tmp_path / "whole.h5"))
+    assert len(io.plan_row_blocks(32, 32, NUM_DATE, 2e-5, 1, min_rows=4)) > 1
+    orig = io.plan_row_blocks
+    try:
+        io.plan_row_blocks = lambda *a, **k: [(0, 5), (5, 11), (11, 20), (20, 32)]
+        tiled = run.run_dlae(project.ts, project.geom, DlaeConfig(), progress=False,
+                             out_file=str(tmp_path / "tiled.h5"))
+    finally:
+        io.plan_row_blocks = orig
+    for key in ("timeseries", "cumulative"):
+        with h5py.File(whole[key]) as a, h5py.File(tiled[key]) as b:
+            for name in a:
+                np.testing.assert_array_equal(a[name][()], b[name][()], err_msg=name)
+
+
+def test_update_mode(project, fake_denoiser):
+    cfg = DlaeConfig()
+    out = run.run_dlae(project.ts, project.geom, cfg, progress=False)
+    assert run.run_dlae(project.ts, project.geom, cfg, update=True, progress=False) is None
+    mtime = os.path.getmtime(out["timeseries"])
+    cfg2 = DlaeConfig(mask_file=project.mask)  # changed option -> run again
+    os.utime(project.mask, (0, 0))
+    assert run.run_dlae(project.ts, project.geom, cfg2, update=True, progress=False)
+    assert os.path.getmtime(out["timeseries"]) >= mtime
+    assert readfile.read_attribute(out["timeseries"])["mintpy.dlae.maskFile"] == "maskTempCoh.h5"
+
+
+# ---------------------------------------------------------------------------- CLI errors
+def _files(folder):
+    return sorted(os.listdir(folder))
+
+
+@pytest.mark.parametrize("case", ["missing", "file_type", "few_dates", "radian", "no_height",
+                                  "shape", "mask_shape", "exists", "read_only", "bad_model",
+                                  "not_a_model"])
+def test_cli_errors(project, fake_denoiser, monkeypatch, case, capsys):
+    d = project.dir
+    args = [project.ts, "-g", project.geom]
+    expect = None
+    if case == "missing":
+        args[0], expect = str(d / "timeseries_nope.h5"), "time-series file not found"
+    elif case == "file_type":
+        args[0], expect = project.geom, "FILE_TYPE = 'geometry'"
+    elif case == "few_dates":
+        args[0] = write_timeseries(d / "timeseries_short.h5", num_date=8)
+        expect = "has 8 dates"
+    elif case == "radian":
+        args[0] = write_timeseries(d / "timeseries_rad.h5", unit="radian")
+        expect = "UNIT = 'radian'"
+    elif case == "no_height":
+        args[2], expect = write_geometry(d / "geometryRadar.h5", height=False), "'height' not found"
+    elif case == "shape":
+        args[2], expect = write_geometry(d / "geometryRadar.h5", length=30), "has shape (30, 32)"
+    elif case == "mask_shape":
+        from conftest import write_mask
+        args += ["-m", write_mask(d / "waterMask.h5", width=31, name="waterMask")]
+        expect = "'waterMask' has shape (32, 31)"
+    elif case == "exists":
+        (d / "timeseries_ERA5_DLAE.h5").write_bytes(b"old")
+        expect = "output file exists"
+    elif case == "read_only":
+        monkeypatch.setattr(io.os, "access", lambda path, mode: False)
+        expect = "is read-only"
+    elif case == "bad_model":
+        args += ["--model", str(d / "nope.keras")]
+        expect = "model file not found"
+    elif case == "not_a_model":
+        (d / "junk.keras").write_text("not a model")
+        args += ["--model", str(d / "junk.keras")]
+        expect = "not a mintpy_dlae model"
+    before = {f: sha(d / f) for f in _files(d)}
+    with pytest.raises(SystemExit) as exc:
+        cli.main(args)
+    assert exc.value.code not in (0, None)
+    assert expect in str(exc.value.code), exc.value.code
+    assert str(exc.value.code).startswith("ERROR: ")
+    assert {f: sha(d / f) for f in _files(d)} == before   # no partial output, inputs untouched
+
+
+def test_cli_runs(project, fake_denoiser, capsys):
+    outputs = cli.main([project.ts, "-g", project.geom, "--save-removed", "--no-progress"])
+    assert set(outputs) == {"timeseries", "cumulative", "removed"}
+    assert "Done" in capsys.readouterr().out
+    assert cli.main([project.ts, "-g", project.geom, "--update", "--save-removed"]) is None
+    assert cli.main([project.ts, "-g", project.geom, "--force", "--no-cumulative"])
+
+
+def test_cli_finds_geometry(tmp_path, fake_denoiser):
+    (tmp_path / "inputs").mkdir()
+    write_geometry(tmp_path / "inputs" / "geometryGeo.h5")
+    ts = write_timeseries(tmp_path / "timeseries.h5")
+    inps = cli.cmd_line_parse([ts])
+    assert inps.geom_file.endswith(os.path.join("inputs", "geometryGeo.h5"))
