@@ -70,12 +70,10 @@ def model_file(model):
 
 
 def model_sha256(model):
-    """sha256 of the model file (provenance and update checks), 'unknown' if there is none."""
-    try:
-        from mintpy_dlae.model import model_sha256 as digest
-        return digest(model)
-    except (ImportError, AttributeError):
-        pass
+    """sha256 of the model file (provenance and update checks), 'unknown' if there is none.
+
+    Hashes the file directly, so update checks never need to import TensorFlow.
+    """
     path = model_file(model)
     if path is None:
         return "unknown"

@@ -1,0 +1,142 @@
+"""smallbaselineApp with a ``correct_dlae`` step right after ``correct_troposphere``.
+
+MintPy has no step registry, so (see reference notes §2.4/§2.5) the plugin subclasses
+``TimeSeriesAnalysis``:
+
+* ``_read_template`` appends the ``mintpy.dlae.*`` section (defaults/dlae.cfg) to the work-dir
+  smallbaselineApp.cfg, lets MintPy copy the user's values into it, then resolves the options into a
+  :class:`~mintpy_dlae.config.DlaeConfig` (``self.dlae``);
+* ``get_timeseries_filename`` continues the file chain with a ``_DLAE`` suffix, e.g.
+  ``timeseries_ERA5.h5 -> timeseries_ERA5_DLAE.h5 -> ..._DLAE_ramp.h5 -> ..._DLAE_ramp_demErr.h5``,
+  so ``deramp``, ``correct_topography``, ``reference_date``, ``velocity`` and ``geocode`` use the
+  denoised series unchanged (the last file of the chain is still found by sorting, as '.' < '_');
+* ``run`` dispatches ``correct_dlae`` and hands every other step to MintPy.
+"""
+import logging
+import os
+
+from mintpy.defaults.template import STEP_LIST
+from mintpy.smallbaselineApp import TimeSeriesAnalysis
+from mintpy.utils import readfile
+from mintpy.utils import utils as ut
+
+from mintpy_dlae.config import (PREFIX, DlaeConfig, default_template_file, is_dlae_key,
+                                resolve_template)
+
+log = logging.getLogger(__name__)
+
+STEP = "correct_dlae"
+DLAE_STEP_LIST = [s for t in STEP_LIST for s in ([t, STEP] if t == "correct_troposphere" else [t])]
+CHAIN_STEPS = ["correct_LOD", "correct_SET", "correct_ionosphere", "correct_troposphere", STEP,
+               "deramp", "correct_topography"]
+SUFFIX = "_DLAE"
+
+
+def add_dlae_section(cfg_file):
+    """Append defaults/dlae.cfg to a smallbaselineApp.cfg that lacks the mintpy.dlae keys."""
+    if os.path.isfile(cfg_file) and PREFIX in readfile.read_template(cfg_file):
+        return False
+    with open(default_template_file()) as f:
+        section = f.read()
+    with open(cfg_file, "a") as f:
+        f.write("\n\n" + section)
+    return True
+
+
+class DlaeTimeSeriesAnalysis(TimeSeriesAnalysis):
+    """TimeSeriesAnalysis plus the correct_dlae step."""
+
+    def _read_template(self):
+        if add_dlae_section(self.templateFile):
+            print(f"add the {PREFIX}.* options to {self.templateFile}")
+        super()._read_template()
+        raw = {k: v for k, v in readfile.read_template(self.templateFile).items() if is_dlae_key(k)}
+        raw.update({k: v for k, v in (self.customTemplate or {}).items() if is_dlae_key(k)})
+        self.dlae = DlaeConfig.from_template(raw)
+        resolved = resolve_template(raw)
+        self.template.update({k: v for k, v in resolved.items() if k.startswith(PREFIX)})
+
+    @staticmethod
+    def get_timeseries_filename(template, work_dir="./"):
+        steps = TimeSeriesAnalysis.get_timeseries_filename(template, work_dir)
+        fin = fout = steps["correct_troposphere"]["output"]
+        if template.get(PREFIX) is True:
+            base = os.path.splitext(fin)[0]
+            new = base + SUFFIX
+            fout = new + ".h5"
+
+            def rename(fname):
+                if fname == base + ".h5" or fname.startswith(base + "_"):
+                    return new + fname[len(base):]
+                return fname
+
+            for sname in ("deramp", "correct_topography"):
+                steps[sname] = {k: rename(v) for k, v in steps[sname].items()}
+        steps[STEP] = {"input": fin, "output": fout}
+
+        fnames = sorted({steps[s][k] for s in CHAIN_STEPS for k in ("input", "output")})
+        steps["reference_date"] = {"input": fnames}
+        steps["velocity"] = {"input": fnames[-1]}
+        steps["geocode"] = steps["velocity"]
+        if "Y_FIRST" in readfile.read_attribute(fnames[0]):
+            steps["hdfeos5"] = steps["velocity"]
+        else:
+            folder, name = os.path.split(fnames[-1])
+            steps["hdfeos5"] = {"input": os.path.join(folder, f"geo/geo_{name}")}
+        return steps
+
+    def run_dlae_correction(self, step_name):
+        """Denoise the tropo-corrected time series (skip when up to date)."""
+        from mintpy_dlae.run import run_dlae
+        fnames = self.get_timeseries_filename(self.template, self.workDir)[step_name]
+        in_file, out_file = fnames["input"], fnames["output"]
+        if in_file == out_file:
+            print(f"No deep-learning denoising ({PREFIX} = no).")
+            return
+        geom_file = ut.check_loaded_dataset(self.workDir, print_msg=False)[1]
+        print(f"deep-learning denoising: {os.path.basename(in_file)} --> "
+              f"{os.path.basename(out_file)} (model: {self.dlae.model})")
+        run_dlae(in_file, geom_file, self.dlae, out_file=out_file, update=True)
+
+    def run(self, steps):
+        for sname in steps:
+            if sname == STEP:
+                print(f"\n\n******************** step - {sname} ********************")
+                self.run_dlae_correction(sname)
+            else:
+                super().run([sname])
+
+    def plot_result(self, print_aux=True):
+        """MintPy's figures, plus the cumulative maps of the DLAE step (not in its file globs)."""
+        super().plot_result(print_aux=print_aux)
+        if self.template.get(PREFIX) is not True or not self.dlae.save_cumulative:
+            return
+        from mintpy_dlae.run import output_files
+        out = self.get_timeseries_filename(self.template, self.workDir)[STEP]["output"]
+        cum_file = output_files(out)["cumulative"]
+        if os.path.isfile(cum_file):
+            import matplotlib
+            matplotlib.use("Agg")
+            import mintpy.cli.view
+            cwd = os.getcwd()
+            os.chdir(os.path.join(self.workDir, "pic"))
+            try:
+                mintpy.cli.view.main([cum_file, "--nodisplay", "--noverbose", "-u", "cm",
+                                      "--update", "--dpi", str(self.template["mintpy.plot.dpi"])])
+            finally:
+                os.chdir(cwd)
+
+
+def run_smallbaselineApp_dlae(inps):
+    """Open, run the chosen steps, plot (as mintpy.smallbaselineApp.run_smallbaselineApp)."""
+    app = DlaeTimeSeriesAnalysis(inps.customTemplateFile, inps.workDir)
+    try:
+        app.open()
+        app.run(steps=inps.runSteps)
+        if inps.plot or (app.template["mintpy.plot"] and len(inps.runSteps) > 1):
+            app.plot_result()
+    except BaseException:
+        os.chdir(app.cwd)  # as app.close() would, without the "normal end" message
+        raise
+    app.close()
+    return app
