@@ -1,0 +1,54 @@
+"""Installed console scripts start from any folder; -h is fast and never imports TensorFlow."""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import script
+
+SCRIPTS = {
+    "mintpy_dlae.py": "TS_FILE",
+    "smallbaselineApp_dlae.py": "correct_dlae",
+    "dlae_train.py": "usage",
+    "dlae_evaluate.py": "usage",
+    "dlae_demo.py": "usage",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_installed_script_help(name, tmp_path):
+    path = script(name)
+    proc = subprocess.run([path, "--help"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "usage" in proc.stdout.lower()
+    if SCRIPTS[name] != "usage":
+        assert SCRIPTS[name] in proc.stdout
+
+
+@pytest.mark.parametrize("module", ["denoise", "smallbaselineApp_dlae", "demo"])
+def test_help_is_light(module, tmp_path):
+    """`-h` of our CLIs must not import TensorFlow (and returns quickly)."""
+    code = (
+        "import sys\n"
+        f"from mintpy_dlae.cli import {module} as m\n"
+        "try:\n    m.main(['-h'])\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+        "heavy = [k for k in ('tensorflow', 'keras') if k in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    t0 = time.time()
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert time.time() - t0 < 30
+
+
+def test_installed_denoise_error_exit(tmp_path):
+    """A bad input from the installed command: clear message on stderr, non-zero exit."""
+    path = script("mintpy_dlae.py")
+    proc = subprocess.run([path, str(tmp_path / "timeseries.h5"), "-g", "geometryGeo.h5"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "ERROR: time-series file not found" in proc.stderr
+    assert os.listdir(tmp_path) == []

@@ -1,0 +1,97 @@
+"""mintpy.dlae.* options: template files, auto values, typed config, command-line overrides."""
+import pytest
+from mintpy.utils import readfile
+from mintpy.utils import utils1 as ut
+
+from mintpy_dlae import config
+from mintpy_dlae.cli import denoise as cli
+from mintpy_dlae.config import DlaeConfig, DlaeConfigError
+
+
+def test_shipped_templates_agree():
+    user = readfile.read_template(config.package_file("templates", "dlae.cfg"))
+    default = readfile.read_template(config.default_template_file())
+    auto = readfile.read_template(config.auto_file())
+    assert user == default
+    assert set(user) == {"mintpy.dlae", "mintpy.dlae.model", "mintpy.dlae.maskFile",
+                         "mintpy.dlae.tileSize", "mintpy.dlae.batchSize", "mintpy.dlae.precision",
+                         "mintpy.dlae.saveCumulative", "mintpy.dlae.saveRemoved"}
+    assert all(v == "auto" for v in user.values())
+    assert set(user) < set(auto) and auto["mintpy.compute.cluster"] == "none"
+    text = config.template_text()
+    assert "mintpy.dlae                = auto  #[yes / no], auto for no" in text
+
+
+def test_mintpy_auto_resolution_with_our_file():
+    """MintPy's own check_template_auto_value works with dlae_auto.cfg (needs compute keys)."""
+    resolved = ut.check_template_auto_value({"mintpy.dlae": "auto", "mintpy.dlae.model": "auto",
+                                             "mintpy.dlae.saveCumulative": "auto"},
+                                            auto_file=config.auto_file())
+    assert resolved == {"mintpy.dlae": False, "mintpy.dlae.model": "fault",
+                        "mintpy.dlae.saveCumulative": True}
+
+
+def test_defaults():
+    cfg = DlaeConfig.from_template({})
+    assert cfg == DlaeConfig(num_worker=cfg.num_worker)
+    assert (cfg.enabled, cfg.model, cfg.mask_file, cfg.tile_size, cfg.batch_size, cfg.precision,
+            cfg.save_cumulative, cfg.save_removed, cfg.max_memory, cfg.cluster) == \
+        (False, "fault", None, 256, 32, "auto", True, False, 4.0, None)
+
+
+def test_from_template_file(tmp_path):
+    tmpl = tmp_path / "Proj.txt"
+    tmpl.write_text("mintpy.dlae = y\nmintpy.dlae.model = Mogi   # comment\n"
+                    "mintpy.dlae.maskFile = maskTempCoh.h5\nmintpy.dlae.tileSize = 128\n"
+                    "mintpy.dlae.precision = float32\nmintpy.dlae.saveRemoved = on\n"
+                    "mintpy.compute.maxMemory = 2\nmintpy.compute.cluster = local\n"
+                    "mintpy.compute.numWorker = 2\nmintpy.deramp = linear\n")
+    cfg = DlaeConfig.from_template(str(tmpl))
+    assert cfg.enabled and cfg.model == "mogi" and cfg.mask_file == "maskTempCoh.h5"
+    assert cfg.tile_size == 128 and cfg.precision == "float32" and cfg.save_removed
+    assert cfg.max_memory == 2.0 and cfg.cluster == "local" and cfg.num_worker == "2"
+    attrs = cfg.to_attrs()
+    assert attrs["mintpy.dlae.model"] == "mogi" and attrs["mintpy.dlae.tileSize"] == "128"
+    assert all(isinstance(v, str) for v in attrs.values())
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("mintpy.dlae.tileSize", "big", "tileSize = 'big'"),
+    ("mintpy.dlae.tileSize", "8", "tileSize = 8"),
+    ("mintpy.dlae.batchSize", "0", "batchSize = 0"),
+    ("mintpy.dlae.precision", "float16", "precision = 'float16'"),
+    ("mintpy.dlae", "maybe", "mintpy.dlae = 'maybe'"),
+    ("mintpy.compute.cluster", "k8s", "cluster = 'k8s'"),
+])
+def test_bad_values(key, value, match):
+    with pytest.raises(DlaeConfigError, match=match):
+        DlaeConfig.from_template({key: value})
+
+
+def test_missing_template(tmp_path):
+    with pytest.raises(DlaeConfigError, match="template file not found"):
+        DlaeConfig.from_template(str(tmp_path / "nope.txt"))
+
+
+def test_cli_overrides_template(tmp_path):
+    tmpl = tmp_path / "t.txt"
+    tmpl.write_text("mintpy.dlae.model = mogi\nmintpy.dlae.tileSize = 64\n"
+                    "mintpy.compute.maxMemory = 1\n")
+    ts = tmp_path / "timeseries.h5"
+    inps = cli.cmd_line_parse([str(ts), "-g", "geom.h5", "-t", str(tmpl), "--tile-size", "96",
+                               "--save-removed", "--no-cumulative", "--precision", "bfloat16"])
+    cfg = cli.build_config(inps)
+    assert cfg.enabled and cfg.model == "mogi" and cfg.tile_size == 96 and cfg.max_memory == 1.0
+    assert cfg.save_removed and not cfg.save_cumulative and cfg.precision == "bfloat16"
+    cfg = cli.build_config(cli.cmd_line_parse([str(ts), "-g", "g.h5", "--ram", "0.5",
+                                               "-c", "local", "--num-worker", "2"]))
+    assert cfg.max_memory == 0.5 and cfg.cluster == "local" and cfg.num_worker == "2"
+    assert cfg.model == "fault" and cfg.save_cumulative and not cfg.save_removed
+
+
+@pytest.mark.parametrize("args", [["--update", "--force"], ["--ram", "0"], ["--tile-size", "4"],
+                                  ["--precision", "half"]])
+def test_cli_bad_arguments(tmp_path, args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.cmd_line_parse([str(tmp_path / "ts.h5"), "-g", "g.h5"] + args)
+    assert exc.value.code == 2
