@@ -43,15 +43,15 @@ def create_parser(subparsers=None):
         name, synopsis=synopsis, description=synopsis, epilog=epilog, subparsers=subparsers)
     parser.prog = "mintpy_dlae.py" if subparsers is None else parser.prog
 
-    parser.add_argument("ts_file", help="MintPy time-series file in metres, e.g. timeseries_ERA5.h5")
+    parser.add_argument("ts_file", metavar="TS_FILE", help="MintPy time-series file in metres, e.g. timeseries_ERA5.h5")
     parser.add_argument("-g", "--geometry", dest="geom_file",
                         help="geometry file with height (and incidenceAngle, azimuthAngle)\n"
                              "(default: inputs/geometry{Radar,Geo}.h5 next to the time series)")
-    parser.add_argument("-m", "--mask", dest="mask_file",
+    parser.add_argument("-m", "--mask", dest="mask_file", metavar="MASK",
                         help="mask file, e.g. maskTempCoh.h5 or waterMask.h5 (default: no mask)")
-    parser.add_argument("--model", dest="model",
+    parser.add_argument("--model", dest="model", metavar="NAME|PATH",
                         help="fault, mogi or the path of a .keras model (default: fault)")
-    parser.add_argument("-o", "--output", dest="out_file",
+    parser.add_argument("-o", "--output", dest="out_file", metavar="OUT",
                         help="output time-series file (default: <input>_DLAE.h5)")
     parser.add_argument("-t", "--template", dest="template_file",
                         help="template file with mintpy.dlae.* / mintpy.compute.* options")
