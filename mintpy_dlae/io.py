@@ -164,8 +164,10 @@ def check_output(out_files, in_files, update=False, force=False):
 
     * none of ``out_files`` exist            -> 'run'
     * ``force``                              -> 'run' (outputs are overwritten)
-    * ``update`` and all outputs newer than every input -> 'skip' (the caller still compares the
-      recorded ``mintpy.dlae.*`` options, see :func:`provenance_matches`); older -> 'run'
+    * ``update``, all outputs present and the first (main) output newer than every input
+      -> 'skip' (the caller still compares the recorded ``mintpy.dlae.*`` options, see
+      :func:`provenance_matches`); otherwise 'run'. Only the main output's time counts because
+      MintPy's reference_date step edits the time-series files of the chain in place.
     * otherwise                              -> DlaeInputError (never overwrite silently)
     """
     out_files = [os.fspath(f) for f in out_files]
@@ -182,7 +184,7 @@ def check_output(out_files, in_files, update=False, force=False):
         if len(existing) < len(out_files):
             return "run"
         t_in = max(os.path.getmtime(f) for f in in_files if f)
-        t_out = min(os.path.getmtime(f) for f in out_files)
+        t_out = os.path.getmtime(out_files[0])
         return "skip" if t_out >= t_in else "run"
     raise DlaeInputError(f"{existing[0]}: output file exists; use --update to skip it when it is "
                          "up to date, or --force to overwrite it")

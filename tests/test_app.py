@@ -1,0 +1,124 @@
+"""smallbaselineApp with the correct_dlae step: file chain, template options, end-to-end runs."""
+import os
+import subprocess
+
+import numpy as np
+import pytest
+from conftest import mintpy_script, script
+from mintpy.utils import readfile
+
+from mintpy_dlae import app
+from mintpy_dlae.cli import smallbaselineApp_dlae as cli
+from mintpy_dlae.project import build_project
+
+
+def test_step_list():
+    steps = cli.step_list()
+    assert steps == app.DLAE_STEP_LIST
+    i = steps.index("correct_troposphere")
+    assert steps[i + 1] == "correct_dlae" and steps[i + 2] == "deramp"
+
+
+def _template(ts_dir, dlae=True, deramp="linear"):
+    from mintpy.utils import readfile
+    from mintpy.utils import utils1 as ut
+    import mintpy
+    cfg = os.path.join(os.path.dirname(mintpy.__file__), "defaults", "smallbaselineApp.cfg")
+    t = ut.check_template_auto_value(readfile.read_template(cfg))
+    t.update({"mintpy.troposphericDelay.method": "pyaps", "mintpy.deramp": deramp,
+              "mintpy.dlae": dlae})
+    return t
+
+
+def test_file_chain(project):
+    os.rename(project.ts, project.dir / "timeseries.h5")
+    steps = app.DlaeTimeSeriesAnalysis.get_timeseries_filename(_template(project.dir),
+                                                               project.dir)
+    base = lambda f: os.path.basename(f) if isinstance(f, str) else [os.path.basename(x) for x in f]
+    assert base(steps["correct_dlae"]["input"]) == "timeseries_ERA5.h5"
+    assert base(steps["correct_dlae"]["output"]) == "timeseries_ERA5_DLAE.h5"
+    assert base(steps["deramp"]["output"]) == "timeseries_ERA5_DLAE_ramp.h5"
+    assert base(steps["correct_topography"]["output"]) == "timeseries_ERA5_DLAE_ramp_demErr.h5"
+    assert base(steps["velocity"]["input"]) == "timeseries_ERA5_DLAE_ramp_demErr.h5"
+    assert "timeseries_ERA5_DLAE.h5" in base(steps["reference_date"]["input"])
+    off = app.DlaeTimeSeriesAnalysis.get_timeseries_filename(_template(project.dir, False),
+                                                             project.dir)
+    assert off["correct_dlae"]["input"] == off["correct_dlae"]["output"]
+    assert base(off["velocity"]["input"]) == "timeseries_ERA5_ramp_demErr.h5"
+    no_tropo = _template(project.dir, deramp=False)
+    no_tropo["mintpy.troposphericDelay.method"] = False
+    steps = app.DlaeTimeSeriesAnalysis.get_timeseries_filename(no_tropo, project.dir)
+    assert base(steps["velocity"]["input"]) == "timeseries_DLAE_demErr.h5"
+
+
+def test_cfg_section_added_once(tmp_path):
+    cfg = tmp_path / "smallbaselineApp.cfg"
+    cfg.write_text("mintpy.deramp = auto\n")
+    assert app.add_dlae_section(str(cfg)) and not app.add_dlae_section(str(cfg))
+    assert readfile.read_template(str(cfg))["mintpy.dlae"] == "auto"
+
+
+def _run_app(args):
+    cwd = os.getcwd()
+    try:
+        cli.main(args)
+    finally:
+        os.chdir(cwd)
+
+
+@pytest.mark.slow
+def test_app_with_stand_in_denoiser(tmp_path, fake_denoiser):
+    """In-process run through velocity with mintpy.dlae = yes; then --dostep correct_dlae skips."""
+    truth = build_project(tmp_path, num_date=12, shape=(30, 36), seed=2,
+                          template_options={"mintpy.dlae": "yes", "mintpy.dlae.saveRemoved": "yes",
+                                            "mintpy.deramp": "linear"})
+    _run_app([truth.template_file, "--dir", str(tmp_path), "--end", "velocity"])
+    for name in ("timeseries_ERA5_DLAE.h5", "cumulative_ERA5_DLAE.h5",
+                 "timeseriesRemoved_ERA5_DLAE.h5", "timeseries_ERA5_DLAE_ramp.h5",
+                 "timeseries_ERA5_DLAE_ramp_demErr.h5", "velocity.h5"):
+        assert os.path.isfile(tmp_path / name), name
+    cfg = readfile.read_template(str(tmp_path / "smallbaselineApp.cfg"))
+    assert cfg["mintpy.dlae"] == "yes" and cfg["mintpy.dlae.saveRemoved"] == "yes"
+    vel_atr = readfile.read_attribute(str(tmp_path / "velocity.h5"))
+    assert vel_atr["mintpy.dlae.model"] == "fault"   # provenance carried down the chain
+    mtime = os.path.getmtime(tmp_path / "timeseries_ERA5_DLAE.h5")
+    _run_app([truth.template_file, "--dir", str(tmp_path), "--dostep", "correct_dlae"])
+    assert os.path.getmtime(tmp_path / "timeseries_ERA5_DLAE.h5") == mtime   # up to date: skip
+
+
+def _real_denoiser_or_skip():
+    try:
+        from mintpy_dlae.inference import denoise, receptive_halo  # noqa: F401
+        from mintpy_dlae.model import build_model  # noqa: F401
+    except ImportError as err:
+        pytest.skip(f"the denoiser is not available yet: {err}")
+
+
+@pytest.mark.slow
+def test_end_to_end_tiny_model(tmp_path):
+    """smallbaselineApp_dlae.py (installed) with a tiny untrained model, through velocity; MintPy's
+    viewers read the outputs."""
+    _real_denoiser_or_skip()
+    from mintpy_dlae.model import build_model
+    model_file = str(tmp_path / "tiny.keras")
+    build_model(filters=4, filters_2d=4).save(model_file)
+    work = tmp_path / "mintpy"
+    truth = build_project(work, num_date=11, shape=(24, 28), seed=1,
+                          template_options={"mintpy.dlae": "yes", "mintpy.dlae.model": model_file,
+                                            "mintpy.dlae.tileSize": "32"})
+    env = dict(os.environ, MPLBACKEND="Agg")
+    proc = subprocess.run([script("smallbaselineApp_dlae.py"), truth.template_file, "--dir",
+                           str(work), "--end", "velocity"], capture_output=True, text=True,
+                          timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "timeseries_ERA5_DLAE_demErr.h5" in proc.stdout
+    atr = readfile.read_attribute(str(work / "velocity.h5"))
+    assert atr["mintpy.dlae.model"] == "tiny.keras" and len(atr["mintpy.dlae.modelSha256"]) == 64
+    ts = readfile.read(str(work / "timeseries_ERA5_DLAE.h5"))[0]
+    assert ts.shape == (11, 24, 28) and np.isfinite(ts).all()
+    for cmd in ([mintpy_script("tsview.py"), "timeseries_ERA5_DLAE_demErr.h5", "--yx", "10", "10",
+                 "--nodisplay", "--save", "-o", "pt"],
+                [mintpy_script("view.py"), "velocity.h5", "velocity", "--nodisplay"],
+                [mintpy_script("view.py"), "cumulative_ERA5_DLAE.h5", "--nodisplay"]):
+        proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode == 0, " ".join(cmd) + proc.stderr[-2000:]
