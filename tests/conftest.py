@@ -142,7 +142,12 @@ def script(name):
 
 
 def mintpy_script(name):
+    """Path of a MintPy console script: next to the interpreter, else on PATH, else skip."""
+    import shutil
     path = os.path.join(os.path.dirname(sys.executable), name)
-    if not os.path.isfile(path):
-        pytest.skip(f"MintPy script {name} not found next to {sys.executable}")
+    if os.path.isfile(path):
+        return path
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"MintPy script {name} not found next to {sys.executable} or on PATH")
     return path
