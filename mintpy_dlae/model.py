@@ -69,10 +69,13 @@ class DlaeNet(keras.Model):
         output: "dates" (T-1 per-date maps) or "cumulative" (one map).
         separable_time: bool. Factorise each Conv3D into (1x3x3 spatial) + (3x1x1 temporal), the
             cheaper "(2+1)D" variant.
+        activation: str. Hidden-layer activation.  "leaky_relu" (default) rather than "relu": with
+            plain ReLU the calibrated loss drove the decoder's units dead (all-zero output) in the
+            first few thousand samples.  Hidden layers use He initialisation.
     """
 
     def __init__(self, filters=64, filters_2d=64, num_dates=9, pools=(3, 3), num_conv3d=3, num_conv2d=7,
-                 elevation_layer=7, output="dates", separable_time=False, **kwargs):
+                 elevation_layer=7, output="dates", separable_time=False, activation="leaky_relu", **kwargs):
         pools = tuple(int(p) for p in pools)
         prod = 1
         for p in pools:
@@ -99,10 +102,13 @@ class DlaeNet(keras.Model):
         x = series
         for i in range(1, num_conv3d + 1):
             if separable_time:
-                x = layers.Conv3D(filters, (1, 3, 3), padding="same", activation="relu", name=f"conv{i}_space")(x)
-                x = layers.Conv3D(filters, (3, 1, 1), padding="same", activation="relu", name=f"conv{i}_time")(x)
+                x = layers.Conv3D(filters, (1, 3, 3), padding="same", activation=activation,
+                                  kernel_initializer="he_normal", name=f"conv{i}_space")(x)
+                x = layers.Conv3D(filters, (3, 1, 1), padding="same", activation=activation,
+                                  kernel_initializer="he_normal", name=f"conv{i}_time")(x)
             else:
-                x = layers.Conv3D(filters, 3, padding="same", activation="relu", name=f"conv{i}")(x)
+                x = layers.Conv3D(filters, 3, padding="same", activation=activation, kernel_initializer="he_normal",
+                                  name=f"conv{i}")(x)
             if i in pool_after:
                 x = layers.MaxPooling3D((pool_after[i], 1, 1), name=f"time_pool{i}")(x)
         x = SqueezeTime(name="drop_time")(x)
@@ -112,7 +118,8 @@ class DlaeNet(keras.Model):
                 elev = layers.Activation("linear", dtype=x.dtype, name="elevation_cast")(elevation)
                 x = layers.Concatenate(name="add_elevation")([x, elev])
             if i < last:
-                x = layers.Conv2D(filters_2d, 3, padding="same", activation="relu", name=f"conv{i}")(x)
+                x = layers.Conv2D(filters_2d, 3, padding="same", activation=activation, kernel_initializer="he_normal",
+                                  name=f"conv{i}")(x)
         dates = layers.Conv2D(n_out, 3, padding="same", use_bias=False, dtype="float32", name="head")(x)
         cumulative = LastChannel(dtype="float32", name="cumulative")(dates)
         outputs = {"dates": dates, "cumulative": cumulative} if output == "dates" else {"cumulative": cumulative}
@@ -128,13 +135,14 @@ class DlaeNet(keras.Model):
         self.elevation_layer = elevation_layer
         self.output_kind = output
         self.separable_time = separable_time
+        self.activation = activation
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable,
                 "filters": self.filters, "filters_2d": self.filters_2d, "num_dates": self.num_dates,
                 "pools": list(self.pools), "num_conv3d": self.num_conv3d, "num_conv2d": self.num_conv2d,
                 "elevation_layer": self.elevation_layer, "output": self.output_kind,
-                "separable_time": self.separable_time}
+                "separable_time": self.separable_time, "activation": self.activation}
 
     @classmethod
     def from_config(cls, config):

@@ -11,7 +11,7 @@ Two layers:
 
 Singular cases (Okada 1985 p. 1148) are guarded: q = 0 -> atan term 0; xi = 0 -> I5 = 0;
 R + eta = 0 -> 1/(R(R+eta)) = 0 and ln(R+eta) -> -ln(R-eta) (same for R + xi); |cos(dip)| < 1e-6
-uses the vertical-fault branch of the I-terms.
+uses the vertical-fault branch of the I-terms; points exactly on a fault corner (R = 0) return 0.
 """
 import numpy as np
 
@@ -69,19 +69,18 @@ def _corner_terms(xi, eta, q, sd, cd, alpha_mu, vertical):
                 I5 = np.where(xi != 0, I5, 0.0)
             I3 = alpha_mu * (yt / (cd * Rdt) - lnRe) + sd / cd * I4
             I1 = -alpha_mu / cd * xi / Rdt - sd / cd * I5
-    I2 = -alpha_mu * lnRe - I3
-
-    xqRRe = xi * q * RRe
-    qRRx = q * RRx
-    ss = (xqRRe + th + I1 * sd,
-          yt * q * RRe + q * cd * inv_Re + I2 * sd,
-          dt * q * RRe + q * sd * inv_Re + I4 * sd)
-    ds = (q / R - I3 * sd * cd,
-          yt * qRRx + cd * th - I1 * sd * cd,
-          dt * qRRx + sd * th - I5 * sd * cd)
-    ts = (q * q * RRe - I3 * sd * sd,
-          -dt * qRRx - sd * (xqRRe - th) - I1 * sd * sd,
-          yt * qRRx + cd * (xqRRe - th) - I5 * sd * sd)
+        I2 = -alpha_mu * lnRe - I3
+        xqRRe = xi * q * RRe
+        qRRx = q * RRx
+        ss = (xqRRe + th + I1 * sd,
+              yt * q * RRe + q * cd * inv_Re + I2 * sd,
+              dt * q * RRe + q * sd * inv_Re + I4 * sd)
+        ds = (q / R - I3 * sd * cd,
+              yt * qRRx + cd * th - I1 * sd * cd,
+              dt * qRRx + sd * th - I5 * sd * cd)
+        ts = (q * q * RRe - I3 * sd * sd,
+              -dt * qRRx - sd * (xqRRe - th) - I1 * sd * sd,
+              yt * qRRx + cd * (xqRRe - th) - I5 * sd * sd)
     return ss, ds, ts
 
 
@@ -119,7 +118,14 @@ def okada85_local(x, y, d, dip, length, width, U1=0.0, U2=0.0, U3=0.0, nu=0.25):
             ux = ux + sc * terms[k][0]
             uy = uy + sc * terms[k][1]
             uz = uz + sc * terms[k][2]
-    return ux, uy, uz
+    # observation exactly on a fault corner/edge (R = 0): the field is singular there; like Okada's
+    # DC3D, return 0 at such points instead of NaN
+    out = []
+    for u in (ux, uy, uz):
+        if not np.all(np.isfinite(u)):
+            u = np.where(np.isfinite(u), u, 0.0)
+        out.append(u)
+    return tuple(out)
 
 
 def okada85(e, n, xc, yc, depth, strike, dip, length, width, rake, slip, opening=0.0, nu=0.25):

@@ -1,0 +1,63 @@
+"""dlae_train.py: train a mintpy_dlae denoiser on streamed synthetic data (CPU, bf16 when available)."""
+import argparse
+import os
+import sys
+
+EXAMPLE = """example:
+  dlae_train.py fault -o pretrained/fault.keras --samples 200000
+  dlae_train.py fault -o pretrained/fault.keras --samples 400000 --resume   # continue a run
+  dlae_train.py mogi  -o mymogi.keras --filters 32 --samples 50000
+"""
+
+
+def create_parser():
+    p = argparse.ArgumentParser(prog="dlae_train.py", description=__doc__, epilog=EXAMPLE,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("kind", choices=["fault", "mogi"], help="source type of the training data")
+    p.add_argument("-o", "--output", required=True, help="output model file (.keras); checkpoints go to <stem>_ckpt/")
+    p.add_argument("--samples", type=int, default=200_000, help="total training samples (learning-rate schedule length)")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of --output")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--steps-per-epoch", type=int, default=100, help="batches between checkpoints / validations")
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (Adam)")
+    p.add_argument("--loss-eps", type=float, default=1e-2, help="noise floor of the R²-like loss (normalised units)")
+    p.add_argument("--filters", type=int, default=64, help="Conv3D filters")
+    p.add_argument("--filters-2d", type=int, default=64, help="Conv2D filters")
+    p.add_argument("--elevation-layer", type=int, default=7, help="conv layer (1-based) that receives elevation")
+    p.add_argument("--paper", action="store_true", help="paper reference network (482,185 parameters, cumulative head)")
+    p.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"])
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def cmd_line_parse(iargs=None):
+    inps = create_parser().parse_args(args=iargs)
+    if not inps.output.endswith(".keras"):
+        raise SystemExit(f"dlae_train.py: error: --output must end with .keras; received {inps.output!r}")
+    out_dir = os.path.dirname(os.path.abspath(inps.output))
+    if not os.path.isdir(out_dir):
+        raise SystemExit(f"dlae_train.py: error: output folder does not exist: {out_dir}")
+    if not os.access(out_dir, os.W_OK):
+        raise SystemExit(f"dlae_train.py: error: output folder is not writable: {out_dir}")
+    return inps
+
+
+def main(iargs=None):
+    inps = cmd_line_parse(iargs)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from mintpy_dlae.model import paper_reference_config
+    from mintpy_dlae.train import train
+    if inps.paper:
+        config = paper_reference_config()
+    else:
+        config = dict(filters=inps.filters, filters_2d=inps.filters_2d, elevation_layer=inps.elevation_layer)
+    print("dlae_train.py " + " ".join(sys.argv[1:] if iargs is None else iargs), flush=True)
+    train(inps.kind, inps.output, samples=inps.samples, resume=inps.resume, model_config=config,
+          precision=inps.precision, batch_size=inps.batch_size, steps_per_epoch=inps.steps_per_epoch,
+          lr=inps.lr, loss_eps=inps.loss_eps, seed=inps.seed)
+    print(f"model written: {inps.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""Denoising engine: 9-date windows sliding over time, spatial tiles with a halo, stitching.
+
+For a time series of n >= 9 dates, window k covers dates k..k+8 (n-8 windows, the paper's moving
+integral).  Each window is normalised (:mod:`mintpy_dlae.dataset`), passed through the network and
+scaled back to metres, giving the deformation at its 9 dates relative to its first date, and its
+cumulative map (last minus first).  The per-date outputs of all windows are stitched into one time
+series by averaging, for every interval between consecutive dates, the increments of all windows
+that cover it, then integrating.
+
+Space is cut into tiles with a halo of ``receptive_halo(model)`` pixels (normalisation box radius +
+receptive field of the network), so tiled results equal whole-image results.
+"""
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import dataset
+
+log = logging.getLogger(__name__)
+
+MIN_DATES = 9
+
+
+@dataclass
+class DenoiseResult:
+    timeseries: np.ndarray   # (n, H, W) float32 metres, relative to the first date; NaN at no-data
+    cumulative: np.ndarray   # (n-8, H, W) float32 metres; window k covers dates k..k+8
+
+
+def cpu_supports_bf16():
+    """True when the CPU has native bfloat16 matrix instructions (AMX-BF16 or AVX512-BF16)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return ("amx_bf16" in flags) or ("avx512_bf16" in flags)
+
+
+def resolve_precision(precision="auto"):
+    if precision == "auto":
+        return "bfloat16" if cpu_supports_bf16() else "float32"
+    if precision not in ("float32", "bfloat16"):
+        raise ValueError(f"precision must be 'auto', 'float32' or 'bfloat16'; received precision={precision!r}")
+    return precision
+
+
+_PREPARED = {}
+
+
+def prepare_model(model, precision="auto"):
+    """Load a model ('fault', 'mogi', path or keras model) and set its compute precision."""
+    import keras
+
+    from .model import DlaeNet, load_model
+    net = load_model(model)
+    policy = "mixed_bfloat16" if resolve_precision(precision) == "bfloat16" else "float32"
+    key = (id(net), policy)
+    if key in _PREPARED:
+        return _PREPARED[key]
+    if net.dtype_policy.name != policy:
+        old = keras.config.dtype_policy()
+        try:
+            keras.config.set_dtype_policy(policy)
+            clone = DlaeNet.from_config(net.get_config())
+        finally:
+            keras.config.set_dtype_policy(old)
+        clone.set_weights(net.get_weights())
+        net_out = clone
+    else:
+        net_out = net
+    _PREPARED[key] = (net, net_out)      # keep ``net`` alive so id() stays unique
+    return _PREPARED[key]
+
+
+def receptive_halo(model="fault"):
+    """Pixels of context needed on each side of a tile so that tiled == whole-image results."""
+    from .model import load_model
+    net = load_model(model)
+    return int(net.receptive_radius + dataset.NORM_WINDOW // 2 + 1)
+
+
+def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision="auto"):
+    """Denoise a batch of windows.
+
+    noisy (N, T, H, W) metres, elevation (N, H, W) or (H, W) metres, mask (N, H, W) or (H, W) bool.
+    Returns (dates (N, T-1, H, W), cumulative (N, H, W)) in metres, relative to each window's first
+    date, 0 at invalid pixels.
+    """
+    _, net = prepare_model(model, precision)
+    N = len(noisy)
+    if elevation.ndim == 2:
+        elevation = np.broadcast_to(elevation, (N,) + elevation.shape)
+    if mask is not None and mask.ndim == 2:
+        mask = np.broadcast_to(mask, (N,) + mask.shape)
+    inputs, s, valid = dataset.model_inputs(noisy, elevation, mask)
+    T = noisy.shape[1]
+    dates = np.zeros((N, T - 1) + noisy.shape[2:], np.float32)
+    for i in range(0, N, batch_size):
+        sl = slice(i, i + batch_size)
+        out = net({k: v[sl] for k, v in inputs.items()}, training=False)
+        d = np.asarray(out["dates"] if "dates" in out else out["cumulative"], dtype=np.float32)
+        d = np.moveaxis(d, -1, 1) * s[sl, None]
+        if d.shape[1] == 1:          # cumulative-only (paper) head: no per-date maps
+            dates[sl, -1] = d[:, 0]
+        else:
+            dates[sl] = d
+    dates = np.where(valid[:, None], dates, 0.0)
+    return dates, dates[:, -1].copy()
+
+
+def window_weights(num_dates=MIN_DATES):
+    """Weight of each interval j = 1..T-1 of a window when stitching: intervals near the middle
+    of a window, where the network sees context on both sides, count more than edge intervals."""
+    j = np.arange(1, num_dates)
+    return np.minimum(j, num_dates - j).astype(np.float64)
+
+
+def _tiles(length, width, tile, halo):
+    """(core box, read box) pairs; boxes are (y0, y1, x0, x1)."""
+    for y0 in range(0, length, tile):
+        for x0 in range(0, width, tile):
+            y1, x1 = min(y0 + tile, length), min(x0 + tile, width)
+            yield (y0, y1, x0, x1), (max(0, y0 - halo), min(length, y1 + halo), max(0, x0 - halo), min(width, x1 + halo))
+
+
+def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None, tile_size=256, batch_size=32,
+            precision="auto", progress=False):
+    """Denoise a displacement time series.
+
+    Parameters: ts         - (n, H, W) LOS displacement in metres, n >= 9; no-data as NaN or 0 on all dates
+                elevation  - (H, W) metres
+                model      - 'fault', 'mogi', a path to a .keras file, or a loaded model
+                mask       - optional (H, W) bool, True = valid
+                incidence, azimuth - optional (H, W) or scalar LOS angles (deg).  Checked for shape only:
+                             the shipped models were trained on random lines of sight and do not need them.
+                tile_size  - core tile size in pixels (a halo of receptive_halo(model) is added)
+                batch_size - windows per network call
+                precision  - 'auto' (bf16 on CPUs with AMX/AVX512-BF16), 'float32' or 'bfloat16'
+    Returns:    DenoiseResult(timeseries (n, H, W), cumulative (n-8, H, W)), float32 metres, relative to
+                the first date, NaN at invalid pixels.
+    """
+    ts = np.asarray(ts)
+    if ts.ndim != 3:
+        raise ValueError(f"denoise: ts must be (n, H, W); received shape {ts.shape}")
+    n, H, W = ts.shape
+    if n < MIN_DATES:
+        raise ValueError(f"denoise: needs at least {MIN_DATES} dates; received {n}")
+    elevation = np.asarray(elevation, dtype=np.float32)
+    if elevation.shape != (H, W):
+        raise ValueError(f"denoise: elevation shape {elevation.shape} does not match the series {(H, W)}")
+    for name, arr in (("mask", mask), ("incidence", incidence), ("azimuth", azimuth)):
+        if arr is not None and np.ndim(arr) > 0 and np.shape(arr) != (H, W):
+            raise ValueError(f"denoise: {name} shape {np.shape(arr)} does not match the series {(H, W)}")
+    net, _ = prepare_model(model, precision)
+    T = net.num_dates
+    halo = receptive_halo(net)
+
+    valid = dataset.valid_mask(ts, mask) & np.isfinite(elevation)
+    data = np.where(valid[None], ts, 0.0).astype(np.float32)
+    elev = np.where(valid, elevation, 0.0).astype(np.float32)
+
+    num_win = n - T + 1
+    w_int = window_weights(T)
+    inc_sum = np.zeros((n - 1, H, W), np.float32)
+    inc_wgt = np.zeros(n - 1, np.float64)
+    for k in range(num_win):
+        inc_wgt[k:k + T - 1] += w_int
+    cumulative = np.zeros((num_win, H, W), np.float32)
+
+    tiles = list(_tiles(H, W, int(tile_size), halo))
+    from tqdm import tqdm
+    bar = tqdm(total=len(tiles) * num_win, desc="denoise", unit="window", disable=not progress)
+    for (y0, y1, x0, x1), (ry0, ry1, rx0, rx1) in tiles:
+        core = (slice(y0 - ry0, y1 - ry0), slice(x0 - rx0, x1 - rx0))
+        sub = data[:, ry0:ry1, rx0:rx1]
+        sub_valid = valid[ry0:ry1, rx0:rx1]
+        for k0 in range(0, num_win, batch_size):
+            ks = range(k0, min(num_win, k0 + batch_size))
+            windows = np.stack([sub[k:k + T] for k in ks])
+            dates, _ = predict_windows(model, windows, elev[ry0:ry1, rx0:rx1], mask=sub_valid,
+                                       batch_size=batch_size, precision=precision)
+            dates = dates[(slice(None), slice(None)) + core]
+            full = np.concatenate([np.zeros_like(dates[:, :1]), dates], axis=1)     # (b, T, h, w)
+            inc = np.diff(full, axis=1)
+            for b, k in enumerate(ks):
+                inc_sum[k:k + T - 1, y0:y1, x0:x1] += inc[b] * w_int[:, None, None].astype(np.float32)
+                cumulative[k, y0:y1, x0:x1] = full[b, -1]
+            bar.update(len(ks))
+    bar.close()
+    series = np.zeros((n, H, W), np.float32)
+    np.cumsum(inc_sum / inc_wgt[:, None, None].astype(np.float32), axis=0, out=series[1:])
+    series[:, ~valid] = np.nan
+    cumulative[:, ~valid] = np.nan
+    return DenoiseResult(timeseries=series, cumulative=cumulative)

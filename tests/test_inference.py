@@ -1,0 +1,139 @@
+"""Denoising engine: scale equivariance, tiling, masks, windows and stitching."""
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+pytest.importorskip("keras")
+
+from mintpy_dlae import dataset, inference  # noqa: E402
+from mintpy_dlae.model import build_model  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    import keras
+    keras.utils.set_random_seed(1)
+    return build_model(filters=6, filters_2d=6)
+
+
+def _series(n=11, H=70, W=64, seed=0):
+    rng = np.random.default_rng(seed)
+    ts = np.cumsum(rng.standard_normal((n, H, W)).astype("float32") * 0.004, axis=0)
+    h = (rng.standard_normal((H, W)) * 80 + 500).astype("float32")
+    return ts, h
+
+
+@pytest.mark.parametrize("a", [0.01, 0.3, 7.0, 100.0])
+def test_scale_equivariance(tiny, a):
+    ts, h = _series()
+    r1 = inference.denoise(ts, h, model=tiny, precision="float32")
+    r2 = inference.denoise(a * ts, h, model=tiny, precision="float32")
+    np.testing.assert_allclose(r2.timeseries, a * r1.timeseries, rtol=1e-4, atol=1e-6 * a * np.abs(r1.timeseries).max())
+
+
+def test_tiled_equals_whole_image(tiny):
+    ts, h = _series(H=90, W=75)
+    whole = inference.denoise(ts, h, model=tiny, tile_size=1000, precision="float32")
+    tiled = inference.denoise(ts, h, model=tiny, tile_size=23, precision="float32")
+    scale = np.abs(whole.timeseries).max()
+    np.testing.assert_allclose(tiled.timeseries, whole.timeseries, atol=1e-3 * scale)
+    np.testing.assert_allclose(tiled.cumulative, whole.cumulative, atol=1e-3 * scale)
+
+
+def test_patch_alone_or_inside_tile(tiny):
+    """A 40x40 patch gives the same result alone (with its context halo) and inside a larger tile."""
+    ts, h = _series(H=150, W=140, seed=3)
+    halo = inference.receptive_halo(tiny)
+    y0, x0 = 55, 50
+    big = inference.denoise(ts, h, model=tiny, tile_size=1000, precision="float32")
+    sl = (slice(y0 - halo, y0 + 40 + halo), slice(x0 - halo, x0 + 40 + halo))
+    alone = inference.denoise(ts[(slice(None),) + sl], h[sl], model=tiny, precision="float32")
+    core = (slice(None), slice(halo, halo + 40), slice(halo, halo + 40))
+    a = alone.timeseries[core]
+    b = big.timeseries[:, y0:y0 + 40, x0:x0 + 40]
+    np.testing.assert_allclose(a, b, atol=1e-3 * np.abs(b).max())
+
+
+def test_nodata_and_mask(tiny):
+    ts, h = _series(seed=4)
+    ts[:, 10:20, 10:20] = np.nan          # NaN no-data
+    ts[:, 40:45, 30:50] = 0.0             # MintPy zero no-data
+    mask = np.ones(h.shape, bool)
+    mask[60:, :5] = False
+    res = inference.denoise(ts, h, model=tiny, mask=mask, precision="float32")
+    assert np.isnan(res.timeseries[:, 10:20, 10:20]).all()
+    assert np.isnan(res.timeseries[:, 40:45, 30:50]).all()
+    assert np.isnan(res.timeseries[:, 60:, :5]).all()
+    valid = ~np.isnan(res.timeseries[1])
+    assert valid.sum() == h.size - 100 - 100 - 10 * 5
+    # locality: far from the holes the result is the same as without holes
+    clean_ts, _ = _series(seed=4)
+    ref = inference.denoise(clean_ts, h, model=tiny, precision="float32")
+    halo = inference.receptive_halo(tiny)
+    far = (slice(None), slice(20 + halo, 40 - halo + 40), slice(50 + halo, 64))
+    np.testing.assert_allclose(res.timeseries[:, 20 + halo:, 50:][:, :0], ref.timeseries[:, 20 + halo:, 50:][:, :0])
+    assert np.isfinite(res.timeseries[:, 21, 10:20]).all()   # neighbours of a hole still get a result
+    del far
+
+
+def test_windows_and_stitching_with_oracle(monkeypatch):
+    """If each window's per-date output is exact, stitching returns the exact time series."""
+    n, H, W = 14, 8, 9
+    rng = np.random.default_rng(5)
+    truth = np.cumsum(rng.standard_normal((n, H, W)).astype("float32"), axis=0)
+    truth -= truth[0]
+    calls = []
+
+    class Fake:
+        num_dates = 9
+        receptive_radius = 1
+
+    def oracle(model, windows, elevation, mask=None, batch_size=32, precision="auto"):
+        calls.append(len(windows))
+        d = windows[:, 1:] - windows[:, :1]
+        return d, d[:, -1]
+
+    monkeypatch.setattr(inference, "prepare_model", lambda m, p="auto": (Fake(), Fake()))
+    monkeypatch.setattr(inference, "receptive_halo", lambda m: 2)
+    monkeypatch.setattr(inference, "predict_windows", oracle)
+    res = inference.denoise(truth + 5.0, np.zeros((H, W), "float32"), model="x", tile_size=4, batch_size=4)
+    assert res.cumulative.shape == (n - 8, H, W)
+    np.testing.assert_allclose(res.timeseries, truth, atol=1e-4)
+    np.testing.assert_allclose(res.cumulative, truth[8:] - truth[:n - 8], atol=1e-4)
+    assert sum(calls) == (n - 8) * 2 * 3      # every window of every tile (2 x 3 tiles)
+
+
+def test_bad_input(tiny):
+    ts, h = _series(n=8)
+    with pytest.raises(ValueError, match="at least 9 dates"):
+        inference.denoise(ts, h, model=tiny)
+    ts, h = _series()
+    with pytest.raises(ValueError, match="elevation shape"):
+        inference.denoise(ts, h[:-1], model=tiny)
+    with pytest.raises(ValueError, match="precision"):
+        inference.denoise(ts, h, model=tiny, precision="fp8")
+
+
+def test_normalisation_is_local_and_scale_free():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((9, 60, 60)).astype("float32")
+    valid = np.ones((60, 60), bool)
+    x1, s1 = dataset.normalise_series(w, valid)
+    x2, s2 = dataset.normalise_series(w * 1e-3, valid)
+    np.testing.assert_allclose(s2, s1 * 1e-3, rtol=1e-5)
+    np.testing.assert_allclose(x2, x1, rtol=1e-4, atol=1e-5)
+    # changing data far away (> NORM_WINDOW/2) leaves the scale unchanged
+    w2 = w.copy()
+    w2[:, :, 50:] *= 10
+    _, s3 = dataset.normalise_series(w2, valid)
+    np.testing.assert_allclose(s3[:, :50 - dataset.NORM_WINDOW // 2 - 1], s1[:, :50 - dataset.NORM_WINDOW // 2 - 1], rtol=1e-5)
+
+
+def test_bf16_close_to_float32(tiny):
+    ts, h = _series()
+    r32 = inference.denoise(ts, h, model=tiny, precision="float32")
+    r16 = inference.denoise(ts, h, model=tiny, precision="bfloat16")
+    err = np.nanmax(np.abs(r16.timeseries - r32.timeseries)) / np.nanmax(np.abs(r32.timeseries))
+    assert err < 0.05

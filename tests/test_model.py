@@ -1,0 +1,101 @@
+"""The network: parameter counts, gradients flow, serialisation, and training resume."""
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+keras = pytest.importorskip("keras")
+
+from mintpy_dlae.model import DlaeNet, build_model, load_model, paper_reference_config  # noqa: E402
+
+
+def _inputs(n=2, size=24, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"series": rng.standard_normal((n, 9, size, size, 1)).astype("float32"),
+            "elevation": rng.standard_normal((n, size, size, 1)).astype("float32")}
+
+
+def test_paper_reference_parameter_count():
+    assert build_model(**paper_reference_config()).count_params() == 482_185
+
+
+def test_default_parameter_count_and_outputs():
+    m = build_model()
+    # 481,600 trunk + 576 (elevation channel into layer 7) + 9*64*8 head
+    assert m.count_params() == 486_784
+    out = m(_inputs(size=40))
+    assert out["dates"].shape == (2, 40, 40, 8)
+    np.testing.assert_array_equal(np.asarray(out["cumulative"])[..., 0], np.asarray(out["dates"])[..., -1])
+
+
+def test_any_size_and_small_model():
+    m = build_model(filters=4, filters_2d=4)
+    for size in (17, 64):
+        out = m(_inputs(size=size))
+        assert out["dates"].shape == (2, size, size, 8)
+    assert m.count_params() < 5000
+    assert m.receptive_radius == 11
+
+
+def test_bad_configuration_is_rejected():
+    with pytest.raises(ValueError, match="elevation_layer"):
+        build_model(elevation_layer=2)
+    with pytest.raises(ValueError, match="num_dates"):
+        build_model(num_dates=10)
+
+
+def test_tiny_model_overfits_tiny_batch():
+    keras.utils.set_random_seed(0)
+    m = build_model(filters=8, filters_2d=8)
+    x = _inputs(n=4, size=16)
+    rng = np.random.default_rng(1)
+    y = {"dates": rng.standard_normal((4, 16, 16, 8)).astype("float32") * 0.5}
+    y["cumulative"] = y["dates"][..., -1:]
+    m.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse")
+    first = m.train_on_batch(x, y, return_dict=True)["loss"]
+    for _ in range(150):
+        last = m.train_on_batch(x, y, return_dict=True)["loss"]
+    assert last < 0.5 * first
+
+
+def test_save_load_round_trip(tmp_path):
+    m = build_model(filters=4, filters_2d=4)
+    path = str(tmp_path / "tiny.keras")
+    m.save(path)
+    m2 = load_model(path)
+    assert isinstance(m2, DlaeNet) and m2.get_config() == m.get_config()
+    x = _inputs()
+    np.testing.assert_array_equal(np.asarray(m(x)["dates"]), np.asarray(m2(x)["dates"]))
+
+
+def test_load_model_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothere.keras"):
+        load_model(str(tmp_path / "nothere.keras"))
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="bad.keras"):
+        load_model(str(bad))
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    other.save(str(tmp_path / "other.keras"))
+    with pytest.raises(ValueError, match="not a mintpy_dlae model"):
+        load_model(str(tmp_path / "other.keras"))
+
+
+@pytest.mark.slow
+def test_train_resume_continues(tmp_path):
+    from mintpy_dlae.train import train
+    out = str(tmp_path / "t.keras")
+    cfg = dict(filters=4, filters_2d=4)
+    _, st = train("fault", out, samples=64, model_config=cfg, batch_size=16, steps_per_epoch=2, val_size=16,
+                  progress=False, precision="float32")
+    assert st["samples_seen"] == 64 and st["epochs"] == 2
+    with pytest.raises(FileExistsError):
+        train("fault", out, samples=96, model_config=cfg, progress=False)
+    m, st = train("fault", out, samples=96, resume=True, progress=False, precision="float32")
+    assert st["samples_seen"] == 96 and st["epochs"] == 3 and len(st["segments"]) == 2
+    assert int(m.optimizer.iterations.numpy()) == 6
+    import json
+    card = json.load(open(str(tmp_path / "t.json")))
+    assert card["training"]["samples_seen"] == 96 and card["kind"] == "fault"
+    assert isinstance(load_model(out), DlaeNet)
