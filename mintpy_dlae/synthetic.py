@@ -36,8 +36,9 @@ Parameter ranges and their physical reasoning (all drawn independently per sampl
   cos(incidence)); k2 = -k1/(2H), H = 1.5-3 km, with 30 % jitter.
 - terrain: half real (Jacksboro DEM crops, relief x0.05-3), half fractal (relief std 2-300 m).
 - ramps: in half of the samples, a planar gradient per date (orbital / long-wavelength residual).
-- noise amplitude: physically, turbulence of 1-15 mm per date; when an SNR is requested the whole
-  noise is rescaled to hit it exactly.
+- amplitudes: turbulence of 1-15 mm per date; deformation peaks of 1 mm - 10 cm when no SNR is
+  requested; when an SNR is requested the deformation is rescaled to hit it exactly (the noise stays
+  physical, so low SNR means sub-mm to mm transients under cm-level atmosphere).
 """
 from dataclasses import dataclass
 
@@ -281,9 +282,10 @@ def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure
         cum = np.abs(clean[:, -1] - clean[:, 0]).mean(axis=(1, 2))
         per_date = np.abs(clean).mean(axis=(2, 3)).max(axis=1)
         signal = np.maximum(cum, 0.25 * per_date)     # open windows can end near where they started
-        scale = signal / target / (noise.reshape(n, -1).std(axis=1) + 1e-30)
+        # keep the noise physical and scale the deformation (mm transients under cm atmosphere)
+        scale = target * noise.reshape(n, -1).std(axis=1) / np.maximum(signal, 1e-30)
         scale[silent] = 1.0
-        noise *= scale[:, None, None, None].astype(np.float32)
+        clean *= scale[:, None, None, None].astype(np.float32)
     noisy = clean + noise
     return Batch(noisy=noisy, clean=clean, elevation=elevation, incidence=inc.astype(np.float32),
                  azimuth=az.astype(np.float32), snr=paper_snr(clean, noise).astype(np.float32), pixel_size=pixel)
