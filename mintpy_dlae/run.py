@@ -286,7 +286,7 @@ def _open_cluster(cfg):
     num = DaskCluster.format_num_worker(cfg.cluster, cfg.num_worker)
     if int(num) <= 1:
         return None
-    cluster = DaskCluster(cfg.cluster, num, config_name=cfg.config_name)
+    cluster = DaskCluster(cfg.cluster, str(cfg.num_worker), config_name=cfg.config_name)
     cluster.open()
     return cluster
 
