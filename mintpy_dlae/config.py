@@ -42,17 +42,15 @@ def package_file(package, name):
     In a source checkout the top-level ``templates/`` and ``pretrained/`` folders are not yet
     mapped to ``mintpy_dlae.templates`` / ``mintpy_dlae.pretrained``; fall back to them.
     """
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = []
     try:
-        path = resources.files(f"mintpy_dlae.{package}").joinpath(name)
-        if path.is_file():
-            return str(path)
+        candidates.append(str(resources.files(f"mintpy_dlae.{package}").joinpath(name)))
     except ModuleNotFoundError:
         pass
-    here = os.path.dirname(os.path.abspath(__file__))
-    for folder in (os.path.join(here, package), os.path.join(os.path.dirname(here), package)):
-        if os.path.isfile(os.path.join(folder, name)):
-            return os.path.join(folder, name)
-    return str(os.path.join(here, package, name))
+    candidates += [os.path.join(here, package, name),
+                   os.path.join(os.path.dirname(here), package, name)]
+    return next((p for p in candidates if os.path.isfile(p)), candidates[0])
 
 
 def auto_file():

@@ -60,3 +60,18 @@ def test_dask_equals_serial(project, tiny_model, tmp_path):
     dask = run.run_dlae(project.ts, project.geom, cfg, out_file=str(tmp_path / "dask.h5"),
                         progress=False)
     _assert_same(_read(serial), _read(dask))
+
+
+def test_installed_command_exit_status(project, tiny_model):
+    """The installed mintpy_dlae.py exits 0 and writes the outputs next to the input."""
+    import os
+    import subprocess
+
+    from conftest import script
+    proc = subprocess.run([script("mintpy_dlae.py"), project.ts, "-g", project.geom, "--model",
+                           tiny_model, "--tile-size", "16", "--precision", "float32"],
+                          cwd=project.dir, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Done" in proc.stdout
+    for path in run.output_files(project.ts, None).values():
+        assert os.path.isfile(path) or "Removed" in path

@@ -67,9 +67,7 @@ def main(iargs=None):
                                             "mintpy.plot": "yes" if inps.plot else "no"})
     from mintpy_dlae.cli import smallbaselineApp_dlae
     smallbaselineApp_dlae.main([truth.template_file, "--dir", work_dir])
-    summary = compare_with_truth(work_dir)
-    print(summary)
-    return summary
+    print(compare_with_truth(work_dir))
 
 
 def compare_with_truth(work_dir):

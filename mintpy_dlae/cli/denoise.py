@@ -140,7 +140,7 @@ def main(iargs=None):
         raise SystemExit(f"ERROR: {err}") from None
     if outputs:
         print("Done. Output files:\n  " + "\n  ".join(outputs.values()))
-    return outputs
+    # console scripts pass main()'s return value to sys.exit(): return None for exit status 0
 
 
 if __name__ == "__main__":
