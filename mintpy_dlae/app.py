@@ -112,8 +112,8 @@ class DlaeTimeSeriesAnalysis(TimeSeriesAnalysis):
         if self.template.get(PREFIX) is not True or not self.dlae.save_cumulative:
             return
         from mintpy_dlae.run import output_files
-        out = self.get_timeseries_filename(self.template, self.workDir)[STEP]["output"]
-        cum_file = output_files(out)["cumulative"]
+        fnames = self.get_timeseries_filename(self.template, self.workDir)[STEP]
+        cum_file = output_files(fnames["input"], fnames["output"])["cumulative"]
         if os.path.isfile(cum_file):
             import matplotlib
             matplotlib.use("Agg")
