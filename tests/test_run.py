@@ -185,3 +185,21 @@ def test_cli_finds_geometry(tmp_path, fake_denoiser):
     ts = write_timeseries(tmp_path / "timeseries.h5")
     inps = cli.cmd_line_parse([ts])
     assert inps.geom_file.endswith(os.path.join("inputs", "geometryGeo.h5"))
+
+
+def test_interrupted_run_leaves_no_output(project, fake_denoiser, monkeypatch):
+    """A failure after some blocks are written leaves neither outputs nor temporary files."""
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 2:  # the reference box and the first block succeed
+            raise KeyboardInterrupt
+        return fake_denoise(*args, **kwargs)
+
+    monkeypatch.setattr(fake_denoiser, "denoise", flaky)
+    monkeypatch.setattr(io, "plan_row_blocks", lambda *a, **k: [(0, 10), (10, 20), (20, 32)])
+    before = {f: sha(project.dir / f) for f in _files(project.dir)}
+    with pytest.raises(KeyboardInterrupt):
+        run.run_dlae(project.ts, project.geom, DlaeConfig(save_removed=True), progress=False)
+    assert {f: sha(project.dir / f) for f in _files(project.dir)} == before
