@@ -22,9 +22,11 @@ def _unshadow():
 
 
 def _run(module, iargs=None):
+    """Run ``mintpy_dlae.cli.<module>.main``; return an exit status (0 unless main returns an int)."""
     _unshadow()
     import importlib
-    return importlib.import_module(f"mintpy_dlae.cli.{module}").main(iargs)
+    ret = importlib.import_module(f"mintpy_dlae.cli.{module}").main(iargs)
+    return ret if isinstance(ret, int) else 0
 
 
 def denoise(iargs=None):

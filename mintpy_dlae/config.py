@@ -12,7 +12,7 @@ Template keys (``templates/dlae.cfg`` is the block users paste into their templa
     mintpy.dlae.maskFile       = auto  #[filename / no], auto for no
     mintpy.dlae.tileSize       = auto  #[int >= 32], auto for 256
     mintpy.dlae.batchSize      = auto  #[int], auto for 32
-    mintpy.dlae.precision      = auto  #[float32 / bfloat16], auto for bfloat16 on AMX CPUs
+    mintpy.dlae.precision      = auto  #[float32 / bfloat16], auto for bfloat16 on CPUs with AMX or AVX512-BF16
     mintpy.dlae.saveCumulative = auto  #[yes / no], auto for yes
     mintpy.dlae.saveRemoved    = auto  #[yes / no], auto for no
 """

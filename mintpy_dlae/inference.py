@@ -21,6 +21,9 @@ from . import dataset
 log = logging.getLogger(__name__)
 
 MIN_DATES = 9
+# Upper bound of pixels x windows per network call.  Activations take ~3 kB per pixel-window for the
+# paper-size network (64 filters x 9 then 3 dates), so this keeps them near 0.4 GB whatever the tile.
+MAX_PIXELS_PER_CALL = 131_072
 
 
 @dataclass
@@ -48,13 +51,21 @@ def resolve_precision(precision="auto"):
 
 
 _PREPARED = {}
+_LOADED = {}
 
 
 def prepare_model(model, precision="auto"):
     """Load a model ('fault', 'mogi', path or keras model) and set its compute precision."""
     import keras
 
-    from .model import DlaeNet, load_model
+    from .model import DlaeNet, load_model, resolve_model_path
+    if isinstance(model, (str, os.PathLike)):
+        # cache by file (and its modification time) so repeated calls, e.g. per block, load once
+        path = os.path.abspath(resolve_model_path(model))
+        key = (path, os.path.getmtime(path))
+        if key not in _LOADED:
+            _LOADED[key] = load_model(path)
+        model = _LOADED[key]
     net = load_model(model)
     policy = "mixed_bfloat16" if resolve_precision(precision) == "bfloat16" else "float32"
     key = (id(net), policy)
@@ -98,6 +109,7 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
     inputs, s, valid = dataset.model_inputs(noisy, elevation, mask)
     T = noisy.shape[1]
     dates = np.zeros((N, T - 1) + noisy.shape[2:], np.float32)
+    batch_size = max(1, min(int(batch_size), MAX_PIXELS_PER_CALL // int(np.prod(noisy.shape[2:]))))
     for i in range(0, N, batch_size):
         sl = slice(i, i + batch_size)
         out = net({k: v[sl] for k, v in inputs.items()}, training=False)
@@ -137,7 +149,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                 incidence, azimuth - optional (H, W) or scalar LOS angles (deg).  Checked for shape only:
                              the shipped models were trained on random lines of sight and do not need them.
                 tile_size  - core tile size in pixels (a halo of receptive_halo(model) is added)
-                batch_size - windows per network call
+                batch_size - windows per network call (at most; calls are also capped at
+                             MAX_PIXELS_PER_CALL pixel-windows to bound memory)
                 precision  - 'auto' (bf16 on CPUs with AMX/AVX512-BF16), 'float32' or 'bfloat16'
     Returns:    DenoiseResult(timeseries (n, H, W), cumulative (n-8, H, W)), float32 metres, relative to
                 the first date, NaN at invalid pixels.

@@ -8,9 +8,11 @@ Layout of a training run (``out`` = path of the final model, e.g. ``pretrained/f
     <out stem>_ckpt/state.json samples seen, epochs, wall time, segments, log of every epoch
 
 Loss: an R²-like loss per sample, sum((pred - true)^2) / (sum((true - mean true)^2) + eps * npix),
-on the cumulative map and on the per-date maps.  It weighs every series equally whatever its SNR
-(plain MSE on normalised targets is dominated by high-SNR series) and punishes invented deformation
-on series with little signal, which is what calibration needs.  Learning rate: linear warm-up, then
+on the cumulative map and on the per-date maps.  With a small ``eps`` it weighs every series equally
+whatever its SNR (plain MSE on normalised targets is dominated by high-SNR series) and punishes
+invented deformation on series with little signal, which is what calibration needs.  Started with a
+small eps, it drove the network to the all-zero output (dead decoder); so eps starts large (MSE-like)
+and decreases to its final value over the first half of the budget (:func:`eps_at`).  Learning rate: linear warm-up, then
 cosine decay to 5 % over the planned sample budget, set per batch from the sample count (so a
 resumed run continues the same schedule).
 """
@@ -25,6 +27,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 DEFAULTS = dict(batch_size=32, steps_per_epoch=100, lr=1e-3, warmup_steps=200, lr_floor=0.05, loss_eps=1e-2,
+                loss_eps_start=1.0, loss_eps_ramp=0.5,
                 snr=(0.005, 20.0), open_window=0.5, pure_noise=0.05, val_size=384, seed=0)
 
 
@@ -54,6 +57,15 @@ def _r2_loss_factory(eps):
         return sse / (sst + eps * npix)
 
     return r2_loss
+
+
+def eps_at(samples_seen, budget, start, end, ramp):
+    """Noise floor of the loss: log-linear from ``start`` (MSE-like, every series weighs about the same
+    in absolute terms, fast learning of the high-SNR shapes) down to ``end`` (R²-like, low-SNR series
+    weigh more, which teaches the network not to invent deformation) over the first ``ramp`` fraction
+    of the sample budget."""
+    frac = min(1.0, samples_seen / max(1.0, ramp * budget))
+    return float(np.exp(np.log(start) + frac * (np.log(end) - np.log(start))))
 
 
 def lr_at(step, total_steps, base_lr, warmup_steps, floor):
@@ -143,7 +155,12 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
                "precision": precision, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     state["segments"].append(segment)
 
+    heads = ["dates", "cumulative"] if model.output_kind == "dates" else ["cumulative"]
     while state["samples_seen"] < samples:
+        eps = eps_at(state["samples_seen"], samples, opts.get("loss_eps_start", opts["loss_eps"]), opts["loss_eps"],
+                     opts.get("loss_eps_ramp", 0.5))
+        loss = _r2_loss_factory(eps)
+        model.compile(optimizer=model.optimizer, loss={k: loss for k in heads})   # keeps the optimizer state
         t0 = time.time()
         losses = []
         bar = tqdm(range(spe), desc=f"{kind} epoch {state['epochs'] + 1}", disable=not progress, leave=False)
@@ -160,6 +177,7 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
         state["epochs"] += 1
         state["wall_seconds"] += time.time() - t0
         entry = {"epoch": state["epochs"], "samples": state["samples_seen"], "loss": round(float(np.mean(losses)), 4),
+                 "loss_eps": round(eps, 5),
                  "lr": float(model.optimizer.learning_rate.numpy()), "samples_per_s": round(spe * bs / train_seconds, 1),
                  **v}
         state["log"].append(entry)

@@ -58,9 +58,9 @@ def create_parser(subparsers=None):
     parser.add_argument("--tile-size", dest="tile_size", type=int,
                         help="tile size in pixels for inference (default: 256)")
     parser.add_argument("--batch-size", dest="batch_size", type=int,
-                        help="tiles per network call (default: 32)")
+                        help="maximum 9-date windows per network call (default: 32)")
     parser.add_argument("--precision", dest="precision", choices=["auto", "float32", "bfloat16"],
-                        help="compute precision (default: auto = bfloat16 on AMX CPUs)")
+                        help="compute precision (default: auto = bfloat16 on CPUs with AMX or AVX512-BF16)")
     parser.add_argument("--no-cumulative", dest="save_cumulative", action="store_false",
                         default=None, help="do not write the moving-window cumulative maps")
     parser.add_argument("--save-removed", dest="save_removed", action="store_true", default=None,
