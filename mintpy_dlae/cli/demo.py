@@ -3,6 +3,8 @@
 Only argparse at module level: ``-h`` is fast and never imports TensorFlow.
 """
 import argparse
+import contextlib
+import json
 import os
 import sys
 
@@ -12,8 +14,14 @@ EXAMPLE = """example:
   dlae_demo.py --model my_model.keras --num-date 30 --size 80 100
 
 The demo writes a synthetic project (inputs/ifgramStack.h5, inputs/geometryGeo.h5,
-inputs/ERA5.h5, truth.h5), runs all smallbaselineApp steps with correct_dlae, and compares the
-ERA5-corrected and the denoised time series with the true deformation.
+inputs/ERA5.h5, truth.h5): a slow-slip event on a buried fault (Okada) under turbulent and
+stratified troposphere. It runs all smallbaselineApp steps with correct_dlae (MintPy's output goes
+to <dir>/dlae_demo.log), compares the ERA5-corrected and the denoised series with the true
+deformation, prints the numbers and writes figures into <dir>/pic_dlae/:
+  demo_<kind>.png          event-window maps (input, denoised, truth, removed), fault-perpendicular
+                           profile and the time series at the peak pixel
+  demo_<kind>_windows.png  the moving 9-date-window cumulative maps
+  demo_<kind>.json         the printed numbers
 """
 
 
@@ -32,6 +40,10 @@ def create_parser():
                         help="frame size in pixels (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--plot", action="store_true", help="let smallbaselineApp plot into pic/")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print MintPy's output here instead of <dir>/dlae_demo.log")
+    parser.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="no progress bar")
     return parser
 
 
@@ -57,39 +69,128 @@ def main(iargs=None):
     if inps.model is not None and not os.path.isfile(inps.model):
         raise SystemExit(f"ERROR: model file not found: {inps.model}")
     model = os.path.abspath(model) if inps.model else model
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")     # keep TensorFlow's start-up chatter out
+    os.environ.setdefault("MPLBACKEND", "Agg")
 
-    from mintpy_dlae.project import build_project
     work_dir = os.path.abspath(inps.work_dir)
-    print(f"build a synthetic {inps.kind} project in {work_dir}")
-    truth = build_project(work_dir, num_date=inps.num_date, shape=tuple(inps.size),
-                          kind=inps.kind, seed=inps.seed,
-                          template_options={"mintpy.dlae": "yes", "mintpy.dlae.model": model,
-                                            "mintpy.plot": "yes" if inps.plot else "no"})
+    pic_dir = os.path.join(work_dir, "pic_dlae")
+    os.makedirs(pic_dir, exist_ok=True)
+    log_file = os.path.join(work_dir, "dlae_demo.log")
+    print(f"dlae_demo.py: synthetic {inps.kind} project, {inps.num_date} dates x "
+          f"{inps.size[0]} x {inps.size[1]} px, in {work_dir}")
+    if not inps.verbose:
+        print(f"MintPy's own output goes to {log_file} (use --verbose to see it here)")
+
     from mintpy_dlae.cli import smallbaselineApp_dlae
-    smallbaselineApp_dlae.main([truth.template_file, "--dir", work_dir])
-    print(compare_with_truth(work_dir))
+    steps = smallbaselineApp_dlae.step_list()
+    with _quiet(log_file, enabled=not inps.verbose) as (log, terminal), \
+            _bar(len(steps) + 2, enabled=inps.progress, file=terminal) as bar:
+        bar.set_description("build project")
+        from mintpy_dlae.project import build_project
+        truth = build_project(work_dir, num_date=inps.num_date, shape=tuple(inps.size),
+                              kind=inps.kind, seed=inps.seed,
+                              template_options={"mintpy.dlae": "yes", "mintpy.dlae.model": model,
+                                                "mintpy.plot": "yes" if inps.plot else "no"})
+        bar.update()
+        _run_steps(truth.template_file, work_dir, bar, log)
+        bar.set_description("figures")
+        from mintpy_dlae import demo_plots
+        res = demo_plots.demo_results(work_dir)
+        metrics = demo_plots.metrics(res)
+        command = " ".join(["dlae_demo.py"] + list(iargs if iargs is not None else sys.argv[1:]))
+        figures = [demo_plots.plot_demo(res, os.path.join(pic_dir, f"demo_{inps.kind}.png"),
+                                        metrics, command=command),
+                   demo_plots.plot_windows(res,
+                                           os.path.join(pic_dir, f"demo_{inps.kind}_windows.png"),
+                                           command=command)]
+        bar.update()
+    metrics["command"] = command
+    metrics["model"] = model
+    json_file = os.path.join(pic_dir, f"demo_{inps.kind}.json")
+    with open(json_file, "w") as f:
+        json.dump(metrics, f, indent=1)
+    print()
+    print(demo_plots.format_metrics(metrics))
+    print("\nfigures:\n" + "\n".join(f"  {p}" for p in figures))
+    print(f"numbers: {json_file}")
+    return None
 
 
-def compare_with_truth(work_dir):
-    """RMS error of the last date, before and after denoising, against truth.h5 (text)."""
-    import numpy as np
-    from mintpy.utils import readfile
+def _run_steps(template_file, work_dir, bar, log):
+    """smallbaselineApp_dlae, one step at a time (for the progress bar), as its main() would."""
+    import logging
+    from mintpy_dlae.app import DlaeTimeSeriesAnalysis
+    from mintpy_dlae.cli import smallbaselineApp_dlae
+    from mintpy_dlae.config import DlaeConfigError
+    from mintpy_dlae.io import DlaeInputError
 
-    truth = readfile.read(os.path.join(work_dir, "truth.h5"))[0]
-    lines = ["", "RMS error of the final displacement against the truth (mm):"]
-    for name in ("timeseries_ERA5.h5", "timeseries_ERA5_DLAE.h5"):
-        path = os.path.join(work_dir, name)
-        if not os.path.isfile(path):
-            continue
-        data, atr = readfile.read(path)
-        ry, rx = int(atr["REF_Y"]), int(atr["REF_X"])
-        ref = truth - truth[:, ry:ry + 1, rx:rx + 1]
-        diff = (data[-1] - data[0]) - (ref[-1] - ref[0])
-        valid = np.isfinite(diff) & (data[-1] != 0)
-        rms = 1e3 * np.sqrt(np.mean(diff[valid] ** 2))
-        lines.append(f"  {name:<28} {rms:6.2f}")
-    lines.append(f"(signal peak: {1e3 * np.abs(truth[-1]).max():.1f} mm)")
-    return "\n".join(lines)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=log)
+    inps = smallbaselineApp_dlae.cmd_line_parse([template_file, "--dir", work_dir])
+    app = DlaeTimeSeriesAnalysis(inps.customTemplateFile, inps.workDir)
+    try:
+        app.open()
+        for step in inps.runSteps:
+            bar.set_description(step)
+            app.run(steps=[step])
+            bar.update()
+        if app.template["mintpy.plot"]:
+            bar.set_description("plot (MintPy)")
+            app.plot_result()
+    except (DlaeInputError, DlaeConfigError) as err:
+        os.chdir(app.cwd)
+        raise SystemExit(f"ERROR: {err}") from None
+    except BaseException:
+        os.chdir(app.cwd)
+        raise
+    app.close()
+
+
+@contextlib.contextmanager
+def _quiet(log_file, enabled=True):
+    """Send stdout and stderr to ``log_file``; yield (log, terminal) for the progress bar.
+
+    MintPy prints to stdout, TensorFlow's C++ start-up messages go straight to file descriptor 2,
+    so both the Python streams and the descriptors 1 and 2 are redirected (and restored).
+    """
+    import logging
+    if not enabled:
+        yield sys.stdout, sys.stderr
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    terminal = os.fdopen(os.dup(saved[2]), "w", buffering=1)
+    root = logging.getLogger()
+    old_level = root.level
+    with open(log_file, "w", buffering=1) as log:
+        handler = logging.StreamHandler(log)
+        try:
+            for fd in (1, 2):
+                os.dup2(log.fileno(), fd)
+            root.addHandler(handler)
+            root.setLevel(logging.INFO)
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                yield log, terminal
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(old_level)
+            sys.stdout.flush()
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
+            terminal.close()
+
+
+@contextlib.contextmanager
+def _bar(total, enabled=True, file=None):
+    from tqdm import tqdm
+    bar = tqdm(total=total, unit="step", disable=not enabled, file=file or sys.stderr,
+               bar_format="{desc:<22}{percentage:3.0f}%|{bar:30}| {n_fmt}/{total_fmt} [{elapsed}]")
+    try:
+        yield bar
+    finally:
+        bar.close()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,98 @@
+"""dlae_demo.py end to end with a tiny untrained model, and the demo's numbers and profile."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from mintpy_dlae import demo_plots
+from mintpy_dlae.cli import demo
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from mintpy_dlae.model import build_model
+    path = str(tmp_path_factory.mktemp("model") / "tiny.keras")
+    build_model(filters=4, filters_2d=4).save(path)
+    return path
+
+
+def test_event_window():
+    # the 9-date window is centred on the event and stays inside the series
+    assert demo_plots.event_window(8, 14, 20) == 7
+    assert demo_plots.event_window(1, 3, 20) == 0
+    assert demo_plots.event_window(17, 18, 20) == 11
+    assert demo_plots.event_window(4, 12, 20) == 4
+
+
+def test_cli_rejects_bad_arguments(tmp_path):
+    with pytest.raises(SystemExit):
+        demo.cmd_line_parse(["--num-date", "8"])
+    with pytest.raises(SystemExit, match="not found"):
+        demo.main(["--dir", str(tmp_path), "--model", str(tmp_path / "missing.keras")])
+
+
+def _fake_results(kind="fault", strike=90.0):
+    """A DemoResults with a step across a known line, for the profile geometry."""
+    H, W, n = 41, 51, 12
+    rows, cols = np.mgrid[:H, :W]
+    truth = np.zeros((n, H, W))
+    truth[6:] = np.where(rows < 20, -10.0, 10.0)       # strike 90 (east): step across rows
+    src = dict(kind=kind, strike=strike, length=3000.0, xc=0.0, yc=0.0)
+    return demo_plots.DemoResults(
+        dates=[f"2020{m:02d}01" for m in range(1, n + 1)], input=truth + 1.0, output=truth,
+        cumulative=np.stack([truth[k + 8] - truth[k] for k in range(n - 8)]), truth=truth,
+        valid=np.ones((H, W), bool), source=src, kind=kind, ref_yx=(0, 0), window=2,
+        centre_px=(20.0, 25.0), pixel_m=(90.0, 90.0))
+
+
+def test_profile_is_perpendicular_to_strike():
+    res = _fake_results(strike=90.0)
+    across, along = demo_plots.profile_line(res)
+    # strike 90 deg (east): along strike = +col, across strike (to the right) = south = +row
+    np.testing.assert_allclose(along, [0.0, 1.0], atol=1e-12)
+    np.testing.assert_allclose(across, [1.0, 0.0], atol=1e-12)
+    dist, prof, cnt = demo_plots.profile(res, res.truth[-1])
+    assert np.all(cnt > 0)
+    assert prof[dist < -0.2].max() == pytest.approx(-10.0)
+    assert prof[dist > 0.2].min() == pytest.approx(10.0)
+    # a profile reaches the frame edges: 41 rows of 90 m
+    assert dist.min() == pytest.approx(-20 * 0.09) and dist.max() == pytest.approx(20 * 0.09)
+
+
+def test_metrics_of_a_perfect_and_a_zero_output():
+    res = _fake_results()
+    m = demo_plots.metrics(res)
+    assert m["event"]["denoised"]["rms_error_mm"] == pytest.approx(0.0, abs=1e-9)
+    assert m["event"]["denoised"]["gain"] == pytest.approx(1.0)
+    assert m["event"]["input"]["rms_error_mm"] == pytest.approx(0.0, abs=1e-9)  # constant offset
+    assert m["series"]["input"]["rms_error_mm"] == pytest.approx(1.0)
+    assert abs(m["true_peak_mm"]) == pytest.approx(10.0)
+    res.cumulative[:] = 0.0
+    m = demo_plots.metrics(res)
+    assert m["event"]["denoised"]["gain"] == pytest.approx(0.0)
+    assert m["event"]["denoised"]["rms_error_mm"] == pytest.approx(10.0)
+    text = demo_plots.format_metrics(m)
+    assert "RMS error" in text and "denoised" in text
+
+
+@pytest.mark.slow
+def test_demo_end_to_end(tmp_path, tiny_model, capfd):
+    """The whole demo (project, smallbaselineApp_dlae, figures, numbers) on a small frame."""
+    work = tmp_path / "demo"
+    demo.main(["--dir", str(work), "--model", tiny_model, "--num-date", "12", "--size", "30", "36",
+               "--seed", "1"])
+    out, err = capfd.readouterr()
+    assert "Recovered versus true" in out and "RMS error" in out
+    assert "correct_dlae" in err and "100%" in err                  # the progress bar
+    assert "Normal end of smallbaselineApp" not in out               # MintPy's output -> log
+    assert "Normal end of smallbaselineApp" in (work / "dlae_demo.log").read_text()
+    for name in ("demo_fault.png", "demo_fault_windows.png", "demo_fault.json"):
+        assert os.path.getsize(work / "pic_dlae" / name) > 1000, name
+    m = json.loads((work / "pic_dlae" / "demo_fault.json").read_text())
+    assert m["event"]["truth"]["rms_error_mm"] == 0.0
+    for key in ("input", "denoised", "denoised_series"):
+        assert np.isfinite(m["event"][key]["rms_error_mm"]), key
+    # the ERA5-corrected input is noisy: its error is a sizeable part of the 30 mm signal
+    assert m["event"]["input"]["rms_error_mm"] > 2.0
+    assert (work / "timeseries_ERA5_DLAE.h5").is_file() and (work / "velocity.h5").is_file()
