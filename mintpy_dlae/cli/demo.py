@@ -106,14 +106,32 @@ def main(iargs=None):
         bar.update()
     metrics["command"] = command
     metrics["model"] = model
+    metrics.update(_model_provenance(model))
     json_file = os.path.join(pic_dir, f"demo_{inps.kind}.json")
     with open(json_file, "w") as f:
         json.dump(metrics, f, indent=1)
     print()
     print(demo_plots.format_metrics(metrics))
+    seen = metrics.get("model_samples_seen")
+    print(f"model: {model} (sha256 {metrics['model_sha256'][:12]}"
+          + (f", trained on {seen} samples)" if seen is not None else ")"))
     print("\nfigures:\n" + "\n".join(f"  {p}" for p in figures))
     print(f"numbers: {json_file}")
     return None
+
+
+def _model_provenance(model):
+    """sha256 of the model file and, from its model card, the training samples seen."""
+    from mintpy_dlae.run import model_file, model_sha256
+    info = {"model_sha256": model_sha256(model)}
+    card = os.path.splitext(model_file(model) or "")[0] + ".json"
+    if os.path.isfile(card):
+        try:
+            with open(card) as f:
+                info["model_samples_seen"] = json.load(f)["training"]["samples_seen"]
+        except (ValueError, KeyError, TypeError):
+            pass
+    return info
 
 
 def _run_steps(template_file, work_dir, bar, log):
