@@ -172,12 +172,13 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     halo = receptive_halo(net)
 
     valid = dataset.valid_mask(ts, mask) & np.isfinite(elevation)
-    data = np.where(valid[None], ts, 0.0).astype(np.float32)
-    elev = np.where(valid, elevation, 0.0).astype(np.float32)
+    data = np.where(valid[None], ts, np.float32(0)).astype(np.float32, copy=False)
+    elev = np.where(valid, elevation, np.float32(0)).astype(np.float32, copy=False)
 
     num_win = n - T + 1
     w_int = window_weights(T)
-    inc_sum = np.zeros((n - 1, H, W), np.float32)
+    # series[t] accumulates the weighted increments of interval t-1 -> t, then becomes the series
+    series = np.zeros((n, H, W), np.float32)
     inc_wgt = np.zeros(n - 1, np.float64)
     for k in range(num_win):
         inc_wgt[k:k + T - 1] += w_int
@@ -199,12 +200,12 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
             full = np.concatenate([np.zeros_like(dates[:, :1]), dates], axis=1)     # (b, T, h, w)
             inc = np.diff(full, axis=1)
             for b, k in enumerate(ks):
-                inc_sum[k:k + T - 1, y0:y1, x0:x1] += inc[b] * w_int[:, None, None].astype(np.float32)
+                series[k + 1:k + T, y0:y1, x0:x1] += inc[b] * w_int[:, None, None].astype(np.float32)
                 cumulative[k, y0:y1, x0:x1] = full[b, -1]
             bar.update(len(ks))
     bar.close()
-    series = np.zeros((n, H, W), np.float32)
-    np.cumsum(inc_sum / inc_wgt[:, None, None].astype(np.float32), axis=0, out=series[1:])
+    series[1:] /= inc_wgt[:, None, None].astype(np.float32)
+    np.cumsum(series, axis=0, out=series)
     series[:, ~valid] = np.nan
     cumulative[:, ~valid] = np.nan
     return DenoiseResult(timeseries=series, cumulative=cumulative)

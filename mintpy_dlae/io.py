@@ -262,14 +262,16 @@ def nodata_value(path, atr=None):
 # blocks
 # --------------------------------------------------------------------------------------------
 def plan_row_blocks(length, width, num_date, max_memory=4.0, halo=0, min_rows=16):
-    """Split ``length`` rows into blocks [(y0, y1), ...] that fit in ``max_memory`` GB.
+    """Split ``length`` rows into blocks [(y0, y1), ...] so that the process stays within ``max_memory`` GB.
 
-    The estimate counts the input block with its halo, the outputs and the working copies of the
-    moving 9-date windows, in float32 (about 2.5x MintPy's dem_error budget per layer).
+    Measured (benchmarks/memory.py): the arrays of one block take about 8 float32 layers per date
+    (input, masked copy, stitched series, cumulative maps, the driver's output copies), and the
+    TensorFlow runtime with the model and the capped network activations about 1 GB on top.  The
+    blocks get a quarter of ``max_memory``, so MintPy's default of 4 GB gives a peak RSS near 2 GB.
     """
-    num_layer = 4 * num_date + 20 * max(num_date - 8, 1) + 10
+    num_layer = 8 * num_date + 10
     bytes_per_row = (width + 2 * halo) * num_layer * 4
-    rows = int(max_memory * 1024 ** 3 // bytes_per_row) - 2 * halo
+    rows = int(max_memory / 4 * 1024 ** 3 // bytes_per_row) - 2 * halo
     rows = max(rows, min_rows)
     if rows >= length:
         return [(0, length)]
