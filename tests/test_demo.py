@@ -66,7 +66,7 @@ def test_metrics_of_a_perfect_and_a_zero_output():
     assert m["event"]["denoised"]["rms_error_mm"] == pytest.approx(0.0, abs=1e-9)
     assert m["event"]["denoised"]["gain"] == pytest.approx(1.0)
     assert m["event"]["input"]["rms_error_mm"] == pytest.approx(0.0, abs=1e-9)  # constant offset
-    assert m["series"]["input"]["rms_error_mm"] == pytest.approx(1.0)
+    assert m["series"]["input"]["rms_error_mm"] == pytest.approx(1.0)  # metrics() does not re-reference
     assert abs(m["true_peak_mm"]) == pytest.approx(10.0)
     res.cumulative[:] = 0.0
     m = demo_plots.metrics(res)
