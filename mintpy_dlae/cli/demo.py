@@ -181,6 +181,7 @@ def _quiet(log_file, enabled=True):
     terminal = os.fdopen(os.dup(saved[2]), "w", buffering=1)
     root = logging.getLogger()
     old_level = root.level
+    failed = True
     with open(log_file, "w", buffering=1) as log:
         handler = logging.StreamHandler(log)
         try:
@@ -190,6 +191,7 @@ def _quiet(log_file, enabled=True):
             root.setLevel(logging.INFO)
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
                 yield log, terminal
+            failed = False
         finally:
             root.removeHandler(handler)
             root.setLevel(old_level)
@@ -198,6 +200,8 @@ def _quiet(log_file, enabled=True):
                 os.dup2(copy, fd)
                 os.close(copy)
             terminal.close()
+            if failed:
+                print(f"dlae_demo.py failed: MintPy's output is in {log_file}", file=sys.stderr)
 
 
 @contextlib.contextmanager
