@@ -16,7 +16,7 @@ What it does (see docs/real_data.md for the reading of the results)::
 Run from the repository root (about a minute on 2 cores)::
 
     python docs/examples/mexico_city.py                       # figures and numbers -> docs/figures
-    python docs/examples/mexico_city.py --work-dir /tmp/mx --fig-dir /tmp/mx/pic
+    python docs/examples/mexico_city.py --work-dir scratch/mx --fig-dir scratch/mx/pic
 
 Only MintPy's and mintpy_dlae's own command-line mains are used, in this process.
 """
