@@ -310,9 +310,12 @@ class AtomicOutputs:
         self.tmp = {p: os.path.join(os.path.dirname(p),
                                     f".{os.path.basename(p)}.{os.getpid()}.tmp")
                     for p in self.paths}
+        # look-ups work with the paths as given (relative or absolute)
+        self._by_name = dict(self.tmp)
+        self._by_name.update({os.fspath(p): self.tmp[os.path.abspath(os.fspath(p))] for p in paths})
 
     def __enter__(self):
-        return self.tmp
+        return self._by_name
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:

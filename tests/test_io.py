@@ -183,3 +183,13 @@ def test_round_trip_mintpy_tools(project):
                          "--save", "-o", "ts_point"], **run)
     assert ts.returncode == 0, ts.stderr + ts.stdout
     assert any(f.startswith("ts_point") for f in os.listdir(project.dir))
+
+
+def test_atomic_outputs_accept_relative_paths(tmp_path, monkeypatch):
+    from mintpy_dlae import io as dio
+    monkeypatch.chdir(tmp_path)
+    with dio.AtomicOutputs(["a.h5", str(tmp_path / "b.h5")]) as tmp:
+        for name in ("a.h5", str(tmp_path / "a.h5"), str(tmp_path / "b.h5")):
+            with open(tmp[name], "w") as f:
+                f.write("x")
+    assert (tmp_path / "a.h5").is_file() and (tmp_path / "b.h5").is_file()
