@@ -19,8 +19,11 @@ def create_parser():
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of --output")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--steps-per-epoch", type=int, default=100, help="batches between checkpoints / validations")
-    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (Adam)")
-    p.add_argument("--loss-eps", type=float, default=1e-2, help="noise floor of the R²-like loss (normalised units)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (Adam; default 1e-3, or the resumed run's)")
+    p.add_argument("--clipnorm", type=float, default=None, help="global gradient-norm clipping (default 1.0)")
+    p.add_argument("--loss-eps", type=float, default=None,
+                   help="final noise floor of the R²-like loss (normalised units; default 1e-4); it falls from 1")
+    p.add_argument("--loss-eps-ramp", type=float, default=None, help="fraction of --samples over which eps falls (0.7)")
     p.add_argument("--filters", type=int, default=64, help="Conv3D filters")
     p.add_argument("--filters-2d", type=int, default=64, help="Conv2D filters")
     p.add_argument("--elevation-layer", type=int, default=7, help="conv layer (1-based) that receives elevation")
@@ -52,9 +55,12 @@ def main(iargs=None):
     else:
         config = dict(filters=inps.filters, filters_2d=inps.filters_2d, elevation_layer=inps.elevation_layer)
     print("dlae_train.py " + " ".join(sys.argv[1:] if iargs is None else iargs), flush=True)
+    # options left unset keep the defaults (new run) or the resumed run's values
+    given = {"lr": inps.lr, "loss_eps": inps.loss_eps, "loss_eps_ramp": inps.loss_eps_ramp,
+             "global_clipnorm": inps.clipnorm}
     train(inps.kind, inps.output, samples=inps.samples, resume=inps.resume, model_config=config,
           precision=inps.precision, batch_size=inps.batch_size, steps_per_epoch=inps.steps_per_epoch,
-          lr=inps.lr, loss_eps=inps.loss_eps, seed=inps.seed)
+          seed=inps.seed, **{k: v for k, v in given.items() if v is not None})
     print(f"model written: {inps.output}")
     return 0
 
