@@ -20,7 +20,6 @@ Heads:
 482,185 trainable parameters, the published count.  The shipped default (elevation at layer 7 as the
 paper's Fig. 1 states, per-date head) has 486,784.
 """
-import hashlib
 import json
 import os
 
@@ -199,15 +198,6 @@ def read_model_card(model_path):
         with open(card) as f:
             return json.load(f)
     return {}
-
-
-def model_sha256(model):
-    """sha256 of a model file ('fault', 'mogi' or a path)."""
-    h = hashlib.sha256()
-    with open(resolve_model_path(model), "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_model(model="fault", compile=False):

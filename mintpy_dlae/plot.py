@@ -1,6 +1,8 @@
 """Figures (matplotlib, Agg backend).
 
     python -m mintpy_dlae.plot examples --kind fault -o docs/figures/examples_fault.png
+    python -m mintpy_dlae.plot learning-curves pretrained/fault_ckpt/state.json pretrained/mogi_ckpt/state.json \
+        -o docs/figures/learning_curves.png
 """
 import argparse
 
@@ -43,6 +45,34 @@ def plot_examples(kind="fault", snrs=(0.05, 0.2, 1.0, 5.0), seed=1, out_png="exa
     return out_png
 
 
+def plot_learning_curves(state_files, out_png="learning_curves.png"):
+    """Validation R² of the cumulative map per SNR bin against samples seen, from training logs
+    (``<model>_ckpt/state.json``), with the all-zero prediction's level dashed."""
+    import json
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(state_files), figsize=(5.2 * len(state_files), 3.8), squeeze=False)
+    for ax, path in zip(axes[0], state_files):
+        with open(path) as f:
+            state = json.load(f)
+        log = state["log"]
+        samples = [e["samples"] for e in log]
+        bins = [k[len("r2_snr_"):] for k in log[-1] if k.startswith("r2_snr_")]
+        for i, b in enumerate(bins):
+            c = plt.cm.viridis(i / max(1, len(bins) - 1))
+            ax.plot(samples, [e.get(f"r2_snr_{b}", np.nan) for e in log], color=c, label=f"SNR {b}")
+            ax.plot(samples, [e.get(f"zero_snr_{b}", np.nan) for e in log], color=c, ls=":", lw=0.8)
+        ax.set_ylim(-5, 1)
+        ax.set_xlabel("training samples")
+        ax.set_ylabel("mean validation R² (dotted: all-zero)")
+        ax.set_title(f"{state['kind']} model", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
 def main(iargs=None):
     p = argparse.ArgumentParser(prog="python -m mintpy_dlae.plot", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -51,9 +81,14 @@ def main(iargs=None):
     ex.add_argument("--kind", default="fault", choices=["fault", "mogi"])
     ex.add_argument("--seed", type=int, default=1)
     ex.add_argument("-o", "--output", default="examples.png")
+    lc = sub.add_parser("learning-curves", help="validation R² per SNR bin against samples (training logs)")
+    lc.add_argument("state_files", nargs="+", help="<model>_ckpt/state.json files")
+    lc.add_argument("-o", "--output", default="learning_curves.png")
     inps = p.parse_args(iargs)
     if inps.figure == "examples":
         print(plot_examples(inps.kind, seed=inps.seed, out_png=inps.output))
+    elif inps.figure == "learning-curves":
+        print(plot_learning_curves(inps.state_files, out_png=inps.output))
 
 
 if __name__ == "__main__":
