@@ -17,12 +17,15 @@ Parameter ranges and their physical reasoning (all drawn independently per sampl
 - pixel size: log-uniform 20-120 m (Sentinel-1 / COSMO-SkyMed products after multilooking); a
   40 px patch spans 0.8-4.8 km.  Source geometry is drawn relative to the patch extent E because
   elastic displacement is scale invariant (u(kx; k geometry) = u(x; geometry)).
-- fault (Okada): centroid within the patch extended by 30 % on each side; length 0.1E-3E (a 1-15 km
-  fault seen through a few-km window), down-dip width 0.05E-1.5E, top-edge depth 0.005E-E (shallow
-  creep with a sharp trace to deep slow slip), dip 10-89 deg, any strike, any rake (strike-slip,
-  thrust and normal), slip mm-cm (the absolute level is set by the SNR).
-- point source (Mogi): position within the patch extended by 30 %, depth 0.05E-1.5E (0.1-7 km),
-  inflation or deflation.
+- fault (Okada): centroid anywhere in the patch; length 0.1E-2E (a 0.1-10 km fault seen through a
+  few-km window), down-dip width 0.05E-E, top-edge depth 0.005E-0.5E (shallow creep with a sharp
+  trace to slip a few km deep), dip 10-89 deg, any strike, any rake (strike-slip, thrust and
+  normal), slip mm-cm (the absolute level is set by the SNR).
+- point source (Mogi): position anywhere in the patch, depth 0.05E-0.8E (0.1-4 km), inflation or
+  deflation.
+- visibility: a draw whose field is nearly a uniform offset over the patch (spatial std below a
+  quarter of the mean at the strongest date) is replaced: such a map has no shape to recover, and
+  its level is confounded with the atmosphere's per-date offsets.
 - line of sight: incidence 30-45 deg, any azimuth (paper); MintPy sign convention.
 - history: per source, onset and end inside the window with step-like, linear, smooth (sigmoid),
   decaying (1 - exp) or transient (up and back) shapes.  Paper rule (default): no motion before the
@@ -136,14 +139,14 @@ def _fault_sources(m, size, rng):
     E = float(size)
     e, n = _grid(size)
     logu = lambda lo, hi: np.exp(rng.uniform(np.log(lo), np.log(hi), size=(m, 1))).astype(np.float32)  # noqa: E731
-    xc = rng.uniform(-0.8 * E, 0.8 * E, size=(m, 1)).astype(np.float32)
-    yc = rng.uniform(-0.8 * E, 0.8 * E, size=(m, 1)).astype(np.float32)
-    length = logu(0.1 * E, 3.0 * E)
-    width = logu(0.05 * E, 1.5 * E)
+    xc = rng.uniform(-0.5 * E, 0.5 * E, size=(m, 1)).astype(np.float32)
+    yc = rng.uniform(-0.5 * E, 0.5 * E, size=(m, 1)).astype(np.float32)
+    length = logu(0.1 * E, 2.0 * E)
+    width = logu(0.05 * E, 1.0 * E)
     dip = rng.uniform(10.0, 89.0, size=(m, 1)).astype(np.float32)
     strike = rng.uniform(0.0, 360.0, size=(m, 1)).astype(np.float32)
     rake = rng.uniform(-180.0, 180.0, size=(m, 1)).astype(np.float32)
-    top = logu(0.005 * E, 1.0 * E)
+    top = logu(0.005 * E, 0.5 * E)
     depth = top + width / 2 * np.sin(np.deg2rad(dip))
     return okada85(e, n, xc, yc, depth, strike, dip, length, width, rake, np.float32(1.0))
 
@@ -152,9 +155,9 @@ def _mogi_sources(m, size, rng):
     """Unit-|dV| Mogi sources in pixel units (sign = inflation / deflation)."""
     E = float(size)
     e, n = _grid(size)
-    xs = rng.uniform(-0.8 * E, 0.8 * E, size=(m, 1)).astype(np.float32)
-    ys = rng.uniform(-0.8 * E, 0.8 * E, size=(m, 1)).astype(np.float32)
-    depth = np.exp(rng.uniform(np.log(0.05 * E), np.log(1.5 * E), size=(m, 1))).astype(np.float32)
+    xs = rng.uniform(-0.5 * E, 0.5 * E, size=(m, 1)).astype(np.float32)
+    ys = rng.uniform(-0.5 * E, 0.5 * E, size=(m, 1)).astype(np.float32)
+    depth = np.exp(rng.uniform(np.log(0.05 * E), np.log(0.8 * E), size=(m, 1))).astype(np.float32)
     sign = np.where(rng.random((m, 1)) < 0.5, -1.0, 1.0).astype(np.float32)
     # scale by depth^2 so that the peak uplift is O(1) whatever the depth
     return mogi(e, n, xs, ys, depth, sign * depth * depth)
@@ -200,6 +203,13 @@ def deformation(n, kind, size, num_dates, rng, incidence, azimuth, open_window=F
 
 
 # ----------------------------------------------------------------------------------------------
+def _flat(clean, ratio=0.25):
+    """Series whose strongest date is mostly a uniform offset: spatial std < ratio * |spatial mean|."""
+    j = np.abs(clean).mean(axis=(2, 3)).argmax(axis=1)
+    peak = clean[np.arange(len(clean)), j]
+    return peak.std(axis=(1, 2)) < ratio * np.abs(peak.mean(axis=(1, 2)))
+
+
 def noise_screens(n, num_dates, size, rng, elevation, incidence):
     """Physical-amplitude atmospheric noise (n, T, S, S) in metres."""
     T = num_dates
@@ -269,6 +279,18 @@ def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure
         if sel.any():
             clean[sel] = deformation(int(sel.sum()), kind, size, num_dates, rng, inc[sel], az[sel],
                                      open_window=flag, num_sources=num_sources, reuse=reuse)
+    # a source whose field is nearly uniform over the patch (deep or distant) has no shape to find:
+    # its cumulative map is an offset, which the atmosphere's per-date offsets make unidentifiable.
+    # Such draws are replaced (up to 5 tries) so that every series carries a visible pattern.
+    for _ in range(5):
+        flat = _flat(clean)
+        if not flat.any():
+            break
+        for flag in (False, True):
+            sel = flat & (is_open == flag)
+            if sel.any():
+                clean[sel] = deformation(int(sel.sum()), kind, size, num_dates, rng, inc[sel], az[sel],
+                                         open_window=flag, num_sources=num_sources, reuse=reuse)
     # physical deformation amplitude: peak cumulative 1 mm - 10 cm
     peak = np.abs(clean).max(axis=(1, 2, 3)) + 1e-12
     amp = np.exp(rng.uniform(np.log(1e-3), np.log(0.1), size=n)) / peak
