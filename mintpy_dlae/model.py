@@ -71,10 +71,15 @@ class DlaeNet(keras.Model):
         activation: str. Hidden-layer activation.  "leaky_relu" (default) rather than "relu": with
             plain ReLU the calibrated loss drove the decoder's units dead (all-zero output) in the
             first few thousand samples.  Hidden layers use He initialisation.
+        shrink_tau: float. Calibration applied outside the graph by the inference code: outputs
+            are multiplied by a^8 / (a^8 + tau^8), where a is the local (41 px) RMS of the
+            normalised cumulative output, so that weak, noise-like outputs shrink towards zero.
+            Chosen after training by ``dlae_evaluate.py --calibrate`` (0 = off).
     """
 
     def __init__(self, filters=64, filters_2d=64, num_dates=9, pools=(3, 3), num_conv3d=3, num_conv2d=7,
-                 elevation_layer=7, output="dates", separable_time=False, activation="leaky_relu", **kwargs):
+                 elevation_layer=7, output="dates", separable_time=False, activation="leaky_relu", shrink_tau=0.0,
+                 **kwargs):
         pools = tuple(int(p) for p in pools)
         prod = 1
         for p in pools:
@@ -135,13 +140,15 @@ class DlaeNet(keras.Model):
         self.output_kind = output
         self.separable_time = separable_time
         self.activation = activation
+        self.shrink_tau = float(shrink_tau)
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable,
                 "filters": self.filters, "filters_2d": self.filters_2d, "num_dates": self.num_dates,
                 "pools": list(self.pools), "num_conv3d": self.num_conv3d, "num_conv2d": self.num_conv2d,
                 "elevation_layer": self.elevation_layer, "output": self.output_kind,
-                "separable_time": self.separable_time, "activation": self.activation}
+                "separable_time": self.separable_time, "activation": self.activation,
+                "shrink_tau": self.shrink_tau}
 
     @classmethod
     def from_config(cls, config):
@@ -152,8 +159,11 @@ class DlaeNet(keras.Model):
 
     @property
     def receptive_radius(self):
-        """Spatial receptive-field radius in pixels (every conv layer is 3x3 in space)."""
-        return self.num_conv3d + self.num_conv2d + 1
+        """Spatial receptive-field radius in pixels (every conv layer is 3x3 in space), plus the
+        radius of the calibration box when shrinkage is on."""
+        from .dataset import NORM_WINDOW
+        radius = self.num_conv3d + self.num_conv2d + 1
+        return radius + (NORM_WINDOW // 2 if self.shrink_tau > 0 else 0)
 
 
 def build_model(**kwargs):

@@ -137,3 +137,19 @@ def test_bf16_close_to_float32(tiny):
     r16 = inference.denoise(ts, h, model=tiny, precision="bfloat16")
     err = np.nanmax(np.abs(r16.timeseries - r32.timeseries)) / np.nanmax(np.abs(r32.timeseries))
     assert err < 0.05
+
+
+def test_shrinkage_keeps_tiling_exact_and_shrinks():
+    import keras
+    keras.utils.set_random_seed(1)
+    net = build_model(filters=6, filters_2d=6, shrink_tau=0.5)
+    assert net.receptive_radius == 11 + dataset.NORM_WINDOW // 2
+    ts, h = _series(H=100, W=80, seed=6)
+    whole = inference.denoise(ts, h, model=net, tile_size=1000, precision="float32")
+    tiled = inference.denoise(ts, h, model=net, tile_size=30, precision="float32")
+    np.testing.assert_allclose(tiled.timeseries, whole.timeseries, atol=1e-3 * np.abs(whole.timeseries).max())
+    # the gain is in (0, 1): weak outputs shrink, strong ones pass
+    valid = np.ones((1, 50, 50), bool)
+    weak = inference.shrinkage(np.full((1, 50, 50), 0.05, np.float32), valid, 0.5)
+    strong = inference.shrinkage(np.full((1, 50, 50), 5.0, np.float32), valid, 0.5)
+    assert weak.max() < 0.02 and strong.min() > 0.98

@@ -21,6 +21,9 @@ def create_parser():
                                           "default: <model>_eval next to the model")
     p.add_argument("--baselines-only", action="store_true", help="evaluate the classical baselines only")
     p.add_argument("--no-card", action="store_true", help="do not write the table into the model card")
+    p.add_argument("--calibrate", action="store_true",
+                   help="first choose the output shrinkage on a separate calibration set (so that the mean R² is "
+                        "at least the all-zero prediction's at every SNR) and write it into the model file")
     return p
 
 
@@ -52,6 +55,12 @@ def main(iargs=None):
         from mintpy_dlae.model import read_model_card, resolve_model_path
         path = resolve_model_path(inps.model)
         kind = inps.kind or read_model_card(path).get("kind") or ("mogi" if "mogi" in os.path.basename(path) else "fault")
+        if inps.calibrate:
+            tau, report = evaluate.calibrate_shrinkage(path, kind)
+            evaluate.apply_shrinkage(path, tau, report)
+            print(f"calibration: shrink_tau = {tau} (calibrated on the calibration set: {report['calibrated']})")
+            for t, row in report["taus"].items():
+                print(f"  tau {t:>5}: mean R² over levels {row['mean']:9.3f}, worst gap to all-zero {row['worst_gap']:9.3f}")
         if inps.no_card:
             from mintpy_dlae.model import load_model
             table = evaluate.evaluate_model(load_model(path), kind=kind, levels=inps.levels, per_level=inps.per_level)
