@@ -220,7 +220,7 @@ def noise_screens(n, num_dates, size, rng, elevation, incidence):
     noise = turb * per_date[:, :, None, None].astype(np.float32)
     noise += (offset * per_date)[:, :, None, None].astype(np.float32)
     k1, k2 = atmosphere.random_stratified_coefficients(n, T, rng, incidence=incidence)
-    noise += atmosphere.stratified(elevation, k1, k2)
+    atmosphere.stratified(elevation, k1, k2, out=noise)
     # planar ramps in half the samples: up to ~1 mm/km (orbit residual, long-wavelength atmosphere)
     ramp = rng.random(n) < 0.5
     if ramp.any():

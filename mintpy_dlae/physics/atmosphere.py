@@ -23,17 +23,17 @@ import scipy.fft
 def _k2_grid(shape):
     ky = scipy.fft.fftfreq(shape[0])[:, None]
     kx = scipy.fft.rfftfreq(shape[1])[None, :]
-    return kx * kx + ky * ky
+    return (kx * kx + ky * ky).astype(np.float32)
 
 
 def _amplitude_filter(shape, slope, outer_scale):
     """sqrt(PSD) on the rfft2 grid, DC set to 0 (zero-mean field)."""
     k2 = _k2_grid(tuple(shape))
     k0 = 1.0 / (2 * np.pi * outer_scale) if np.isfinite(outer_scale) else 0.0
-    amp = np.zeros_like(k2)
-    nz = k2 > 0
-    amp[nz] = (k2[nz] + k0 * k0) ** (-slope / 4.0)
-    return amp.astype(np.float32)
+    with np.errstate(divide="ignore"):
+        amp = (k2 + np.float32(k0 * k0)) ** np.float32(-slope / 4.0)
+    amp[0, 0] = 0.0
+    return amp
 
 
 def spectral_fields(n, shape, rng, slope=8 / 3, outer_scale=np.inf, pad=2):
@@ -90,13 +90,14 @@ def dihedral(patches, rng):
 def turbulence_patches(n, size, rng, slope=(2.5, 4.0), outer_scale=(2.0, 400.0), big=256):
     """``n`` square turbulent patches of ``size`` px: a fast batch generator for training.
 
-    Each call makes a few large fields (``big`` x ``big`` px) and cuts them into half-overlapping
-    patches with random flips/rotations, assigned to random samples and dates.  Each large field
+    Each call makes a few large fields (``big`` x ``big`` px) and cuts them into overlapping patches
+    (stride a quarter of the patch) with random flips/rotations, assigned to random samples and
+    dates, so patches sharing a field almost never meet in one series.  Each large field
     mixes two spectra (slope and outer scale drawn from the ranges, random weights), so the noise
     carries several length scales.  Patches are standardised to zero mean and unit std; the
     spatial offset of each date is added separately by the caller.
     """
-    stride = max(1, size // 2)
+    stride = max(1, size // 4)
     m = (big - size) // stride + 1
     per_field = m * m
     n_big = -(-n // per_field)
@@ -110,10 +111,12 @@ def turbulence_patches(n, size, rng, slope=(2.5, 4.0), outer_scale=(2.0, 400.0),
         g = rng.uniform(*slope, size=2)
         L = np.exp(rng.uniform(*np.log(outer_scale), size=2))
         w = rng.uniform(0.0, 1.0, size=2) ** 2 + np.array([0.05, 0.0])
-        amp = np.sqrt(w[0] * _amplitude_filter(shape, g[0], L[0]) ** 2 / _filter_power(shape, g[0], L[0])
-                      + w[1] * _amplitude_filter(shape, g[1], L[1]) ** 2 / _filter_power(shape, g[1], L[1]))
+        p0 = _amplitude_filter(shape, g[0], L[0]) ** 2
+        p1 = _amplitude_filter(shape, g[1], L[1]) ** 2
+        amp = np.sqrt(np.float32(w[0] / (p0.sum(dtype=np.float64) + 1e-30)) * p0
+                      + np.float32(w[1] / (p1.sum(dtype=np.float64) + 1e-30)) * p1)
         white = rng.standard_normal(shape, dtype=np.float32)
-        f = scipy.fft.irfft2(scipy.fft.rfft2(white) * amp.astype(np.float32), s=shape)
+        f = scipy.fft.irfft2(scipy.fft.rfft2(white) * amp, s=shape)
         pieces.append(f[rows, cols].reshape(-1, size, size))
     allp = np.concatenate(pieces)[rng.permutation(n_big * per_field)[:n]]
     allp = dihedral(allp, rng)
@@ -122,19 +125,20 @@ def turbulence_patches(n, size, rng, slope=(2.5, 4.0), outer_scale=(2.0, 400.0),
     return allp.astype(np.float32)
 
 
-def _filter_power(shape, slope, outer_scale):
-    """Total power of an amplitude filter (to mix two spectra at chosen variance weights)."""
-    return float((_amplitude_filter(shape, slope, outer_scale).astype(np.float64) ** 2).sum()) + 1e-30
-
-
-def stratified(elevation, k1, k2):
+def stratified(elevation, k1, k2, out=None):
     """Stratified delay s(h) = k1 (h - mean h) + k2 (h - mean h)**2 (h in km, k1 in m/km, k2 in m/km^2).
 
-    ``elevation`` (N, H, W) in metres; ``k1``, ``k2`` (N, T) per sample and date.  Returns (N, T, H, W).
+    ``elevation`` (N, H, W) in metres; ``k1``, ``k2`` (N, T) per sample and date.  Returns (N, T, H, W);
+    with ``out`` given, the delay is added to it in place (no temporaries of that size).
     """
     hk = elevation.astype(np.float32) / 1000.0
     hk = hk - hk.mean(axis=(1, 2), keepdims=True)
-    return (k1[:, :, None, None] * hk[:, None] + k2[:, :, None, None] * (hk * hk)[:, None]).astype(np.float32)
+    hk2 = hk * hk
+    if out is None:
+        out = np.zeros((len(hk), k1.shape[1]) + hk.shape[1:], np.float32)
+    for t in range(k1.shape[1]):
+        out[:, t] += k1[:, t, None, None] * hk + k2[:, t, None, None] * hk2
+    return out
 
 
 def random_stratified_coefficients(n, num_dates, rng, incidence=None, sigma_range=(2e-3, 3e-2),
