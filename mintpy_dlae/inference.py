@@ -106,23 +106,23 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
         elevation = np.broadcast_to(elevation, (N,) + elevation.shape)
     if mask is not None and mask.ndim == 2:
         mask = np.broadcast_to(mask, (N,) + mask.shape)
-    inputs, s, valid = dataset.model_inputs(noisy, elevation, mask)
     T = noisy.shape[1]
     dates = np.zeros((N, T - 1) + noisy.shape[2:], np.float32)
     batch_size = max(1, min(int(batch_size), MAX_PIXELS_PER_CALL // int(np.prod(noisy.shape[2:]))))
+    tau = float(getattr(net, "shrink_tau", 0.0))
+    # normalise chunk by chunk: the float64 temporaries of the normalisation are as large as the
+    # windows themselves, so whole-batch normalisation would dominate the memory
     for i in range(0, N, batch_size):
         sl = slice(i, i + batch_size)
-        out = net({k: v[sl] for k, v in inputs.items()}, training=False)
+        inputs, s, valid = dataset.model_inputs(noisy[sl], elevation[sl], None if mask is None else mask[sl])
+        out = net(inputs, training=False)
         d = np.asarray(out["dates"] if "dates" in out else out["cumulative"], dtype=np.float32)
-        d = np.moveaxis(d, -1, 1) * s[sl, None]
+        d = np.moveaxis(d, -1, 1) * s[:, None]
         if d.shape[1] == 1:          # cumulative-only (paper) head: no per-date maps
-            dates[sl, -1] = d[:, 0]
-        else:
-            dates[sl] = d
-    tau = float(getattr(net, "shrink_tau", 0.0))
-    if tau > 0:
-        dates *= shrinkage(dates[:, -1] / np.maximum(s, dataset.TINY), valid, tau)[:, None]
-    dates = np.where(valid[:, None], dates, 0.0)
+            d = np.concatenate([np.zeros((len(d), T - 2) + d.shape[2:], np.float32), d], axis=1)
+        if tau > 0:
+            d *= shrinkage(d[:, -1] / np.maximum(s, dataset.TINY), valid, tau)[:, None]
+        dates[sl] = np.where(valid[:, None], d, 0.0)
     return dates, dates[:, -1].copy()
 
 
@@ -210,8 +210,9 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
         core = (slice(y0 - ry0, y1 - ry0), slice(x0 - rx0, x1 - rx0))
         sub = data[:, ry0:ry1, rx0:rx1]
         sub_valid = valid[ry0:ry1, rx0:rx1]
-        for k0 in range(0, num_win, batch_size):
-            ks = range(k0, min(num_win, k0 + batch_size))
+        per_call = max(1, min(int(batch_size), MAX_PIXELS_PER_CALL // sub_valid.size))
+        for k0 in range(0, num_win, per_call):
+            ks = range(k0, min(num_win, k0 + per_call))
             windows = np.stack([sub[k:k + T] for k in ks])
             dates, _ = predict_windows(model, windows, elev[ry0:ry1, rx0:rx1], mask=sub_valid,
                                        batch_size=batch_size, precision=precision)
