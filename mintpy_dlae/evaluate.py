@@ -163,8 +163,9 @@ def write_table(table, path_txt):
             f.write(f"{s:.4g} " + " ".join(f"{table[n][i]:.4f}" for n in names) + "\n")
 
 
-def evaluate_to_card(model_path, kind, levels=50, per_level=64, out_prefix=None):
-    """Evaluate a .keras model, write table + PNG next to it and the table into its model card."""
+def evaluate_to_card(model_path, kind, levels=50, per_level=64, out_prefix=None, write_card=True):
+    """Evaluate a .keras model, write table + PNG next to it and (``write_card``) the table into its
+    model card."""
     from .model import load_model, model_card_path, read_model_card
     model = load_model(model_path)
     t0 = time.time()
@@ -173,6 +174,8 @@ def evaluate_to_card(model_path, kind, levels=50, per_level=64, out_prefix=None)
     write_table(table, out_prefix + ".txt")
     plot_table(table, out_prefix + ".png", title=f"{os.path.basename(model_path)} on {kind} test set "
                                                f"({levels}x{per_level} series)")
+    if not write_card:
+        return table
     card = read_model_card(model_path)
     card["evaluation"] = {"protocol": f"{levels} SNR levels x {per_level} series, SNR 0.01-10, size 40, kind {kind}",
                           "table": table, "summary": summarise(table), "seconds": round(time.time() - t0, 1)}

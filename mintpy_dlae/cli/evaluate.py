@@ -61,16 +61,9 @@ def main(iargs=None):
             print(f"calibration: shrink_tau = {tau} (calibrated on the calibration set: {report['calibrated']})")
             for t, row in report["taus"].items():
                 print(f"  tau {t:>5}: mean R² over levels {row['mean']:9.3f}, worst gap to all-zero {row['worst_gap']:9.3f}")
-        if inps.no_card:
-            from mintpy_dlae.model import load_model
-            table = evaluate.evaluate_model(load_model(path), kind=kind, levels=inps.levels, per_level=inps.per_level)
-            prefix = inps.output or os.path.splitext(path)[0] + "_eval"
-            evaluate.write_table(table, prefix + ".txt")
-            evaluate.plot_table(table, prefix + ".png", title=os.path.basename(path))
-        else:
-            prefix = inps.output
-            table = evaluate.evaluate_to_card(path, kind, levels=inps.levels, per_level=inps.per_level, out_prefix=prefix)
-            prefix = prefix or os.path.splitext(path)[0] + "_eval"
+        prefix = inps.output or os.path.splitext(path)[0] + "_eval"
+        table = evaluate.evaluate_to_card(path, kind, levels=inps.levels, per_level=inps.per_level,
+                                          out_prefix=prefix, write_card=not inps.no_card)
     print(open(prefix + ".txt").read())
     print(json.dumps(evaluate.summarise(table), indent=1))
     print(f"table: {prefix}.txt  plot: {prefix}.png")
