@@ -25,10 +25,10 @@ def measure(config, precision, batch_size=32, steps=15, size=40):
 
     from mintpy_dlae.inference import resolve_precision
     from mintpy_dlae.model import build_model
-    from mintpy_dlae.train import _r2_loss_factory
+    from mintpy_dlae.train import r2_loss
     keras.config.set_dtype_policy("mixed_bfloat16" if resolve_precision(precision) == "bfloat16" else "float32")
     model = build_model(**config)
-    loss = _r2_loss_factory(1e-3)
+    loss = r2_loss(1e-3)
     heads = ["dates", "cumulative"] if model.output_kind == "dates" else ["cumulative"]
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss={k: loss for k in heads})
     rng = np.random.default_rng(0)

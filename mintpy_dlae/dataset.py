@@ -69,6 +69,28 @@ def normalise_elevation(elevation, valid, window_px=NORM_WINDOW):
     return np.where(valid, out, 0.0).astype(np.float32)
 
 
+def remove_elevation_phase(window, elevation, valid, window_px=NORM_WINDOW):
+    """Windows (..., T, H, W) minus, per date, the local linear fit of the phase against elevation.
+
+    For each date ``t`` (relative to the first), the slope ``k_t = cov(x_t, h) / var(h)`` is taken over
+    the same ``window_px`` box as the normalisation (variance floored at ``ELEV_STD_FLOOR**2``, so flat
+    terrain gets no correction), and ``k_t * (h - local mean h)`` is removed: MintPy's phase/elevation
+    correction, made local.  The first date is added back, so no-data detection is unchanged.  Used by
+    the calibration gate only (see ``inference.predict_windows``), not as network input.
+    """
+    valid_t = np.broadcast_to(valid[..., None, :, :], window.shape)
+    x = np.where(valid_t, window - window[..., :1, :, :], 0.0).astype(np.float64)
+    h = np.where(valid, elevation, 0.0).astype(np.float64)
+    hm, _ = _box_mean(h, valid, window_px)
+    hh, _ = _box_mean(h * h, valid, window_px)
+    var = np.maximum(hh - hm * hm, ELEV_STD_FLOOR ** 2)
+    xm, _ = _box_mean(x, valid_t, window_px)
+    xh, _ = _box_mean(x * h[..., None, :, :], valid_t, window_px)
+    slope = (xh - xm * hm[..., None, :, :]) / var[..., None, :, :]
+    x -= slope * (h - hm)[..., None, :, :]
+    return np.where(valid_t, x + window[..., :1, :, :], window).astype(np.float32)
+
+
 def model_inputs(noisy, elevation, mask=None):
     """Network inputs and scale for a batch of windows: noisy (N, T, H, W), elevation (N, H, W)."""
     valid = valid_mask(noisy, mask)

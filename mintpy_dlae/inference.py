@@ -88,8 +88,7 @@ def prepare_model(model, precision="auto"):
 
 def receptive_halo(model="fault"):
     """Pixels of context needed on each side of a tile so that tiled == whole-image results."""
-    from .model import load_model
-    net = load_model(model)
+    net, _ = prepare_model(model, "float32")     # cached: no second load of the same file
     return int(net.receptive_radius + dataset.NORM_WINDOW // 2 + 1)
 
 
@@ -121,12 +120,33 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
         if d.shape[1] == 1:          # cumulative-only (paper) head: no per-date maps
             d = np.concatenate([np.zeros((len(d), T - 2) + d.shape[2:], np.float32), d], axis=1)
         if tau > 0:
-            d *= shrinkage(d[:, -1] / np.maximum(s, dataset.TINY), valid, tau)[:, None]
+            d *= calibration_gain(net, noisy[sl], elevation[sl], s, valid, tau)[:, None]
         dates[sl] = np.where(valid[:, None], d, 0.0)
     return dates, dates[:, -1].copy()
 
 
 SHRINK_POWER = 8
+
+
+def calibration_gain(net, noisy, elevation, s, valid, tau):
+    """Gain (N, H, W) of the calibration gate for windows ``noisy`` (N, T, H, W).
+
+    The gate looks at a second prediction, made after removing the local phase/elevation fit from
+    every date (``dataset.remove_elevation_phase``): the network's false detections on noise are
+    mostly stratified delay over a terrain feature (measured on the calibration set), which that
+    fit removes, while true deformation mostly survives it.  The output itself still comes from the
+    unmodified input, so the fit does not bias what passes the gate.
+    """
+    return shrinkage(gate_signal(net, noisy, elevation, s, valid), valid, tau)
+
+
+def gate_signal(net, noisy, elevation, s, valid):
+    """What the calibration gate measures: the cumulative output of the pass without the local
+    phase/elevation fit, in units of the input's noise scale ``s``."""
+    noisy_pe = dataset.remove_elevation_phase(noisy, elevation, valid)
+    inputs, s_pe, _ = dataset.model_inputs(noisy_pe, elevation, valid)
+    cum = np.asarray(net(inputs, training=False)["cumulative"], dtype=np.float32)[..., 0] * s_pe
+    return cum / np.maximum(s, dataset.TINY)
 
 
 def shrinkage(cum_normalised, valid, tau):

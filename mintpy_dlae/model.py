@@ -73,7 +73,8 @@ class DlaeNet(keras.Model):
             first few thousand samples.  Hidden layers use He initialisation.
         shrink_tau: float. Calibration applied outside the graph by the inference code: outputs
             are multiplied by a^8 / (a^8 + tau^8), where a is the local (41 px) RMS of the
-            normalised cumulative output, so that weak, noise-like outputs shrink towards zero.
+            normalised cumulative output of a second pass on the input without its local
+            phase/elevation fit, so that weak, noise-like outputs shrink towards zero.
             Chosen after training by ``dlae_evaluate.py --calibrate`` (0 = off).
     """
 
@@ -160,10 +161,10 @@ class DlaeNet(keras.Model):
     @property
     def receptive_radius(self):
         """Spatial receptive-field radius in pixels (every conv layer is 3x3 in space), plus the
-        radius of the calibration box when shrinkage is on."""
+        radii of the phase/elevation fit and of the calibration box when shrinkage is on."""
         from .dataset import NORM_WINDOW
         radius = self.num_conv3d + self.num_conv2d + 1
-        return radius + (NORM_WINDOW // 2 if self.shrink_tau > 0 else 0)
+        return radius + (2 * (NORM_WINDOW // 2) if self.shrink_tau > 0 else 0)
 
 
 def build_model(**kwargs):

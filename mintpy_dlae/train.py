@@ -18,6 +18,7 @@ that even those series are weighed as in the R² protocol) over the first 70 % o
 cosine decay to 5 % over the planned sample budget, set per batch from the sample count (so a
 resumed run continues the same schedule).
 """
+import functools
 import json
 import logging
 import os
@@ -44,21 +45,46 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
-def _r2_loss_factory(eps):
+@functools.lru_cache(maxsize=None)
+def _r2_loss_class():
+    """The R²-like loss as a Keras Loss, defined (and registered) once, on first use: importing
+    Keras at module import would slow down every ``-h``."""
     import keras
     from keras import ops
 
+    @keras.saving.register_keras_serializable(package="mintpy_dlae", name="R2Loss")
+    class R2Loss(keras.losses.Loss):
+        """Per-sample SSE / (SST + eps * pixels): 1 - R² of each map, with a noise floor ``eps``
+        (normalised units) so that near-flat targets do not dominate."""
+
+        def __init__(self, eps=1e-4, name="r2_loss", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.eps = float(eps)
+
+        def call(self, y_true, y_pred):
+            y_true = ops.cast(y_true, "float32")
+            y_pred = ops.cast(y_pred, "float32")
+            sse = ops.sum(ops.square(y_pred - y_true), axis=(1, 2, 3))
+            centred = y_true - ops.mean(y_true, axis=(1, 2), keepdims=True)
+            sst = ops.sum(ops.square(centred), axis=(1, 2, 3))
+            npix = ops.cast(ops.prod(ops.shape(y_true)[1:]), "float32")
+            return sse / (sst + self.eps * npix)
+
+        def get_config(self):
+            return dict(super().get_config(), eps=self.eps)
+
+    # checkpoints written before R2Loss existed name a function "r2_loss"; it is replaced by
+    # R2Loss at the first epoch of a resumed run, so loading only needs the name to resolve
     @keras.saving.register_keras_serializable(package="mintpy_dlae", name="r2_loss")
     def r2_loss(y_true, y_pred):
-        y_true = ops.cast(y_true, "float32")
-        y_pred = ops.cast(y_pred, "float32")
-        sse = ops.sum(ops.square(y_pred - y_true), axis=(1, 2, 3))
-        centred = y_true - ops.mean(y_true, axis=(1, 2), keepdims=True)
-        sst = ops.sum(ops.square(centred), axis=(1, 2, 3))
-        npix = ops.cast(ops.prod(ops.shape(y_true)[1:]), "float32")
-        return sse / (sst + eps * npix)
+        return R2Loss()(y_true, y_pred)
 
-    return r2_loss
+    return R2Loss
+
+
+def r2_loss(eps):
+    """The training loss at noise floor ``eps``."""
+    return _r2_loss_class()(eps=eps)
 
 
 def eps_at(samples_seen, budget, start, end, ramp):
@@ -131,7 +157,7 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
         opts.update({k: v for k, v in options.items() if k in ("steps_per_epoch", "lr", "lr_floor", "global_clipnorm",
                                                                "loss_eps", "loss_eps_ramp")})
         opts.setdefault("global_clipnorm", DEFAULTS["global_clipnorm"])
-        loss = _r2_loss_factory(opts["loss_eps"])
+        loss = r2_loss(opts["loss_eps"])
         model = keras.saving.load_model(ckpt, compile=True)
         log.info("resumed %s at %d samples", ckpt, state["samples_seen"])
     else:
@@ -140,7 +166,7 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
         opts = dict(DEFAULTS, **options)
         model_config = dict(model_config or {})
         model = build_model(**model_config)
-        loss = _r2_loss_factory(opts["loss_eps"])
+        loss = r2_loss(opts["loss_eps"])
         heads = ["dates", "cumulative"] if model.output_kind == "dates" else ["cumulative"]
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=opts["lr"], global_clipnorm=opts["global_clipnorm"]),
                       loss={k: loss for k in heads})
@@ -165,7 +191,7 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
     while state["samples_seen"] < samples:
         eps = eps_at(state["samples_seen"], samples, opts.get("loss_eps_start", opts["loss_eps"]), opts["loss_eps"],
                      opts.get("loss_eps_ramp", 0.5))
-        loss = _r2_loss_factory(eps)
+        loss = r2_loss(eps)
         # gradient clipping guards against the rare exploding batch (seen once without it: loss 6e6);
         # set on the restored optimizer too, since older checkpoints were saved without it
         model.optimizer.global_clipnorm = opts.get("global_clipnorm")

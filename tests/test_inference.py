@@ -143,7 +143,7 @@ def test_shrinkage_keeps_tiling_exact_and_shrinks():
     import keras
     keras.utils.set_random_seed(1)
     net = build_model(filters=6, filters_2d=6, shrink_tau=0.5)
-    assert net.receptive_radius == 11 + dataset.NORM_WINDOW // 2
+    assert net.receptive_radius == 11 + 2 * (dataset.NORM_WINDOW // 2)   # + fit box + gate box
     ts, h = _series(H=100, W=80, seed=6)
     whole = inference.denoise(ts, h, model=net, tile_size=1000, precision="float32")
     tiled = inference.denoise(ts, h, model=net, tile_size=30, precision="float32")
@@ -153,3 +153,29 @@ def test_shrinkage_keeps_tiling_exact_and_shrinks():
     weak = inference.shrinkage(np.full((1, 50, 50), 0.05, np.float32), valid, 0.5)
     strong = inference.shrinkage(np.full((1, 50, 50), 5.0, np.float32), valid, 0.5)
     assert weak.max() < 0.02 and strong.min() > 0.98
+
+
+def test_remove_elevation_phase_removes_stratified_delay_only():
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:60, :60]
+    h = 1500.0 + 400.0 * np.sin(xx / 9.0) * np.cos(yy / 13.0)
+    valid = np.ones(h.shape, bool)
+    k = rng.normal(0, 2e-5, 9)                         # m of delay per m of elevation, per date
+    strat = k[:, None, None] * h
+    deform = np.zeros((9, 60, 60))
+    deform[4:] = 0.01 * np.exp(-((xx - 30.0) ** 2 + (yy - 30.0) ** 2) / 50.0)   # not correlated with h
+    w = (strat + deform + 0.003).astype("float32")
+    out = dataset.remove_elevation_phase(w, h, valid)
+    assert out.shape == w.shape and out.dtype == np.float32
+    np.testing.assert_allclose(out[0], w[0])          # first date kept: no-data detection unchanged
+    rel = out - out[:1]
+    resid_strat = (strat - strat[:1]).std()
+    # the stratified part is removed except its local mean (k_t * box mean of h, smooth), and the
+    # deformation stays
+    hm, _ = dataset._box_mean(h, valid, dataset.NORM_WINDOW)
+    left = (k - k[0])[:, None, None] * hm
+    assert np.abs(rel - (deform - deform[:1]) - left).std() < 0.1 * resid_strat
+    assert (rel - left)[-1].max() > 0.8 * deform[-1].max()
+    # flat terrain: no correction at all (variance floor)
+    flat = dataset.remove_elevation_phase(w, np.full_like(h, 1500.0), valid)
+    np.testing.assert_allclose(flat, w, atol=1e-7)
