@@ -9,6 +9,7 @@ Template keys (``templates/dlae.cfg`` is the block users paste into their templa
 
     mintpy.dlae                = auto  #[yes / no], auto for no
     mintpy.dlae.model          = auto  #[fault / mogi / path to a .keras file], auto for fault
+    mintpy.dlae.calibrate      = auto  #[yes / no], auto for yes
     mintpy.dlae.maskFile       = auto  #[filename / no], auto for no
     mintpy.dlae.tileSize       = auto  #[int >= 32], auto for 256
     mintpy.dlae.batchSize      = auto  #[int], auto for 32
@@ -107,6 +108,7 @@ class DlaeConfig:
 
     enabled: bool = False
     model: str = "fault"
+    calibrate: bool = True
     mask_file: str | None = None
     tile_size: int = 256
     batch_size: int = 32
@@ -129,6 +131,7 @@ class DlaeConfig:
         return cls(
             enabled=_bool(t, PREFIX),
             model=_model(t[f"{PREFIX}.model"]),
+            calibrate=_bool(t, f"{PREFIX}.calibrate"),
             mask_file=_optional_path(t[f"{PREFIX}.maskFile"]),
             tile_size=_int(t, f"{PREFIX}.tileSize"),
             batch_size=_int(t, f"{PREFIX}.batchSize"),
@@ -147,6 +150,7 @@ class DlaeConfig:
         return cls(
             enabled=True,
             model=_model(inps.model),
+            calibrate=inps.calibrate is not False,     # None (--no-calibrate not given): yes
             mask_file=_optional_path(inps.mask_file),
             tile_size=inps.tile_size,
             batch_size=inps.batch_size,
@@ -189,6 +193,7 @@ class DlaeConfig:
         return {
             PREFIX: "yes",
             f"{PREFIX}.model": os.path.basename(self.model) if self.model_is_file else self.model,
+            f"{PREFIX}.calibrate": yn[bool(self.calibrate)],
             f"{PREFIX}.maskFile": os.path.basename(self.mask_file) if self.mask_file else "no",
             f"{PREFIX}.tileSize": str(self.tile_size),
             f"{PREFIX}.batchSize": str(self.batch_size),

@@ -92,10 +92,11 @@ def receptive_halo(model="fault"):
     return int(net.receptive_radius + dataset.NORM_WINDOW // 2 + 1)
 
 
-def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision="auto"):
+def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision="auto", calibrate=True):
     """Denoise a batch of windows.
 
     noisy (N, T, H, W) metres, elevation (N, H, W) or (H, W) metres, mask (N, H, W) or (H, W) bool.
+    calibrate=False skips the model's calibration gate (``shrink_tau``): raw network output, one pass.
     Returns (dates (N, T-1, H, W), cumulative (N, H, W)) in metres, relative to each window's first
     date, 0 at invalid pixels.
     """
@@ -108,7 +109,7 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
     T = noisy.shape[1]
     dates = np.zeros((N, T - 1) + noisy.shape[2:], np.float32)
     batch_size = max(1, min(int(batch_size), MAX_PIXELS_PER_CALL // int(np.prod(noisy.shape[2:]))))
-    tau = float(getattr(net, "shrink_tau", 0.0))
+    tau = float(getattr(net, "shrink_tau", 0.0)) if calibrate else 0.0
     # normalise chunk by chunk: the float64 temporaries of the normalisation are as large as the
     # windows themselves, so whole-batch normalisation would dominate the memory
     for i in range(0, N, batch_size):
@@ -178,7 +179,7 @@ def _tiles(length, width, tile, halo):
 
 
 def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None, tile_size=256, batch_size=32,
-            precision="auto", progress=False):
+            precision="auto", calibrate=True, progress=False):
     """Denoise a displacement time series.
 
     Parameters: ts         - (n, H, W) LOS displacement in metres, n >= 9; no-data as NaN or 0 on all dates
@@ -191,6 +192,9 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                 batch_size - windows per network call (at most; calls are also capped at
                              MAX_PIXELS_PER_CALL pixel-windows to bound memory)
                 precision  - 'auto' (bf16 on CPUs with AMX/AVX512-BF16), 'float32' or 'bfloat16'
+                calibrate  - apply the model's calibration gate (shrink_tau), which suppresses weak,
+                             noise-like output at the cost of a second network pass; False gives
+                             the raw network output
     Returns:    DenoiseResult(timeseries (n, H, W), cumulative (n-8, H, W)), float32 metres, relative to
                 the first date, NaN at invalid pixels.
     """
@@ -235,7 +239,7 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
             ks = range(k0, min(num_win, k0 + per_call))
             windows = np.stack([sub[k:k + T] for k in ks])
             dates, _ = predict_windows(model, windows, elev[ry0:ry1, rx0:rx1], mask=sub_valid,
-                                       batch_size=batch_size, precision=precision)
+                                       batch_size=batch_size, precision=precision, calibrate=calibrate)
             dates = dates[(slice(None), slice(None)) + core]
             full = np.concatenate([np.zeros_like(dates[:, :1]), dates], axis=1)     # (b, T, h, w)
             inc = np.diff(full, axis=1)

@@ -29,8 +29,8 @@ WINDOW = io.MIN_NUM_DATE
 # It is valid data, so it is fed as this negligible constant (a constant has no deformation).
 REF_PIXEL_VALUE = 1e-7
 REF_SEARCH_RADIUS = 3      # px around REF_Y/REF_X used if the reference pixel itself is masked
-COMPARE_KEYS = ("mintpy.dlae.model", "mintpy.dlae.modelSha256", "mintpy.dlae.maskFile",
-                "mintpy.dlae.precision")
+COMPARE_KEYS = ("mintpy.dlae.model", "mintpy.dlae.modelSha256", "mintpy.dlae.calibrate",
+                "mintpy.dlae.maskFile", "mintpy.dlae.precision")
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,7 +108,7 @@ def provenance(cfg, ts_file):
 # one box (module level: Dask workers import it)
 # --------------------------------------------------------------------------------------------
 def denoise_box(ts_file, geom_file, box, halo, model, mask_file=None, mask_dataset=None,
-                tile_size=256, batch_size=32, precision="auto", ref_yx=None):
+                tile_size=256, batch_size=32, precision="auto", calibrate=True, ref_yx=None):
     """Denoise the pixels of ``box`` (x0, y0, x1, y1), reading ``halo`` px of context around it.
 
     Returns (timeseries (n, h, w), cumulative (n-8, h, w), box), as the denoiser gives them:
@@ -128,7 +128,7 @@ def denoise_box(ts_file, geom_file, box, halo, model, mask_file=None, mask_datas
     mask = io.read_mask(mask_file, read_box, mask_dataset) if mask_file else None
     res = denoise(ts, geom["height"], model=model, mask=mask, incidence=geom["incidenceAngle"],
                   azimuth=geom["azimuthAngle"], tile_size=tile_size, batch_size=batch_size,
-                  precision=precision)
+                  precision=precision, calibrate=calibrate)
     rows, cols = crop
     den = np.asarray(res.timeseries, dtype=np.float32)[:, rows, cols]
     cum = np.asarray(res.cumulative, dtype=np.float32)[:, rows, cols]
@@ -226,7 +226,8 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     nodata = io.nodata_value(ts_file, atr)
     job = dict(ts_file=ts_file, geom_file=geom_file, halo=halo, model=model,
                mask_file=cfg.mask_file, mask_dataset=mask_dataset, tile_size=cfg.tile_size,
-               batch_size=cfg.batch_size, precision=cfg.precision, ref_yx=ref_yx)
+               batch_size=cfg.batch_size, precision=cfg.precision, calibrate=cfg.calibrate,
+               ref_yx=ref_yx)
     log.info("denoise %s (%d dates, %d x %d px) with model %s, halo %d px", ts_file, num_date,
              length, width, attrs["mintpy.dlae.model"], halo)
     if ref_yx is not None:

@@ -94,7 +94,7 @@ def _box3(a):
 
 
 def fake_denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None,
-                 tile_size=256, batch_size=32, precision="auto"):
+                 tile_size=256, batch_size=32, precision="auto", calibrate=True):
     ts = np.asarray(ts, np.float64)
     assert ts.ndim == 3 and ts.shape[0] >= 9 and elevation.shape == ts.shape[1:]
     invalid = np.all((ts == 0) | np.isnan(ts), axis=0) | np.any(np.isnan(ts), axis=0)

@@ -1,4 +1,6 @@
 """mintpy.dlae.* options: template files, auto values, typed config, command-line overrides."""
+import argparse
+
 import pytest
 from mintpy.utils import readfile
 from mintpy.utils import utils1 as ut
@@ -13,9 +15,10 @@ def test_shipped_templates_agree():
     default = readfile.read_template(config.default_template_file())
     auto = readfile.read_template(config.auto_file())
     assert user == default
-    assert set(user) == {"mintpy.dlae", "mintpy.dlae.model", "mintpy.dlae.maskFile",
-                         "mintpy.dlae.tileSize", "mintpy.dlae.batchSize", "mintpy.dlae.precision",
-                         "mintpy.dlae.saveCumulative", "mintpy.dlae.saveRemoved"}
+    assert set(user) == {"mintpy.dlae", "mintpy.dlae.model", "mintpy.dlae.calibrate",
+                         "mintpy.dlae.maskFile", "mintpy.dlae.tileSize", "mintpy.dlae.batchSize",
+                         "mintpy.dlae.precision", "mintpy.dlae.saveCumulative",
+                         "mintpy.dlae.saveRemoved"}
     assert all(v == "auto" for v in user.values())
     assert set(user) < set(auto) and auto["mintpy.compute.cluster"] == "none"
     text = config.template_text()
@@ -34,9 +37,18 @@ def test_mintpy_auto_resolution_with_our_file():
 def test_defaults():
     cfg = DlaeConfig.from_template({})
     assert cfg == DlaeConfig(num_worker=cfg.num_worker)
-    assert (cfg.enabled, cfg.model, cfg.mask_file, cfg.tile_size, cfg.batch_size, cfg.precision,
-            cfg.save_cumulative, cfg.save_removed, cfg.max_memory, cfg.cluster) == \
-        (False, "fault", None, 256, 32, "auto", True, False, 4.0, None)
+    assert (cfg.enabled, cfg.model, cfg.calibrate, cfg.mask_file, cfg.tile_size, cfg.batch_size,
+            cfg.precision, cfg.save_cumulative, cfg.save_removed, cfg.max_memory, cfg.cluster) == \
+        (False, "fault", True, None, 256, 32, "auto", True, False, 4.0, None)
+    assert cfg.to_attrs()["mintpy.dlae.calibrate"] == "yes"
+
+
+@pytest.mark.parametrize("value, expected", [("yes", True), ("no", False), ("auto", True),
+                                             ("off", False)])
+def test_calibrate_template(value, expected):
+    cfg = DlaeConfig.from_template({"mintpy.dlae.calibrate": value})
+    assert cfg.calibrate is expected
+    assert cfg.to_attrs()["mintpy.dlae.calibrate"] == ("yes" if expected else "no")
 
 
 def test_from_template_file(tmp_path):
@@ -61,6 +73,7 @@ def test_from_template_file(tmp_path):
     ("mintpy.dlae.batchSize", "0", "batchSize = 0"),
     ("mintpy.dlae.precision", "float16", "precision = 'float16'"),
     ("mintpy.dlae", "maybe", "mintpy.dlae = 'maybe'"),
+    ("mintpy.dlae.calibrate", "maybe", "calibrate = 'maybe'"),
     ("mintpy.compute.cluster", "k8s", "cluster = 'k8s'"),
 ])
 def test_bad_values(key, value, match):
@@ -95,3 +108,26 @@ def test_cli_bad_arguments(tmp_path, args, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.cmd_line_parse([str(tmp_path / "ts.h5"), "-g", "g.h5"] + args)
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("template, args, expected", [
+    (None, [], True),
+    (None, ["--no-calibrate"], False),
+    ("mintpy.dlae.calibrate = no\n", [], False),
+    ("mintpy.dlae.calibrate = yes\n", ["--no-calibrate"], False),
+    ("mintpy.dlae.calibrate = auto\n", [], True),
+])
+def test_cli_calibrate(tmp_path, template, args, expected):
+    """--no-calibrate wins over the template; without it the template (or auto = yes) decides."""
+    if template is not None:
+        (tmp_path / "t.txt").write_text(template)
+        args = args + ["-t", str(tmp_path / "t.txt")]
+    inps = cli.cmd_line_parse([str(tmp_path / "ts.h5"), "-g", "g.h5"] + args)
+    assert inps.calibrate is (False if "--no-calibrate" in args else None)
+    cfg = cli.build_config(inps)
+    assert cfg.calibrate is expected
+    assert cfg.to_attrs()["mintpy.dlae.calibrate"] == ("yes" if expected else "no")
+    assert DlaeConfig.from_args(argparse.Namespace(
+        model="fault", calibrate=inps.calibrate, mask_file=None, tile_size=256, batch_size=32,
+        precision="auto", save_cumulative=True, save_removed=False, maxMemory=4.0, cluster=None,
+        numWorker=4, config=None)).calibrate is ("--no-calibrate" not in args)

@@ -90,7 +90,7 @@ def test_windows_and_stitching_with_oracle(monkeypatch):
         num_dates = 9
         receptive_radius = 1
 
-    def oracle(model, windows, elevation, mask=None, batch_size=32, precision="auto"):
+    def oracle(model, windows, elevation, mask=None, batch_size=32, precision="auto", calibrate=True):
         calls.append(len(windows))
         d = windows[:, 1:] - windows[:, :1]
         return d, d[:, -1]
@@ -153,6 +153,29 @@ def test_shrinkage_keeps_tiling_exact_and_shrinks():
     weak = inference.shrinkage(np.full((1, 50, 50), 0.05, np.float32), valid, 0.5)
     strong = inference.shrinkage(np.full((1, 50, 50), 5.0, np.float32), valid, 0.5)
     assert weak.max() < 0.02 and strong.min() > 0.98
+
+
+def test_calibrate_false_gives_the_raw_network_output():
+    """calibrate=False skips the gate: same output as the same weights with shrink_tau = 0."""
+    import keras
+
+    from mintpy_dlae.model import DlaeNet
+    keras.utils.set_random_seed(2)
+    net = build_model(filters=4, filters_2d=4, shrink_tau=0.5)
+    raw = DlaeNet.from_config(dict(net.get_config(), shrink_tau=0.0))
+    raw.set_weights(net.get_weights())
+    ts, h = _series(n=9, H=40, W=36, seed=7)
+    windows = np.stack([ts, ts[::-1] - ts[-1]])
+    expected, expected_cum = inference.predict_windows(raw, windows, h, precision="float32")
+    off, off_cum = inference.predict_windows(net, windows, h, precision="float32", calibrate=False)
+    gated, _ = inference.predict_windows(net, windows, h, precision="float32", calibrate=True)
+    np.testing.assert_allclose(off, expected, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(off_cum, expected_cum, rtol=1e-5, atol=1e-9)
+    assert np.abs(gated - expected).max() > 1e-3 * np.abs(expected).max()
+    # denoise() passes the option on
+    r_off = inference.denoise(ts, h, model=net, precision="float32", calibrate=False)
+    r_raw = inference.denoise(ts, h, model=raw, precision="float32")
+    np.testing.assert_allclose(r_off.timeseries, r_raw.timeseries, rtol=1e-5, atol=1e-9)
 
 
 def test_remove_elevation_phase_removes_stratified_delay_only():

@@ -115,6 +115,27 @@ def test_update_mode(project, fake_denoiser):
     assert readfile.read_attribute(out["timeseries"])["mintpy.dlae.maskFile"] == "maskTempCoh.h5"
 
 
+
+def test_calibrate_passed_on_and_compared(project, fake_denoiser, monkeypatch):
+    """calibrate reaches denoise(), is recorded on the outputs, and a change re-runs --update."""
+    seen = []
+
+    def denoise(*args, calibrate=True, **kwargs):
+        seen.append(calibrate)
+        return fake_denoise(*args, calibrate=calibrate, **kwargs)
+
+    monkeypatch.setattr(fake_denoiser, "denoise", denoise)
+    out = run.run_dlae(project.ts, project.geom, DlaeConfig(), progress=False)
+    assert seen and all(seen)
+    assert readfile.read_attribute(out["timeseries"])["mintpy.dlae.calibrate"] == "yes"
+    seen.clear()
+    cfg = DlaeConfig(calibrate=False)
+    assert run.run_dlae(project.ts, project.geom, cfg, update=True, progress=False)
+    assert seen and not any(seen)
+    assert readfile.read_attribute(out["timeseries"])["mintpy.dlae.calibrate"] == "no"
+    assert run.run_dlae(project.ts, project.geom, cfg, update=True, progress=False) is None
+
+
 # ---------------------------------------------------------------------------- CLI errors
 def _files(folder):
     return sorted(os.listdir(folder))

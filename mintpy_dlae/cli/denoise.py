@@ -19,6 +19,7 @@ EXAMPLE = """example:
   mintpy_dlae.py timeseries_ERA5.h5 -g inputs/geometryRadar.h5
   mintpy_dlae.py timeseries_ERA5.h5 -g inputs/geometryGeo.h5 -m maskTempCoh.h5 --model mogi
   mintpy_dlae.py timeseries_ERA5.h5 -g inputs/geometryGeo.h5 --model my_model.keras -o ts_dlae.h5
+  mintpy_dlae.py timeseries_ERA5.h5 -g inputs/geometryGeo.h5 --no-calibrate  # raw network output
   mintpy_dlae.py timeseries_ERA5.h5 -t smallbaselineApp.cfg --update      # options from template
   mintpy_dlae.py timeseries_ERA5.h5 -g inputs/geometryGeo.h5 -c local --num-worker 2 --ram 2
 
@@ -30,7 +31,8 @@ EXAMPLE = """example:
 """
 
 TEMPLATE_HELP = """template options (-t, keys of templates/dlae.cfg; command-line options win):
-  mintpy.dlae.model / maskFile / tileSize / batchSize / precision / saveCumulative / saveRemoved
+  mintpy.dlae.model / calibrate / maskFile / tileSize / batchSize / precision / saveCumulative /
+  saveRemoved
   mintpy.compute.maxMemory / cluster / numWorker / config
 """
 
@@ -51,6 +53,9 @@ def create_parser(subparsers=None):
                         help="mask file, e.g. maskTempCoh.h5 or waterMask.h5 (default: no mask)")
     parser.add_argument("--model", dest="model", metavar="NAME|PATH",
                         help="fault, mogi or the path of a .keras model (default: fault)")
+    parser.add_argument("--no-calibrate", dest="calibrate", action="store_false", default=None,
+                        help="do not apply the model's calibration gate: raw network output, one\n"
+                             "pass, faster; may show invented deformation at low SNR")
     parser.add_argument("-o", "--output", dest="out_file", metavar="OUT",
                         help="output time-series file (default: <input>_DLAE.h5)")
     parser.add_argument("-t", "--template", dest="template_file",
@@ -113,8 +118,8 @@ def build_config(inps):
     cfg = (DlaeConfig.from_template(inps.template_file) if inps.template_file
            else DlaeConfig())
     cfg.enabled = True
-    overrides = dict(model=inps.model, mask_file=inps.mask_file, tile_size=inps.tile_size,
-                     batch_size=inps.batch_size, precision=inps.precision,
+    overrides = dict(model=inps.model, calibrate=inps.calibrate, mask_file=inps.mask_file,
+                     tile_size=inps.tile_size, batch_size=inps.batch_size, precision=inps.precision,
                      save_cumulative=inps.save_cumulative, save_removed=inps.save_removed,
                      max_memory=inps.maxMemory, cluster=inps.cluster, num_worker=inps.numWorker,
                      config_name=inps.config)
