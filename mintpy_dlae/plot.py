@@ -3,6 +3,7 @@
     python -m mintpy_dlae.plot examples --kind fault -o docs/figures/examples_fault.png
     python -m mintpy_dlae.plot learning-curves pretrained/fault_ckpt/state.json pretrained/mogi_ckpt/state.json \
         -o docs/figures/learning_curves.png
+    python -m mintpy_dlae.plot inventions pretrained/fault.keras --kind fault -o docs/figures/inventions_fault.png
 """
 import argparse
 
@@ -73,6 +74,44 @@ def plot_learning_curves(state_files, out_png="learning_curves.png"):
     return out_png
 
 
+def plot_inventions(model, kind="fault", snr=0.01, n=64, seed=31337, worst=4, out_png="inventions.png"):
+    """The network's worst inventions on near-noise series (the first calibration level): per row,
+    the noisy cumulative map, the elevation, the ungated output, the output of the pass without
+    the local phase/elevation fit (what the calibration gate measures) and the truth."""
+    from . import dataset, synthetic
+    from .evaluate import r2_per_sample
+    from .inference import gate_signal, predict_windows, prepare_model
+    from .model import DlaeNet, load_model
+    net = load_model(model)
+    base = DlaeNet.from_config(dict(net.get_config(), shrink_tau=0.0))
+    base.set_weights(net.get_weights())
+    b = synthetic.generate(n, kind=kind, rng=seed, snr=float(snr))
+    _, cum = predict_windows(base, b.noisy, b.elevation)
+    _, s, valid = dataset.model_inputs(b.noisy, b.elevation)
+    gate = gate_signal(prepare_model(base)[1], b.noisy, b.elevation, s, valid) * s
+    r2 = r2_per_sample(cum, b.cumulative)
+    rows = np.argsort(r2)[:worst]
+    plt = _plt()
+    fig, axes = plt.subplots(len(rows), 5, figsize=(14, 2.6 * len(rows)), squeeze=False)
+    for ax, i in zip(axes, rows):
+        noisy = (b.noisy[i, -1] - b.noisy[i, 0]) * 1e3
+        lim = np.abs(noisy).max()
+        panels = [(noisy, f"noisy cumulative; R² of output {r2[i]:.0f}", lim),
+                  (b.elevation[i], "elevation (m)", None), (cum[i] * 1e3, "network output", lim),
+                  (gate[i] * 1e3, "output without phase/elev. fit", lim), (b.cumulative[i] * 1e3, "truth", None)]
+        for a, (img, title, v) in zip(ax, panels):
+            im = a.imshow(img, cmap="terrain" if "elevation" in title else "RdBu_r",
+                          vmin=None if v is None else -v, vmax=v)
+            a.set_title(title, fontsize=7)
+            a.set_xticks([]), a.set_yticks([])
+            fig.colorbar(im, ax=a, shrink=0.8)
+    fig.suptitle(f"{kind} model: worst {len(rows)} of {n} series at SNR {snr} (maps in mm)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
 def main(iargs=None):
     p = argparse.ArgumentParser(prog="python -m mintpy_dlae.plot", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -84,11 +123,17 @@ def main(iargs=None):
     lc = sub.add_parser("learning-curves", help="validation R² per SNR bin against samples (training logs)")
     lc.add_argument("state_files", nargs="+", help="<model>_ckpt/state.json files")
     lc.add_argument("-o", "--output", default="learning_curves.png")
+    iv = sub.add_parser("inventions", help="worst outputs on near-noise series, with the gate's view")
+    iv.add_argument("model", help="fault / mogi / path to a .keras file")
+    iv.add_argument("--kind", default="fault", choices=["fault", "mogi"])
+    iv.add_argument("-o", "--output", default="inventions.png")
     inps = p.parse_args(iargs)
     if inps.figure == "examples":
         print(plot_examples(inps.kind, seed=inps.seed, out_png=inps.output))
     elif inps.figure == "learning-curves":
         print(plot_learning_curves(inps.state_files, out_png=inps.output))
+    elif inps.figure == "inventions":
+        print(plot_inventions(inps.model, inps.kind, out_png=inps.output))
 
 
 if __name__ == "__main__":
