@@ -118,9 +118,10 @@ def summarise(table):
         out[name] = {f"r2_at_snr_{s}": float(np.interp(np.log(s), np.log(snr), r2)) for s in (0.02, 0.05, 0.1, 0.3, 1.0, 3.0)}
         ok = r2 >= 0.6
         out[name]["r2_0.6_from_snr"] = float(snr[np.argmax(ok)]) if ok.any() else None
+        out[name]["mean_over_levels"] = float(r2.mean())
     if "model" in table and "zero" in table:
         gap = np.asarray(table["model"]) - np.asarray(table["zero"])
-        out["calibrated"] = bool((gap >= 0).all())
+        out["calibrated"] = bool((gap >= -CALIBRATION_TOLERANCE).all())   # see calibrate_shrinkage
         out["worst_gap_to_zero"] = float(gap.min())
     return out
 
