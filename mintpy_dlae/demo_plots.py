@@ -134,16 +134,28 @@ def metrics(res):
                         "last_date_correlation": float(np.corrcoef(
                             x[-1][res.valid], res.truth[-1][res.valid])[0, 1]),
                         "last_date_rms_error_mm": float(np.sqrt(np.mean(err[-1] ** 2)))}
-    return {"window": list(res.window_dates), "true_peak_pixel": [int(i) for i in ipk],
+    return {"window": list(res.window_dates), "event_snr": event_snr(res), "true_peak_pixel": [int(i) for i in ipk],
             "true_peak_mm": float(tru[ipk]), "event": event, "series": series,
             "num_valid_pixels": int(res.valid.sum())}
+
+
+def event_snr(res):
+    """SNR of the event window in the paper's definition (as ``synthetic.paper_snr``): the mean
+    |true cumulative displacement| over the std of the noise (input minus truth) over the window's
+    dates and pixels, each pixel's mean over the window removed (the series' referencing offset)."""
+    k = res.window
+    noise = (res.input - res.truth)[k:k + WINDOW][:, res.valid]
+    noise = noise - noise.mean(axis=0)
+    signal = (res.truth[k + WINDOW - 1] - res.truth[k])[res.valid]
+    return float(np.mean(np.abs(signal)) / np.std(noise))
 
 
 def format_metrics(m):
     """The table that dlae_demo.py prints."""
     e = m["event"]
     lines = [f"Recovered versus true (LOS mm), event window {m['window'][0]}-{m['window'][1]} "
-             f"(9-date cumulative displacement, {m['num_valid_pixels']} pixels):",
+             f"(9-date cumulative displacement, {m['num_valid_pixels']} pixels), "
+             f"SNR {m['event_snr']:.2f} (paper definition; docs/evaluation.md gives R² against SNR):",
              f"  {'':<34}{'RMS error':>10}{'corr':>7}{'gain':>7}{'at peak':>9}",
              ]
     rows = (("input (ERA5-corrected)", "input"), ("denoised (network cumulative map)", "denoised"),

@@ -28,6 +28,9 @@ def test_event_window():
 def test_cli_rejects_bad_arguments(tmp_path):
     with pytest.raises(SystemExit):
         demo.cmd_line_parse(["--num-date", "8"])
+    with pytest.raises(SystemExit):
+        demo.cmd_line_parse(["--amplitude", "0"])
+    assert demo.cmd_line_parse(["--amplitude", "30"]).amplitude == 30.0
     with pytest.raises(SystemExit, match="not found"):
         demo.main(["--dir", str(tmp_path), "--model", str(tmp_path / "missing.keras")])
 
@@ -76,6 +79,15 @@ def test_metrics_of_a_perfect_and_a_zero_output():
     assert "RMS error" in text and "denoised" in text
 
 
+def test_event_snr_follows_the_paper_definition():
+    res = _fake_results()
+    res.input = res.truth + np.random.default_rng(0).normal(0.0, 2.0, res.truth.shape)
+    # window 2..10: cumulative +-10 mm everywhere; noise std 2 mm, its 9-date mean removed per pixel
+    expected = 10.0 / (2.0 * np.sqrt(8.0 / 9.0))
+    assert demo_plots.event_snr(res) == pytest.approx(expected, rel=0.03)
+    assert demo_plots.metrics(res)["event_snr"] == pytest.approx(expected, rel=0.03)
+
+
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path, tiny_model, capfd):
     """The whole demo (project, smallbaselineApp_dlae, figures, numbers) on a small frame."""
@@ -93,6 +105,6 @@ def test_demo_end_to_end(tmp_path, tiny_model, capfd):
     assert m["event"]["truth"]["rms_error_mm"] == 0.0
     for key in ("input", "denoised", "denoised_series"):
         assert np.isfinite(m["event"][key]["rms_error_mm"]), key
-    # the ERA5-corrected input is noisy: its error is a sizeable part of the 30 mm signal
+    # the ERA5-corrected input is noisy: its error is a sizeable part of the 80 mm signal
     assert m["event"]["input"]["rms_error_mm"] > 2.0
     assert (work / "timeseries_ERA5_DLAE.h5").is_file() and (work / "velocity.h5").is_file()
