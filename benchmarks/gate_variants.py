@@ -35,7 +35,7 @@ def _transformed_predictions(base, noisy, elevation):
                 if flip:
                     x, e = x[..., ::-1], e[..., ::-1]
                 x, e = np.rot90(x, k, axes=(-2, -1)), np.rot90(e, k, axes=(-2, -1))
-                _, c = predict_windows(base, np.ascontiguousarray(x), np.ascontiguousarray(e))
+                _, c = predict_windows(base, np.ascontiguousarray(x), np.ascontiguousarray(e), calibrate=False)
                 c = np.rot90(c, -k, axes=(-2, -1))
                 out.append(sign * (c[..., ::-1] if flip else c))
     return np.mean(out, axis=0)
@@ -52,11 +52,9 @@ def main():
     from mintpy_dlae import dataset, synthetic
     from mintpy_dlae.evaluate import r2_per_sample
     from mintpy_dlae.inference import gate_signal, predict_windows, prepare_model, shrinkage
-    from mintpy_dlae.model import DlaeNet, load_model
+    from mintpy_dlae.model import load_model
 
-    net = load_model(a.model)
-    base = DlaeNet.from_config(dict(net.get_config(), shrink_tau=0.0))
-    base.set_weights(net.get_weights())
+    base = load_model(a.model)
     run_net = prepare_model(base)[1]
     snrs = np.geomspace(0.01, 10.0, a.levels)
     rows = {}
@@ -68,9 +66,9 @@ def main():
         b = synthetic.generate(a.per_level, kind=a.kind, rng=31337 + i, snr=float(snr))
         t = b.cumulative
         _, s, valid = dataset.model_inputs(b.noisy, b.elevation)
-        _, plain = predict_windows(base, b.noisy, b.elevation)
+        _, plain = predict_windows(base, b.noisy, b.elevation, calibrate=False)
         pe_noisy = dataset.remove_elevation_phase(b.noisy, b.elevation, valid)
-        _, pe_out = predict_windows(base, pe_noisy, b.elevation)
+        _, pe_out = predict_windows(base, pe_noisy, b.elevation, calibrate=False)
         gate_pe = gate_signal(run_net, b.noisy, b.elevation, s, valid)
         add("zero", np.zeros_like(t), t)
         add("plain", plain, t)

@@ -202,16 +202,14 @@ def calibrate_shrinkage(model, kind, levels=16, per_level=64, snr_range=(0.01, 1
     """
     from . import dataset, synthetic
     from .inference import gate_signal, predict_windows, prepare_model, shrinkage
-    from .model import DlaeNet, load_model
+    from .model import load_model
     net = load_model(model)
-    base = DlaeNet.from_config(dict(net.get_config(), shrink_tau=0.0))
-    base.set_weights(net.get_weights())
-    _, run_net = prepare_model(base)
+    _, run_net = prepare_model(net)
     snrs = np.geomspace(*snr_range, levels)
     cached = []
     for i, snr in enumerate(snrs):
         b = synthetic.generate(per_level, kind=kind, rng=seed + i, snr=float(snr))
-        _, cum = predict_windows(base, b.noisy, b.elevation)
+        _, cum = predict_windows(net, b.noisy, b.elevation, calibrate=False)
         _, s, valid = dataset.model_inputs(b.noisy, b.elevation)
         cached.append((b.cumulative, cum, gate_signal(run_net, b.noisy, b.elevation, s, valid), valid))
     zero = np.array([r2_per_sample(np.zeros_like(t), t).mean() for t, _, _, _ in cached])

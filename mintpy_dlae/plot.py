@@ -81,14 +81,12 @@ def plot_inventions(model, kind="fault", snr=0.01, n=64, seed=31337, worst=4, ou
     from . import dataset, synthetic
     from .evaluate import r2_per_sample
     from .inference import gate_signal, predict_windows, prepare_model
-    from .model import DlaeNet, load_model
+    from .model import load_model
     net = load_model(model)
-    base = DlaeNet.from_config(dict(net.get_config(), shrink_tau=0.0))
-    base.set_weights(net.get_weights())
     b = synthetic.generate(n, kind=kind, rng=seed, snr=float(snr))
-    _, cum = predict_windows(base, b.noisy, b.elevation)
+    _, cum = predict_windows(net, b.noisy, b.elevation, calibrate=False)
     _, s, valid = dataset.model_inputs(b.noisy, b.elevation)
-    gate = gate_signal(prepare_model(base)[1], b.noisy, b.elevation, s, valid) * s
+    gate = gate_signal(prepare_model(net)[1], b.noisy, b.elevation, s, valid) * s
     r2 = r2_per_sample(cum, b.cumulative)
     rows = np.argsort(r2)[:worst]
     plt = _plt()
