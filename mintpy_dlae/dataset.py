@@ -76,7 +76,7 @@ def remove_elevation_phase(window, elevation, valid, window_px=NORM_WINDOW):
     the same ``window_px`` box as the normalisation (variance floored at ``ELEV_STD_FLOOR**2``, so flat
     terrain gets no correction), and ``k_t * (h - local mean h)`` is removed: MintPy's phase/elevation
     correction, made local.  The first date is added back, so no-data detection is unchanged.  Used by
-    the calibration gate only (see ``inference.predict_windows``), not as network input.
+    the calibration gate only (``inference.gate_signal``), not as network input.
     """
     valid_t = np.broadcast_to(valid[..., None, :, :], window.shape)
     x = np.where(valid_t, window - window[..., :1, :, :], 0.0).astype(np.float64)
