@@ -20,14 +20,31 @@ def test_generate_shapes_and_reproducibility(kind):
     assert not np.array_equal(a.noisy, c.noisy)
 
 
+def _snr_from_arrays(b):
+    """The paper's SNR recomputed here in float64 from the returned arrays alone: mean |cumulative
+    clean map| over pixels / std of the noise (noisy - clean) over all dates and pixels."""
+    clean = b.clean.astype(np.float64)
+    noise = b.noisy.astype(np.float64) - clean
+    signal = np.abs(clean[:, -1] - clean[:, 0]).mean(axis=(1, 2))
+    return signal / noise.reshape(len(noise), -1).std(axis=1)
+
+
+@pytest.mark.parametrize("kind", ["fault", "mogi"])
 @pytest.mark.parametrize("snr", [0.01, 0.1, 1.0, 10.0])
-def test_requested_snr_is_hit(snr):
-    b = synthetic.generate(64, kind="fault", rng=1, snr=snr)
-    noise = b.noisy - b.clean
-    got = synthetic.paper_snr(b.clean, noise)
-    np.testing.assert_allclose(got, b.snr, rtol=1e-5)
-    # the paper rule makes the cumulative map the full signal, so the SNR is hit for (almost) all series
-    assert np.mean(np.abs(got / snr - 1) < 1e-3) > 0.8
+def test_requested_snr_is_hit(kind, snr):
+    """The SNR measured on the output equals the requested one to 1e-5 (float32 arrays: measured
+    error <= 3e-7) for every series whose deformation grew through the window (last date the
+    largest), and is never above it.  Only transient (up-and-back) series fall below, because their
+    cumulative map is smaller than their peak: measured 0.5-2 % of series, so >= 95 % must hit."""
+    b = synthetic.generate(200, kind=kind, rng=1, snr=snr)
+    got = _snr_from_arrays(b)
+    np.testing.assert_allclose(b.snr, got, rtol=1e-5)                # the reported SNR is the true one
+    per_date = np.abs(b.clean.astype(np.float64)).mean(axis=(2, 3))
+    grew = per_date[:, -1] >= per_date.max(axis=1) * (1 - 1e-6)
+    assert grew.mean() > 0.5
+    np.testing.assert_allclose(got[grew], snr, rtol=1e-5)
+    assert np.all(got <= snr * (1 + 1e-5))
+    assert np.mean(np.abs(got / snr - 1) < 1e-5) >= 0.95
 
 
 def test_snr_range_is_log_uniform():
