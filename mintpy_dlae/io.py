@@ -210,6 +210,12 @@ def read_timeseries(path, box=None):
     return np.asarray(data, dtype=np.float32)
 
 
+def read_timeseries_date(path, index):
+    """Read date number ``index`` of ``timeseries`` as a float32 (rows, cols) array."""
+    with h5py.File(path, "r") as f:
+        return np.asarray(f["timeseries"][int(index)], dtype=np.float32)
+
+
 def read_timeseries_info(path):
     """Dates (list of YYYYMMDD str), bperp (or None) and raw root attributes of a time-series file."""
     with h5py.File(path, "r") as f:
@@ -247,12 +253,19 @@ def _first_2d(path):
     return next(d for d, s in dsets.items() if len(s) == 2)
 
 
-def nodata_value(path, atr=None):
-    """The no-data value of a time-series file: NaN if it says so or holds NaN, else 0 (MintPy)."""
+def nodata_value(path, atr=None, nan_pixels=None):
+    """The no-data value of a time-series file: NaN if it says so or holds NaN, else 0 (MintPy).
+
+    ``nan_pixels`` (when known, e.g. from run.scan_input): whether some pixels are NaN on every
+    date with data; NaN holes on a few dates, or an all-NaN missing date, do not make NaN the
+    no-data value of the file.
+    """
     atr = atr or readfile.read_attribute(path)
     value = str(atr.get("NO_DATA_VALUE", "none")).lower()
     if value == "nan":
         return np.nan
+    if nan_pixels is not None:
+        return np.nan if nan_pixels else 0.0
     with h5py.File(path, "r") as f:
         last = f["timeseries"][-1]
     return np.nan if np.isnan(last).any() else 0.0

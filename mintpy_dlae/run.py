@@ -29,6 +29,9 @@ WINDOW = io.MIN_NUM_DATE
 # It is valid data, so it is fed as this negligible constant (a constant has no deformation).
 REF_PIXEL_VALUE = 1e-7
 REF_SEARCH_RADIUS = 3      # px around REF_Y/REF_X used if the reference pixel itself is masked
+# Output values smaller than this (metres; 1 micrometre, far below InSAR precision) are written as
+# exact 0, so that silenced maps are 0 and not 1e-25 .. 1e-7 blobs with unreadable colour bars.
+FLUSH_BELOW = 1e-6
 COMPARE_KEYS = ("mintpy.dlae.model", "mintpy.dlae.modelSha256", "mintpy.dlae.calibrate",
                 "mintpy.dlae.maskFile", "mintpy.dlae.precision")
 
@@ -43,6 +46,10 @@ def output_files(ts_file, out_file=None):
     ``cumulative_ERA5_DLAE.h5`` (moving-window maps) and ``timeseriesRemoved_ERA5_DLAE.h5``
     (input minus output). The last two do not match smallbaselineApp's ``timeseries_*.h5`` glob
     and never enter its alphabetically sorted file chain.
+
+    The rule: the first "timeseries" of the output name becomes "cumulative" and
+    "timeseriesRemoved". An output name without "timeseries" (``-o denoised.h5``) gets the same
+    words as prefixes: ``cumulative_denoised.h5`` and ``timeseriesRemoved_denoised.h5``.
     """
     if out_file is None:
         out_file = os.path.splitext(ts_file)[0] + "_DLAE.h5"
@@ -52,7 +59,7 @@ def output_files(ts_file, out_file=None):
         cum = stem.replace("timeseries", io.CUMULATIVE_PREFIX, 1)
         rem = stem.replace("timeseries", "timeseriesRemoved", 1)
     else:
-        cum, rem = f"{stem}_{io.CUMULATIVE_PREFIX}", f"{stem}_removed"
+        cum, rem = f"{io.CUMULATIVE_PREFIX}_{stem}", f"timeseriesRemoved_{stem}"
     return {"timeseries": out_file,
             "cumulative": os.path.join(folder, cum + ".h5"),
             "removed": os.path.join(folder, rem + ".h5")}
@@ -108,11 +115,17 @@ def provenance(cfg, ts_file):
 # one box (module level: Dask workers import it)
 # --------------------------------------------------------------------------------------------
 def denoise_box(ts_file, geom_file, box, halo, model, mask_file=None, mask_dataset=None,
-                tile_size=256, batch_size=32, precision="auto", calibrate=True, ref_yx=None):
+                tile_size=256, batch_size=32, precision="auto", calibrate=True, ref_yx=None,
+                keep=None, days=None):
     """Denoise the pixels of ``box`` (x0, y0, x1, y1), reading ``halo`` px of context around it.
 
-    Returns (timeseries (n, h, w), cumulative (n-8, h, w), box), as the denoiser gives them:
-    referenced to the first date, NaN at no-data pixels.
+    ``keep`` lists the indices of the dates given to the network (default: all; see
+    :func:`scan_input` for the empty dates left out). Missing values (NaN) of a pixel on some of
+    those dates are filled by :func:`fill_missing` (``days``: the dates in days) for the network
+    only; the driver writes NaN there again.
+
+    Returns (timeseries (k, h, w), cumulative (k-8, h, w), box) for the k kept dates, as the
+    denoiser gives them: referenced to the first kept date, NaN at no-data pixels.
     """
     from mintpy_dlae.inference import denoise
 
@@ -120,6 +133,10 @@ def denoise_box(ts_file, geom_file, box, halo, model, mask_file=None, mask_datas
     length, width = int(atr["LENGTH"]), int(atr["WIDTH"])
     read_box, crop = io.pad_box(box, halo, length, width)
     ts = io.read_timeseries(ts_file, read_box)
+    if keep is not None:
+        ts = ts[np.asarray(keep, int)]
+        days = None if days is None else np.asarray(days, float)[np.asarray(keep, int)]
+    ts = fill_missing(ts, days)
     if ref_yx is not None:
         ry, rx = ref_yx[0] - read_box[1], ref_yx[1] - read_box[0]
         if 0 <= ry < ts.shape[1] and 0 <= rx < ts.shape[2] and not np.any(ts[:, ry, rx]):
@@ -133,6 +150,36 @@ def denoise_box(ts_file, geom_file, box, halo, model, mask_file=None, mask_datas
     den = np.asarray(res.timeseries, dtype=np.float32)[:, rows, cols]
     cum = np.asarray(res.cumulative, dtype=np.float32)[:, rows, cols]
     return den, cum, box
+
+
+def fill_missing(ts, days=None):
+    """Fill the NaN values of pixels that have data on other dates, for the network only.
+
+    The rule (documented in docs/usage.md): linear interpolation in time between the pixel's
+    nearest dates with data, the nearest value before the first / after the last of them.
+    Pixels that are NaN on every date (no-data) stay NaN. ``ts`` (n, h, w); ``days`` (n,) the
+    acquisition times (default: equally spaced). Returns a new array (or ``ts`` if nothing to fill).
+    """
+    nan = np.isnan(ts)
+    partial = nan.any(axis=0) & ~nan.all(axis=0)
+    if not partial.any():
+        return ts
+    n = ts.shape[0]
+    t = np.arange(n, dtype=float) if days is None else np.asarray(days, float)
+    sub = ts[:, partial].astype(np.float64)                       # (n, k)
+    bad = np.isnan(sub)
+    idx = np.arange(n)[:, None]
+    prev = np.maximum.accumulate(np.where(bad, -1, idx), axis=0)
+    nxt = np.minimum.accumulate(np.where(bad, n, idx)[::-1], axis=0)[::-1]
+    p, q = np.clip(prev, 0, n - 1), np.clip(nxt, 0, n - 1)
+    vp, vq = np.take_along_axis(sub, p, 0), np.take_along_axis(sub, q, 0)
+    tp, tq = t[p], t[q]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.where(tq > tp, (t[:, None] - tp) / (tq - tp), 0.0)
+    value = np.where((prev >= 0) & (nxt < n), vp + w * (vq - vp), np.where(prev >= 0, vp, vq))
+    out = ts.copy()
+    out[:, partial] = np.where(bad, value, sub).astype(ts.dtype)
+    return out
 
 
 def reference_values(job, ref_yx, length, width):
@@ -155,31 +202,49 @@ def reference_values(job, ref_yx, length, width):
     return den[:, valid].mean(axis=1), cum[:, valid].mean(axis=1)
 
 
-def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel=None):
+def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel=None,
+                   keep=None):
     """Re-reference a denoised block and restore the input's no-data.
 
-    den/cum come from :func:`denoise_box`; inp is the input block (n, h, w). The output is
-    referenced to the input's REF_DATE (``ref_index``) and REF_Y/REF_X (``ref_den``/``ref_cum``).
+    den/cum come from :func:`denoise_box` for the kept dates ``keep`` (bool (n,), default all);
+    inp is the input block (n, h, w). The output is referenced to the input's REF_DATE
+    (``ref_index``, a kept date) and REF_Y/REF_X (``ref_den`` (k,) / ``ref_cum``).
     Pixels that are no-data in the input (all dates 0, or NaN) keep their input values; pixels the
-    denoiser leaves out (mask) get ``nodata``; NaN input elements stay NaN.
+    denoiser leaves out (mask) get ``nodata``; NaN input elements stay NaN, and the dates left out
+    (``~keep``) keep the input's values there (NaN or 0, the input's own marks of missing data).
+    Values below FLUSH_BELOW in magnitude are written as exact 0.
     Returns (timeseries, cumulative, removed).
     """
-    out = den - den[ref_index] - (ref_den - ref_den[ref_index])[:, None, None]
+    n = inp.shape[0]
+    keep = np.ones(n, bool) if keep is None else np.asarray(keep, bool)
+    kref = int(np.flatnonzero(keep).tolist().index(ref_index))
+    full = np.full((n,) + den.shape[1:], np.nan, np.float32)
+    full[keep] = den - den[kref] - (ref_den - ref_den[kref])[:, None, None]
+    out = full
     cum = cum - ref_cum[:, None, None]
     nan_in = np.isnan(inp)
     nodata_pix = np.all((inp == 0) | nan_in, axis=0)
     if ref_pixel is not None:
         nodata_pix[ref_pixel] = False
-    valid = np.all(np.isfinite(out), axis=0) & ~nodata_pix
+    valid = np.all(np.isfinite(out[keep]), axis=0) & ~nodata_pix
     out[:, ~valid] = nodata
     out[:, nodata_pix] = inp[:, nodata_pix]
+    out[~keep] = inp[~keep]
     out[nan_in] = np.nan
     cum[:, ~valid] = np.nan
     removed = inp - out
     removed[:, ~valid] = nodata
     removed[:, nodata_pix] = inp[:, nodata_pix]
+    removed[~keep] = inp[~keep]
     removed[nan_in] = np.nan
-    return out.astype(np.float32), cum.astype(np.float32), removed.astype(np.float32)
+    return tuple(flush_tiny(a.astype(np.float32)) for a in (out, cum, removed))
+
+
+def flush_tiny(data, below=FLUSH_BELOW):
+    """Set values smaller than ``below`` in magnitude (denormals, silenced outputs) to exact 0."""
+    with np.errstate(invalid="ignore"):
+        data[np.abs(data) < below] = 0
+    return data
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,49 +279,61 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
             return None
         log.info("options changed since %s was written: run again", outputs["timeseries"])
 
+    dates, _, _ = io.read_timeseries_info(ts_file)
+    num_date = len(dates)
+    ref_index = reference_index(ts_file, atr, dates)
+    ref_yx = reference_point(ts_file, atr, length, width)
+    scan = scan_input(ts_file, dates, ref_index, cfg.mask_file, mask_dataset, cfg.max_memory)
+    keep = scan.keep
+    if not keep[ref_index]:      # REF_DATE itself is empty (NaN): reference to the first kept date
+        ref_index = int(np.flatnonzero(keep)[0])
+        log.warning("%s: REF_DATE %s has no data (NaN on every pixel): the output is referenced "
+                    "to %s instead", ts_file, atr.get("REF_DATE"), dates[ref_index])
+    kept_dates = [d for d, k in zip(dates, keep) if k]
+    attrs.update(scan.attrs())
+
+    # only now the network (TensorFlow): everything above is checked without it
     from mintpy_dlae.inference import receptive_halo
     model = cfg.model if cfg.cluster else load_model(cfg.model)
     if cfg.cluster:  # workers load it themselves; check it loads here, before any output exists
         load_model(cfg.model)
     halo = int(receptive_halo(model))
-    dates, _, _ = io.read_timeseries_info(ts_file)
-    num_date = len(dates)
-    ref_index = dates.index(atr["REF_DATE"]) if atr.get("REF_DATE") in dates else 0
-    ref_yx = (int(atr["REF_Y"]), int(atr["REF_X"])) if "REF_Y" in atr and "REF_X" in atr else None
-    nodata = io.nodata_value(ts_file, atr)
+    nodata = io.nodata_value(ts_file, atr, nan_pixels=scan.nan_nodata)
     job = dict(ts_file=ts_file, geom_file=geom_file, halo=halo, model=model,
                mask_file=cfg.mask_file, mask_dataset=mask_dataset, tile_size=cfg.tile_size,
                batch_size=cfg.batch_size, precision=cfg.precision, calibrate=cfg.calibrate,
-               ref_yx=ref_yx)
+               ref_yx=ref_yx, keep=np.flatnonzero(keep).tolist(), days=scan.days)
     log.info("denoise %s (%d dates, %d x %d px) with model %s, halo %d px", ts_file, num_date,
              length, width, attrs["mintpy.dlae.model"], halo)
+    num_kept = len(kept_dates)
     if ref_yx is not None:
         ref_den, ref_cum = reference_values(job, ref_yx, length, width)
     else:
-        ref_den = np.zeros(num_date, np.float32)
-        ref_cum = np.zeros(num_date - WINDOW + 1, np.float32)
+        ref_den = np.zeros(num_kept, np.float32)
+        ref_cum = np.zeros(num_kept - WINDOW + 1, np.float32)
 
     blocks = io.plan_row_blocks(length, width, num_date, cfg.max_memory, halo)
-    log.info("%d row block(s) within %.1f GB", len(blocks), cfg.max_memory)
+    log.info("%d row block(s) within %s", len(blocks), format_gb(cfg.max_memory))
     cluster = _open_cluster(cfg)
     try:
         with io.AtomicOutputs(list(outputs.values())) as tmp:
             io.layout_timeseries(tmp[outputs["timeseries"]], ts_file, attrs)
             cum_names = None
             if "cumulative" in outputs:
-                cum_names = io.layout_cumulative(tmp[outputs["cumulative"]], ts_file, dates, attrs)
+                cum_names = io.layout_cumulative(tmp[outputs["cumulative"]], ts_file, kept_dates,
+                                                  attrs)
             if "removed" in outputs:
                 io.layout_timeseries(tmp[outputs["removed"]], ts_file,
                                      dict(attrs, **{"mintpy.dlae.product": "removed"}))
             for y0, y1 in _progress(blocks, progress):
                 box = (0, y0, width, y1)
-                den, cum = _denoise_block(job, box, cluster, num_date)
+                den, cum = _denoise_block(job, box, cluster, num_kept)
                 inp = io.read_timeseries(ts_file, box)
                 ref_pixel = None
                 if ref_yx is not None and y0 <= ref_yx[0] < y1:
                     ref_pixel = (ref_yx[0] - y0, ref_yx[1])
                 out, cum, removed = finalise_block(den, cum, inp, ref_index, ref_den, ref_cum,
-                                                   nodata, ref_pixel)
+                                                   nodata, ref_pixel, keep)
                 io.write_block(tmp[outputs["timeseries"]], out, "timeseries", box)
                 if cum_names:
                     io.write_cumulative_block(tmp[outputs["cumulative"]], cum_names, cum, box)
@@ -267,6 +344,151 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     for path in outputs.values():
         log.info("finished writing %s", path)
     return outputs
+
+
+# --------------------------------------------------------------------------------------------
+# what the input holds: reference point and date, empty dates, missing values, valid pixels
+# --------------------------------------------------------------------------------------------
+def format_gb(value):
+    """'4.0 GB', '0.25 GB', '0.004 GB': never '0.0 GB' for a small positive --ram."""
+    value = float(value)
+    if value >= 0.1:
+        return f"{value:.1f} GB"
+    return f"{value:.2g} GB"
+
+
+def reference_index(ts_file, atr, dates):
+    """Index of REF_DATE in ``dates``; the first date (with a warning) if it is absent or unknown."""
+    ref_date = atr.get("REF_DATE")
+    if ref_date in dates:
+        return dates.index(ref_date)
+    if ref_date is not None:
+        log.warning("%s: REF_DATE = %s is not one of its dates: the output is referenced to the "
+                    "first date %s", ts_file, ref_date, dates[0])
+    return 0
+
+
+def reference_point(ts_file, atr, length, width):
+    """(REF_Y, REF_X) as integers inside the frame, or None (with a warning) when the attributes
+    are missing, not integers, or outside the frame (e.g. after subset.py).
+
+    With None the output is not re-referenced in space: it keeps the input's spatial referencing
+    and its REF_* attributes, and no other pixel is silently made the reference.
+    """
+    if "REF_Y" not in atr or "REF_X" not in atr:
+        return None
+    try:
+        ry, rx = float(atr["REF_Y"]), float(atr["REF_X"])
+        if not (ry.is_integer() and rx.is_integer()):
+            raise ValueError
+        ry, rx = int(ry), int(rx)
+    except (TypeError, ValueError, OverflowError):
+        log.warning("%s: REF_Y/REF_X = %s/%s are not pixel indices: the output is not "
+                    "re-referenced in space (it keeps the input's referencing)", ts_file,
+                    atr["REF_Y"], atr["REF_X"])
+        return None
+    if not (0 <= ry < length and 0 <= rx < width):
+        log.warning("%s: the reference point REF_Y/REF_X = %d/%d lies outside the "
+                    "%d x %d frame (after subset.py?): the output is not re-referenced in space; "
+                    "it keeps the input's spatial referencing and REF_* attributes. Run "
+                    "reference_point.py on the input to choose a point inside the frame.",
+                    ts_file, ry, rx, length, width)
+        return None
+    return ry, rx
+
+
+class InputScan:
+    """What :func:`scan_input` found: kept dates, empty dates, filled values, valid pixels."""
+
+    def __init__(self, dates, keep, num_filled, num_valid, days):
+        self.dates, self.keep, self.num_filled, self.num_valid = dates, keep, num_filled, num_valid
+        self.days = days
+
+    @property
+    def empty_dates(self):
+        return [d for d, k in zip(self.dates, self.keep) if not k]
+
+    def attrs(self):
+        """mintpy.dlae.* attributes recording how missing data were handled."""
+        return {"mintpy.dlae.excludedDates": ",".join(self.empty_dates) or "none",
+                "mintpy.dlae.numFilledValues": str(self.num_filled),
+                "mintpy.dlae.missingData": MISSING_RULE}
+
+
+MISSING_RULE = ("dates with no data on any pixel (NaN or 0 everywhere, REF_DATE apart) are left "
+                "out of the network and keep the input values; a pixel's NaN on other dates is "
+                "filled by linear interpolation in time for the network only and written as NaN")
+
+
+def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max_memory=4.0):
+    """Read the series once, in row blocks, before any network pass.
+
+    * A date with no finite non-zero value on any pixel is *empty*: MintPy's offset time series
+      carry missing acquisitions as all-NaN dates, other files as all-0 dates (REF_DATE is 0
+      everywhere by definition and is never empty). Empty dates are left out of the network.
+    * A pixel that is NaN on some kept dates and has data on others is filled for the network
+      (:func:`fill_missing`) and written as NaN on those dates.
+    * Nothing valid to denoise (every pixel 0/NaN on every date, or outside the mask) and fewer
+      than 9 dates with data raise DlaeInputError, naming the file, the dataset and why.
+    """
+    from mintpy.utils import ptime
+    n = len(dates)
+    atr = io.readfile.read_attribute(ts_file)
+    length, width = int(atr["LENGTH"]), int(atr["WIDTH"])
+    date_data = np.zeros(n, bool)
+    date_finite = np.zeros(n, bool)
+    has_data = np.zeros((length, width), bool)
+    num_nan = np.zeros((length, width), np.int32)
+    for y0, y1 in io.plan_row_blocks(length, width, n, max_memory):
+        block = io.read_timeseries(ts_file, (0, y0, width, y1))
+        finite = np.isfinite(block)
+        data = finite & (block != 0)
+        date_data |= data.any(axis=(1, 2))
+        date_finite |= finite.any(axis=(1, 2))
+        has_data[y0:y1] = data.any(axis=0)
+        num_nan[y0:y1] = n - finite.sum(axis=0)
+        del block, finite, data
+    keep = date_data.copy()
+    keep[ref_index] |= date_finite[ref_index]       # the reference date is 0 everywhere
+    for i in np.flatnonzero(~keep):                  # NaN of the empty dates do not count
+        num_nan -= np.isnan(io.read_timeseries_date(ts_file, i))
+    if not has_data.any():
+        raise io.DlaeInputError(
+            f"{ts_file}: dataset 'timeseries' is 0 or NaN on every pixel of every date: nothing "
+            "to denoise (MintPy's no-data)")
+    num_valid = int(has_data.sum())
+    if mask_file:
+        mask = io.read_mask(mask_file, None, mask_dataset)
+        if not mask.any():
+            raise io.DlaeInputError(
+                f"{mask_file}: dataset {mask_dataset!r} is 0 (masked out) on every pixel: nothing "
+                "to denoise; choose another mask (-m) or none")
+        num_valid = int((has_data & mask).sum())
+        if num_valid == 0:
+            raise io.DlaeInputError(
+                f"{ts_file}: no pixel with data in dataset 'timeseries' is valid in {mask_file} "
+                f"(dataset {mask_dataset!r}): nothing to denoise")
+    empty = [d for d, k in zip(dates, keep) if not k]
+    num_kept = int(keep.sum())
+    if num_kept < WINDOW:
+        raise io.DlaeInputError(
+            f"{ts_file}: dataset 'timeseries' has {n} dates but {len(empty)} of them have no data "
+            f"(NaN or 0 on every pixel: {', '.join(empty)}), leaving {num_kept}; "
+            f"mintpy_dlae needs at least {WINDOW} dates with data")
+    if empty:
+        log.warning("%s: %d date(s) with no data on any pixel (NaN or 0 everywhere) are left out "
+                    "of the network and keep the input values (NaN or 0) in the outputs: %s",
+                    ts_file, len(empty), ", ".join(empty))
+    partial = (num_nan > 0) & (num_nan < num_kept)
+    num_filled = int(num_nan[partial].sum())
+    if num_filled:
+        log.warning("%s: %d missing (NaN) values on %d pixels with data on other dates are filled "
+                    "by linear interpolation in time for the network only, and written as NaN",
+                    ts_file, num_filled, int(partial.sum()))
+    years = [float(x) for x in ptime.date_list2vector(dates)[1]]
+    scan = InputScan(dates, keep, num_filled, num_valid, years)
+    scan.nan_nodata = bool(np.any(num_nan == num_kept))   # no-data pixels are NaN, not 0
+    return scan
 
 
 def _denoise_block(job, box, cluster, num_date):

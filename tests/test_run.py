@@ -23,7 +23,12 @@ def test_output_names():
     assert names == {"timeseries": os.path.join("work", "timeseries_ERA5_DLAE.h5"),
                      "cumulative": os.path.join("work", "cumulative_ERA5_DLAE.h5"),
                      "removed": os.path.join("work", "timeseriesRemoved_ERA5_DLAE.h5")}
-    assert run.output_files("ts.h5", "out.h5")["cumulative"] == "out_cumulative.h5"
+    # an -o name without "timeseries": the products start with cumulative_ / timeseriesRemoved_
+    assert run.output_files("ts.h5", "out.h5") == {
+        "timeseries": "out.h5", "cumulative": "cumulative_out.h5",
+        "removed": "timeseriesRemoved_out.h5"}
+    assert run.output_files("ts.h5", os.path.join("d", "ts_dlae.h5"))["cumulative"] == \
+        os.path.join("d", "cumulative_ts_dlae.h5")
     # the extra products stay out of smallbaselineApp's `timeseries_*.h5` glob
     import fnmatch
     assert not fnmatch.fnmatch(os.path.basename(names["cumulative"]), "timeseries_*.h5")
