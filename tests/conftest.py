@@ -134,20 +134,22 @@ def fake_denoiser(monkeypatch):
 
 
 def script(name):
-    """Path of an installed console script next to the interpreter, or skip."""
+    """Path of an installed console script next to the interpreter; a missing one is a failure
+    (pyproject.toml declares it, so the installation is broken)."""
     path = os.path.join(os.path.dirname(sys.executable), name)
     if not os.path.isfile(path):
-        pytest.skip(f"console script {name} is not installed next to {sys.executable}")
+        pytest.fail(f"console script {name} is not installed next to {sys.executable}")
     return path
 
 
 def mintpy_script(name):
-    """Path of a MintPy console script: next to the interpreter, else on PATH, else skip."""
+    """Path of a MintPy console script: next to the interpreter, else on PATH; missing is a failure
+    (MintPy is a declared dependency)."""
     import shutil
     path = os.path.join(os.path.dirname(sys.executable), name)
     if os.path.isfile(path):
         return path
     path = shutil.which(name)
     if path is None:
-        pytest.skip(f"MintPy script {name} not found next to {sys.executable} or on PATH")
+        pytest.fail(f"MintPy script {name} not found next to {sys.executable} or on PATH")
     return path

@@ -4,8 +4,9 @@ import os
 import numpy as np
 import pytest
 
+from scipy import ndimage
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-pytest.importorskip("keras")
 
 from mintpy_dlae import dataset, inference  # noqa: E402
 from mintpy_dlae.model import build_model  # noqa: E402
@@ -57,6 +58,8 @@ def test_patch_alone_or_inside_tile(tiny):
 
 
 def test_nodata_and_mask(tiny):
+    """No-data (NaN, MintPy's all-zero pixels) and masked pixels come out NaN, and nothing else does
+    (the count of valid outputs is exact)."""
     ts, h = _series(seed=4)
     ts[:, 10:20, 10:20] = np.nan          # NaN no-data
     ts[:, 40:45, 30:50] = 0.0             # MintPy zero no-data
@@ -68,14 +71,37 @@ def test_nodata_and_mask(tiny):
     assert np.isnan(res.timeseries[:, 60:, :5]).all()
     valid = ~np.isnan(res.timeseries[1])
     assert valid.sum() == h.size - 100 - 100 - 10 * 5
-    # locality: far from the holes the result is the same as without holes
-    clean_ts, _ = _series(seed=4)
-    ref = inference.denoise(clean_ts, h, model=tiny, precision="float32")
-    halo = inference.receptive_halo(tiny)
-    far = (slice(None), slice(20 + halo, 40 - halo + 40), slice(50 + halo, 64))
-    np.testing.assert_allclose(res.timeseries[:, 20 + halo:, 50:][:, :0], ref.timeseries[:, 20 + halo:, 50:][:, :0])
     assert np.isfinite(res.timeseries[:, 21, 10:20]).all()   # neighbours of a hole still get a result
-    del far
+
+
+def test_holes_only_change_outputs_within_the_halo(tiny):
+    """Locality: an output pixel farther than the receptive halo (chessboard distance) from every
+    no-data or masked pixel is the same as without the holes.  This is the property that makes tiled
+    and whole-image results agree, so it gets the same tolerance as test_tiled_equals_whole_image
+    scaled down 10x: 1e-4 of the output scale.  Measured with the tiny model: 2.4e-5 beyond the halo
+    (32 px), 1.7e-4 beyond 25 px, 3e-3 beyond 15 px: the tail of the nested local windows
+    (normalisation and elevation fit) reaches a little past receptive_halo.  A global statistic
+    (noise scale, mean, reference) touched by the holes would move every pixel; next to the holes
+    the output does change (checked, so the test has teeth)."""
+    H = W = 120
+    ts, h = _series(H=H, W=W, seed=4)
+    ref = inference.denoise(ts, h, model=tiny, precision="float32")
+    holed = ts.copy()
+    holed[:, 5:25, 8:28] = np.nan          # NaN no-data
+    holed[:, 30:36, 0:40] = 0.0            # MintPy zero no-data
+    mask = np.ones((H, W), bool)
+    mask[50:70, 0:6] = False               # masked (e.g. maskTempCoh)
+    res = inference.denoise(holed, h, model=tiny, mask=mask, precision="float32")
+    hole = np.isnan(holed).any(axis=0) | np.all(holed == 0, axis=0) | ~mask
+    dist = ndimage.distance_transform_cdt(~hole, metric="chessboard")
+    halo = inference.receptive_halo(tiny)
+    far = dist > halo
+    assert far.sum() > 2000                               # a real region, not an empty slice
+    scale = np.abs(ref.timeseries).max()
+    diff = np.abs(res.timeseries - ref.timeseries).max(axis=0)
+    assert np.all(diff[far] <= 1e-4 * scale), diff[far].max() / scale
+    near = (dist >= 1) & (dist <= 3)
+    assert np.nanmax(diff[near]) > 1e-2 * scale           # the holes do matter next to them
 
 
 def test_windows_and_stitching_with_oracle(monkeypatch):
@@ -137,45 +163,6 @@ def test_bf16_close_to_float32(tiny):
     r16 = inference.denoise(ts, h, model=tiny, precision="bfloat16")
     err = np.nanmax(np.abs(r16.timeseries - r32.timeseries)) / np.nanmax(np.abs(r32.timeseries))
     assert err < 0.05
-
-
-def test_shrinkage_keeps_tiling_exact_and_shrinks():
-    import keras
-    keras.utils.set_random_seed(1)
-    net = build_model(filters=6, filters_2d=6, shrink_tau=0.5)
-    assert net.receptive_radius == 11 + 2 * (dataset.NORM_WINDOW // 2)   # + fit box + gate box
-    ts, h = _series(H=100, W=80, seed=6)
-    whole = inference.denoise(ts, h, model=net, tile_size=1000, precision="float32")
-    tiled = inference.denoise(ts, h, model=net, tile_size=30, precision="float32")
-    np.testing.assert_allclose(tiled.timeseries, whole.timeseries, atol=1e-3 * np.abs(whole.timeseries).max())
-    # the gain is in (0, 1): weak outputs shrink, strong ones pass
-    valid = np.ones((1, 50, 50), bool)
-    weak = inference.shrinkage(np.full((1, 50, 50), 0.05, np.float32), valid, 0.5)
-    strong = inference.shrinkage(np.full((1, 50, 50), 5.0, np.float32), valid, 0.5)
-    assert weak.max() < 0.02 and strong.min() > 0.98
-
-
-def test_calibrate_false_gives_the_raw_network_output():
-    """calibrate=False skips the gate: same output as the same weights with shrink_tau = 0."""
-    import keras
-
-    from mintpy_dlae.model import DlaeNet
-    keras.utils.set_random_seed(2)
-    net = build_model(filters=4, filters_2d=4, shrink_tau=0.5)
-    raw = DlaeNet.from_config(dict(net.get_config(), shrink_tau=0.0))
-    raw.set_weights(net.get_weights())
-    ts, h = _series(n=9, H=40, W=36, seed=7)
-    windows = np.stack([ts, ts[::-1] - ts[-1]])
-    expected, expected_cum = inference.predict_windows(raw, windows, h, precision="float32")
-    off, off_cum = inference.predict_windows(net, windows, h, precision="float32", calibrate=False)
-    gated, _ = inference.predict_windows(net, windows, h, precision="float32", calibrate=True)
-    np.testing.assert_allclose(off, expected, rtol=1e-5, atol=1e-9)
-    np.testing.assert_allclose(off_cum, expected_cum, rtol=1e-5, atol=1e-9)
-    assert np.abs(gated - expected).max() > 1e-3 * np.abs(expected).max()
-    # denoise() passes the option on
-    r_off = inference.denoise(ts, h, model=net, precision="float32", calibrate=False)
-    r_raw = inference.denoise(ts, h, model=raw, precision="float32")
-    np.testing.assert_allclose(r_off.timeseries, r_raw.timeseries, rtol=1e-5, atol=1e-9)
 
 
 def test_remove_elevation_phase_removes_stratified_delay_only():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-keras = pytest.importorskip("keras")
+import keras  # noqa: E402
 
 from mintpy_dlae.model import DlaeNet, build_model, load_model, paper_reference_config  # noqa: E402
 
@@ -101,33 +101,8 @@ def test_train_resume_continues(tmp_path):
     assert isinstance(load_model(out), DlaeNet)
 
 
-def test_calibrate_and_apply_shrinkage(tmp_path):
-    """The calibration rule on a tiny untrained model: a complete report, the chosen tau obeys the
-    rule, and apply_shrinkage writes it into the model file and its card."""
-    import json
-
-    import keras
-
-    from mintpy_dlae import evaluate
-    keras.utils.set_random_seed(3)
-    path = str(tmp_path / "tiny.keras")
-    build_model(filters=4, filters_2d=4).save(path)
-    tau, rep = evaluate.calibrate_shrinkage(path, "fault", levels=3, per_level=4)
-    assert set(rep["taus"]) == {str(t) for t in evaluate.SHRINK_TAUS} and len(rep["zero"]) == 3
-    rows = rep["taus"]
-    ok = [t for t in evaluate.SHRINK_TAUS if rows[str(t)]["worst_gap"] >= -evaluate.CALIBRATION_TOLERANCE]
-    if ok:
-        assert rep["calibrated"] and rows[str(tau)]["mean"] == max(rows[str(t)]["mean"] for t in ok)
-    else:
-        assert not rep["calibrated"]
-    evaluate.apply_shrinkage(path, tau, rep)
-    assert load_model(path).shrink_tau == pytest.approx(tau)
-    card = json.load(open(str(tmp_path / "tiny.json")))
-    assert card["calibration"]["shrink_tau"] == pytest.approx(tau)
-
-
 def test_plot_inventions_writes_a_figure(tmp_path):
     from mintpy_dlae.plot import plot_inventions
-    net = build_model(filters=4, filters_2d=4, shrink_tau=0.5)
+    net = build_model(filters=4, filters_2d=4)
     out = plot_inventions(net, n=6, worst=2, out_png=str(tmp_path / "inv.png"))
     assert os.path.getsize(out) > 1000
