@@ -46,8 +46,17 @@ def _unshadow():
         del sys.modules["mintpy_dlae"]
 
 
+# Set before TensorFlow can be imported (same values as mintpy_dlae.config.QUIET_TF_ENV): its C++
+# start-up lines, e.g. "failed call to cuInit" on a CPU-only machine, cannot be filtered later.
+# Values the user set are kept (TF_CPP_MIN_LOG_LEVEL=0 shows everything).
+QUIET_TF_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_CPP_MAX_VLOG_LEVEL": "-1",
+                "ABSL_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR", "KMP_WARNINGS": "0"}
+
+
 def _run(module, iargs=None):
     """Run ``mintpy_dlae.cli.<module>.main``; return an exit status (0 unless main returns an int)."""
+    for key, value in QUIET_TF_ENV.items():
+        os.environ.setdefault(key, value)
     _unshadow()
     import importlib
     ret = importlib.import_module(f"mintpy_dlae.cli.{module}").main(iargs)

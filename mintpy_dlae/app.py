@@ -87,6 +87,8 @@ class DlaeTimeSeriesAnalysis(TimeSeriesAnalysis):
 
     def run_dlae_correction(self, step_name):
         """Denoise the tropo-corrected time series (skip when up to date)."""
+        from mintpy_dlae.config import quiet_tensorflow
+        quiet_tensorflow()                 # before run_dlae imports TensorFlow
         from mintpy_dlae.run import run_dlae
         fnames = self.get_timeseries_filename(self.template, self.workDir)[step_name]
         in_file, out_file = fnames["input"], fnames["output"]
@@ -95,7 +97,8 @@ class DlaeTimeSeriesAnalysis(TimeSeriesAnalysis):
             return
         geom_file = ut.check_loaded_dataset(self.workDir, print_msg=False)[1]
         print(f"deep-learning denoising: {os.path.basename(in_file)} --> "
-              f"{os.path.basename(out_file)} (model: {self.dlae.model})")
+              f"{os.path.basename(out_file)} (model: {self.dlae.model}, geometry: "
+              f"{os.path.relpath(geom_file, self.workDir)})")
         run_dlae(in_file, geom_file, self.dlae, out_file=out_file, update=True)
 
     def run(self, steps):

@@ -242,3 +242,117 @@ def _cluster(value):
     if value in (None, False) or str(value).lower() in ("none", "no"):
         return None
     return str(value).lower()
+
+
+# ------------------------------------------------------------------------------------------------
+# what every command does before its work starts: quiet TensorFlow, MintPy-style log lines
+# ------------------------------------------------------------------------------------------------
+# TensorFlow's C++ start-up lines (oneDNN notes, CPU feature lists, the "failed call to cuInit"
+# error of a CPU-only machine) are logged before any Python code can filter them; these variables
+# must be set before TensorFlow is imported. A value the user set is kept (TF_CPP_MIN_LOG_LEVEL=0
+# brings everything back).
+QUIET_TF_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",          # C++ INFO, WARNING and ERROR lines (cuInit, oneDNN)
+    "TF_CPP_MAX_VLOG_LEVEL": "-1",
+    "ABSL_MIN_LOG_LEVEL": "3",            # absl logging of XLA / StreamExecutor
+    "GRPC_VERBOSITY": "ERROR",
+    "KMP_WARNINGS": "0",
+}
+
+
+def quiet_tensorflow(environ=None):
+    """Silence TensorFlow/absl/CUDA start-up noise (call before TensorFlow is imported)."""
+    environ = os.environ if environ is None else environ
+    for key, value in QUIET_TF_ENV.items():
+        environ.setdefault(key, value)
+    import logging
+    for name in ("tensorflow", "absl", "h5py._conv"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    return environ
+
+
+class _LevelFormatter:
+    """'message' for INFO, 'WARNING: message' / 'ERROR: message' above (MintPy's style)."""
+
+    def __init__(self):
+        import logging
+        self._plain = logging.Formatter("%(message)s")
+        self._tagged = logging.Formatter("%(levelname)s: %(message)s")
+
+    def format(self, record):
+        import logging
+        return (self._tagged if record.levelno >= logging.WARNING else self._plain).format(record)
+
+
+def setup_logging(level=None):
+    """Send the mintpy_dlae log to the current ``sys.stdout``, as MintPy's scripts print."""
+    import logging
+    import sys
+
+    class _Stdout(logging.StreamHandler):
+        @property
+        def stream(self):
+            return sys.stdout
+
+        @stream.setter
+        def stream(self, value):
+            pass
+
+    logger = logging.getLogger("mintpy_dlae")
+    if not any(getattr(h, "_dlae_cli", False) for h in logger.handlers):
+        handler = _Stdout()
+        handler._dlae_cli = True
+        handler.setFormatter(_LevelFormatter())
+        logger.addHandler(handler)
+    logger.setLevel(level or logging.INFO)
+    return logger
+
+
+# TensorFlow >= 2.17 logs its start-up lines through absl before absl's logging is initialised,
+# and those ignore TF_CPP_MIN_LOG_LEVEL: they are caught on file descriptor 2 while TensorFlow is
+# imported and its devices are set up, and every other line is passed on unchanged.
+_NOISE = (r"^WARNING: All log messages before absl::InitializeLog\(\) is called",
+          r"^[IWE]\d{4} \d+:\d+:\d+\.\d+\s+\d+ \S+:\d+\] ",          # absl/glog format
+          r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWE] \S+:\d+\] ",    # older TensorFlow format
+          r"^To enable the following instructions: .* rebuild TensorFlow",
+          r"^TF-TRT Warning")
+
+
+def is_tf_noise(line):
+    import re
+    return any(re.search(p, line) for p in _NOISE)
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow and initialise its devices with the start-up noise filtered out of
+    stderr (see QUIET_TF_ENV); other stderr lines are passed on. TF_CPP_MIN_LOG_LEVEL=0 shows all."""
+    import sys
+    import tempfile
+    quiet_tensorflow()
+    if "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+        import tensorflow as tf
+        return tf
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        import tensorflow as tf
+        return tf
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            import tensorflow as tf
+            tf.config.list_physical_devices()      # CUDA initialisation (cuInit) happens here
+        finally:
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            text = tmp.read().decode(errors="replace")
+    kept = [line for line in text.splitlines() if line.strip() and not is_tf_noise(line)]
+    if kept:
+        print("\n".join(kept), file=sys.stderr)
+    return tf

@@ -293,6 +293,8 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     attrs.update(scan.attrs())
 
     # only now the network (TensorFlow): everything above is checked without it
+    from mintpy_dlae.config import import_tensorflow_quietly
+    import_tensorflow_quietly()
     from mintpy_dlae.inference import receptive_halo
     model = cfg.model if cfg.cluster else load_model(cfg.model)
     if cfg.cluster:  # workers load it themselves; check it loads here, before any output exists

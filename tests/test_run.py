@@ -205,12 +205,62 @@ def test_cli_runs(project, fake_denoiser, capsys):
     assert "Done" in capsys.readouterr().out
 
 
-def test_cli_finds_geometry(tmp_path, fake_denoiser):
+@pytest.mark.parametrize("layout", ["radar", "geo", "geo_folder", "wrong_size_first"])
+def test_cli_finds_geometry(tmp_path, fake_denoiser, capsys, layout):
+    """Without -g: inputs/geometryRadar.h5, inputs/geometryGeo.h5, geo/geo_geometry*.h5 for a
+    file in geo/; the first whose size matches; the file used is printed."""
     (tmp_path / "inputs").mkdir()
-    write_geometry(tmp_path / "inputs" / "geometryGeo.h5")
     ts = write_timeseries(tmp_path / "timeseries.h5")
+    if layout == "radar":
+        expect = write_geometry(tmp_path / "inputs" / "geometryRadar.h5")
+        write_geometry(tmp_path / "inputs" / "geometryGeo.h5")
+    elif layout == "geo":
+        expect = write_geometry(tmp_path / "inputs" / "geometryGeo.h5")
+    elif layout == "geo_folder":
+        (tmp_path / "geo").mkdir()
+        write_geometry(tmp_path / "inputs" / "geometryRadar.h5", length=40)
+        expect = write_geometry(tmp_path / "geo" / "geo_geometryRadar.h5")
+        ts = write_timeseries(tmp_path / "geo" / "geo_timeseries.h5")
+    else:
+        write_geometry(tmp_path / "inputs" / "geometryRadar.h5", length=40, width=50)
+        expect = write_geometry(tmp_path / "inputs" / "geometryGeo.h5")
     inps = cli.cmd_line_parse([ts])
-    assert inps.geom_file.endswith(os.path.join("inputs", "geometryGeo.h5"))
+    assert cli.resolve_geometry(inps) == expect
+    assert os.path.relpath(expect) in capsys.readouterr().out
+    assert cli.main([ts, "--no-progress"]) is None
+    assert readfile.read_attribute(run.output_files(ts)["timeseries"])["FILE_TYPE"] == "timeseries"
+
+
+def test_cli_no_geometry_found(tmp_path, fake_denoiser):
+    ts = write_timeseries(tmp_path / "timeseries.h5")
+    with pytest.raises(SystemExit) as exc:
+        cli.main([ts])
+    msg = str(exc.value.code)
+    assert msg.startswith("ERROR: ") and "no geometry file given (-g)" in msg
+    assert "geometryRadar.h5" in msg and "geometryGeo.h5" in msg
+
+
+def test_cli_file_type_checked_first(tmp_path, fake_denoiser):
+    """An ifgramStack.h5 as input: the error is about its FILE_TYPE, not a missing geometry."""
+    from mintpy.utils import writefile
+    (tmp_path / "inputs").mkdir()
+    stack = str(tmp_path / "inputs" / "ifgramStack.h5")
+    writefile.write({"unwrapPhase": np.zeros((3, 8, 8), np.float32),
+                     "date": np.array([[b"20200101", b"20200113"]] * 3)}, out_file=stack,
+                    metadata={"FILE_TYPE": "ifgramStack", "LENGTH": 8, "WIDTH": 8},
+                    print_msg=False)
+    with pytest.raises(SystemExit) as exc:
+        cli.main([stack])
+    msg = str(exc.value.code)
+    assert "FILE_TYPE = 'ifgramStack'" in msg and "geometry" not in msg.split("(")[0]
+
+
+def test_ram_is_formatted(project, fake_denoiser, capsys):
+    assert run.format_gb(4) == "4.0 GB" and run.format_gb(0.25) == "0.2 GB"
+    assert run.format_gb(0.05) == "0.05 GB" and run.format_gb(0.004) == "0.004 GB"
+    cli.main([project.ts, "-g", project.geom, "--ram", "0.02", "--no-progress"])
+    out = capsys.readouterr().out
+    assert "within 0.02 GB" in out and "0.0 GB" not in out
 
 
 def test_interrupted_run_leaves_no_output(project, fake_denoiser, monkeypatch):

@@ -74,7 +74,8 @@ def main(iargs=None):
     if inps.model is not None and not os.path.isfile(inps.model):
         raise SystemExit(f"ERROR: model file not found: {inps.model}")
     model = os.path.abspath(model) if inps.model else model
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")     # keep TensorFlow's start-up chatter out
+    from mintpy_dlae.config import quiet_tensorflow
+    quiet_tensorflow()                                     # keep TensorFlow's start-up chatter out
     os.environ.setdefault("MPLBACKEND", "Agg")
 
     work_dir = os.path.abspath(inps.work_dir)

@@ -3,7 +3,6 @@
 Only argparse and light imports at module level: ``-h`` is fast and never imports TensorFlow.
 """
 import glob
-import logging
 import os
 import sys
 
@@ -16,7 +15,10 @@ REFERENCE = """reference:
 """
 
 EXAMPLE = """example:
+  mintpy_dlae.py timeseries_ERA5.h5                  # geometry found in inputs/, see -g
+  mintpy_dlae.py timeseries_ERA5.h5 --update         # again: skip if up to date (--force: redo)
   mintpy_dlae.py timeseries_ERA5.h5 -g inputs/geometryRadar.h5
+  mintpy_dlae.py geo/geo_timeseries_ERA5.h5          # geometry: geo/geo_geometry*.h5
   mintpy_dlae.py timeseries_ERA5.h5 -g inputs/geometryGeo.h5 -m maskTempCoh.h5 --model mogi
   mintpy_dlae.py timeseries_ERA5.h5 -g inputs/geometryGeo.h5 --model my_model.keras -o ts_dlae.h5
   mintpy_dlae.py timeseries_ERA5.h5 -g inputs/geometryGeo.h5 --no-calibrate  # raw network output
@@ -28,6 +30,10 @@ EXAMPLE = """example:
     cumulative_ERA5_DLAE.h5          moving 9-date-window cumulative maps, one dataset per window
                                      named cumulative_<first date>_<last date> (view.py shows them)
     timeseriesRemoved_ERA5_DLAE.h5   input minus output, with --save-removed
+  with -o NAME.h5: the first "timeseries" in NAME becomes "cumulative" / "timeseriesRemoved";
+  a NAME without it gets them as prefixes (-o ts_dlae.h5 -> cumulative_ts_dlae.h5,
+  timeseriesRemoved_ts_dlae.h5).
+  An existing output is an error: run again with --update (skip when up to date) or --force.
 """
 
 TEMPLATE_HELP = """template options (-t, keys of templates/dlae.cfg; command-line options win):
@@ -48,7 +54,9 @@ def create_parser(subparsers=None):
     parser.add_argument("ts_file", metavar="TS_FILE", help="MintPy time-series file in metres, e.g. timeseries_ERA5.h5")
     parser.add_argument("-g", "--geometry", dest="geom_file",
                         help="geometry file with height (and incidenceAngle, azimuthAngle)\n"
-                             "(default: inputs/geometry{Radar,Geo}.h5 next to the time series)")
+                             "(default: the first of inputs/geometryRadar.h5, inputs/geometryGeo.h5\n"
+                             "next to the time series, or geo_geometry*.h5 for a file in geo/,\n"
+                             "whose size matches the time series)")
     parser.add_argument("-m", "--mask", dest="mask_file", metavar="MASK",
                         help="mask file, e.g. maskTempCoh.h5 or waterMask.h5 (default: no mask)")
     parser.add_argument("--model", dest="model", metavar="NAME|PATH",
@@ -94,21 +102,57 @@ def cmd_line_parse(iargs=None):
         parser.error(f"--tile-size {inps.tile_size}: expected >= 16")
     if inps.batch_size is not None and inps.batch_size < 1:
         parser.error(f"--batch-size {inps.batch_size}: expected >= 1")
-    if inps.geom_file is None:
-        inps.geom_file = find_geometry(inps.ts_file)
-        if inps.geom_file is None:
-            parser.error(f"no geometry file given (-g) and none found in "
-                         f"{os.path.join(os.path.dirname(os.path.abspath(inps.ts_file)), 'inputs')}")
     return inps
 
 
-def find_geometry(ts_file):
+def geometry_candidates(ts_file):
+    """Where a geometry file is looked for, in order (MintPy's layouts).
+
+    ``<dir>/inputs/geometryRadar.h5``, ``<dir>/inputs/geometryGeo.h5`` next to the time series;
+    for a geocoded file in ``geo/`` (``geo/geo_timeseries*.h5``) first ``geo/geo_geometry*.h5``,
+    then ``../inputs/geometryGeo.h5`` and ``../inputs/geometryRadar.h5``.
+    """
     folder = os.path.dirname(os.path.abspath(ts_file))
-    for name in ("geometryRadar.h5", "geometryGeo.h5"):
-        found = glob.glob(os.path.join(folder, "inputs", name))
-        if found:
-            return found[0]
-    return None
+    names = [os.path.join(folder, "inputs", n) for n in ("geometryRadar.h5", "geometryGeo.h5")]
+    if os.path.basename(folder) == "geo" or os.path.basename(ts_file).startswith("geo_"):
+        up = os.path.dirname(folder)
+        names = (sorted(glob.glob(os.path.join(folder, "geo_geometry*.h5")))
+                 + [os.path.join(up, "inputs", n) for n in ("geometryGeo.h5", "geometryRadar.h5")]
+                 + names)
+    return names
+
+
+def find_geometry(ts_file, shape=None):
+    """The first geometry candidate that exists (and, with ``shape``, whose height matches it);
+    else the first that exists (its shape error is then reported), else None."""
+    import h5py
+    found = [p for p in geometry_candidates(ts_file) if os.path.isfile(p)]
+    if shape is not None:
+        for path in found:
+            try:
+                with h5py.File(path, "r") as f:
+                    if "height" in f and tuple(f["height"].shape[-2:]) == tuple(shape):
+                        return path
+            except OSError:
+                continue
+    return found[0] if found else None
+
+
+def resolve_geometry(inps):
+    """Check the time series first (FILE_TYPE, dates, unit), then find the geometry if -g is not
+    given and say which file is used. Raises DlaeInputError."""
+    from mintpy_dlae import io
+    atr = io.check_timeseries(inps.ts_file)
+    if inps.geom_file is None:
+        shape = (int(atr["LENGTH"]), int(atr["WIDTH"]))
+        inps.geom_file = find_geometry(inps.ts_file, shape)
+        if inps.geom_file is None:
+            tried = "\n  ".join(os.path.relpath(p) for p in geometry_candidates(inps.ts_file))
+            raise io.DlaeInputError(f"{inps.ts_file}: no geometry file given (-g) and none found; "
+                                    f"looked for:\n  {tried}")
+        print(f"geometry file: {os.path.relpath(inps.geom_file)} (found automatically; "
+              "-g to choose another)")
+    return inps.geom_file
 
 
 def build_config(inps):
@@ -133,10 +177,12 @@ def build_config(inps):
 
 def main(iargs=None):
     inps = cmd_line_parse(iargs)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    from mintpy_dlae.config import DlaeConfigError
+    from mintpy_dlae.config import DlaeConfigError, quiet_tensorflow, setup_logging
+    quiet_tensorflow()
+    setup_logging()
     from mintpy_dlae.io import DlaeInputError
     try:
+        resolve_geometry(inps)
         cfg = build_config(inps)
         from mintpy_dlae.run import run_dlae
         outputs = run_dlae(inps.ts_file, inps.geom_file, cfg, out_file=inps.out_file,

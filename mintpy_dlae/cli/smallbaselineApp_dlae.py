@@ -33,6 +33,18 @@ def step_list():
     return [s for t in STEP_LIST for s in ([t, step] if t == "correct_troposphere" else [t])]
 
 
+def step_help(steps=None):
+    """MintPy's STEP_HELP text, with the step list that includes correct_dlae."""
+    steps = steps or step_list()
+    k = steps.index("correct_dlae") + 1
+    rows = [steps[0:5], steps[5:10], steps[10:k], steps[k:k + 6], steps[k + 6:]]
+    return ("Command line options for steps processing with names chosen from the following "
+            "list:\n\n" + "\n".join(str(r) for r in rows if r) + "\n\n"
+            "In order to use either --start or --dostep, it is necessary that a\n"
+            "previous run was done using one of the steps options to process at least\n"
+            "through the step immediately preceding the starting step of the current run.\n")
+
+
 def create_parser(subparsers=None):
     import mintpy.cli.smallbaselineApp as sba_cli
     from mintpy_dlae.config import template_text
@@ -40,6 +52,9 @@ def create_parser(subparsers=None):
     steps = step_list()
     parser = sba_cli.create_parser(subparsers)
     parser.prog = "smallbaselineApp_dlae.py" if subparsers is None else parser.prog
+    for group in parser._action_groups:       # MintPy's bracketed step lists, with correct_dlae
+        if group.title and group.title.startswith("steps processing"):
+            group.description = step_help(steps)
     parser.description = ("Routine time series analysis for small baseline InSAR stacks, with "
                           "deep-learning denoising (correct_dlae) after correct_troposphere")
     parser.epilog = "\n".join([
@@ -90,11 +105,11 @@ def cmd_line_parse(iargs=None):
 
 
 def main(iargs=None):
-    import logging
     inps = cmd_line_parse(iargs)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    from mintpy_dlae.config import DlaeConfigError, quiet_tensorflow, setup_logging
+    quiet_tensorflow()
+    setup_logging()
     from mintpy_dlae.app import run_smallbaselineApp_dlae
-    from mintpy_dlae.config import DlaeConfigError
     from mintpy_dlae.io import DlaeInputError
     try:
         run_smallbaselineApp_dlae(inps)

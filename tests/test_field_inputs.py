@@ -1,0 +1,322 @@
+"""MintPy files as users really have them (issue 12): each failure kind rebuilt as a small file.
+
+* the reference point outside the frame (after subset.py),
+* missing acquisitions in every form MintPy files carry them: a date NaN on every pixel (offset
+  time series), a date 0 on every pixel, a date NaN on part of the frame and 0 on the rest, NaN
+  holes on part of the frame on some dates, scattered NaN values, the reference date itself empty,
+  too many empty dates,
+* nothing valid to denoise: an all-zero or all-NaN series, a mask that is 0 everywhere, a mask
+  that misses every pixel with data.
+
+All run through the real driver (mintpy_dlae.run / mintpy_dlae.py) with the stand-in denoiser.
+"""
+import hashlib
+import logging
+import os
+
+import h5py
+import numpy as np
+import pytest
+from conftest import (LENGTH, NODATA_BOX, NUM_DATE, REF_INDEX, REF_X, REF_Y, WIDTH, fake_denoise,
+                      write_geometry, write_mask, write_timeseries)
+from mintpy.utils import readfile
+
+from mintpy_dlae import run
+from mintpy_dlae.cli import denoise as cli
+from mintpy_dlae.config import DlaeConfig
+
+
+def sha(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def folder_state(folder):
+    return {f: sha(os.path.join(folder, f)) for f in sorted(os.listdir(folder))}
+
+
+def edit(path, func=None, **attrs):
+    """Change the timeseries dataset (``func(data)`` in place) and/or root attributes of a file."""
+    with h5py.File(path, "a") as f:
+        if func is not None:
+            data = f["timeseries"][()]
+            func(data)
+            f["timeseries"][()] = data
+        for key, value in attrs.items():
+            f.attrs[key] = value
+    return path
+
+
+@pytest.fixture
+def files(tmp_path):
+    return tmp_path, write_geometry(tmp_path / "geometryGeo.h5")
+
+
+def denoise(ts, geom, **kw):
+    return run.run_dlae(ts, geom, DlaeConfig(save_removed=True, **kw), progress=False)
+
+
+def t2v(ts_file, out_file):
+    """timeseries2velocity.py in-process; True if it ran."""
+    from mintpy.cli import timeseries2velocity
+    try:
+        timeseries2velocity.main([ts_file, "-o", out_file])
+    except (ValueError, np.linalg.LinAlgError):
+        return False
+    return os.path.isfile(out_file)
+
+
+# ------------------------------------------------------------------ 1. reference point outside
+def _as_subset(x):
+    """Referenced to a point outside the frame: no pixel of the frame is 0 on every date."""
+    offset = np.linspace(0, 0.01, x.shape[0]) - np.linspace(0, 0.01, x.shape[0])[REF_INDEX]
+    data = np.any(x != 0, axis=0)
+    data[REF_Y, REF_X] = True
+    x[:, data] += offset[:, None].astype(x.dtype)
+
+
+@pytest.mark.parametrize("ref", [(LENGTH + 5, REF_X), (REF_Y, WIDTH), (-1, 3), (LENGTH, WIDTH),
+                                 ("12.5", "3"), ("nan", "nan")])
+def test_reference_point_outside_the_frame(files, fake_denoiser, caplog, ref):
+    d, geom = files
+    ts = edit(write_timeseries(d / "timeseries_sub.h5"), _as_subset, REF_Y=ref[0], REF_X=ref[1])
+    before = sha(ts)
+    with caplog.at_level(logging.WARNING):
+        out = denoise(ts, geom)
+    assert sha(ts) == before
+    assert "REF_Y/REF_X" in caplog.text and "not re-referenced in space" in caplog.text
+    data, atr = readfile.read(out["timeseries"])
+    # the input's spatial referencing is kept: same REF_* attributes, no other pixel made 0
+    assert (atr["REF_Y"], atr["REF_X"]) == (str(ref[0]), str(ref[1]))
+    inp = readfile.read(ts)[0]
+    expect = fake_denoise(inp, np.zeros(inp.shape[1:])).timeseries
+    expect = expect - expect[REF_INDEX]
+    valid = np.ones(inp.shape[1:], bool)
+    valid[NODATA_BOX] = False
+    np.testing.assert_allclose(data[:, valid], expect[:, valid], atol=2e-6)
+    assert np.all(data[REF_INDEX] == 0)
+
+
+def test_reference_point_outside_the_frame_cli(files, fake_denoiser, capsys):
+    d, geom = files
+    ts = edit(write_timeseries(d / "timeseries_sub.h5"), REF_Y=LENGTH + 3)
+    assert cli.main([ts, "-g", geom, "--no-progress"]) is None
+    out = capsys.readouterr().out
+    assert "WARNING:" in out and "outside the" in out and "Done" in out
+
+
+# ------------------------------------------------------------------ 2. missing dates
+EMPTY = 5        # index of the empty date in the tests below (REF_INDEX is 2)
+
+
+def _all_nan(x):
+    x[EMPTY] = np.nan
+
+
+def _all_zero(x):
+    x[EMPTY] = 0
+
+
+def _nan_and_zero(x):
+    x[EMPTY] = np.nan
+    x[EMPTY, :, :10] = 0
+
+
+def _first_and_last_nan(x):
+    x[0] = np.nan
+    x[-1] = np.nan
+
+
+@pytest.mark.parametrize("form, name", [(_all_nan, "timeseriesRg.h5"),
+                                        (_all_nan, "timeseries_ERA5.h5"),
+                                        (_all_zero, "timeseries_ERA5.h5"),
+                                        (_nan_and_zero, "timeseriesAz.h5"),
+                                        (_first_and_last_nan, "timeseriesRg.h5")])
+def test_empty_dates(files, fake_denoiser, caplog, form, name):
+    """An empty acquisition never wipes out the other dates: it is left out of the network and keeps
+    the input's marks (NaN stays NaN, 0 stays 0) in every output, said in the log and attributes."""
+    d, geom = files
+    ts = edit(write_timeseries(d / name), form)
+    inp = readfile.read(ts)[0]
+    empty = [i for i in range(NUM_DATE) if not np.any(np.nan_to_num(inp[i]))and i != REF_INDEX]
+    before = sha(ts)
+    with caplog.at_level(logging.WARNING):
+        out = denoise(ts, geom)
+    assert sha(ts) == before
+    assert "left out of the network" in caplog.text
+    data, atr = readfile.read(out["timeseries"])
+    dates = [n.split("-")[-1] for n in readfile.get_slice_list(ts)]
+    assert atr["mintpy.dlae.excludedDates"] == ",".join(dates[i] for i in empty)
+    assert "mintpy.dlae.missingData" in atr
+    keep = np.setdiff1d(np.arange(NUM_DATE), empty)
+    valid = np.ones(inp.shape[1:], bool)
+    valid[NODATA_BOX] = False
+    # the other dates carry the denoised series: what the network gives on the kept dates alone
+    kept = inp[keep]
+    kept[:, REF_Y, REF_X] = run.REF_PIXEL_VALUE
+    expect = fake_denoise(kept, np.zeros(inp.shape[1:])).timeseries
+    kref = list(keep).index(REF_INDEX)
+    expect = expect - expect[kref] - (expect[:, REF_Y:REF_Y + 1, REF_X:REF_X + 1]
+                                      - expect[kref, REF_Y, REF_X])
+    np.testing.assert_allclose(data[keep][:, valid], expect[:, valid], atol=2e-6)
+    assert np.isfinite(data[keep][:, valid]).all() and np.any(data[keep][:, valid] != 0)
+    # the empty dates keep the input's own marks of missing data
+    np.testing.assert_array_equal(data[empty], inp[empty])
+    removed = readfile.read(out["removed"])[0]
+    np.testing.assert_array_equal(removed[empty], inp[empty])
+    # cumulative maps: one per window of kept dates, not NaN
+    names = readfile.get_slice_list(out["cumulative"])
+    assert len(names) == len(keep) - 8
+    for nm in names:
+        cum = readfile.read(out["cumulative"], datasetName=nm)[0]
+        assert np.isfinite(cum[valid]).all()
+    # timeseries2velocity.py works on the output wherever it works on the input
+    ok_in = t2v(ts, str(d / "vel_in.h5"))
+    ok_out = t2v(out["timeseries"], str(d / "vel_out.h5"))
+    assert ok_out == ok_in
+    if name.startswith("timeseriesR") or form is _all_zero:
+        assert ok_out
+        vel = readfile.read(str(d / "vel_out.h5"))[0]
+        assert np.isfinite(vel[valid]).all() and np.any(vel[valid] != 0)
+
+
+def test_nan_holes_on_some_dates(files, fake_denoiser, caplog):
+    """Part of the frame NaN on a few dates (coverage changing from date to date) and scattered NaN
+    values: those pixels keep their other dates, NaN is written exactly where the input had it."""
+    d, geom = files
+
+    def holes(x):
+        x[4, 15:25, 15:25] = np.nan         # a burst missing on one date
+        x[7:9, 20:, :8] = np.nan            # another region on two dates
+        x[10, 30, 30] = np.nan              # scattered values
+        x[0, 5, 6] = np.nan                 # at the first date (filled from the next one)
+
+    ts = edit(write_timeseries(d / "timeseries_ERA5.h5"), holes)
+    inp = readfile.read(ts)[0]
+    with caplog.at_level(logging.WARNING):
+        out = denoise(ts, geom)
+    assert "filled by linear interpolation" in caplog.text
+    data, atr = readfile.read(out["timeseries"])
+    assert atr["mintpy.dlae.excludedDates"] == "none"
+    assert int(atr["mintpy.dlae.numFilledValues"]) == int(np.isnan(inp).sum())
+    np.testing.assert_array_equal(np.isnan(data), np.isnan(inp))
+    # the pixels with holes keep data on all their other dates
+    for (r, c) in [(20, 20), (25, 3), (30, 30), (5, 6)]:
+        good = ~np.isnan(inp[:, r, c])
+        assert np.all(np.isfinite(data[good, r, c]))
+        assert np.count_nonzero(data[good, r, c]) >= good.sum() - 1      # REF_DATE is 0
+    # what the network was given there: the series filled by linear interpolation in time
+    filled = run.fill_missing(inp, np.arange(NUM_DATE) * 12.0)
+    np.testing.assert_allclose(filled[4, 20, 20], 0.5 * (inp[3, 20, 20] + inp[5, 20, 20]),
+                               rtol=1e-5)
+
+
+def test_fill_missing_rule():
+    t = np.array([0.0, 1.0, 3.0, 4.0, 6.0])
+    x = np.array([np.nan, 2.0, np.nan, 6.0, np.nan], np.float32)[:, None, None] * np.ones((1, 2, 2))
+    x[:, 1, 1] = np.nan                                 # no-data pixel stays NaN
+    x[:, 0, 1] = [1, 2, 3, 4, 5]                        # complete pixel untouched
+    out = run.fill_missing(x.astype(np.float32), t)
+    np.testing.assert_allclose(out[:, 0, 0], [2.0, 2.0, 14 / 3, 6.0, 6.0], rtol=1e-6)
+    assert np.isnan(out[:, 1, 1]).all()
+    np.testing.assert_array_equal(out[:, 0, 1], [1, 2, 3, 4, 5])
+    assert run.fill_missing(x[:, :1, 1:], t) is not None
+
+
+def test_reference_date_empty(files, fake_denoiser, caplog):
+    """REF_DATE itself NaN everywhere: left out, the output is referenced to the first kept date."""
+    d, geom = files
+
+    def ref_nan(x):
+        x[REF_INDEX] = np.nan
+
+    ts = edit(write_timeseries(d / "timeseriesRg.h5"), ref_nan)
+    with caplog.at_level(logging.WARNING):
+        out = denoise(ts, geom)
+    assert "REF_DATE" in caplog.text
+    data = readfile.read(out["timeseries"])[0]
+    assert np.isnan(data[REF_INDEX]).all()
+    assert np.all(data[0] == 0)
+
+
+def test_too_many_empty_dates(files, fake_denoiser):
+    d, geom = files
+
+    def wipe(x):
+        x[3:7] = np.nan
+
+    ts = edit(write_timeseries(d / "timeseriesRg.h5"), wipe)
+    before = folder_state(d)
+    with pytest.raises(SystemExit) as exc:
+        cli.main([ts, "-g", geom])
+    msg = str(exc.value.code)
+    assert msg.startswith("ERROR: ") and ts in msg and "'timeseries'" in msg
+    assert "4 of them have no data" in msg and "leaving 8" in msg
+    assert folder_state(d) == before
+
+
+# ------------------------------------------------------------------ 3. nothing valid
+def _no_network(monkeypatch, fake_denoiser):
+    def boom(*args, **kwargs):
+        raise AssertionError("the network must not run when there is nothing to denoise")
+    monkeypatch.setattr(fake_denoiser, "denoise", boom)
+    monkeypatch.setattr(run, "load_model", boom)
+
+
+@pytest.mark.parametrize("case", ["all_zero", "all_nan", "mask_zero", "mask_disjoint"])
+def test_nothing_valid_to_denoise(files, fake_denoiser, monkeypatch, case):
+    d, geom = files
+    ts = write_timeseries(d / "timeseries_ERA5.h5")
+    args = [ts, "-g", geom]
+    if case == "all_zero":
+        edit(ts, lambda x: x.fill(0))
+        expect = [ts, "'timeseries'", "0 or NaN on every pixel", "nothing to denoise"]
+    elif case == "all_nan":
+        edit(ts, lambda x: x.fill(np.nan))
+        expect = [ts, "'timeseries'", "0 or NaN on every pixel", "nothing to denoise"]
+    elif case == "mask_zero":
+        mask = write_mask(d / "maskTempCoh.h5")
+        with h5py.File(mask, "a") as f:
+            f["mask"][()] = False
+        args += ["-m", mask]
+        expect = [mask, "'mask'", "0 (masked out) on every pixel", "nothing to denoise"]
+    else:
+        mask = write_mask(d / "maskTempCoh.h5")
+        with h5py.File(mask, "a") as f:
+            m = np.zeros((LENGTH, WIDTH), bool)
+            m[NODATA_BOX] = True                   # only where the series has no data
+            f["mask"][()] = m
+        args += ["-m", mask]
+        expect = [ts, mask, "no pixel with data", "nothing to denoise"]
+    _no_network(monkeypatch, fake_denoiser)
+    before = folder_state(d)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(args)
+    msg = str(exc.value.code)
+    assert exc.value.code not in (0, None) and msg.startswith("ERROR: ")
+    for text in expect:
+        assert text in msg, msg
+    assert folder_state(d) == before      # no output, no temporary file, input untouched
+
+
+# ------------------------------------------------------------------ outputs: tiny values
+def test_tiny_values_written_as_zero(files, fake_denoiser, monkeypatch):
+    """Silenced (denormal-size) outputs are written as exact 0, not 1e-25 .. 1e-7 blobs."""
+    d, geom = files
+
+    def tiny(*args, **kwargs):
+        res = fake_denoise(*args, **kwargs)
+        res.timeseries = (res.timeseries * 1e-20).astype(np.float32)
+        res.cumulative = (res.cumulative * 1e-20).astype(np.float32)
+        return res
+
+    monkeypatch.setattr(fake_denoiser, "denoise", tiny)
+    ts = write_timeseries(d / "timeseries_ERA5.h5")
+    out = denoise(ts, geom)
+    data = readfile.read(out["timeseries"])[0]
+    assert np.all(data == 0)
+    with h5py.File(out["cumulative"]) as f:
+        for name in f:
+            if name.startswith("cumulative_"):
+                assert np.all(np.nan_to_num(f[name][()]) == 0)
+    assert run.flush_tiny(np.array([1e-30, -5e-7, 2e-6], np.float32)).tolist() == \
+        [0.0, 0.0, pytest.approx(2e-6)]
