@@ -70,3 +70,31 @@ def test_other_programs_next_to_the_script_import_the_package(tmp_path):
                          cwd=str(tmp_path))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "mintpy_dlae.synthetic"
+
+
+def test_help_step_lists_include_correct_dlae():
+    """MintPy's bracketed step lists in `smallbaselineApp_dlae.py -h` name correct_dlae."""
+    from mintpy_dlae.cli import smallbaselineApp_dlae as sba
+    text = sba.create_parser().format_help()
+    bracketed = [line for line in text.splitlines() if line.strip().startswith("['")]
+    assert any("'correct_dlae'" in line for line in bracketed), bracketed
+    listed = [s.strip(" '") for line in bracketed for s in line.strip(" []").split(",")]
+    assert listed == sba.step_list()
+
+
+def test_installed_denoise_is_quiet(tmp_path):
+    """A normal run of the installed mintpy_dlae.py prints no TensorFlow/absl/CUDA lines."""
+    from conftest import write_geometry, write_timeseries
+    path = script("mintpy_dlae.py")
+    (tmp_path / "inputs").mkdir()
+    write_geometry(tmp_path / "inputs" / "geometryGeo.h5")
+    write_timeseries(tmp_path / "timeseries.h5")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "ABSL_"))}
+    proc = subprocess.run([path, "timeseries.h5", "--no-progress"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.strip() == "", proc.stderr[-3000:]
+    assert "geometry file: inputs/geometryGeo.h5" in proc.stdout
+    assert "Done" in proc.stdout
+    for word in ("cuInit", "absl", "oneDNN", "cuda"):
+        assert word not in proc.stdout + proc.stderr

@@ -131,3 +131,27 @@ def test_cli_calibrate(tmp_path, template, args, expected):
         model="fault", calibrate=inps.calibrate, mask_file=None, tile_size=256, batch_size=32,
         precision="auto", save_cumulative=True, save_removed=False, maxMemory=4.0, cluster=None,
         numWorker=4, config=None)).calibrate is ("--no-calibrate" not in args)
+
+
+def test_tensorflow_noise_filter():
+    noise = [
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+        "I0000 00:00:1796012489.436689    5689 port.cc:153] oneDNN custom operations are on.",
+        "E0000 00:00:1796012489.437082    5689 cuda_driver.cc:152] failed call to cuInit: "
+        "INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)",
+        "W0000 00:00:1700000000.1   77 cudart_stub.cc:31] Could not find cuda drivers",
+        "2024-01-02 10:11:12.123456: I tensorflow/core/util/port.cc:113] oneDNN custom operations",
+        "2024-01-02 10:11:12.123456: E external/local_xla/xla/stream_executor/cuda/"
+        "cuda_driver.cc:282] failed call to cuInit: CUDA_ERROR_NO_DEVICE",
+    ]
+    assert all(config.is_tf_noise(line) for line in noise)
+    kept = ["ERROR: timeseries.h5: dataset 'timeseries' ...", "Traceback (most recent call last):",
+            "WARNING: timeseries.h5: the reference point REF_Y/REF_X = 70/3 lies outside"]
+    assert not any(config.is_tf_noise(line) for line in kept)
+
+
+def test_quiet_tensorflow_env_keeps_user_values():
+    env = config.quiet_tensorflow({"TF_CPP_MIN_LOG_LEVEL": "0"})
+    assert env["TF_CPP_MIN_LOG_LEVEL"] == "0" and env["ABSL_MIN_LOG_LEVEL"] == "3"
+    import mintpy_dlae_launch
+    assert mintpy_dlae_launch.QUIET_TF_ENV == config.QUIET_TF_ENV
