@@ -1,24 +1,31 @@
-"""Normalisation shared by training and inference, and the tf.data training pipeline.
+"""Normalisation shared by training and inference, and the numpy training stream.
 
 Normalisation of one 9-date window ``w`` (T, H, W) in metres, with a validity mask:
 
 1. reference to the window's first date: ``x = w - w[0]`` (per pixel);
-2. noise scale ``s`` (H, W): the square root of the local mean, over a ``NORM_WINDOW`` x
-   ``NORM_WINDOW`` box of valid pixels, of the per-pixel mean squared temporal increment
-   ``mean_t (w[t] - w[t-1])**2``;
-3. the network sees ``x / s`` (0 at invalid pixels) and predicts deformation / ``s``.
+2. one noise scale ``s`` per window (a number, metres): the square root of the *median* over the
+   valid pixels of the per-pixel mean squared temporal increment ``mean_t (w[t] - w[t-1])**2``
+   (:func:`window_scale`).  The median keeps a strong, compact signal from inflating the scale, and
+   one number per window keeps the shape of the signal intact (a local, per-pixel scale divides the
+   signal by itself where it is strong).  Inference computes it once per window over the whole frame
+   and passes it to every tile, so tiled results equal whole-image results;
+3. the network sees two channels per date, ``x / s`` (0 at invalid pixels) and the validity mask,
+   and predicts the deformation / ``s`` with its uncertainty, in the same units.
 
-Because ``s`` is computed from a fixed-size neighbourhood, the result at a pixel depends only on
-data within ``NORM_WINDOW // 2 + receptive radius`` pixels: a 40 x 40 training patch and the same
-pixels inside a large tile are normalised the same way, tiled inference equals whole-image inference,
-and scaling the input by ``a`` scales ``s`` by ``a`` (scale equivariance).
+Scaling the input by ``a`` scales ``s`` by ``a``, so the denoiser is scale equivariant.  Training
+multiplies ``s`` by a random factor (``scale_jitter``) so that a scale computed over a large frame,
+where the noise level varies from place to place, is within what the network has seen.
 
-Elevation: ``(h - local mean) / max(local std, ELEV_STD_FLOOR)`` over the same box.
+Elevation: ``(h - local mean) / max(local std, ELEV_STD_FLOOR)`` over a ``NORM_WINDOW`` box of valid
+pixels: the network sees local relief, whatever the absolute height and the frame size.
 """
+import queue
+import threading
+
 import numpy as np
 from scipy import ndimage
 
-NORM_WINDOW = 41          # px, box of the local noise-scale estimate (covers a 40 px training patch)
+NORM_WINDOW = 41          # px, box of the local elevation standardisation
 ELEV_STD_FLOOR = 20.0     # m, flat terrain is not blown up into noise
 TINY = 1e-30
 
@@ -42,22 +49,30 @@ def valid_mask(window, mask=None):
     return valid
 
 
-def noise_scale(window, valid, window_px=NORM_WINDOW):
-    """Local noise scale (..., H, W) of windows (..., T, H, W), metres."""
-    w = np.where(valid[..., None, :, :], window, 0.0)
-    inc = np.diff(w, axis=-3)
-    msq = (inc.astype(np.float64) ** 2).mean(axis=-3)
-    mean, _ = _box_mean(msq, valid, window_px)
-    return np.sqrt(mean).astype(np.float32)
+def window_scale(window, valid):
+    """Noise scale of each window, metres: windows (..., T, H, W), valid (..., H, W) -> (...,).
+
+    sqrt(median over valid pixels of mean_t (w[t] - w[t-1])**2); 0 for a window without valid pixels.
+    """
+    inc = np.diff(window.astype(np.float64), axis=-3)
+    msq = np.where(valid, (inc ** 2).mean(axis=-3), np.nan)
+    flat = msq.reshape(msq.shape[:-2] + (-1,))
+    with np.errstate(all="ignore"):
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med = np.nanmedian(flat, axis=-1)
+    return np.sqrt(np.nan_to_num(med, nan=0.0)).astype(np.float32)
 
 
-def normalise_series(window, valid, window_px=NORM_WINDOW):
-    """Network input x/s (..., T, H, W) and the scale s (..., H, W)."""
-    s = noise_scale(window, valid, window_px)
-    s_safe = np.maximum(s, TINY)
-    x = (window - window[..., :1, :, :]) / s_safe[..., None, :, :]
-    x = np.where(valid[..., None, :, :], x, 0.0).astype(np.float32)
-    return x, s
+def normalise_series(window, valid, scale=None):
+    """Network series input (..., T, H, W, 2) = (x / s, valid) and the scale s (...,)."""
+    s = window_scale(window, valid) if scale is None else np.asarray(scale, np.float32)
+    s_safe = np.maximum(s, TINY)[..., None, None, None]
+    x = (window - window[..., :1, :, :]) / s_safe
+    v = np.broadcast_to(valid[..., None, :, :], x.shape)
+    x = np.where(v, x, 0.0).astype(np.float32)
+    return np.stack([x, v.astype(np.float32)], axis=-1), s
 
 
 def normalise_elevation(elevation, valid, window_px=NORM_WINDOW):
@@ -65,75 +80,85 @@ def normalise_elevation(elevation, valid, window_px=NORM_WINDOW):
     h = np.where(valid, elevation, 0.0).astype(np.float64)
     mean, _ = _box_mean(h, valid, window_px)
     var, _ = _box_mean((h - mean) ** 2, valid, window_px)
-    out = (h - mean) / np.maximum(np.sqrt(var), ELEV_STD_FLOOR)
+    out = (h - mean) / np.maximum(np.sqrt(np.maximum(var, 0.0)), ELEV_STD_FLOOR)   # box sums can round below 0
     return np.where(valid, out, 0.0).astype(np.float32)
 
 
-def remove_elevation_phase(window, elevation, valid, window_px=NORM_WINDOW):
-    """Windows (..., T, H, W) minus, per date, the local linear fit of the phase against elevation.
+def model_inputs(noisy, elevation, mask=None, scale=None):
+    """Network inputs, scale and validity for a batch of windows.
 
-    For each date ``t`` (relative to the first), the slope ``k_t = cov(x_t, h) / var(h)`` is taken over
-    the same ``window_px`` box as the normalisation (variance floored at ``ELEV_STD_FLOOR**2``, so flat
-    terrain gets no correction), and ``k_t * (h - local mean h)`` is removed: MintPy's phase/elevation
-    correction, made local.  The first date is added back, so no-data detection is unchanged.  Used by
-    the calibration gate only (``inference.gate_signal``), not as network input.
+    noisy (N, T, H, W) metres, elevation (N, H, W) metres, mask (N, H, W) bool or None, scale (N,)
+    metres or None (computed by :func:`window_scale`).  Returns ({"series": (N, T, H, W, 2),
+    "elevation": (N, H, W, 1)}, s (N,), valid (N, H, W)).
     """
-    valid_t = np.broadcast_to(valid[..., None, :, :], window.shape)
-    x = np.where(valid_t, window - window[..., :1, :, :], 0.0).astype(np.float64)
-    h = np.where(valid, elevation, 0.0).astype(np.float64)
-    hm, _ = _box_mean(h, valid, window_px)
-    hh, _ = _box_mean(h * h, valid, window_px)
-    var = np.maximum(hh - hm * hm, ELEV_STD_FLOOR ** 2)
-    xm, _ = _box_mean(x, valid_t, window_px)
-    xh, _ = _box_mean(x * h[..., None, :, :], valid_t, window_px)
-    slope = (xh - xm * hm[..., None, :, :]) / var[..., None, :, :]
-    x -= slope * (h - hm)[..., None, :, :]
-    return np.where(valid_t, x + window[..., :1, :, :], window).astype(np.float32)
-
-
-def model_inputs(noisy, elevation, mask=None):
-    """Network inputs and scale for a batch of windows: noisy (N, T, H, W), elevation (N, H, W)."""
     valid = valid_mask(noisy, mask)
-    x, s = normalise_series(noisy, valid)
+    x, s = normalise_series(noisy, valid, scale)
     e = normalise_elevation(elevation, valid)
-    return {"series": x[..., None], "elevation": e[..., None]}, s, valid
+    return {"series": x, "elevation": e[..., None]}, s, valid
 
 
-def training_arrays(batch):
-    """(inputs, targets) of a :class:`mintpy_dlae.synthetic.Batch` for Keras."""
-    inputs, s, valid = model_inputs(batch.noisy, batch.elevation)
-    s_safe = np.maximum(s, TINY)[:, None]
+def training_arrays(batch, rng=None, scale_jitter=0.0):
+    """(inputs, target) of a :class:`mintpy_dlae.synthetic.Batch` for Keras.
+
+    target (N, H, W, T): channels 0..T-2 are the deformation of dates 1..T-1 relative to date 0,
+    divided by the window's scale; channel T-1 is the validity weight (the loss ignores no-data).
+    ``scale_jitter`` > 0 multiplies each scale by exp(U(-j, j)).
+    """
+    valid = valid_mask(batch.noisy, batch.valid)
+    s = window_scale(batch.noisy, valid)
+    if scale_jitter > 0:
+        rng = np.random.default_rng(rng)
+        s = s * np.exp(rng.uniform(-scale_jitter, scale_jitter, size=s.shape)).astype(np.float32)
+    inputs, s, valid = model_inputs(batch.noisy, batch.elevation, batch.valid, scale=s)
+    s_safe = np.maximum(s, TINY)[:, None, None, None]
     dates = (batch.clean[:, 1:] - batch.clean[:, :1]) / s_safe          # (N, T-1, H, W)
     dates = np.where(valid[:, None], dates, 0.0).astype(np.float32)
-    targets = {"dates": np.moveaxis(dates, 1, -1), "cumulative": dates[:, -1, :, :, None]}
-    return inputs, targets
+    target = np.concatenate([np.moveaxis(dates, 1, -1), valid[..., None].astype(np.float32)], axis=-1)
+    return inputs, target
 
 
-def training_dataset(kind, batch_size=32, seed=0, size=40, num_dates=9, snr=(0.005, 20.0), open_window=0.5,
-                     pure_noise=0.05, reuse=8, chunk_batches=8):
-    """An endless tf.data pipeline of freshly generated, normalised training batches.
+# Training-distribution defaults (see docs/training.md for the reasoning)
+GENERATOR_OPTIONS = dict(snr=(0.005, 20.0), open_window=0.5, pure_noise=0.08, reuse=8, steady=0.3,
+                         seasonal=0.1, peak_snr=(0.3, 40.0), peak_fraction=0.5, nodata=0.5)
 
-    The numpy generator runs in a background thread (prefetch) and never holds more than a few
-    batches in memory.  ``seed`` makes the stream reproducible; resuming uses a new seed.
+
+def training_stream(kinds, batch_size=32, seed=0, size=40, num_dates=9, chunk_batches=8, scale_jitter=0.4,
+                    prefetch=4, **generator_options):
+    """An endless iterator of (inputs, target) numpy batches, generated in a background thread.
+
+    ``kinds``: "fault", "mogi", or a dict {kind: fraction} (each chunk of ``chunk_batches`` batches is
+    drawn from one kind with these probabilities).  Backend-neutral: plain numpy, no tf.data.
     """
-    import tensorflow as tf
-
     from . import synthetic
+    opts = dict(GENERATOR_OPTIONS, **generator_options)
+    mix = {kinds: 1.0} if isinstance(kinds, str) else dict(kinds)
+    names = list(mix)
+    p = np.array([mix[k] for k in names], float)
+    p /= p.sum()
+    q = queue.Queue(maxsize=prefetch)
+    stop = threading.Event()
 
-    def gen():
+    def work():
         rng = np.random.default_rng(seed)
-        while True:
+        while not stop.is_set():
+            kind = names[rng.choice(len(names), p=p)]
             batch = synthetic.generate(batch_size * chunk_batches, kind=kind, size=size, num_dates=num_dates,
-                                       rng=rng, snr=snr, open_window=open_window, pure_noise=pure_noise,
-                                       reuse=reuse)
-            inputs, targets = training_arrays(batch)
+                                       rng=rng, **opts)
+            inputs, target = training_arrays(batch, rng, scale_jitter)
             for i in range(0, len(batch), batch_size):
                 sl = slice(i, i + batch_size)
-                yield ({k: v[sl] for k, v in inputs.items()}, {k: v[sl] for k, v in targets.items()})
+                item = ({k: v[sl] for k, v in inputs.items()}, target[sl])
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=1.0)
+                        break
+                    except queue.Full:
+                        continue
 
-    T = num_dates
-    sig = ({"series": tf.TensorSpec((None, T, size, size, 1), tf.float32),
-            "elevation": tf.TensorSpec((None, size, size, 1), tf.float32)},
-           {"dates": tf.TensorSpec((None, size, size, T - 1), tf.float32),
-            "cumulative": tf.TensorSpec((None, size, size, 1), tf.float32)})
-    return tf.data.Dataset.from_generator(gen, output_signature=sig).prefetch(4)
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    try:
+        while True:
+            yield q.get()
+    finally:
+        stop.set()

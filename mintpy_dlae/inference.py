@@ -7,8 +7,10 @@ cumulative map (last minus first).  The per-date outputs of all windows are stit
 series by averaging, for every interval between consecutive dates, the increments of all windows
 that cover it, then integrating.
 
-Space is cut into tiles with a halo of ``receptive_halo(model)`` pixels (normalisation box radius +
-receptive field of the network), so tiled results equal whole-image results.
+Each window is normalised by one noise scale computed over the whole frame (:func:`window_scales`),
+and the network runs once per window and gives the mean and the standard deviation of each date.
+Space is cut into tiles with a halo of ``receptive_halo(model)`` pixels (receptive field of the
+network + radius of the elevation standardisation box), so tiled results equal whole-image results.
 """
 import logging
 import os
@@ -28,8 +30,39 @@ MAX_PIXELS_PER_CALL = 131_072
 
 @dataclass
 class DenoiseResult:
-    timeseries: np.ndarray   # (n, H, W) float32 metres, relative to the first date; NaN at no-data
-    cumulative: np.ndarray   # (n-8, H, W) float32 metres; window k covers dates k..k+8
+    """What :func:`denoise` returns (float32 metres, NaN at no-data).
+
+    timeseries      (n, H, W)   denoised series relative to the first date
+    cumulative      (n-8, H, W) moving-window cumulative maps; window k covers dates k..k+8
+    timeseries_std  (n, H, W)   1-sigma uncertainty of ``timeseries`` (0 at the first date)
+    cumulative_std  (n-8, H, W) 1-sigma uncertainty of ``cumulative``
+    """
+    timeseries: np.ndarray
+    cumulative: np.ndarray
+    timeseries_std: np.ndarray = None
+    cumulative_std: np.ndarray = None
+
+    @property
+    def significance(self):
+        """|cumulative| / cumulative_std (n-8, H, W): above ~3, deformation is detected."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.abs(self.cumulative) / self.cumulative_std
+
+
+@dataclass
+class WindowPrediction:
+    """Network output for a batch of windows, metres, relative to each window's first date.
+
+    dates, dates_std (N, T-1, H, W); cumulative, cumulative_std (N, H, W) (the last date); 0 at invalid
+    pixels.  Unpacks as ``dates, cumulative = ...`` like the earlier tuple.
+    """
+    dates: np.ndarray
+    cumulative: np.ndarray
+    dates_std: np.ndarray
+    cumulative_std: np.ndarray
+
+    def __iter__(self):
+        return iter((self.dates, self.cumulative))
 
 
 def cpu_supports_bf16():
@@ -87,18 +120,20 @@ def prepare_model(model, precision="auto"):
 
 
 def receptive_halo(model="fault"):
-    """Pixels of context needed on each side of a tile so that tiled == whole-image results."""
+    """Pixels of context needed on each side of a tile so that tiled == whole-image results: the
+    network's receptive radius plus the radius of the elevation standardisation box."""
     net, _ = prepare_model(model, "float32")     # cached: no second load of the same file
     return int(net.receptive_radius + dataset.NORM_WINDOW // 2 + 1)
 
 
-def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision="auto", calibrate=True):
-    """Denoise a batch of windows.
+def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision="auto", scale=None, calibrate=None):
+    """Denoise a batch of windows in one network pass.
 
-    noisy (N, T, H, W) metres, elevation (N, H, W) or (H, W) metres, mask (N, H, W) or (H, W) bool.
-    calibrate=False skips the model's calibration gate (``shrink_tau``): raw network output, one pass.
-    Returns (dates (N, T-1, H, W), cumulative (N, H, W)) in metres, relative to each window's first
-    date, 0 at invalid pixels.
+    noisy (N, T, H, W) metres, elevation (N, H, W) or (H, W) metres, mask (N, H, W) or (H, W) bool,
+    scale (N,) metres: the noise scale of each window (default: computed from ``noisy`` by
+    :func:`mintpy_dlae.dataset.window_scale`; pass the whole frame's value when ``noisy`` is a tile).
+    ``calibrate`` is accepted for compatibility and ignored (the calibration gate is retired).
+    Returns a :class:`WindowPrediction`; the std maps are 0 for a model without an uncertainty head.
     """
     _, net = prepare_model(model, precision)
     N = len(noisy)
@@ -108,59 +143,28 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
         mask = np.broadcast_to(mask, (N,) + mask.shape)
     T = noisy.shape[1]
     dates = np.zeros((N, T - 1) + noisy.shape[2:], np.float32)
+    std = np.zeros_like(dates)
     batch_size = max(1, min(int(batch_size), MAX_PIXELS_PER_CALL // int(np.prod(noisy.shape[2:]))))
-    tau = float(getattr(net, "shrink_tau", 0.0)) if calibrate else 0.0
+    channels = int(getattr(net, "input_channels", 1))
+    sigma_scale = float(getattr(net, "sigma_scale", 1.0))
     # normalise chunk by chunk: the float64 temporaries of the normalisation are as large as the
     # windows themselves, so whole-batch normalisation would dominate the memory
     for i in range(0, N, batch_size):
         sl = slice(i, i + batch_size)
-        inputs, s, valid = dataset.model_inputs(noisy[sl], elevation[sl], None if mask is None else mask[sl])
+        inputs, s, valid = dataset.model_inputs(noisy[sl], elevation[sl], None if mask is None else mask[sl],
+                                                scale=None if scale is None else np.asarray(scale)[sl])
+        inputs["series"] = inputs["series"][..., :channels]
         out = net(inputs, training=False)
         d = np.asarray(out["dates"] if "dates" in out else out["cumulative"], dtype=np.float32)
-        d = np.moveaxis(d, -1, 1) * s[:, None]
+        d = np.moveaxis(d, -1, 1) * s[:, None, None, None]
         if d.shape[1] == 1:          # cumulative-only (paper) head: no per-date maps
             d = np.concatenate([np.zeros((len(d), T - 2) + d.shape[2:], np.float32), d], axis=1)
-        if tau > 0:
-            d *= calibration_gain(net, noisy[sl], elevation[sl], s, valid, tau)[:, None]
         dates[sl] = np.where(valid[:, None], d, 0.0)
-    return dates, dates[:, -1].copy()
-
-
-SHRINK_POWER = 8
-
-
-def calibration_gain(net, noisy, elevation, s, valid, tau):
-    """Gain (N, H, W) of the calibration gate for windows ``noisy`` (N, T, H, W).
-
-    The gate looks at a second prediction, made after removing the local phase/elevation fit from
-    every date (``dataset.remove_elevation_phase``): the network's false detections on noise are
-    mostly stratified delay over a terrain feature (measured on the calibration set), which that
-    fit removes, while true deformation mostly survives it.  The output itself still comes from the
-    unmodified input, so the fit does not bias what passes the gate.
-    """
-    return shrinkage(gate_signal(net, noisy, elevation, s, valid), valid, tau)
-
-
-def gate_signal(net, noisy, elevation, s, valid):
-    """What the calibration gate measures: the cumulative output of the pass without the local
-    phase/elevation fit, in units of the input's noise scale ``s``."""
-    noisy_pe = dataset.remove_elevation_phase(noisy, elevation, valid)
-    inputs, s_pe, _ = dataset.model_inputs(noisy_pe, elevation, valid)
-    cum = np.asarray(net(inputs, training=False)["cumulative"], dtype=np.float32)[..., 0] * s_pe
-    return cum / np.maximum(s, dataset.TINY)
-
-
-def shrinkage(cum_normalised, valid, tau):
-    """Calibration gain a^8 / (a^8 + tau^8), a = local RMS of the normalised cumulative output.
-
-    An output that is weak compared with the noise scale over its neighbourhood is the network's
-    guess on noise-like data; the gain pulls it towards zero (no invented deformation), while
-    outputs well above ``tau`` pass unchanged.  The 8th power makes the gate sharp: measured on
-    a calibration set, power 2 had to shrink mid-SNR outputs to reach calibration, power 8 did not.
-    """
-    a2, _ = dataset._box_mean(cum_normalised.astype(np.float64) ** 2, valid, dataset.NORM_WINDOW)
-    ap = a2 ** (SHRINK_POWER / 2)
-    return (ap / (ap + tau ** SHRINK_POWER)).astype(np.float32)
+        if "dates_log_sigma" in out:
+            ls = np.moveaxis(np.asarray(out["dates_log_sigma"], dtype=np.float32), -1, 1)
+            sd = np.exp(ls) * (sigma_scale * s[:, None, None, None])
+            std[sl] = np.where(valid[:, None], sd, 0.0)
+    return WindowPrediction(dates, dates[:, -1].copy(), std, std[:, -1].copy())
 
 
 def window_weights(num_dates=MIN_DATES):
@@ -178,8 +182,22 @@ def _tiles(length, width, tile, halo):
             yield (y0, y1, x0, x1), (max(0, y0 - halo), min(length, y1 + halo), max(0, x0 - halo), min(width, x1 + halo))
 
 
-def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None, tile_size=256, batch_size=32,
-            precision="auto", calibrate=True, progress=False):
+def window_scales(ts, valid, num_dates=MIN_DATES, max_pixels=250_000):
+    """Noise scale (n-T+1,) of every window of a series ts (n, H, W), metres, over the whole frame.
+
+    The median in :func:`mintpy_dlae.dataset.window_scale` is taken over at most ``max_pixels`` valid
+    pixels on a regular grid (a stride in rows and columns), so that the cost stays small for large
+    frames; every tile of the frame then uses the same scale.
+    """
+    n, H, W = ts.shape
+    stride = max(1, int(np.ceil(np.sqrt(H * W / max_pixels))))
+    sub = np.asarray(ts[:, ::stride, ::stride], np.float32)
+    v = valid[::stride, ::stride]
+    return np.array([dataset.window_scale(sub[k:k + num_dates], v) for k in range(n - num_dates + 1)], np.float32)
+
+
+def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None, tile_size=512, batch_size=32,
+            precision="auto", calibrate=None, progress=False, scale=None):
     """Denoise a displacement time series.
 
     Parameters: ts         - (n, H, W) LOS displacement in metres, n >= 9; no-data as NaN or 0 on all dates
@@ -192,11 +210,21 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                 batch_size - windows per network call (at most; calls are also capped at
                              MAX_PIXELS_PER_CALL pixel-windows to bound memory)
                 precision  - 'auto' (bf16 on CPUs with AMX/AVX512-BF16), 'float32' or 'bfloat16'
-                calibrate  - apply the model's calibration gate (shrink_tau), which suppresses weak,
-                             noise-like output at the cost of a second network pass; False gives
-                             the raw network output
-    Returns:    DenoiseResult(timeseries (n, H, W), cumulative (n-8, H, W)), float32 metres, relative to
-                the first date, NaN at invalid pixels.
+                calibrate  - ignored (the calibration gate of the first models is retired)
+                scale      - optional (n-8,) noise scale of each window, metres (default: from ``ts`` by
+                             :func:`window_scales`; a caller that feeds row blocks of a larger frame
+                             passes the frame's value so that blocks match the whole-frame result)
+    Returns:    DenoiseResult(timeseries (n, H, W), cumulative (n-8, H, W), timeseries_std, cumulative_std),
+                float32 metres, relative to the first date, NaN at invalid pixels.
+
+    Stitching (``docs/method.md``): window k gives the deformation at dates k+1..k+8 relative to date k.
+    The increment of every interval t-1 -> t is the weighted mean, over the windows that cover it, of
+    the increments of their per-date outputs (interval weights :func:`window_weights`), and the series
+    is their cumulative sum, so a steady or step signal that every window recovers keeps its full
+    amplitude.  Uncertainty: the variance of a window's increment is taken as sigma_j^2 - sigma_(j-1)^2
+    (floored at 0; errors that accumulate along the window like a random walk); the windows that cover
+    an interval see the same data, so their errors are treated as fully correlated (the weighted mean
+    of the increments' std), and intervals as independent (variances add along the series).
     """
     ts = np.asarray(ts)
     if ts.ndim != 3:
@@ -219,17 +247,25 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     elev = np.where(valid, elevation, np.float32(0)).astype(np.float32, copy=False)
 
     num_win = n - T + 1
+    if scale is None:
+        scale = window_scales(data, valid, T)
+    scale = np.asarray(scale, np.float32)
+    if scale.shape != (num_win,):
+        raise ValueError(f"denoise: scale must have one value per window ({num_win}); received shape {scale.shape}")
     w_int = window_weights(T)
     # series[t] accumulates the weighted increments of interval t-1 -> t, then becomes the series
     series = np.zeros((n, H, W), np.float32)
+    inc_std = np.zeros((n, H, W), np.float32)
     inc_wgt = np.zeros(n - 1, np.float64)
     for k in range(num_win):
         inc_wgt[k:k + T - 1] += w_int
     cumulative = np.zeros((num_win, H, W), np.float32)
+    cumulative_std = np.zeros((num_win, H, W), np.float32)
 
     tiles = list(_tiles(H, W, int(tile_size), halo))
     from tqdm import tqdm
     bar = tqdm(total=len(tiles) * num_win, desc="denoise", unit="window", disable=not progress)
+    w32 = w_int[:, None, None].astype(np.float32)
     for (y0, y1, x0, x1), (ry0, ry1, rx0, rx1) in tiles:
         core = (slice(y0 - ry0, y1 - ry0), slice(x0 - rx0, x1 - rx0))
         sub = data[:, ry0:ry1, rx0:rx1]
@@ -238,18 +274,26 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
         for k0 in range(0, num_win, per_call):
             ks = range(k0, min(num_win, k0 + per_call))
             windows = np.stack([sub[k:k + T] for k in ks])
-            dates, _ = predict_windows(model, windows, elev[ry0:ry1, rx0:rx1], mask=sub_valid,
-                                       batch_size=batch_size, precision=precision, calibrate=calibrate)
-            dates = dates[(slice(None), slice(None)) + core]
+            pred = predict_windows(net, windows, elev[ry0:ry1, rx0:rx1], mask=sub_valid, batch_size=batch_size,
+                                   precision=precision, scale=scale[k0:k0 + len(ks)])
+            sl = (slice(None), slice(None)) + core
+            dates, std = pred.dates[sl], pred.dates_std[sl]
             full = np.concatenate([np.zeros_like(dates[:, :1]), dates], axis=1)     # (b, T, h, w)
             inc = np.diff(full, axis=1)
+            var = np.concatenate([np.zeros_like(std[:, :1]), std], axis=1) ** 2
+            istd = np.sqrt(np.maximum(np.diff(var, axis=1), 0.0))
             for b, k in enumerate(ks):
-                series[k + 1:k + T, y0:y1, x0:x1] += inc[b] * w_int[:, None, None].astype(np.float32)
+                series[k + 1:k + T, y0:y1, x0:x1] += inc[b] * w32
+                inc_std[k + 1:k + T, y0:y1, x0:x1] += istd[b] * w32
                 cumulative[k, y0:y1, x0:x1] = full[b, -1]
+                cumulative_std[k, y0:y1, x0:x1] = std[b, -1]
             bar.update(len(ks))
     bar.close()
-    series[1:] /= inc_wgt[:, None, None].astype(np.float32)
+    norm = inc_wgt[:, None, None].astype(np.float32)
+    series[1:] /= norm
+    inc_std[1:] /= norm
     np.cumsum(series, axis=0, out=series)
-    series[:, ~valid] = np.nan
-    cumulative[:, ~valid] = np.nan
-    return DenoiseResult(timeseries=series, cumulative=cumulative)
+    ts_std = np.sqrt(np.cumsum(inc_std.astype(np.float64) ** 2, axis=0)).astype(np.float32)
+    for arr in (series, cumulative, ts_std, cumulative_std):
+        arr[:, ~valid] = np.nan
+    return DenoiseResult(timeseries=series, cumulative=cumulative, timeseries_std=ts_std, cumulative_std=cumulative_std)

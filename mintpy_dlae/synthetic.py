@@ -65,6 +65,11 @@ class Batch:
     azimuth: np.ndarray     # (N,) degrees, MintPy azimuthAngle convention
     snr: np.ndarray         # (N,) paper SNR (0 for pure-noise samples)
     pixel_size: np.ndarray  # (N,) metres
+    valid: np.ndarray = None  # (N, S, S) bool, False where the series is no-data (0 on every date in ``noisy``)
+
+    def __post_init__(self):
+        if self.valid is None:
+            self.valid = np.ones(self.elevation.shape, bool)
 
     @property
     def cumulative(self):
@@ -95,10 +100,15 @@ def _shape(u, kind):
     return u           # step: duration ~ 0 handled by the caller
 
 
-def histories(n, num_dates, rng, open_window=False):
-    """Per-sample history h(t) at the dates 0..T-1, with values in [0, 1] (or up-and-back).
+def histories(n, num_dates, rng, open_window=False, steady=0.0, seasonal=0.0):
+    """Per-sample history h(t) at the dates 0..T-1, with values in about [-1, 1].
 
-    Returns (n, T) float32.  Paper rule: h = 0 at dates 0 and 1, h(T-2) = h(T-1).
+    Returns (n, T) float32.  Paper rule (``open_window`` False): h = 0 at dates 0 and 1,
+    h(T-2) = h(T-1), with step, linear, smooth, decaying or up-and-back shapes.  ``open_window``
+    lets the event start before the window and end after it.  A fraction ``steady`` of the rows
+    are constant-rate motion over the whole window (what a sliding window sees on a long series
+    of steady subsidence or creep), and a fraction ``seasonal`` are up-and-down motion
+    sin(2 pi t / P + phase) with a period P of 4-30 dates (aquifers, reservoirs).
     """
     T = num_dates
     t = np.arange(T, dtype=np.float64)[None, :]
@@ -123,6 +133,18 @@ def histories(n, num_dates, rng, open_window=False):
         up = np.clip(2 * u[pulse], 0, 1)
         down = np.clip(2 * u[pulse] - 1, 0, 1)
         h[pulse] = up - rng.uniform(0.3, 1.0, size=(int(pulse.sum()), 1)) * down
+    draw = rng.random(n)
+    lin = draw < steady
+    if lin.any():          # constant rate, with a little date-to-date jitter of the rate
+        rate = 1.0 + 0.1 * rng.standard_normal((int(lin.sum()), T))
+        rate[:, 0] = 0.0
+        h[lin] = np.cumsum(rate, axis=1) / (T - 1)
+    sea = (draw >= steady) & (draw < steady + seasonal)
+    if sea.any():
+        m = int(sea.sum())
+        period = np.exp(rng.uniform(np.log(4.0), np.log(30.0), size=(m, 1)))
+        phase = rng.uniform(0, 2 * np.pi, size=(m, 1))
+        h[sea] = np.sin(2 * np.pi * t / period + phase)
     return h.astype(np.float32)
 
 
@@ -157,14 +179,14 @@ def _mogi_sources(m, size, rng):
     e, n = _grid(size)
     xs = rng.uniform(-0.5 * E, 0.5 * E, size=(m, 1)).astype(np.float32)
     ys = rng.uniform(-0.5 * E, 0.5 * E, size=(m, 1)).astype(np.float32)
-    depth = np.exp(rng.uniform(np.log(0.05 * E), np.log(0.8 * E), size=(m, 1))).astype(np.float32)
+    depth = np.exp(rng.uniform(np.log(0.03 * E), np.log(1.2 * E), size=(m, 1))).astype(np.float32)
     sign = np.where(rng.random((m, 1)) < 0.5, -1.0, 1.0).astype(np.float32)
     # scale by depth^2 so that the peak uplift is O(1) whatever the depth
     return mogi(e, n, xs, ys, depth, sign * depth * depth)
 
 
 def deformation(n, kind, size, num_dates, rng, incidence, azimuth, open_window=False, num_sources=(1, 3),
-                reuse=1):
+                reuse=1, steady=0.0, seasonal=0.0):
     """Clean LOS deformation (n, T, S, S) relative to date 0, in arbitrary (unit) amplitude.
 
     ``reuse`` > 1 computes only 1/reuse of the source fields and uses each under several of the 8
@@ -192,7 +214,7 @@ def deformation(n, kind, size, num_dates, rng, incidence, azimuth, open_window=F
     peak = np.abs(los).max(axis=1, keepdims=True) + 1e-12
     amp = np.exp(rng.uniform(np.log(0.2), 0.0, size=(m, 1))).astype(np.float32)
     los = los * (amp / peak)
-    hist = histories(m, num_dates, rng, open_window=open_window)              # (m, T)
+    hist = histories(m, num_dates, rng, open_window=open_window, steady=steady, seasonal=seasonal)   # (m, T)
     hist = hist - hist[:, :1]
     out = np.zeros((n, num_dates, size * size), np.float32)
     for k in range(hi):
@@ -215,7 +237,9 @@ def noise_screens(n, num_dates, size, rng, elevation, incidence):
     T = num_dates
     turb = atmosphere.turbulence_patches(n * T, size, rng).reshape(n, T, size, size)
     base = np.exp(rng.uniform(np.log(1e-3), np.log(15e-3), size=(n, 1)))
-    per_date = base * np.exp(rng.uniform(np.log(0.3), 0.0, size=(n, T)))
+    per_date = base * np.exp(rng.uniform(np.log(0.15), 0.0, size=(n, T)))
+    storm = rng.random(n) < 0.2            # one date much noisier than the rest (a storm, a bad orbit)
+    per_date[storm, rng.integers(0, T, size=int(storm.sum()))] *= rng.uniform(2.0, 4.0, size=int(storm.sum()))
     offset = 0.3 * rng.standard_normal((n, T))
     noise = turb * per_date[:, :, None, None].astype(np.float32)
     noise += (offset * per_date)[:, :, None, None].astype(np.float32)
@@ -232,7 +256,8 @@ def noise_screens(n, num_dates, size, rng, elevation, incidence):
 
 
 def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), open_window=False,
-             num_sources=(1, 3), pure_noise=0.0, reuse=1):
+             num_sources=(1, 3), pure_noise=0.0, reuse=1, steady=0.0, seasonal=0.0, peak_snr=None,
+             peak_fraction=0.0, nodata=0.0):
     """Generate ``n`` synthetic series.
 
     Parameters: n           - number of series
@@ -249,7 +274,19 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
                 pure_noise  - fraction of series with no deformation at all (snr = 0)
                 reuse       - use each computed source field under up to ``reuse`` flips/rotations
                               (physical augmentation that speeds up training; 1 = all independent)
-    Returns:    Batch(noisy, clean, elevation, incidence, azimuth, snr, pixel_size)
+                steady, seasonal - fractions of sources with constant-rate or up-and-down histories
+                              (see :func:`histories`)
+                peak_snr    - (low, high): for a fraction ``peak_fraction`` of the series the strength is
+                              drawn (log-uniformly) as the *peak* signal-to-noise ratio instead of the
+                              paper's patch-mean SNR: max over pixels and dates of |clean| divided by the
+                              std of the noise of that date relative to date 0 (the "N x the noise" of a
+                              signal-injection test).  A compact 6-sigma bowl has a paper SNR of ~0.25, so
+                              paper-SNR draws alone rarely show the network compact, clear signals.
+                nodata      - fraction of series with no-data: a masked (decorrelated) core over the
+                              strongest deformation, random holes and water bodies, or a frame edge.  The
+                              series is 0 on every date there, as MintPy stores no-data and as inference
+                              fills it; ``Batch.valid`` marks the valid pixels.
+    Returns:    Batch(noisy, clean, elevation, incidence, azimuth, snr, pixel_size, valid)
     """
     if kind not in KINDS:
         raise ValueError(f"generate: kind must be one of {KINDS}; received kind={kind!r}")
@@ -257,7 +294,8 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
         raise ValueError(f"generate: num_dates must be >= 3; received num_dates={num_dates}")
     rng = np.random.default_rng(rng)
     kwargs = dict(kind=kind, size=size, num_dates=num_dates, rng=rng, snr=snr, open_window=open_window,
-                  num_sources=num_sources, pure_noise=pure_noise, reuse=reuse)
+                  num_sources=num_sources, pure_noise=pure_noise, reuse=reuse, steady=steady, seasonal=seasonal,
+                  peak_snr=peak_snr, peak_fraction=peak_fraction, nodata=nodata)
     # work in cache-sized chunks: the arrays are (chunk, T, S, S) and every step is memory-bound
     chunk = max(16, int(2**21 // (num_dates * size * size)))
     if n > chunk:
@@ -266,7 +304,8 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
     return _generate(n, **kwargs)
 
 
-def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure_noise, reuse):
+def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure_noise, reuse, steady, seasonal,
+              peak_snr, peak_fraction, nodata):
     pixel = np.exp(rng.uniform(np.log(20.0), np.log(120.0), size=n)).astype(np.float32)
     inc, az = random_geometry(n, rng)
     elevation = terrain.random_dem(n, size, rng)
@@ -278,7 +317,8 @@ def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure
         sel = is_open == flag
         if sel.any():
             clean[sel] = deformation(int(sel.sum()), kind, size, num_dates, rng, inc[sel], az[sel],
-                                     open_window=flag, num_sources=num_sources, reuse=reuse)
+                                     open_window=flag, num_sources=num_sources, reuse=reuse,
+                                     steady=steady, seasonal=seasonal)
     # a source whose field is nearly uniform over the patch (deep or distant) has no shape to find:
     # its cumulative map is an offset, which the atmosphere's per-date offsets make unidentifiable.
     # Such draws are replaced (up to 5 tries) so that every series carries a visible pattern.
@@ -290,7 +330,8 @@ def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure
             sel = flat & (is_open == flag)
             if sel.any():
                 clean[sel] = deformation(int(sel.sum()), kind, size, num_dates, rng, inc[sel], az[sel],
-                                         open_window=flag, num_sources=num_sources, reuse=reuse)
+                                         open_window=flag, num_sources=num_sources, reuse=reuse,
+                                     steady=steady, seasonal=seasonal)
     # physical deformation amplitude: peak cumulative 1 mm - 10 cm
     peak = np.abs(clean).max(axis=(1, 2, 3)) + 1e-12
     amp = np.exp(rng.uniform(np.log(1e-3), np.log(0.1), size=n)) / peak
@@ -306,8 +347,56 @@ def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure
         signal = np.maximum(cum, 0.25 * per_date)     # open windows can end near where they started
         # keep the noise physical and scale the deformation (mm transients under cm atmosphere)
         scale = target * noise.reshape(n, -1).std(axis=1) / np.maximum(signal, 1e-30)
+        if peak_snr is not None and peak_fraction > 0:
+            by_peak = rng.random(n) < peak_fraction
+            if by_peak.any():
+                rel = noise[by_peak] - noise[by_peak, :1]
+                noise_std = rel[:, 1:].std(axis=(2, 3))                          # (m, T-1)
+                ratio = (np.abs(clean[by_peak, 1:]).max(axis=(2, 3)) / np.maximum(noise_std, 1e-30)).max(axis=1)
+                want = np.exp(rng.uniform(*np.log(peak_snr), size=int(by_peak.sum())))
+                scale[by_peak] = want / np.maximum(ratio, 1e-30)
         scale[silent] = 1.0
         clean *= scale[:, None, None, None].astype(np.float32)
     noisy = clean + noise
+    valid = np.ones((n, size, size), bool)
+    if nodata > 0:
+        holes = rng.random(n) < nodata
+        if holes.any():
+            valid[holes] = nodata_masks(clean[holes], rng)
+            noisy[~np.broadcast_to(valid[:, None], noisy.shape)] = 0.0
     return Batch(noisy=noisy, clean=clean, elevation=elevation, incidence=inc.astype(np.float32),
-                 azimuth=az.astype(np.float32), snr=paper_snr(clean, noise).astype(np.float32), pixel_size=pixel)
+                 azimuth=az.astype(np.float32), snr=paper_snr(clean, noise).astype(np.float32), pixel_size=pixel,
+                 valid=valid)
+
+
+def nodata_masks(clean, rng, min_valid=0.3):
+    """Validity masks (m, S, S) for series ``clean`` (m, T, S, S): each mixes, at random,
+
+    - a decorrelated core over the strongest deformation (a blob of radius 1-8 px around the peak of
+      the largest |clean| date: the subsiding centre of a basin, a volcano's summit),
+    - holes and water bodies (a smooth random field above a threshold: 2-40 % of the patch),
+    - a frame edge (a strip of 1-15 px along one side).
+
+    At least ``min_valid`` of every patch stays valid.
+    """
+    m, T, S, _ = clean.shape
+    valid = np.ones((m, S, S), bool)
+    yy, xx = np.mgrid[0:S, 0:S]
+    for i in range(m):
+        v = np.ones((S, S), bool)
+        if rng.random() < 0.5:
+            j = np.abs(clean[i]).max(axis=(1, 2)).argmax()
+            py, px = np.unravel_index(np.abs(clean[i, j]).argmax(), (S, S))
+            r = rng.uniform(1.0, 8.0)
+            wobble = 1 + 0.3 * atmosphere.spectral_fields(1, (S, S), rng, 3.0, np.inf)[0]
+            v &= ((yy - py) ** 2 + (xx - px) ** 2) > (r * wobble) ** 2
+        if rng.random() < 0.5:
+            f = atmosphere.spectral_fields(1, (S, S), rng, rng.uniform(3.0, 4.5), np.inf)[0]
+            v &= f < np.quantile(f, 1 - rng.uniform(0.02, 0.4))
+        if rng.random() < 0.3:
+            w = int(rng.integers(1, 16))
+            side = rng.integers(0, 4)
+            edge = [np.s_[:w, :], np.s_[-w:, :], np.s_[:, :w], np.s_[:, -w:]][side]
+            v[edge] = False
+        valid[i] = v if v.mean() >= min_valid else np.ones((S, S), bool)
+    return valid

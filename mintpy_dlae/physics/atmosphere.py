@@ -26,9 +26,19 @@ def _k2_grid(shape):
     return (kx * kx + ky * ky).astype(np.float32)
 
 
-def _amplitude_filter(shape, slope, outer_scale):
+def _anisotropic_k2(shape, ratio, angle):
+    """k^2 on the rfft2 grid of a field stretched by ``ratio`` along direction ``angle`` (radians):
+    wind-elongated turbulence, as seen in many interferograms."""
+    ky = scipy.fft.fftfreq(shape[0])[:, None]
+    kx = scipy.fft.rfftfreq(shape[1])[None, :]
+    ku = kx * np.cos(angle) + ky * np.sin(angle)
+    kv = -kx * np.sin(angle) + ky * np.cos(angle)
+    return ((ku * ratio) ** 2 + (kv / ratio) ** 2).astype(np.float32)
+
+
+def _amplitude_filter(shape, slope, outer_scale, k2=None):
     """sqrt(PSD) on the rfft2 grid, DC set to 0 (zero-mean field)."""
-    k2 = _k2_grid(tuple(shape))
+    k2 = _k2_grid(tuple(shape)) if k2 is None else k2
     k0 = 1.0 / (2 * np.pi * outer_scale) if np.isfinite(outer_scale) else 0.0
     with np.errstate(divide="ignore"):
         amp = (k2 + np.float32(k0 * k0)) ** np.float32(-slope / 4.0)
@@ -87,7 +97,7 @@ def dihedral(patches, rng):
     return out
 
 
-def turbulence_patches(n, size, rng, slope=(2.5, 4.0), outer_scale=(2.0, 400.0), big=256):
+def turbulence_patches(n, size, rng, slope=(2.5, 4.0), outer_scale=(2.0, 400.0), big=256, anisotropic=0.3):
     """``n`` square turbulent patches of ``size`` px: a fast batch generator for training.
 
     Each call makes a few large fields (``big`` x ``big`` px) and cuts them into overlapping patches
@@ -95,7 +105,8 @@ def turbulence_patches(n, size, rng, slope=(2.5, 4.0), outer_scale=(2.0, 400.0),
     dates, so patches sharing a field almost never meet in one series.  Each large field
     mixes two spectra (slope and outer scale drawn from the ranges, random weights), so the noise
     carries several length scales.  Patches are standardised to zero mean and unit std; the
-    spatial offset of each date is added separately by the caller.
+    spatial offset of each date is added separately by the caller.  A fraction ``anisotropic`` of
+    the large fields is stretched 1.5-4 times along a random direction.
     """
     stride = max(1, size // 4)
     m = (big - size) // stride + 1
@@ -111,8 +122,11 @@ def turbulence_patches(n, size, rng, slope=(2.5, 4.0), outer_scale=(2.0, 400.0),
         g = rng.uniform(*slope, size=2)
         L = np.exp(rng.uniform(*np.log(outer_scale), size=2))
         w = rng.uniform(0.0, 1.0, size=2) ** 2 + np.array([0.05, 0.0])
-        p0 = _amplitude_filter(shape, g[0], L[0]) ** 2
-        p1 = _amplitude_filter(shape, g[1], L[1]) ** 2
+        k2 = None
+        if rng.random() < anisotropic:
+            k2 = _anisotropic_k2(shape, rng.uniform(1.5, 4.0), rng.uniform(0, np.pi))
+        p0 = _amplitude_filter(shape, g[0], L[0], k2) ** 2
+        p1 = _amplitude_filter(shape, g[1], L[1], k2) ** 2
         amp = np.sqrt(np.float32(w[0] / (p0.sum(dtype=np.float64) + 1e-30)) * p0
                       + np.float32(w[1] / (p1.sum(dtype=np.float64) + 1e-30)) * p1)
         white = rng.standard_normal(shape, dtype=np.float32)
