@@ -225,30 +225,68 @@ def _plt():
     return plt
 
 
-def _map(fig, ax, img, valid, vmax, title, cmap="RdBu_r"):
+def _map(fig, ax, img, valid, vmax, title, cmap="RdBu_r", pixel_m=None, labels=True):
+    """A map in pixel coordinates; with ``pixel_m`` (dy, dx) the axes are labelled in km from the
+    frame's upper-left corner, otherwise they carry no ticks."""
     im = ax.imshow(np.where(valid, img, np.nan), cmap=cmap, vmin=-vmax, vmax=vmax,
                    interpolation="nearest")
     ax.set_title(title, fontsize=8)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    if pixel_m is None:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    else:
+        _km_axes(ax, pixel_m, labels)
     return im
 
 
+def _km_axes(ax, pixel_m, labels=True):
+    """Tick labels in km (pixel centres: 0 km at the first row/column), whole-km ticks."""
+    from matplotlib.ticker import FuncFormatter, MultipleLocator
+    dy, dx = pixel_m
+    for axis, step in ((ax.xaxis, dx), (ax.yaxis, dy)):
+        km_per_px = step / 1e3
+        axis.set_major_locator(MultipleLocator(_nice_step(km_per_px, axis) / km_per_px))
+        axis.set_major_formatter(FuncFormatter(lambda v, _, f=km_per_px: f"{v * f:g}"))
+    ax.tick_params(labelsize=6, length=2)
+    if labels:
+        ax.set_xlabel("km (east)", fontsize=7)
+        ax.set_ylabel("km (south)", fontsize=7)
+    else:
+        ax.set_yticklabels([])
+
+
+def _nice_step(km_per_px, axis, target=4):
+    lo, hi = sorted(axis.axes.get_xlim() if axis is axis.axes.xaxis else axis.axes.get_ylim())
+    extent = (hi - lo) * km_per_px
+    for step in (0.5, 1, 2, 5, 10, 20, 50, 100):
+        if extent / step <= target:
+            return step
+    return 200
+
+
 def _draw_geometry(ax, res):
+    """Profile line, fault trace (or source), reference point; returns the legend handles."""
     across, along = profile_line(res)
     cy, cx = res.centre_px
     H, W = res.valid.shape
     n = int(np.hypot(H, W))
-    ax.plot([cx - n * across[1], cx + n * across[1]], [cy - n * across[0], cy + n * across[0]],
-            "k--", lw=0.8)
+    handles = ax.plot([cx - n * across[1], cx + n * across[1]],
+                      [cy - n * across[0], cy + n * across[0]], "k--", lw=0.8,
+                      label="profile line")
     if res.kind == "fault":
         half = 0.5 * res.source["length"] / min(res.pixel_m)
-        ax.plot([cx - half * along[1], cx + half * along[1]],
-                [cy - half * along[0], cy + half * along[0]], "-", color="0.2", lw=2.0)
-    ax.plot(cx, cy, "k+", ms=6)
-    ax.plot(res.ref_yx[1], res.ref_yx[0], "ks", ms=3, mfc="none")
+        handles += ax.plot([cx - half * along[1], cx + half * along[1]],
+                           [cy - half * along[0], cy + half * along[0]], "-", color="0.2", lw=2.0,
+                           label="fault trace (surface projection)")
+        handles += ax.plot(cx, cy, "k+", ms=6, label="fault centroid")
+    else:
+        handles += ax.plot(cx, cy, "k+", ms=6, label="Mogi source")
+    ry, rx = res.ref_yx
+    if 0 <= ry < H and 0 <= rx < W:
+        handles += ax.plot(rx, ry, "ks", ms=3, mfc="none", label="reference point (REF_Y/X)")
     ax.set_xlim(-0.5, W - 0.5)
     ax.set_ylim(H - 0.5, -0.5)
+    return handles
 
 
 def plot_demo(res, out_png, m=None, command="dlae_demo.py"):
@@ -266,13 +304,15 @@ def plot_demo(res, out_png, m=None, command="dlae_demo.py"):
                     f"mm, corr {e['input']['correlation']:.2f}"),
               (out, f"denoised cumulative (network)\nRMS error {e['denoised']['rms_error_mm']:.1f} "
                     f"mm, corr {e['denoised']['correlation']:.2f}"),
-              (tru, f"ground truth ({res.kind})\npeak {m['true_peak_mm']:.1f} mm"),
+              (tru, f"ground truth ({res.kind})\nat peak {e['truth']['at_true_peak_mm']:.1f} mm "
+                    "(3x3 mean, as in the table)"),
               (inp - out, "removed (input - denoised)\n")]
     for j, (img, title) in enumerate(panels):
         ax = fig.add_subplot(gs[0, j])
-        im = _map(fig, ax, img, res.valid, vmax, title)
-        _draw_geometry(ax, res)
+        im = _map(fig, ax, img, res.valid, vmax, title, pixel_m=res.pixel_m, labels=j == 0)
+        handles = _draw_geometry(ax, res)
     fig.colorbar(im, ax=fig.axes[:4], shrink=0.9, label="LOS displacement (mm)")
+    fig.axes[0].legend(handles=handles, fontsize=6, loc="lower left", framealpha=0.8)
 
     ax = fig.add_subplot(gs[1, :2])
     for img, label, style in ((inp, "input (ERA5-corrected)", dict(color="0.55", lw=1)),
@@ -323,12 +363,18 @@ def plot_windows(res, out_png, max_windows=6, command="dlae_demo.py"):
     for j, k in enumerate(ks):
         maps = res.window_maps(k)
         for i, (img, label) in enumerate(zip(maps, ("input", "denoised", "truth"))):
-            im = _map(fig, axes[i, j], img, res.valid, vmax,
-                      f"{res.dates[k]}-{res.dates[k + WINDOW - 1]}" if i == 0 else "")
+            title = ""
+            if i == 0:
+                title = (f"window {k + 1} of {num}" + (" (event)" if k == res.window else "")
+                         + f"\n{res.dates[k]}-{res.dates[k + WINDOW - 1]}")
+            im = _map(fig, axes[i, j], img, res.valid, vmax, title)
             if j == 0:
                 axes[i, j].set_ylabel(label, fontsize=9)
     fig.colorbar(im, ax=axes, shrink=0.7, label="LOS (mm)")
-    fig.suptitle(f"moving 9-date-window cumulative displacement (made by: {command})", fontsize=9)
+    which = (f"all {num} windows" if len(ks) == num else
+             f"{len(ks)} of the {num} windows (evenly spread, and the event window)")
+    fig.suptitle(f"moving 9-date-window cumulative displacement: {which} "
+                 f"(made by: {command})", fontsize=9)
     fig.savefig(out_png, dpi=90, bbox_inches="tight")
     plt.close(fig)
     return out_png

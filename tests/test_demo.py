@@ -108,3 +108,35 @@ def test_demo_end_to_end(tmp_path, tiny_model, capfd):
     # the ERA5-corrected input is noisy: its error is a sizeable part of the 80 mm signal
     assert m["event"]["input"]["rms_error_mm"] > 2.0
     assert (work / "timeseries_ERA5_DLAE.h5").is_file() and (work / "velocity.h5").is_file()
+
+
+def test_figures_explain_themselves(tmp_path, monkeypatch):
+    """Legend (profile line, fault trace, centroid, reference point), km axes, the windows shown,
+    and the truth's peak as the table quotes it."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    res = _fake_results()
+    res.ref_yx = (3, 4)
+    m = demo_plots.metrics(res)
+    saved = {}
+    monkeypatch.setattr(plt, "close", lambda fig: saved.setdefault("fig", fig))
+    demo_plots.plot_demo(res, str(tmp_path / "demo.png"), m)
+    fig = saved.pop("fig")
+    legend = fig.axes[0].get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels == ["profile line", "fault trace (surface projection)", "fault centroid",
+                      "reference point (REF_Y/X)"]
+    assert fig.axes[0].get_xlabel() == "km (east)" and fig.axes[0].get_ylabel() == "km (south)"
+    fig.canvas.draw()
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert ticks and all(float(t) == int(float(t)) or float(t) % 0.5 == 0 for t in ticks)
+    truth_title = fig.axes[2].get_title()
+    assert f"{m['event']['truth']['at_true_peak_mm']:.1f} mm" in truth_title
+    assert f"{m['event']['truth']['at_true_peak_mm']:9.1f}" in demo_plots.format_metrics(m)
+    demo_plots.plot_windows(res, str(tmp_path / "windows.png"), max_windows=3)
+    fig = saved.pop("fig")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert "window 3 of 4 (event)" in " ".join(titles)
+    assert "3 of the 4 windows (evenly spread, and the event window)" in fig._suptitle.get_text()
+    assert os.path.getsize(tmp_path / "demo.png") > 1000
