@@ -99,10 +99,3 @@ def test_train_resume_continues(tmp_path):
     card = json.load(open(str(tmp_path / "t.json")))
     assert card["training"]["samples_seen"] == 96 and card["kind"] == "fault"
     assert isinstance(load_model(out), DlaeNet)
-
-
-def test_plot_inventions_writes_a_figure(tmp_path):
-    from mintpy_dlae.plot import plot_inventions
-    net = build_model(filters=4, filters_2d=4)
-    out = plot_inventions(net, n=6, worst=2, out_png=str(tmp_path / "inv.png"))
-    assert os.path.getsize(out) > 1000
