@@ -166,7 +166,22 @@ def fill_missing(ts, days=None):
         return ts
     n = ts.shape[0]
     t = np.arange(n, dtype=float) if days is None else np.asarray(days, float)
-    sub = ts[:, partial].astype(np.float64)                       # (n, k)
+    out = ts.copy()
+    cols = np.flatnonzero(partial.ravel())
+    flat = out.reshape(n, -1)
+    for i in range(0, cols.size, FILL_CHUNK):        # bounded temporaries, whatever the holes
+        c = cols[i:i + FILL_CHUNK]
+        flat[:, c] = _interp_nan(flat[:, c], t).astype(ts.dtype)
+    return out
+
+
+FILL_CHUNK = 16384      # pixels filled at a time (about 10 float64 layers of this size per date)
+
+
+def _interp_nan(sub, t):
+    """Fill the NaN of the columns of ``sub`` (n, k) linearly in ``t`` (constant at the ends)."""
+    n = sub.shape[0]
+    sub = sub.astype(np.float64)
     bad = np.isnan(sub)
     idx = np.arange(n)[:, None]
     prev = np.maximum.accumulate(np.where(bad, -1, idx), axis=0)
@@ -177,9 +192,7 @@ def fill_missing(ts, days=None):
     with np.errstate(invalid="ignore", divide="ignore"):
         w = np.where(tq > tp, (t[:, None] - tp) / (tq - tp), 0.0)
     value = np.where((prev >= 0) & (nxt < n), vp + w * (vq - vp), np.where(prev >= 0, vp, vq))
-    out = ts.copy()
-    out[:, partial] = np.where(bad, value, sub).astype(ts.dtype)
-    return out
+    return np.where(bad, value, sub)
 
 
 def reference_values(job, ref_yx, length, width):
