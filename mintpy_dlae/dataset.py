@@ -76,11 +76,16 @@ def normalise_series(window, valid, scale=None):
 
 
 def normalise_elevation(elevation, valid, window_px=NORM_WINDOW):
-    """Local standardisation of elevation (..., H, W)."""
+    """Local standardisation of elevation (..., H, W): (h - m) / max(sd, ELEV_STD_FLOOR), with m and
+    sd the mean and standard deviation of the valid heights in the ``window_px`` box centred on the
+    pixel (both from one box, so a pixel depends on heights within ``window_px // 2`` only)."""
     h = np.where(valid, elevation, 0.0).astype(np.float64)
+    h0 = h[valid].mean() if valid.any() else 0.0       # numerical conditioning only: cancels out
+    h = np.where(valid, h - h0, 0.0)
     mean, _ = _box_mean(h, valid, window_px)
-    var, _ = _box_mean((h - mean) ** 2, valid, window_px)
-    out = (h - mean) / np.maximum(np.sqrt(np.maximum(var, 0.0)), ELEV_STD_FLOOR)   # box sums can round below 0
+    msq, _ = _box_mean(h * h, valid, window_px)
+    sd = np.sqrt(np.maximum(msq - mean * mean, 0.0))    # box sums can round below 0
+    out = (h - mean) / np.maximum(sd, ELEV_STD_FLOOR)
     return np.where(valid, out, 0.0).astype(np.float32)
 
 

@@ -21,20 +21,23 @@ Parameter ranges and their physical reasoning (all drawn independently per sampl
   few-km window), down-dip width 0.05E-E, top-edge depth 0.005E-0.5E (shallow creep with a sharp
   trace to slip a few km deep), dip 10-89 deg, any strike, any rake (strike-slip, thrust and
   normal), slip mm-cm (the absolute level is set by the SNR).
-- point source (Mogi): position anywhere in the patch, depth 0.05E-0.8E (0.1-4 km), inflation or
+- point source (Mogi): position anywhere in the patch, depth 0.03E-1.2E (0.02-6 km), inflation or
   deflation.
 - visibility: a draw whose field is nearly a uniform offset over the patch (spatial std below a
   quarter of the mean at the strongest date) is replaced: such a map has no shape to recover, and
   its level is confounded with the atmosphere's per-date offsets.
 - line of sight: incidence 30-45 deg, any azimuth (paper); MintPy sign convention.
 - history: per source, onset and end inside the window with step-like, linear, smooth (sigmoid),
-  decaying (1 - exp) or transient (up and back) shapes.  Paper rule (default): no motion before the
+  decaying (1 - exp) or transient (up and back) shapes; optionally (``steady``, ``seasonal``)
+  constant-rate motion over the whole window or up-and-down motion with a 4-30 date period.  Paper rule (default): no motion before the
   second or after the second-to-last acquisition.  ``open_window`` lets motion start before the
   window or continue after it, as seen by sliding windows on long series.
 - turbulence: spectra with 2-D slope 2.5-4 (Hanssen 2001: 8/3-11/3; exponential covariance: 3) and
   outer scale 2-400 px (the patch sees anything from white-ish noise to near-planar gradients), two
-  components per date, per-date std varying by a factor of 10 within a series; a random per-date
-  offset (std 0.3 of the screen) stands for the spatial mean that a reference point leaves.
+  components per date, 30 % of the large fields anisotropic (stretched 1.5-4 times along a random
+  direction); per-date std varying by up to a factor of 6.7 within a series (exp(U(log 0.15, 0))), and
+  in 20 % of the series one "storm" date 2-4 times noisier; a random per-date offset (std 0.3 of the
+  screen) stands for the spatial mean that a reference point leaves.
 - stratified delay: k1 ~ N(0, s) per date with s log-uniform 2-30 mm/km (zenith, divided by
   cos(incidence)); k2 = -k1/(2H), H = 1.5-3 km, with 30 % jitter.
 - terrain: half real (Jacksboro DEM crops, relief x0.05-3), half fractal (relief std 2-300 m).
