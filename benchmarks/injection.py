@@ -68,6 +68,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", action="append", required=True, help="fault, mogi or a .keras path (repeatable)")
     p.add_argument("--json", default=None, help="write the tables here")
+    p.add_argument("--png", default=None, help="figure of the 5x cases for the first model (window 0)")
     args = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     noise, height, valid = load()
@@ -84,6 +85,13 @@ def main(argv=None):
                     cells = [r for r in rows if (r["kind"], r["history"], r["core"]) == (kind, hist, core)]
                     print(f"{kind:6} {hist:7} {str(core):5} " + " ".join(
                         f"{r['gain']:>11.2f} {r['correlation']:5.2f}" for r in sorted(cells, key=lambda r: r["factor"])))
+    if args.png:
+        from mintpy_dlae.plot import plot_injection
+        w = np.where(valid[None], noise[:9] - noise[0], 0.0)
+        w[:, valid] += np.float32(1e-7)
+        plot_injection(args.model[0], w, height, valid, CENTER, factor=5.0, out_png=args.png,
+                       title=f"{os.path.basename(args.model[0])}: injection into detrended Sentinel-1 noise "
+                             "(Mexico City crop), 5x the cumulative noise std")
     if args.json:
         tmp = args.json + ".tmp"
         with open(tmp, "w") as f:

@@ -1,9 +1,8 @@
 """Figures (matplotlib, Agg backend).
 
     python -m mintpy_dlae.plot examples --kind fault -o docs/figures/examples_fault.png
-    python -m mintpy_dlae.plot learning-curves pretrained/fault_ckpt/state.json pretrained/mogi_ckpt/state.json \
+    python -m mintpy_dlae.plot learning-curves training/base/base_ckpt/state.json training/fault/fault_ckpt/state.json \
         -o docs/figures/learning_curves.png
-    python -m mintpy_dlae.plot inventions pretrained/fault.keras --kind fault -o docs/figures/inventions_fault.png
 """
 import argparse
 
@@ -63,6 +62,7 @@ def plot_learning_curves(state_files, out_png="learning_curves.png"):
             ax.plot(samples, [e.get(f"r2_snr_{b}", np.nan) for e in log], color=c, label=f"SNR {b}")
             ax.plot(samples, [e.get(f"zero_snr_{b}", np.nan) for e in log], color=c, ls=":", lw=0.8)
         ax.set_ylim(-5, 1)
+        ax.set_xscale("log")
         ax.set_xlabel("training samples")
         ax.set_ylabel("mean validation R² (dotted: all-zero)")
         ax.set_title(f"{state['kind']} model", fontsize=9)
@@ -74,38 +74,43 @@ def plot_learning_curves(state_files, out_png="learning_curves.png"):
     return out_png
 
 
-def plot_inventions(model, kind="fault", snr=0.01, n=64, seed=31337, worst=4, out_png="inventions.png"):
-    """The network's worst inventions on near-noise series (the first calibration level): per row,
-    the noisy cumulative map, the elevation, the ungated output, the output of the pass without
-    the local phase/elevation fit (what the calibration gate measures) and the truth."""
-    from . import dataset, synthetic
-    from .evaluate import r2_per_sample
-    from .inference import gate_signal, predict_windows, prepare_model
-    from .model import load_model
-    net = load_model(model)
-    b = synthetic.generate(n, kind=kind, rng=seed, snr=float(snr))
-    _, cum = predict_windows(net, b.noisy, b.elevation, calibrate=False)
-    _, s, valid = dataset.model_inputs(b.noisy, b.elevation)
-    gate = gate_signal(prepare_model(net)[1], b.noisy, b.elevation, s, valid) * s
-    r2 = r2_per_sample(cum, b.cumulative)
-    rows = np.argsort(r2)[:worst]
+def plot_injection(model, noise, elevation, valid, center, factor=5.0, out_png="injection.png", title=""):
+    """Signal injection into real noise, one row per case (Mogi / Okada x step / steady x core masked
+    or not, at ``factor`` times the cumulative-map noise std): injected cumulative map, raw cumulative
+    map of noise + signal, denoised mean, its sigma, and the significance |mean| / sigma."""
+    from .inference import denoise
+    from .injection import history, signal_map
     plt = _plt()
-    fig, axes = plt.subplots(len(rows), 5, figsize=(14, 2.6 * len(rows)), squeeze=False)
-    for ax, i in zip(axes, rows):
-        noisy = (b.noisy[i, -1] - b.noisy[i, 0]) * 1e3
-        lim = np.abs(noisy).max()
-        panels = [(noisy, f"noisy cumulative; R² of output {r2[i]:.0f}", lim),
-                  (b.elevation[i], "elevation (m)", None), (cum[i] * 1e3, "network output", lim),
-                  (gate[i] * 1e3, "output without phase/elev. fit", lim), (b.cumulative[i] * 1e3, "truth", None)]
-        for a, (img, title, v) in zip(ax, panels):
-            im = a.imshow(img, cmap="terrain" if "elevation" in title else "RdBu_r",
-                          vmin=None if v is None else -v, vmax=v)
-            a.set_title(title, fontsize=7)
-            a.set_xticks([]), a.set_yticks([])
-            fig.colorbar(im, ax=a, shrink=0.8)
-    fig.suptitle(f"{kind} model: worst {len(rows)} of {n} series at SNR {snr} (maps in mm)", fontsize=10)
+    cases = [(k, h, c) for k in ("mogi", "fault") for h in ("step", "steady") for c in (False, True)]
+    fig, axes = plt.subplots(len(cases), 5, figsize=(13, 2.1 * len(cases)))
+    std = float((noise[-1] - noise[0])[valid].std())
+    rr, cc = np.mgrid[0:noise.shape[1], 0:noise.shape[2]]
+    for row, (kind, hist, core) in zip(axes, cases):
+        shape = signal_map(kind, noise.shape[1:], center)
+        v = valid.copy()
+        if core:
+            pk = np.unravel_index(np.argmax(np.abs(shape) * valid), shape.shape)
+            v &= (rr - pk[0]) ** 2 + (cc - pk[1]) ** 2 > 16
+        truth = factor * std * shape
+        data = np.where(v[None], noise + history(hist, len(noise))[:, None, None] * truth[None], 0.0).astype(np.float32)
+        res = denoise(data, elevation, model=model, mask=v)
+        raw = np.where(v, data[-1] - data[0], np.nan)
+        lim = 1e3 * np.abs(truth).max()
+        panels = [(1e3 * np.where(v, truth, np.nan), "injected (mm)", "RdBu_r", (-lim, lim)),
+                  (1e3 * raw, "raw cumulative (mm)", "RdBu_r", (-lim, lim)),
+                  (1e3 * res.cumulative[0], "DLAE mean (mm)", "RdBu_r", (-lim, lim)),
+                  (1e3 * res.cumulative_std[0], "DLAE sigma (mm)", "magma", (0, lim / 2)),
+                  (res.significance[0], "|mean| / sigma", "viridis", (0, 6))]
+        for ax, (img, name, cmap, (lo, hi)) in zip(row, panels):
+            im = ax.imshow(img, cmap=cmap, vmin=lo, vmax=hi)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            fig.colorbar(im, ax=ax, shrink=0.8)
+            ax.set_title(name, fontsize=8)
+        row[0].set_ylabel(f"{kind}, {hist}\n{'core masked' if core else 'no mask'}", fontsize=8)
+    fig.suptitle(title or f"signal injection at {factor:g}x the cumulative noise std ({1e3 * std:.1f} mm)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(out_png, dpi=110)
+    fig.savefig(out_png, dpi=100)
     plt.close(fig)
     return out_png
 
@@ -121,17 +126,11 @@ def main(iargs=None):
     lc = sub.add_parser("learning-curves", help="validation R² per SNR bin against samples (training logs)")
     lc.add_argument("state_files", nargs="+", help="<model>_ckpt/state.json files")
     lc.add_argument("-o", "--output", default="learning_curves.png")
-    iv = sub.add_parser("inventions", help="worst outputs on near-noise series, with the gate's view")
-    iv.add_argument("model", help="fault / mogi / path to a .keras file")
-    iv.add_argument("--kind", default="fault", choices=["fault", "mogi"])
-    iv.add_argument("-o", "--output", default="inventions.png")
     inps = p.parse_args(iargs)
     if inps.figure == "examples":
         print(plot_examples(inps.kind, seed=inps.seed, out_png=inps.output))
     elif inps.figure == "learning-curves":
         print(plot_learning_curves(inps.state_files, out_png=inps.output))
-    elif inps.figure == "inventions":
-        print(plot_inventions(inps.model, inps.kind, out_png=inps.output))
 
 
 if __name__ == "__main__":
