@@ -120,23 +120,37 @@ def prepare_model(model, precision="auto"):
 
 
 def receptive_halo(model="fault"):
-    """Pixels of context needed on each side of a tile so that tiled == whole-image results: the
-    network's receptive radius plus the radius of the elevation standardisation box."""
+    """Pixels of context a block needs on each side so that block results equal whole-frame results:
+    the network's receptive radius plus the radius of the elevation standardisation box, + 1."""
+    return int(network_halo(model) + dataset.NORM_WINDOW // 2)
+
+
+def network_halo(model="fault"):
+    """Pixels of context each tile needs inside :func:`denoise`, where elevation is standardised once
+    for the whole array: the network's receptive radius + 1."""
     net, _ = prepare_model(model, "float32")     # cached: no second load of the same file
-    return int(net.receptive_radius + dataset.NORM_WINDOW // 2 + 1)
+    return int(net.receptive_radius + 1)
 
 
-def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision="auto", scale=None, calibrate=None):
+def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision="auto", scale=None, calibrate=None,
+                    elevation_normalised=None):
     """Denoise a batch of windows in one network pass.
 
     noisy (N, T, H, W) metres, elevation (N, H, W) or (H, W) metres, mask (N, H, W) or (H, W) bool,
     scale (N,) metres: the noise scale of each window (default: computed from ``noisy`` by
     :func:`mintpy_dlae.dataset.window_scale`; pass the whole frame's value when ``noisy`` is a tile).
+    ``elevation_normalised`` (N, H, W) or (H, W): the network's elevation channel, already standardised
+    (:func:`mintpy_dlae.dataset.normalise_elevation` over a larger area, as :func:`denoise` does), in
+    which case ``elevation`` is not used.
     ``calibrate`` is accepted for compatibility and ignored (the calibration gate is retired).
     Returns a :class:`WindowPrediction`; the std maps are 0 for a model without an uncertainty head.
     """
     _, net = prepare_model(model, precision)
     N = len(noisy)
+    if elevation is None:
+        if elevation_normalised is None:
+            raise ValueError("predict_windows: give elevation or elevation_normalised")
+        elevation = np.zeros(noisy.shape[-2:], np.float32)
     if elevation.ndim == 2:
         elevation = np.broadcast_to(elevation, (N,) + elevation.shape)
     if mask is not None and mask.ndim == 2:
@@ -154,6 +168,9 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
         inputs, s, valid = dataset.model_inputs(noisy[sl], elevation[sl], None if mask is None else mask[sl],
                                                 scale=None if scale is None else np.asarray(scale)[sl])
         inputs["series"] = inputs["series"][..., :channels]
+        if elevation_normalised is not None:
+            e = np.broadcast_to(elevation_normalised, valid.shape)
+            inputs["elevation"] = np.where(valid, e, 0.0).astype(np.float32)[..., None]
         out = net(inputs, training=False)
         d = np.asarray(out["dates"] if "dates" in out else out["cumulative"], dtype=np.float32)
         d = np.moveaxis(d, -1, 1) * s[:, None, None, None]
@@ -174,12 +191,19 @@ def window_weights(num_dates=MIN_DATES):
     return np.minimum(j, num_dates - j).astype(np.float64)
 
 
-def _tiles(length, width, tile, halo):
-    """(core box, read box) pairs; boxes are (y0, y1, x0, x1)."""
-    for y0 in range(0, length, tile):
-        for x0 in range(0, width, tile):
-            y1, x1 = min(y0 + tile, length), min(x0 + tile, width)
-            yield (y0, y1, x0, x1), (max(0, y0 - halo), min(length, y1 + halo), max(0, x0 - halo), min(width, x1 + halo))
+def _tiles(box, shape, tile, halo):
+    """(core box, read box) pairs covering ``box`` (y0, y1, x0, x1) of an array of ``shape`` (H, W) in
+    tiles of at most ``tile`` px, the read box adding ``halo`` px clipped to the array.  Tiles are
+    evened out (a 600 px box gives two 300 px tiles, not 512 + 88)."""
+    by0, by1, bx0, bx1 = box
+    H, W = shape
+    ny = max(1, -(-(by1 - by0) // tile))
+    nx = max(1, -(-(bx1 - bx0) // tile))
+    ys = np.linspace(by0, by1, ny + 1).round().astype(int)
+    xs = np.linspace(bx0, bx1, nx + 1).round().astype(int)
+    for y0, y1 in zip(ys[:-1], ys[1:]):
+        for x0, x1 in zip(xs[:-1], xs[1:]):
+            yield (y0, y1, x0, x1), (max(0, y0 - halo), min(H, y1 + halo), max(0, x0 - halo), min(W, x1 + halo))
 
 
 def window_scales(ts, valid, num_dates=MIN_DATES, max_pixels=250_000):
@@ -197,7 +221,7 @@ def window_scales(ts, valid, num_dates=MIN_DATES, max_pixels=250_000):
 
 
 def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None, tile_size=512, batch_size=32,
-            precision="auto", calibrate=None, progress=False, scale=None):
+            precision="auto", calibrate=None, progress=False, scale=None, box=None):
     """Denoise a displacement time series.
 
     Parameters: ts         - (n, H, W) LOS displacement in metres, n >= 9; no-data as NaN or 0 on all dates
@@ -214,8 +238,12 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                 scale      - optional (n-8,) noise scale of each window, metres (default: from ``ts`` by
                              :func:`window_scales`; a caller that feeds row blocks of a larger frame
                              passes the frame's value so that blocks match the whole-frame result)
-    Returns:    DenoiseResult(timeseries (n, H, W), cumulative (n-8, H, W), timeseries_std, cumulative_std),
-                float32 metres, relative to the first date, NaN at invalid pixels.
+                box        - optional (y0, y1, x0, x1): denoise only this part of the array; the rest is
+                             context (a block's halo).  Results then cover the box only.  The result
+                             equals the whole-frame result when the box is at least
+                             ``receptive_halo(model)`` px inside the array (or at the frame's edge).
+    Returns:    DenoiseResult(timeseries (n, h, w), cumulative (n-8, h, w), timeseries_std, cumulative_std),
+                float32 metres, relative to the first date, NaN at invalid pixels; (h, w) = (H, W) or the box.
 
     Stitching (``docs/method.md``): window k gives the deformation at dates k+1..k+8 relative to date k.
     The increment of every interval t-1 -> t is the weighted mean, over the windows that cover it, of
@@ -240,11 +268,17 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
             raise ValueError(f"denoise: {name} shape {np.shape(arr)} does not match the series {(H, W)}")
     net, _ = prepare_model(model, precision)
     T = net.num_dates
-    halo = receptive_halo(net)
+    halo = network_halo(net)
+    box = (0, H, 0, W) if box is None else tuple(int(b) for b in box)
+    if not (0 <= box[0] < box[1] <= H and 0 <= box[2] < box[3] <= W):
+        raise ValueError(f"denoise: box {box} is not inside the array {(H, W)}")
+    by0, by1, bx0, bx1 = box
+    h, w = by1 - by0, bx1 - bx0
 
     valid = dataset.valid_mask(ts, mask) & np.isfinite(elevation)
     data = np.where(valid[None], ts, np.float32(0)).astype(np.float32, copy=False)
-    elev = np.where(valid, elevation, np.float32(0)).astype(np.float32, copy=False)
+    # elevation standardised once for the whole array, so tiles need only the network's halo
+    elev = dataset.normalise_elevation(np.where(valid, elevation, np.float32(0)), valid)
 
     num_win = n - T + 1
     if scale is None:
@@ -254,15 +288,15 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
         raise ValueError(f"denoise: scale must have one value per window ({num_win}); received shape {scale.shape}")
     w_int = window_weights(T)
     # series[t] accumulates the weighted increments of interval t-1 -> t, then becomes the series
-    series = np.zeros((n, H, W), np.float32)
-    inc_std = np.zeros((n, H, W), np.float32)
+    series = np.zeros((n, h, w), np.float32)
+    inc_std = np.zeros((n, h, w), np.float32)
     inc_wgt = np.zeros(n - 1, np.float64)
     for k in range(num_win):
         inc_wgt[k:k + T - 1] += w_int
-    cumulative = np.zeros((num_win, H, W), np.float32)
-    cumulative_std = np.zeros((num_win, H, W), np.float32)
+    cumulative = np.zeros((num_win, h, w), np.float32)
+    cumulative_std = np.zeros((num_win, h, w), np.float32)
 
-    tiles = list(_tiles(H, W, int(tile_size), halo))
+    tiles = list(_tiles(box, (H, W), int(tile_size), halo))
     from tqdm import tqdm
     bar = tqdm(total=len(tiles) * num_win, desc="denoise", unit="window", disable=not progress)
     w32 = w_int[:, None, None].astype(np.float32)
@@ -274,26 +308,30 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
         for k0 in range(0, num_win, per_call):
             ks = range(k0, min(num_win, k0 + per_call))
             windows = np.stack([sub[k:k + T] for k in ks])
-            pred = predict_windows(net, windows, elev[ry0:ry1, rx0:rx1], mask=sub_valid, batch_size=batch_size,
-                                   precision=precision, scale=scale[k0:k0 + len(ks)])
+            pred = predict_windows(net, windows, None, mask=sub_valid, batch_size=batch_size, precision=precision,
+                                   scale=scale[k0:k0 + len(ks)], elevation_normalised=elev[ry0:ry1, rx0:rx1])
             sl = (slice(None), slice(None)) + core
             dates, std = pred.dates[sl], pred.dates_std[sl]
             full = np.concatenate([np.zeros_like(dates[:, :1]), dates], axis=1)     # (b, T, h, w)
             inc = np.diff(full, axis=1)
             var = np.concatenate([np.zeros_like(std[:, :1]), std], axis=1) ** 2
             istd = np.sqrt(np.maximum(np.diff(var, axis=1), 0.0))
+            oy0, oy1, ox0, ox1 = y0 - by0, y1 - by0, x0 - bx0, x1 - bx0
             for b, k in enumerate(ks):
-                series[k + 1:k + T, y0:y1, x0:x1] += inc[b] * w32
-                inc_std[k + 1:k + T, y0:y1, x0:x1] += istd[b] * w32
-                cumulative[k, y0:y1, x0:x1] = full[b, -1]
-                cumulative_std[k, y0:y1, x0:x1] = std[b, -1]
+                series[k + 1:k + T, oy0:oy1, ox0:ox1] += inc[b] * w32
+                inc_std[k + 1:k + T, oy0:oy1, ox0:ox1] += istd[b] * w32
+                cumulative[k, oy0:oy1, ox0:ox1] = full[b, -1]
+                cumulative_std[k, oy0:oy1, ox0:ox1] = std[b, -1]
             bar.update(len(ks))
     bar.close()
     norm = inc_wgt[:, None, None].astype(np.float32)
     series[1:] /= norm
     inc_std[1:] /= norm
     np.cumsum(series, axis=0, out=series)
-    ts_std = np.sqrt(np.cumsum(inc_std.astype(np.float64) ** 2, axis=0)).astype(np.float32)
+    np.square(inc_std, out=inc_std)
+    np.cumsum(inc_std, axis=0, out=inc_std)
+    ts_std = np.sqrt(inc_std, out=inc_std)
+    invalid = ~valid[by0:by1, bx0:bx1]
     for arr in (series, cumulative, ts_std, cumulative_std):
-        arr[:, ~valid] = np.nan
+        arr[:, invalid] = np.nan
     return DenoiseResult(timeseries=series, cumulative=cumulative, timeseries_std=ts_std, cumulative_std=cumulative_std)
