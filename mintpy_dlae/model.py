@@ -303,3 +303,23 @@ def load_model(model="fault", compile=False):
     if not isinstance(net, DlaeNet):
         raise ValueError(f"{path} is a Keras model but not a mintpy_dlae model (class {type(net).__name__})")
     return net
+
+
+def atomic_write_json(obj, path):
+    """Write ``obj`` as JSON to ``path`` through a temporary file and a rename (never half-written)."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1)
+    os.replace(tmp, path)
+
+
+def export_float32(model):
+    """An uncompiled float32 copy of ``model`` with the same weights (what ships)."""
+    old = keras.config.dtype_policy()
+    try:
+        keras.config.set_dtype_policy("float32")
+        clone = DlaeNet.from_config(model.get_config())
+    finally:
+        keras.config.set_dtype_policy(old)
+    clone.set_weights(model.get_weights())
+    return clone

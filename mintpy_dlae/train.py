@@ -28,6 +28,9 @@ import time
 
 import numpy as np
 
+from .model import atomic_write_json as _atomic_write_json
+from .model import export_float32
+
 log = logging.getLogger(__name__)
 
 DEFAULTS = dict(batch_size=32, steps_per_epoch=100, lr=1e-3, warmup_steps=200, lr_floor=0.05, beta=0.5,
@@ -229,13 +232,6 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
     return model, state
 
 
-def _atomic_write_json(obj, path):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
-
-
 def _save(model, state, out, ckpt, state_path, card_path):
     tmp = ckpt[:-len(".keras")] + ".tmp.keras"
     model.save(tmp)
@@ -265,18 +261,3 @@ def _save(model, state, out, ckpt, state_path, card_path):
                      "last_validation": state["log"][-1] if state["log"] else None},
     })
     _atomic_write_json(card, card_path)
-
-
-def export_float32(model):
-    """An uncompiled float32 copy of ``model`` with the same weights."""
-    import keras
-
-    from .model import DlaeNet
-    old = keras.config.dtype_policy()
-    try:
-        keras.config.set_dtype_policy("float32")
-        clone = DlaeNet.from_config(model.get_config())
-    finally:
-        keras.config.set_dtype_policy(old)
-    clone.set_weights(model.get_weights())
-    return clone
