@@ -1,47 +1,188 @@
-"""The ``mintpy.dlae.*`` options as one typed object.
+"""The ``mintpy.dlae.*`` options: one table (:data:`OPTIONS`) and what it drives.
 
-A :class:`DlaeConfig` is built either from a smallbaselineApp template (a file or a dict of
-``key = value`` strings, ``auto`` resolved from ``mintpy_dlae/defaults/dlae_auto.cfg`` through
-MintPy's own ``check_template_auto_value``) or from the ``mintpy_dlae.py`` command line. Compute
-options reuse MintPy's ``mintpy.compute.maxMemory / cluster / numWorker / config`` keys.
+The table is the only place an option is defined. It gives
 
-Template keys (``templates/dlae.cfg`` is the block users paste into their template)::
+* :class:`DlaeConfig`, the typed options object (one field per row);
+* the template block users add to their smallbaselineApp template (:func:`template_text`, printed
+  by ``smallbaselineApp_dlae.py -H`` and appended by ``correct_dlae`` to the work folder's
+  smallbaselineApp.cfg) and the ``auto`` values (:func:`resolve_template`);
+* the options of ``mintpy_dlae.py`` (:func:`add_arguments`; command-line values win over ``-t``).
 
-    mintpy.dlae                = auto  #[yes / no], auto for no
-    mintpy.dlae.model          = auto  #[fault / mogi / path to a .keras file], auto for fault
-    mintpy.dlae.calibrate      = auto  #[yes / no], auto for yes
-    mintpy.dlae.maskFile       = auto  #[filename / no], auto for no
-    mintpy.dlae.tileSize       = auto  #[int >= 32], auto for 256
-    mintpy.dlae.batchSize      = auto  #[int], auto for 32
-    mintpy.dlae.precision      = auto  #[float32 / bfloat16], auto for bfloat16 on CPUs with AMX or AVX512-BF16
-    mintpy.dlae.saveCumulative = auto  #[yes / no], auto for yes
-    mintpy.dlae.saveRemoved    = auto  #[yes / no], auto for no
+Compute options are MintPy's own keys (``mintpy.compute.maxMemory / cluster / numWorker / config``),
+flags (``--ram``, ``-c``, ``--num-worker``, ``--config``) and auto values. To add an option: add a
+row, read the new ``DlaeConfig`` field where it is used; nothing else to keep in sync.
 """
+import argparse
 import dataclasses
+import logging
 import os
+import textwrap
 from importlib import resources
 
+from mintpy_dlae.constants import MODEL_KINDS
+
+log = logging.getLogger(__name__)
+
 PREFIX = "mintpy.dlae"
-COMPUTE_KEYS = ("mintpy.compute.maxMemory", "mintpy.compute.cluster",
-                "mintpy.compute.numWorker", "mintpy.compute.config")
-MODEL_NAMES = ("fault", "mogi")
+MODEL_NAMES = MODEL_KINDS
 PRECISIONS = ("auto", "float32", "bfloat16")
 CLUSTERS = ("local", "slurm", "pbs", "lsf")
 MIN_TILE_SIZE = 16
 # loose spellings accepted in templates, as in mintpy/smallbaselineApp.py:_read_template
 _LOOSE = {"def": "auto", "default": "auto", "y": "yes", "on": "yes", "true": "yes",
           "n": "no", "off": "no", "false": "no"}
+# retired keys: accepted in old templates with a warning (when set to anything but auto), ignored
+DEPRECATED = {
+    f"{PREFIX}.calibrate": "the calibration gate is retired: the network gives the deformation and "
+                           "its uncertainty in one pass (see the significance maps); remove the line",
+}
+TEMPLATE_HEADER = """\
+########## correct_dlae  (mintpy_dlae plugin: run with smallbaselineApp_dlae.py)
+## Deep-learning denoising of the time series (Rouet-Leduc et al., 2021, Nat. Commun. 12:6480),
+## run right after correct_troposphere. It writes timeseries_*_DLAE.h5 (what deramp, DEM error
+## and velocity then use), the moving 9-date-window cumulative maps with their uncertainty
+## (cumulative_*_DLAE.h5) and the variance of the denoised series (timeseriesVar_*_DLAE.h5, for
+## timeseries2velocity.py --uq covariance --ts-cov). Compute options are MintPy's own:
+## mintpy.compute.maxMemory / cluster / numWorker / config.
+"""
 
 
 class DlaeConfigError(ValueError):
     """An invalid mintpy.dlae.* option: the message names the key and the value."""
 
 
+# -------------------------------------------------------------------- value parsers
+def _bool(key, value):
+    if isinstance(value, bool):
+        return value
+    raise DlaeConfigError(f"{key} = {value!r}: expected yes / no")
+
+
+def _int(key, value):
+    try:
+        return int(str(value))
+    except ValueError:
+        raise DlaeConfigError(f"{key} = {value!r}: expected an integer") from None
+
+
+def _float(key, value):
+    try:
+        return float(str(value))
+    except ValueError:
+        raise DlaeConfigError(f"{key} = {value!r}: expected a number") from None
+
+
+def _model(key, value):
+    value = str(value).strip()
+    if value.lower() in MODEL_NAMES:
+        return value.lower()
+    return os.path.expanduser(value)
+
+
+def _optional_path(key, value):
+    if value in (None, False) or str(value).lower() in ("", "no", "none", "false"):
+        return None
+    return os.path.expanduser(str(value))
+
+
+def _lower(key, value):
+    return str(value).lower()
+
+
+def _cluster(key, value):
+    if value in (None, False) or str(value).lower() in ("none", "no"):
+        return None
+    return str(value).lower()
+
+
+def _str(key, value):
+    return str(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One option: template key, DlaeConfig field, auto value, template comment, parser and flags.
+
+    ``flags``/``cli``: the ``mintpy_dlae.py`` flags and argparse keywords (none: no flag of ours;
+    MintPy's compute flags have ``dest``); ``minimum``: the smallest valid number.
+    """
+    key: str
+    field: str
+    auto: str
+    default: object
+    choices: str = ""
+    doc: str = ""
+    parse: object = _str
+    flags: tuple = ()
+    cli: dict = dataclasses.field(default_factory=dict)
+    dest: str = None
+    minimum: float = None
+    flag_help: str = None
+
+    @property
+    def in_template(self):
+        return self.key == PREFIX or self.key.startswith(PREFIX + ".")
+
+    @property
+    def arg_dest(self):
+        return self.dest or self.field
+
+    def template_line(self):
+        auto = "" if self.auto == "auto" else f", auto for {self.auto}"
+        return f"{self.key:<29}= auto  #{self.choices}{auto}, {self.doc}"
+
+
+OPTIONS = (
+    Option(PREFIX, "enabled", "no", False, "[yes / no]",
+           "denoise the time series with the auto-encoder", _bool),
+    Option(f"{PREFIX}.model", "model", "fault", "fault", "[fault / mogi / path to a .keras file]",
+           "model: fault for tectonic transients, mogi for point sources", _model,
+           ("--model",), dict(metavar="NAME|PATH")),
+    Option(f"{PREFIX}.maskFile", "mask_file", "no", None, "[filename / no]",
+           "pixels to leave out (e.g. maskTempCoh.h5, waterMask.h5); no-data is always left out",
+           _optional_path, ("-m", "--mask"), dict(metavar="MASK")),
+    Option(f"{PREFIX}.tileSize", "tile_size", "256", 256, f"[int >= {MIN_TILE_SIZE}]",
+           "tile size in pixels for the network (results do not depend on it)", _int,
+           ("--tile-size",), dict(type=int), minimum=MIN_TILE_SIZE),
+    Option(f"{PREFIX}.batchSize", "batch_size", "32", 32, "[int >= 1]",
+           "maximum 9-date windows per network call", _int,
+           ("--batch-size",), dict(type=int), minimum=1),
+    Option(f"{PREFIX}.precision", "precision", "auto", "auto", "[auto / float32 / bfloat16]",
+           "bfloat16 on CPUs with AMX or AVX512-BF16, float32 otherwise", _lower,
+           ("--precision",), dict(choices=list(PRECISIONS))),
+    Option(f"{PREFIX}.saveCumulative", "save_cumulative", "yes", True, "[yes / no]",
+           "save the moving-window cumulative maps (cumulative_*_DLAE.h5)", _bool,
+           ("--no-cumulative",), dict(action="store_false"),
+           flag_help="do not write the moving-window cumulative maps"),
+    Option(f"{PREFIX}.saveUncertainty", "save_uncertainty", "yes", True, "[yes / no]",
+           "save the variance of the denoised series (timeseriesVar_*_DLAE.h5, for "
+           "timeseries2velocity.py --uq covariance --ts-cov) and, with the cumulative maps, their "
+           "std and significance (cumulativeStd_*, significance_*)", _bool,
+           ("--no-uncertainty",), dict(action="store_false"),
+           flag_help="do not write the uncertainty outputs (timeseriesVar_*.h5 for "
+                     "timeseries2velocity.py --uq covariance, cumulativeStd_* and significance_* "
+                     "maps)"),
+    Option(f"{PREFIX}.saveRemoved", "save_removed", "no", False, "[yes / no]",
+           "save what was removed, input minus output (timeseriesRemoved_*_DLAE.h5)", _bool,
+           ("--save-removed",), dict(action="store_true"),
+           flag_help="also write what was removed, input minus output (timeseriesRemoved_*.h5)"),
+    # MintPy's compute options: its keys, flags (arg_utils) and auto values
+    Option("mintpy.compute.maxMemory", "max_memory", "4", 4.0, parse=_float, dest="maxMemory",
+           minimum=1e-12),
+    Option("mintpy.compute.cluster", "cluster", "none", None, parse=_cluster, dest="cluster"),
+    Option("mintpy.compute.numWorker", "num_worker", "4", "4", parse=_str, dest="numWorker"),
+    Option("mintpy.compute.config", "config_name", "none", None, parse=_optional_path,
+           dest="config"),
+)
+BY_KEY = {o.key: o for o in OPTIONS}
+COMPUTE_KEYS = tuple(o.key for o in OPTIONS if not o.in_template)
+
+
 def package_file(package, name):
     """Path of a data file shipped in ``mintpy_dlae.<package>`` (works after pip install).
 
-    In a source checkout the top-level ``templates/`` and ``pretrained/`` folders are not yet
-    mapped to ``mintpy_dlae.templates`` / ``mintpy_dlae.pretrained``; fall back to them.
+    In a source checkout the top-level ``pretrained/`` folder is not yet mapped to
+    ``mintpy_dlae.pretrained``; fall back to it.
     """
     here = os.path.dirname(os.path.abspath(__file__))
     candidates = []
@@ -54,20 +195,17 @@ def package_file(package, name):
     return next((p for p in candidates if os.path.isfile(p)), candidates[0])
 
 
-def auto_file():
-    """Absolute path of defaults/dlae_auto.cfg (usable as MintPy's ``auto_file``)."""
-    return os.path.abspath(package_file("defaults", "dlae_auto.cfg"))
-
-
-def default_template_file():
-    """Path of defaults/dlae.cfg, the section appended to the work-dir smallbaselineApp.cfg."""
-    return package_file("defaults", "dlae.cfg")
-
-
 def template_text():
-    """The commented option block of templates/dlae.cfg (for ``-h`` and the docs)."""
-    with open(package_file("templates", "dlae.cfg")) as f:
-        return f.read()
+    """The commented mintpy.dlae.* block users add to their template (from :data:`OPTIONS`)."""
+    return TEMPLATE_HEADER + "\n".join(o.template_line() for o in OPTIONS if o.in_template) + "\n"
+
+
+def template_help():
+    """The template keys, for ``mintpy_dlae.py -h``."""
+    dlae = [o.key.split(".")[-1] for o in OPTIONS if o.in_template and o.key != PREFIX]
+    compute = [o.key.split(".")[-1] for o in OPTIONS if not o.in_template]
+    return (f"template options (-t, keys of `smallbaselineApp_dlae.py -H`; command-line options win):\n"
+            f"  {PREFIX}.{' / '.join(dlae)}\n  mintpy.compute.{' / '.join(compute)}\n")
 
 
 def is_dlae_key(key):
@@ -75,11 +213,12 @@ def is_dlae_key(key):
 
 
 def resolve_template(template):
-    """Resolve raw ``key = value`` strings: defaults < ``template``; ``auto`` -> dlae_auto.cfg.
+    """Resolve raw ``key = value`` strings: table defaults < ``template``; ``auto`` -> the table's
+    auto value (MintPy's own for mintpy.compute.*, through its ``check_template_auto_value``).
 
     ``template`` is a dict (other keys are ignored) or a template file path. Returns a dict of the
-    mintpy.dlae.* and mintpy.compute.* keys with yes/no/none turned into True/False/None, exactly
-    as MintPy's smallbaselineApp does for its own keys.
+    table's keys with yes/no/none turned into True/False/None, as MintPy's smallbaselineApp does.
+    Retired keys (:data:`DEPRECATED`) are dropped, with a warning when set to anything but auto.
     """
     from mintpy.utils import readfile
     from mintpy.utils import utils1 as ut
@@ -88,9 +227,12 @@ def resolve_template(template):
         if not os.path.isfile(template):
             raise DlaeConfigError(f"template file not found: {template}")
         template = readfile.read_template(os.fspath(template))
-    opts = {k: "auto" for k in readfile.read_template(default_template_file())}
-    opts.update({k: "auto" for k in COMPUTE_KEYS})
+    opts = {o.key: "auto" for o in OPTIONS}
     for key, value in (template or {}).items():
+        if key in DEPRECATED:
+            if str(value).strip().lower() not in ("auto", "default", "def"):
+                log.warning("%s = %s is obsolete and ignored: %s", key, value, DEPRECATED[key])
+            continue
         if not is_dlae_key(key):
             continue
         if isinstance(value, bool):
@@ -99,85 +241,82 @@ def resolve_template(template):
             value = "none"
         value = str(value).strip()
         opts[key] = _LOOSE.get(value.lower(), value)
-    return ut.check_template_auto_value(opts, auto_file=auto_file())
+    for o in OPTIONS:
+        if o.in_template and opts[o.key] == "auto":
+            opts[o.key] = o.auto
+    return ut.check_template_auto_value(opts)
 
 
-@dataclasses.dataclass
-class DlaeConfig:
-    """Typed mintpy.dlae.* options (plus MintPy's compute options)."""
+def add_arguments(parser):
+    """The table's ``mintpy_dlae.py`` flags (all default None: not given -> template or auto)."""
+    for o in OPTIONS:
+        if o.flags:
+            text = "\n".join(textwrap.wrap(o.flag_help or o.doc, 60, break_on_hyphens=False))
+            parser.add_argument(*o.flags, dest=o.field, default=None,
+                                help=f"{text}\n(template: {o.key} = yes/no; auto: {o.auto})"
+                                if o.parse is _bool else f"{text}\n(template: {o.key}; auto: {o.auto})",
+                                **o.cli)
+    # retired flag, accepted so that old scripts keep running
+    parser.add_argument("--no-calibrate", dest="calibrate", action="store_false", default=None,
+                        help=argparse.SUPPRESS)
+    return parser
 
-    enabled: bool = False
-    model: str = "fault"
-    calibrate: bool = True
-    mask_file: str | None = None
-    tile_size: int = 256
-    batch_size: int = 32
-    precision: str = "auto"
-    save_cumulative: bool = True
-    save_removed: bool = False
-    max_memory: float = 4.0
-    cluster: str | None = None
-    num_worker: str = "4"
-    config_name: str | None = None
+
+def check_arguments(inps, error):
+    """Range checks of the parsed flags; ``error`` is ``parser.error``."""
+    for o in OPTIONS:
+        value = getattr(inps, o.arg_dest, None)
+        if o.minimum is not None and value is not None and value < o.minimum:
+            flag = o.flags[0] if o.flags else "--ram"
+            error(f"{flag} {value}: expected >= {o.minimum:g}" if o.minimum >= 1
+                  else f"{flag} {value}: expected a positive number of GB")
+
+
+class _ConfigMethods:
+    """Methods of :class:`DlaeConfig` (its fields come from :data:`OPTIONS`)."""
 
     def __post_init__(self):
         self.validate()
 
-    # ---------------------------------------------------------------- builders
     @classmethod
     def from_template(cls, template):
         """Build from a template file or dict (raw strings or MintPy-resolved values)."""
         t = resolve_template(template)
-        return cls(
-            enabled=_bool(t, PREFIX),
-            model=_model(t[f"{PREFIX}.model"]),
-            calibrate=_bool(t, f"{PREFIX}.calibrate"),
-            mask_file=_optional_path(t[f"{PREFIX}.maskFile"]),
-            tile_size=_int(t, f"{PREFIX}.tileSize"),
-            batch_size=_int(t, f"{PREFIX}.batchSize"),
-            precision=str(t[f"{PREFIX}.precision"]).lower(),
-            save_cumulative=_bool(t, f"{PREFIX}.saveCumulative"),
-            save_removed=_bool(t, f"{PREFIX}.saveRemoved"),
-            max_memory=_float(t, "mintpy.compute.maxMemory"),
-            cluster=_cluster(t["mintpy.compute.cluster"]),
-            num_worker=str(t["mintpy.compute.numWorker"]),
-            config_name=_optional_path(t["mintpy.compute.config"]),
-        )
+        return cls(**{o.field: o.parse(o.key, t[o.key]) for o in OPTIONS})
 
     @classmethod
     def from_args(cls, inps):
-        """Build from the argparse namespace of ``mintpy_dlae.py`` (see cli/denoise.py)."""
-        return cls(
-            enabled=True,
-            model=_model(inps.model),
-            calibrate=inps.calibrate is not False,     # None (--no-calibrate not given): yes
-            mask_file=_optional_path(inps.mask_file),
-            tile_size=inps.tile_size,
-            batch_size=inps.batch_size,
-            precision=inps.precision.lower(),
-            save_cumulative=inps.save_cumulative,
-            save_removed=inps.save_removed,
-            max_memory=inps.maxMemory,
-            cluster=inps.cluster,
-            num_worker=str(inps.numWorker),
-            config_name=inps.config,
-        )
+        """Build from the argparse namespace of ``mintpy_dlae.py``: the template (``-t``), if any,
+        then every flag that was given; ``enabled`` is always True."""
+        template = getattr(inps, "template_file", None)
+        cfg = cls.from_template(template) if template else cls()
+        if getattr(inps, "calibrate", None) is not None:
+            log.warning("--no-calibrate is obsolete and ignored: %s", DEPRECATED[f"{PREFIX}.calibrate"])
+        cfg.enabled = True
+        for o in OPTIONS:
+            value = getattr(inps, o.arg_dest, None)
+            if value is not None and o.key != PREFIX:
+                setattr(cfg, o.field, o.parse(o.key, value))
+        if cfg.model not in MODEL_NAMES:
+            cfg.model = os.path.expanduser(cfg.model)
+        return cfg.validate()
 
-    # ---------------------------------------------------------------- checks / export
     def validate(self):
         def bad(key, value, want):
-            raise DlaeConfigError(f"{PREFIX}.{key} = {value!r}: expected {want}")
+            raise DlaeConfigError(f"{key} = {value!r}: expected {want}")
 
-        if not isinstance(self.tile_size, int) or self.tile_size < MIN_TILE_SIZE:
-            bad("tileSize", self.tile_size, f"an integer >= {MIN_TILE_SIZE}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            bad("batchSize", self.batch_size, "an integer >= 1")
+        for o in OPTIONS:
+            value = getattr(self, o.field)
+            if o.minimum is not None:
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+                if o.parse is _int:
+                    ok = isinstance(value, int) and not isinstance(value, bool)
+                if not ok or value < o.minimum:
+                    bad(o.key, value, f"an integer >= {o.minimum:g}" if o.parse is _int else "> 0")
         if self.precision not in PRECISIONS:
-            bad("precision", self.precision, " / ".join(PRECISIONS))
+            bad(f"{PREFIX}.precision", self.precision, " / ".join(PRECISIONS))
         if not self.model:
-            bad("model", self.model, "fault / mogi / path to a .keras file")
-        if not self.max_memory > 0:
-            raise DlaeConfigError(f"mintpy.compute.maxMemory = {self.max_memory!r}: expected > 0")
+            bad(f"{PREFIX}.model", self.model, "fault / mogi / path to a .keras file")
         if self.cluster is not None and self.cluster not in CLUSTERS:
             raise DlaeConfigError(f"mintpy.compute.cluster = {self.cluster!r}: expected one of "
                                   f"{CLUSTERS} or none")
@@ -189,59 +328,28 @@ class DlaeConfig:
 
     def to_attrs(self):
         """Options recorded on the outputs as ``mintpy.dlae.*`` attributes (strings)."""
-        yn = {True: "yes", False: "no"}
-        return {
-            PREFIX: "yes",
-            f"{PREFIX}.model": os.path.basename(self.model) if self.model_is_file else self.model,
-            f"{PREFIX}.calibrate": yn[bool(self.calibrate)],
-            f"{PREFIX}.maskFile": os.path.basename(self.mask_file) if self.mask_file else "no",
-            f"{PREFIX}.tileSize": str(self.tile_size),
-            f"{PREFIX}.batchSize": str(self.batch_size),
-            f"{PREFIX}.precision": self.precision,
-            f"{PREFIX}.saveCumulative": yn[bool(self.save_cumulative)],
-            f"{PREFIX}.saveRemoved": yn[bool(self.save_removed)],
-        }
+        attrs = {}
+        for o in OPTIONS:
+            if not o.in_template:
+                continue
+            value = getattr(self, o.field)
+            if o.field == "enabled":
+                value = "yes"
+            elif o.field == "model":
+                value = os.path.basename(value) if self.model_is_file else value
+            elif o.field == "mask_file":
+                value = os.path.basename(value) if value else "no"
+            elif isinstance(value, bool):
+                value = "yes" if value else "no"
+            attrs[o.key] = str(value)
+        return attrs
 
 
-# -------------------------------------------------------------------- value parsers
-def _bool(t, key):
-    value = t[key]
-    if isinstance(value, bool):
-        return value
-    raise DlaeConfigError(f"{key} = {value!r}: expected yes / no")
-
-
-def _int(t, key):
-    try:
-        return int(str(t[key]))
-    except ValueError:
-        raise DlaeConfigError(f"{key} = {t[key]!r}: expected an integer") from None
-
-
-def _float(t, key):
-    try:
-        return float(str(t[key]))
-    except ValueError:
-        raise DlaeConfigError(f"{key} = {t[key]!r}: expected a number") from None
-
-
-def _model(value):
-    value = str(value).strip()
-    if value.lower() in MODEL_NAMES:
-        return value.lower()
-    return os.path.expanduser(value)
-
-
-def _optional_path(value):
-    if value in (None, False) or str(value).lower() in ("", "no", "none", "false"):
-        return None
-    return os.path.expanduser(str(value))
-
-
-def _cluster(value):
-    if value in (None, False) or str(value).lower() in ("none", "no"):
-        return None
-    return str(value).lower()
+DlaeConfig = dataclasses.make_dataclass(
+    "DlaeConfig", [(o.field, object, dataclasses.field(default=o.default)) for o in OPTIONS],
+    bases=(_ConfigMethods,), namespace={"__module__": __name__,
+                                        "__doc__": "Typed mintpy.dlae.* options (plus MintPy's "
+                                                   "compute options): one field per row of OPTIONS."})
 
 
 # ------------------------------------------------------------------------------------------------

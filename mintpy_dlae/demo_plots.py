@@ -65,7 +65,7 @@ def demo_results(work_dir, input_name="timeseries_ERA5.h5", output_name="timeser
     from mintpy.utils import readfile
 
     from mintpy_dlae.project import _grid_metres
-    from mintpy_dlae.run import output_files
+    from mintpy_dlae.denoise_file import output_files
 
     path = lambda name: os.path.join(work_dir, name)   # noqa: E731
     truth, tatr = readfile.read(path("truth.h5"))

@@ -22,7 +22,7 @@ from . import dataset
 
 log = logging.getLogger(__name__)
 
-MIN_DATES = 9
+from .constants import WINDOW as MIN_DATES  # noqa: E402  (one window length)
 # Upper bound of pixels x windows per network call.  Activations take ~3 kB per pixel-window for the
 # paper-size network (64 filters x 9 then 3 dates), so this keeps them near 0.4 GB whatever the tile.
 MAX_PIXELS_PER_CALL = 131_072
@@ -192,18 +192,11 @@ def window_weights(num_dates=MIN_DATES):
 
 
 def _tiles(box, shape, tile, halo):
-    """(core box, read box) pairs covering ``box`` (y0, y1, x0, x1) of an array of ``shape`` (H, W) in
-    tiles of at most ``tile`` px, the read box adding ``halo`` px clipped to the array.  Tiles are
-    evened out (a 600 px box gives two 300 px tiles, not 512 + 88)."""
-    by0, by1, bx0, bx1 = box
-    H, W = shape
-    ny = max(1, -(-(by1 - by0) // tile))
-    nx = max(1, -(-(bx1 - bx0) // tile))
-    ys = np.linspace(by0, by1, ny + 1).round().astype(int)
-    xs = np.linspace(bx0, bx1, nx + 1).round().astype(int)
-    for y0, y1 in zip(ys[:-1], ys[1:]):
-        for x0, x1 in zip(xs[:-1], xs[1:]):
-            yield (y0, y1, x0, x1), (max(0, y0 - halo), min(H, y1 + halo), max(0, x0 - halo), min(W, x1 + halo))
+    """(core, read) Box pairs covering ``box`` (y0, y1, x0, x1) of an array of ``shape`` (H, W) in
+    tiles of at most ``tile`` px, the read box adding ``halo`` px clipped to the array; evened out
+    (:func:`mintpy_dlae.boxes.split`, the one block/tile iterator)."""
+    from .boxes import split
+    return split(box, shape, rows=tile, cols=tile, halo=halo)
 
 
 def window_scales(ts, valid, num_dates=MIN_DATES, max_pixels=250_000):

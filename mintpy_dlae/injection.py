@@ -23,7 +23,7 @@ from .physics.los import enu2los
 from .physics.mogi import mogi
 from .physics.okada import okada85
 
-WINDOW = 9
+from .constants import WINDOW  # noqa: E402  (one window length)
 
 
 def detrended_noise(ts, years, valid):

@@ -6,13 +6,15 @@ Everything goes through MintPy's own readers and writers (``mintpy.utils.readfil
 * :func:`check_timeseries`, :func:`check_geometry`, :func:`check_mask`, :func:`check_output`
   validate the inputs and raise :class:`DlaeInputError` (a ``ValueError``) naming the file, the
   dataset and the offending value;
-* :func:`read_timeseries`, :func:`read_geometry`, :func:`read_mask` read one box (x0, y0, x1, y1);
-  :func:`plan_row_blocks` and :func:`pad_box` split a frame into row blocks with a halo;
+* :func:`read_timeseries`, :func:`read_geometry`, :func:`read_mask` read one
+  :class:`~mintpy_dlae.boxes.Box` (MintPy's (x0, y0, x1, y1) order is used only inside this module);
+  :func:`plan_row_blocks` splits a frame into row blocks that fit in ``--ram``;
 * :class:`AtomicOutputs` writes every output under a hidden temporary name in the destination folder
   and renames it only when all blocks are written, so an interrupted run never leaves a file that
   looks complete, and the input is never opened for writing;
-* :func:`layout_timeseries` and :func:`layout_cumulative` create the output files (same dates, bperp
-  and metadata as the input, plus ``mintpy.dlae.*`` provenance) that :func:`write_block` fills.
+* :func:`layout_timeseries`, :func:`layout_variance` and :func:`layout_cumulative` create the output
+  files (same dates, bperp and metadata as the input, plus ``mintpy.dlae.*`` provenance) that
+  :func:`write_block` / :func:`write_cumulative_block` fill.
 """
 import logging
 import math
@@ -22,13 +24,18 @@ import h5py
 import numpy as np
 from mintpy.utils import readfile, writefile
 
+from mintpy_dlae.boxes import Box, split
+from mintpy_dlae.constants import WINDOW
+
 log = logging.getLogger(__name__)
 
-MIN_NUM_DATE = 9                       # one 9-date window of the network
+MIN_NUM_DATE = WINDOW                  # one 9-date window of the network
 METRE_UNITS = ("m", "meter", "meters", "metre", "metres")
 MASK_DATASETS = ("mask", "waterMask")  # maskTempCoh.h5 / maskConnComp.h5, waterMask.h5
 CUMULATIVE_FILE_TYPE = "cumulative"
 CUMULATIVE_PREFIX = "cumulative"
+STD_PREFIX = "cumulativeStd"           # 1-sigma of each cumulative map, metres
+SIGNIFICANCE_PREFIX = "significance"   # |cumulative| / cumulativeStd, unitless
 
 
 class DlaeInputError(ValueError):
@@ -202,9 +209,19 @@ def provenance_matches(path, attrs):
 # --------------------------------------------------------------------------------------------
 # reading
 # --------------------------------------------------------------------------------------------
+def _mintpy_box(box):
+    """MintPy's (x0, y0, x1, y1) of a Box (None: the whole frame). Plain tuples are refused: their
+    order is ambiguous (MintPy's or numpy's)."""
+    if box is None:
+        return None
+    if not isinstance(box, Box):
+        raise TypeError(f"expected a mintpy_dlae.boxes.Box, got {box!r}")
+    return box.mintpy
+
+
 def read_timeseries(path, box=None):
-    """Read ``timeseries`` in ``box`` (x0, y0, x1, y1) as float32 (num_date, rows, cols)."""
-    data = readfile.read(path, datasetName="timeseries", box=box, print_msg=False)[0]
+    """Read ``timeseries`` in ``box`` (a Box) as float32 (num_date, rows, cols)."""
+    data = readfile.read(path, datasetName="timeseries", box=_mintpy_box(box), print_msg=False)[0]
     if data.ndim == 2:  # readfile squeezes a single date
         data = data[np.newaxis]
     return np.asarray(data, dtype=np.float32)
@@ -228,6 +245,7 @@ def read_timeseries_info(path):
 def read_geometry(path, box=None, angles=("incidenceAngle", "azimuthAngle")):
     """Read ``height`` and, when present, the LOS angles in ``box``; missing angles are None."""
     present = _datasets(path)
+    box = _mintpy_box(box)
     out = {"height": readfile.read(path, datasetName="height", box=box, print_msg=False)[0]}
     for name in angles:
         out[name] = (readfile.read(path, datasetName=name, box=box, print_msg=False)[0]
@@ -238,7 +256,7 @@ def read_geometry(path, box=None, angles=("incidenceAngle", "azimuthAngle")):
 def read_mask(path, box=None, dataset=None):
     """Read a mask in ``box`` as bool, True = valid (non-zero and finite)."""
     dataset = dataset or _first_2d(path)
-    data = readfile.read(path, datasetName=dataset, box=box, print_msg=False)[0]
+    data = readfile.read(path, datasetName=dataset, box=_mintpy_box(box), print_msg=False)[0]
     data = np.asarray(data)
     if data.dtype == bool:
         return data
@@ -256,7 +274,7 @@ def _first_2d(path):
 def nodata_value(path, atr=None, nan_pixels=None):
     """The no-data value of a time-series file: NaN if it says so or holds NaN, else 0 (MintPy).
 
-    ``nan_pixels`` (when known, e.g. from run.scan_input): whether some pixels are NaN on every
+    ``nan_pixels`` (when known, e.g. from denoise_file.scan_input): whether some pixels are NaN on every
     date with data; NaN holes on a few dates, or an all-NaN missing date, do not make NaN the
     no-data value of the file.
     """
@@ -275,35 +293,20 @@ def nodata_value(path, atr=None, nan_pixels=None):
 # blocks
 # --------------------------------------------------------------------------------------------
 def plan_row_blocks(length, width, num_date, max_memory=4.0, halo=0, min_rows=16):
-    """Split ``length`` rows into blocks [(y0, y1), ...] so that the process stays within ``max_memory`` GB.
+    """Split the frame into full-width row blocks (a list of Box) so that the process stays within
+    ``max_memory`` GB when each block is read with ``halo`` rows of context above and below.
 
-    Measured (benchmarks/memory.py): the arrays of one block take about 8 float32 layers per date
-    (input, masked copy, stitched series, cumulative maps, the driver's output copies), and the
-    TensorFlow runtime with the model and the capped network activations about 1 GB on top.  The
-    blocks get a quarter of ``max_memory``, so MintPy's default of 4 GB gives a peak RSS near 2 GB.
+    Measured (benchmarks/memory.py): the arrays of one block take about 10 float32 layers per date
+    (input, network copy, stitched series and its std, cumulative maps and their std, the driver's
+    output copies), and the TensorFlow runtime with the model and the capped network activations
+    about 1 GB on top. The blocks get a quarter of ``max_memory``, so MintPy's default of 4 GB gives
+    a peak RSS near 2 GB. Blocks are evened out (:func:`mintpy_dlae.boxes.split`).
     """
-    num_layer = 8 * num_date + 10
-    bytes_per_row = (width + 2 * halo) * num_layer * 4
+    num_layer = 10 * num_date + 10
+    bytes_per_row = width * num_layer * 4
     rows = int(max_memory / 4 * 1024 ** 3 // bytes_per_row) - 2 * halo
-    rows = max(rows, min_rows)
-    if rows >= length:
-        return [(0, length)]
-    num = math.ceil(length / rows)
-    step = math.ceil(length / num)
-    return [(y0, min(y0 + step, length)) for y0 in range(0, length, step)]
-
-
-def pad_box(box, halo, length, width):
-    """Grow ``box`` (x0, y0, x1, y1) by ``halo`` px, clipped to the frame.
-
-    Returns (read_box, crop) where ``crop`` = (slice rows, slice cols) cuts ``box`` back out of an
-    array read with ``read_box``.
-    """
-    x0, y0, x1, y1 = box
-    rx0, ry0 = max(x0 - halo, 0), max(y0 - halo, 0)
-    rx1, ry1 = min(x1 + halo, width), min(y1 + halo, length)
-    crop = (slice(y0 - ry0, y1 - ry0), slice(x0 - rx0, x1 - rx0))
-    return (rx0, ry0, rx1, ry1), crop
+    rows = min(max(rows, min_rows), length)
+    return [core for core, _ in split(Box.frame(length, width), (length, width), rows=rows)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -370,44 +373,76 @@ def cumulative_names(dates, window=MIN_NUM_DATE):
             for k in range(len(dates) - window + 1)]
 
 
-def layout_cumulative(out_file, ref_file, dates, extra_meta=None, window=MIN_NUM_DATE):
-    """Create the cumulative-maps file: one 2D float32 dataset per 9-date window.
+def std_names(names):
+    """cumulativeStd_<first>_<last>: the 1-sigma of each cumulative map."""
+    return [STD_PREFIX + n[len(CUMULATIVE_PREFIX):] for n in names]
 
-    Each dataset is named ``cumulative_YYYYMMDD_YYYYMMDD`` after its window's first and last date
-    (so ``view.py`` titles every map with its dates), carries DATE12/START_DATE/END_DATE attributes,
-    and the ``date`` dataset (num_window, 2) lists the same pairs for programs.
+
+def significance_names(names):
+    """significance_<first>_<last>: |cumulative| / cumulativeStd of each window."""
+    return [SIGNIFICANCE_PREFIX + n[len(CUMULATIVE_PREFIX):] for n in names]
+
+
+def layout_cumulative(out_file, ref_file, dates, extra_meta=None, window=MIN_NUM_DATE,
+                      uncertainty=False):
+    """Create the cumulative-maps file: 2D float32 datasets, one per 9-date window and product.
+
+    ``cumulative_YYYYMMDD_YYYYMMDD`` (metres) is named after its window's first and last date (so
+    ``view.py`` titles every map with its dates); with ``uncertainty`` also
+    ``cumulativeStd_YYYYMMDD_YYYYMMDD`` (1-sigma, metres) and ``significance_YYYYMMDD_YYYYMMDD``
+    (|cumulative| / cumulativeStd, UNIT 1), so ``view.py FILE cumulativeStd`` / ``significance``
+    shows each group with its unit. Every map carries DATE12/START_DATE/END_DATE and UNIT
+    attributes, and the ``date`` dataset (num_window, 2) lists the window pairs for programs.
+    Returns the names of the cumulative maps.
     """
     with h5py.File(ref_file, "r") as f:
         meta = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
     length, width = int(meta["LENGTH"]), int(meta["WIDTH"])
     names = cumulative_names(dates, window)
+    units = {n: "m" for n in names}
+    if uncertainty:
+        units.update({n: "m" for n in std_names(names)})
+        units.update({n: "1" for n in significance_names(names)})
     meta.update(extra_meta or {})
     meta.pop("REF_DATE", None)  # differences between dates: no reference date
     meta.update(FILE_TYPE=CUMULATIVE_FILE_TYPE, UNIT="m", START_DATE=dates[0], END_DATE=dates[-1])
     pairs = np.array([[dates[k], dates[k + window - 1]] for k in range(len(names))], np.bytes_)
     ds = {"date": [np.dtype("S8"), pairs.shape, pairs]}
-    ds.update({name: [np.float32, (length, width), None] for name in names})
-    writefile.layout_hdf5(out_file, ds, metadata=meta, ds_unit_dict={n: "m" for n in names},
-                          print_msg=False)
+    ds.update({name: [np.float32, (length, width), None] for name in units})
+    writefile.layout_hdf5(out_file, ds, metadata=meta, ds_unit_dict=units, print_msg=False)
     with h5py.File(out_file, "a") as f:
-        for (d0, d1), name in zip(pairs, names):
-            d0, d1 = d0.decode(), d1.decode()
-            f[name].attrs.update(DATE12=f"{d0[2:]}-{d1[2:]}", START_DATE=d0, END_DATE=d1)
+        for name in units:
+            d0, d1 = name.split("_")[-2:]
+            f[name].attrs.update(DATE12=f"{d0[2:]}-{d1[2:]}", START_DATE=d0, END_DATE=d1,
+                                 UNIT=units[name])
     return names
 
 
+def layout_variance(out_file, ref_file, extra_meta=None):
+    """Create the variance file of the denoised series, in the form ``timeseries2velocity.py --uq
+    covariance --ts-cov FILE`` reads: FILE_TYPE timeseries, a 3D ``timeseries`` dataset
+    (num_date, length, width) of variances in m^2 (MintPy reads a 3D file as the diagonal of the
+    time-series covariance), with the input's dates, bperp, REF_* and metadata."""
+    layout_timeseries(out_file, ref_file, extra_meta)
+    with h5py.File(out_file, "a") as f:
+        f.attrs["UNIT"] = "m^2"
+        f["timeseries"].attrs["UNIT"] = "m^2"
+    return out_file
+
+
 def write_block(out_file, data, dataset, box):
-    """Write a 2D or 3D block (spatial dims last) into ``dataset`` at ``box`` (x0, y0, x1, y1)."""
-    x0, y0, x1, y1 = box
-    block = [y0, y1, x0, x1]
+    """Write a 2D or 3D block (spatial dims last) into ``dataset`` at ``box`` (a Box)."""
+    _mintpy_box(box)                   # a Box, not an ambiguous tuple
+    block = [box.y0, box.y1, box.x0, box.x1]
     if data.ndim == 3:
         block = [0, data.shape[0]] + block
     writefile.write_hdf5_block(out_file, data, dataset, block=block, print_msg=False)
 
 
 def write_cumulative_block(out_file, names, data, box):
-    """Write a (num_window, rows, cols) block of cumulative maps, one dataset per window."""
-    x0, y0, x1, y1 = box
+    """Write a (num_window, rows, cols) block of maps, one dataset per window, at ``box`` (a Box)."""
+    _mintpy_box(box)
+    rows, cols = box.slices
     with h5py.File(out_file, "a") as f:
         for name, layer in zip(names, data):
-            f[name][y0:y1, x0:x1] = layer
+            f[name][rows, cols] = layer

@@ -26,7 +26,7 @@ import os
 import keras
 from keras import layers
 
-PRETRAINED = ("fault", "mogi")
+from .constants import MODEL_KINDS as PRETRAINED  # noqa: E402  (one list of model kinds)
 
 
 def paper_reference_config():

@@ -94,7 +94,10 @@ def _box3(a):
 
 
 def fake_denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None,
-                 tile_size=256, batch_size=32, precision="auto", calibrate=True):
+                 tile_size=256, batch_size=32, precision="auto", calibrate=None, scale=None,
+                 box=None, progress=False):
+    """The engine's interface (``box`` (y0, y1, x0, x1): results for that part only) with a 3x3 mean;
+    std: 1 mm x sqrt(date index) + 1 % of |series| (grows along the series), 2 mm + 1 % of |cumulative|."""
     ts = np.asarray(ts, np.float64)
     assert ts.ndim == 3 and ts.shape[0] >= 9 and elevation.shape == ts.shape[1:]
     invalid = np.all((ts == 0) | np.isnan(ts), axis=0) | np.any(np.isnan(ts), axis=0)
@@ -108,8 +111,25 @@ def fake_denoise(ts, elevation, model="fault", mask=None, incidence=None, azimut
     smooth = smooth - smooth[0]
     smooth[:, invalid] = np.nan
     cum = smooth[8:] - smooth[:-8]
-    return types.SimpleNamespace(timeseries=smooth.astype(np.float32),
-                                 cumulative=cum.astype(np.float32))
+    ts_std = 1e-3 * np.sqrt(np.arange(len(smooth)))[:, None, None] + 0.01 * np.abs(smooth)
+    ts_std = np.maximum.accumulate(np.nan_to_num(ts_std, nan=0.0), axis=0)
+    ts_std[:, invalid] = np.nan
+    cum_std = 2e-3 + 0.01 * np.abs(cum)
+    rows, cols = (slice(None), slice(None)) if box is None else (slice(box[0], box[1]),
+                                                                 slice(box[2], box[3]))
+    crop = lambda a: np.ascontiguousarray(a[:, rows, cols]).astype(np.float32)
+    return types.SimpleNamespace(timeseries=crop(smooth), cumulative=crop(cum),
+                                 timeseries_std=crop(ts_std), cumulative_std=crop(cum_std))
+
+
+def fake_window_scales(ts, valid, num_dates=9, max_pixels=250_000):
+    """inference.window_scales without TensorFlow (same sub-grid and median)."""
+    from mintpy_dlae import dataset
+    n, H, W = ts.shape
+    stride = max(1, int(np.ceil(np.sqrt(H * W / max_pixels))))
+    sub, v = np.asarray(ts[:, ::stride, ::stride], np.float32), valid[::stride, ::stride]
+    return np.array([dataset.window_scale(sub[k:k + num_dates], v)
+                     for k in range(n - num_dates + 1)], np.float32)
 
 
 def _fake_load_model(model):
@@ -122,14 +142,18 @@ def _fake_load_model(model):
 
 @pytest.fixture
 def fake_denoiser(monkeypatch):
-    """Replace mintpy_dlae.inference / mintpy_dlae.model by fast numpy stand-ins (halo 1)."""
+    """Replace mintpy_dlae.inference / mintpy_dlae.model by fast numpy stand-ins (halo 1), for a
+    model with an uncertainty head."""
     inference = types.ModuleType("mintpy_dlae.inference")
     inference.denoise = fake_denoise
     inference.receptive_halo = lambda model: 1
+    inference.window_scales = fake_window_scales
     model = types.ModuleType("mintpy_dlae.model")
     model.load_model = _fake_load_model
     monkeypatch.setitem(sys.modules, "mintpy_dlae.inference", inference)
     monkeypatch.setitem(sys.modules, "mintpy_dlae.model", model)
+    from mintpy_dlae import denoise_file
+    monkeypatch.setattr(denoise_file, "model_has_uncertainty", lambda model: True)
     return inference
 
 

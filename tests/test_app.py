@@ -7,7 +7,7 @@ import pytest
 from conftest import mintpy_script, script
 from mintpy.utils import readfile
 
-from mintpy_dlae import app
+from mintpy_dlae import smallbaselineApp_step as app
 from mintpy_dlae.cli import smallbaselineApp_dlae as cli
 from mintpy_dlae.project import build_project
 

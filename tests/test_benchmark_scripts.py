@@ -44,7 +44,7 @@ def test_geometry_matches_the_engine(tmp_path, monkeypatch):
     lf = _load_script()
     from mintpy_dlae import inference
     from mintpy_dlae.config import DlaeConfig
-    from mintpy_dlae.run import run_dlae
+    from mintpy_dlae.denoise_file import run_dlae
 
     num_date, length, width, tile, ram = 10, 45, 70, 16, 0.002
     ts_file, geom_file, ref_yx = lf.write_inputs(str(tmp_path), num_date, length, width)

@@ -1,54 +1,52 @@
 """mintpy.dlae.* options: template files, auto values, typed config, command-line overrides."""
 import argparse
+import dataclasses
 
 import pytest
-from mintpy.utils import readfile
-from mintpy.utils import utils1 as ut
-
 from mintpy_dlae import config
 from mintpy_dlae.cli import denoise as cli
 from mintpy_dlae.config import DlaeConfig, DlaeConfigError
 
 
-def test_shipped_templates_agree():
-    user = readfile.read_template(config.package_file("templates", "dlae.cfg"))
-    default = readfile.read_template(config.default_template_file())
-    auto = readfile.read_template(config.auto_file())
-    assert user == default
-    assert set(user) == {"mintpy.dlae", "mintpy.dlae.model", "mintpy.dlae.calibrate",
-                         "mintpy.dlae.maskFile", "mintpy.dlae.tileSize", "mintpy.dlae.batchSize",
-                         "mintpy.dlae.precision", "mintpy.dlae.saveCumulative",
-                         "mintpy.dlae.saveRemoved"}
-    assert all(v == "auto" for v in user.values())
-    assert set(user) < set(auto) and auto["mintpy.compute.cluster"] == "none"
+def test_one_options_table_drives_everything():
+    """The template block, the auto values, DlaeConfig's fields and mintpy_dlae.py's flags all come
+    from config.OPTIONS (no copies to keep in sync)."""
     text = config.template_text()
-    assert "mintpy.dlae                = auto  #[yes / no], auto for no" in text
-
-
-def test_mintpy_auto_resolution_with_our_file():
-    """MintPy's own check_template_auto_value works with dlae_auto.cfg (needs compute keys)."""
-    resolved = ut.check_template_auto_value({"mintpy.dlae": "auto", "mintpy.dlae.model": "auto",
-                                             "mintpy.dlae.saveCumulative": "auto"},
-                                            auto_file=config.auto_file())
-    assert resolved == {"mintpy.dlae": False, "mintpy.dlae.model": "fault",
-                        "mintpy.dlae.saveCumulative": True}
+    keys = [o.key for o in config.OPTIONS if o.in_template]
+    assert keys == ["mintpy.dlae", "mintpy.dlae.model", "mintpy.dlae.maskFile",
+                    "mintpy.dlae.tileSize", "mintpy.dlae.batchSize", "mintpy.dlae.precision",
+                    "mintpy.dlae.saveCumulative", "mintpy.dlae.saveUncertainty",
+                    "mintpy.dlae.saveRemoved"]
+    parsed = {}
+    for line in text.splitlines():      # the block parses as a MintPy template, all auto
+        if not line.startswith("#") and "=" in line:
+            key, value = line.split("#")[0].split("=")
+            parsed[key.strip()] = value.strip()
+    assert parsed == {k: "auto" for k in keys}
+    assert "mintpy.dlae                  = auto  #[yes / no], auto for no" in text
+    assert [f.name for f in dataclasses.fields(DlaeConfig)] == [o.field for o in config.OPTIONS]
+    flags = {a.dest for a in cli.create_parser()._actions}
+    assert {o.arg_dest for o in config.OPTIONS if o.key != config.PREFIX} <= flags
+    assert not any("calibrate" in line for line in text.splitlines())
 
 
 def test_defaults():
     cfg = DlaeConfig.from_template({})
     assert cfg == DlaeConfig(num_worker=cfg.num_worker)
-    assert (cfg.enabled, cfg.model, cfg.calibrate, cfg.mask_file, cfg.tile_size, cfg.batch_size,
-            cfg.precision, cfg.save_cumulative, cfg.save_removed, cfg.max_memory, cfg.cluster) == \
-        (False, "fault", True, None, 256, 32, "auto", True, False, 4.0, None)
-    assert cfg.to_attrs()["mintpy.dlae.calibrate"] == "yes"
+    assert (cfg.enabled, cfg.model, cfg.mask_file, cfg.tile_size, cfg.batch_size, cfg.precision,
+            cfg.save_cumulative, cfg.save_uncertainty, cfg.save_removed, cfg.max_memory,
+            cfg.cluster) == (False, "fault", None, 256, 32, "auto", True, True, False, 4.0, None)
+    assert cfg.num_worker == "40"      # MintPy's own auto value for a non-local cluster
+    assert "mintpy.dlae.calibrate" not in cfg.to_attrs()
+    assert cfg.to_attrs()["mintpy.dlae.saveUncertainty"] == "yes"
 
 
-@pytest.mark.parametrize("value, expected", [("yes", True), ("no", False), ("auto", True),
-                                             ("off", False)])
-def test_calibrate_template(value, expected):
-    cfg = DlaeConfig.from_template({"mintpy.dlae.calibrate": value})
-    assert cfg.calibrate is expected
-    assert cfg.to_attrs()["mintpy.dlae.calibrate"] == ("yes" if expected else "no")
+@pytest.mark.parametrize("value, warned", [("yes", True), ("no", True), ("auto", False)])
+def test_calibrate_is_deprecated(value, warned, caplog):
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        cfg = DlaeConfig.from_template({"mintpy.dlae.calibrate": value, "mintpy.dlae": "yes"})
+    assert cfg.enabled and not hasattr(cfg, "calibrate")
+    assert ("obsolete and ignored" in caplog.text) is warned
 
 
 def test_from_template_file(tmp_path):
@@ -73,7 +71,7 @@ def test_from_template_file(tmp_path):
     ("mintpy.dlae.batchSize", "0", "batchSize = 0"),
     ("mintpy.dlae.precision", "float16", "precision = 'float16'"),
     ("mintpy.dlae", "maybe", "mintpy.dlae = 'maybe'"),
-    ("mintpy.dlae.calibrate", "maybe", "calibrate = 'maybe'"),
+    ("mintpy.dlae.saveUncertainty", "maybe", "saveUncertainty = 'maybe'"),
     ("mintpy.compute.cluster", "k8s", "cluster = 'k8s'"),
 ])
 def test_bad_values(key, value, match):
@@ -110,27 +108,17 @@ def test_cli_bad_arguments(tmp_path, args, capsys):
     assert exc.value.code == 2
 
 
-@pytest.mark.parametrize("template, args, expected", [
-    (None, [], True),
-    (None, ["--no-calibrate"], False),
-    ("mintpy.dlae.calibrate = no\n", [], False),
-    ("mintpy.dlae.calibrate = yes\n", ["--no-calibrate"], False),
-    ("mintpy.dlae.calibrate = auto\n", [], True),
-])
-def test_cli_calibrate(tmp_path, template, args, expected):
-    """--no-calibrate wins over the template; without it the template (or auto = yes) decides."""
-    if template is not None:
-        (tmp_path / "t.txt").write_text(template)
-        args = args + ["-t", str(tmp_path / "t.txt")]
-    inps = cli.cmd_line_parse([str(tmp_path / "ts.h5"), "-g", "g.h5"] + args)
-    assert inps.calibrate is (False if "--no-calibrate" in args else None)
-    cfg = cli.build_config(inps)
-    assert cfg.calibrate is expected
-    assert cfg.to_attrs()["mintpy.dlae.calibrate"] == ("yes" if expected else "no")
-    assert DlaeConfig.from_args(argparse.Namespace(
-        model="fault", calibrate=inps.calibrate, mask_file=None, tile_size=256, batch_size=32,
-        precision="auto", save_cumulative=True, save_removed=False, maxMemory=4.0, cluster=None,
-        numWorker=4, config=None)).calibrate is ("--no-calibrate" not in args)
+def test_cli_no_uncertainty_and_from_args(tmp_path):
+    inps = cli.cmd_line_parse([str(tmp_path / "ts.h5"), "--no-uncertainty", "--no-calibrate"])
+    cfg = DlaeConfig.from_args(inps)
+    assert cfg.enabled and not cfg.save_uncertainty and cfg.save_cumulative
+    cfg = DlaeConfig.from_args(argparse.Namespace(
+        model="mogi", mask_file=None, tile_size=64, batch_size=8, precision="float32",
+        save_cumulative=None, save_uncertainty=None, save_removed=True, maxMemory=2.0,
+        cluster="local", numWorker="2", config=None))
+    assert (cfg.model, cfg.tile_size, cfg.batch_size, cfg.save_removed, cfg.max_memory,
+            cfg.cluster, cfg.num_worker, cfg.save_uncertainty) == \
+        ("mogi", 64, 8, True, 2.0, "local", "2", True)
 
 
 def test_tensorflow_noise_filter():

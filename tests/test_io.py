@@ -10,6 +10,7 @@ from conftest import (LENGTH, NUM_DATE, WIDTH, mintpy_script, write_geometry, wr
 from mintpy.utils import readfile
 
 from mintpy_dlae import io
+from mintpy_dlae.boxes import Box, split
 
 
 # ---------------------------------------------------------------------------- validation
@@ -59,7 +60,7 @@ def test_mask_dataset_names(project, tmp_path):
     assert io.check_mask(project.mask, (LENGTH, WIDTH)) == "mask"
     water = write_mask(tmp_path / "waterMask.h5", name="waterMask")
     assert io.check_mask(water, (LENGTH, WIDTH)) == "waterMask"
-    mask = io.read_mask(water, (0, 18, 32, 26), "waterMask")
+    mask = io.read_mask(water, Box(18, 26, 0, 32), "waterMask")
     assert mask.dtype == bool and mask.shape == (8, 32) and not mask[2:6, 20:26].any()
 
 
@@ -92,23 +93,32 @@ def test_read_only_folder(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------------------- blocks
 def test_plan_row_blocks_cover_frame():
-    assert io.plan_row_blocks(100, 50, 12, max_memory=4) == [(0, 100)]
+    assert io.plan_row_blocks(100, 50, 12, max_memory=4) == [Box(0, 100, 0, 50)]
     blocks = io.plan_row_blocks(1000, 500, 30, max_memory=0.05, halo=8)
-    assert len(blocks) > 1 and blocks[0][0] == 0 and blocks[-1][1] == 1000
-    assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
+    assert len(blocks) > 1 and blocks[0].y0 == 0 and blocks[-1].y1 == 1000
+    assert all(a.y1 == b.y0 for a, b in zip(blocks, blocks[1:]))
+    assert all(isinstance(b, Box) and (b.x0, b.x1) == (0, 500) for b in blocks)
+    assert max(b.shape[0] for b in blocks) - min(b.shape[0] for b in blocks) <= 1   # evened out
 
 
-def test_pad_box():
-    read_box, (rows, cols) = io.pad_box((5, 0, 10, 4), 3, 20, 12)
-    assert read_box == (2, 0, 12, 7)
-    assert (rows, cols) == (slice(0, 4), slice(3, 8))
+def test_box_type_and_split():
+    box = Box(0, 4, 5, 10)
+    assert box.mintpy == (5, 0, 10, 4) and Box.from_mintpy(box.mintpy) == box
+    read = box.pad(3, 20, 12)
+    assert read == Box(0, 7, 2, 12) and box.within(read) == Box(0, 4, 3, 8)
+    assert box.within(read).slices == (slice(0, 4), slice(3, 8))
+    parts = list(split(Box(0, 600, 0, 100), (600, 100), rows=512, cols=512, halo=5))
+    assert [c for c, _ in parts] == [Box(0, 300, 0, 100), Box(300, 600, 0, 100)]
+    assert parts[0][1] == Box(0, 305, 0, 100) and parts[1][1] == Box(295, 600, 0, 100)
+    with pytest.raises(TypeError, match="Box"):
+        io.read_timeseries("any.h5", (0, 0, 4, 4))     # an ambiguous tuple is refused
 
 
 def test_read_blocks(project):
     full = io.read_timeseries(project.ts)
-    part = io.read_timeseries(project.ts, (4, 8, 20, 16))
+    part = io.read_timeseries(project.ts, Box(8, 16, 4, 20))
     np.testing.assert_array_equal(part, full[:, 8:16, 4:20])
-    geom = io.read_geometry(project.geom, (4, 8, 20, 16))
+    geom = io.read_geometry(project.geom, Box(8, 16, 4, 20))
     assert geom["height"].shape == (8, 16) and geom["incidenceAngle"][0, 0] == 38
     assert io.nodata_value(project.ts) == 0
 
@@ -124,7 +134,7 @@ def _copy_through_io(src, dst, rows=10):
     with io.AtomicOutputs([dst]) as tmp:
         io.layout_timeseries(tmp[dst], src, extra)
         for y0 in range(0, LENGTH, rows):
-            box = (0, y0, WIDTH, min(y0 + rows, LENGTH))
+            box = Box(y0, min(y0 + rows, LENGTH), 0, WIDTH)
             io.write_block(tmp[dst], io.read_timeseries(src, box), "timeseries", box)
     return extra
 
@@ -160,12 +170,30 @@ def test_cumulative_layout(project):
     with io.AtomicOutputs([out]) as tmp:
         names = io.layout_cumulative(tmp[out], project.ts, ds, {"mintpy.dlae.model": "fault"})
         data = np.arange(len(names) * LENGTH * WIDTH, dtype=np.float32).reshape(-1, LENGTH, WIDTH)
-        io.write_cumulative_block(tmp[out], names, data, (0, 0, WIDTH, LENGTH))
+        io.write_cumulative_block(tmp[out], names, data, Box.frame(LENGTH, WIDTH))
     assert names == [f"cumulative_{ds[k]}_{ds[k + 8]}" for k in range(NUM_DATE - 8)]
     assert readfile.get_slice_list(out) == names
     atr = readfile.read_attribute(out)
     assert atr["FILE_TYPE"] == "cumulative" and "REF_DATE" not in atr and atr["REF_Y"] == "10"
     np.testing.assert_array_equal(readfile.read(out, datasetName=names[2])[0], data[2])
+
+
+def test_cumulative_layout_with_uncertainty_and_variance(project):
+    from conftest import dates
+    out = str(project.dir / "cumulative_ERA5_DLAE.h5")
+    var = str(project.dir / "timeseriesVar_ERA5_DLAE.h5")
+    with io.AtomicOutputs([out, var]) as tmp:
+        names = io.layout_cumulative(tmp[out], project.ts, dates(), uncertainty=True)
+        io.layout_variance(tmp[var], project.ts, {"mintpy.dlae.product": "variance"})
+    slices = readfile.get_slice_list(out)
+    assert sorted(slices) == sorted(names + io.std_names(names) + io.significance_names(names))
+    assert io.std_names(names)[0] == "cumulativeStd_20200101_20200406"
+    assert io.significance_names(names)[0] == "significance_20200101_20200406"
+    atr = readfile.read_attribute(out, datasetName=io.significance_names(names)[0])
+    assert atr["UNIT"] == "1" and atr["START_DATE"] == "20200101"
+    atr = readfile.read_attribute(var)
+    assert atr["FILE_TYPE"] == "timeseries" and atr["UNIT"] == "m^2"
+    assert readfile.get_slice_list(var) == readfile.get_slice_list(project.ts)
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The block-wise driver (mintpy_dlae.run) and mintpy_dlae.py with a stand-in denoiser."""
+"""The file-level driver (mintpy_dlae.denoise_file) and mintpy_dlae.py with a stand-in denoiser."""
 import hashlib
 import os
 
@@ -9,7 +9,9 @@ from conftest import (NODATA_BOX, NUM_DATE, REF_INDEX, REF_X, REF_Y, fake_denois
                       write_geometry, write_timeseries)
 from mintpy.utils import readfile
 
-from mintpy_dlae import io, run
+from mintpy_dlae import denoise_file as run
+from mintpy_dlae import io
+from mintpy_dlae.boxes import Box
 from mintpy_dlae.cli import denoise as cli
 from mintpy_dlae.config import DlaeConfig
 
@@ -22,17 +24,18 @@ def test_output_names():
     names = run.output_files(os.path.join("work", "timeseries_ERA5.h5"))
     assert names == {"timeseries": os.path.join("work", "timeseries_ERA5_DLAE.h5"),
                      "cumulative": os.path.join("work", "cumulative_ERA5_DLAE.h5"),
+                     "variance": os.path.join("work", "timeseriesVar_ERA5_DLAE.h5"),
                      "removed": os.path.join("work", "timeseriesRemoved_ERA5_DLAE.h5")}
     # an -o name without "timeseries": the products start with cumulative_ / timeseriesRemoved_
     assert run.output_files("ts.h5", "out.h5") == {
         "timeseries": "out.h5", "cumulative": "cumulative_out.h5",
-        "removed": "timeseriesRemoved_out.h5"}
+        "variance": "timeseriesVar_out.h5", "removed": "timeseriesRemoved_out.h5"}
     assert run.output_files("ts.h5", os.path.join("d", "ts_dlae.h5"))["cumulative"] == \
         os.path.join("d", "cumulative_ts_dlae.h5")
     # the extra products stay out of smallbaselineApp's `timeseries_*.h5` glob
     import fnmatch
-    assert not fnmatch.fnmatch(os.path.basename(names["cumulative"]), "timeseries_*.h5")
-    assert not fnmatch.fnmatch(os.path.basename(names["removed"]), "timeseries_*.h5")
+    for key in ("cumulative", "variance", "removed"):
+        assert not fnmatch.fnmatch(os.path.basename(names[key]), "timeseries_*.h5")
 
 
 def test_run_outputs(project, fake_denoiser):
@@ -65,10 +68,30 @@ def test_run_outputs(project, fake_denoiser):
     valid[NODATA_BOX] = False
     np.testing.assert_allclose(ts_out[:, valid], expect[:, valid], atol=1e-6)
     # cumulative maps, labelled by their windows
-    names = readfile.get_slice_list(out["cumulative"])
+    slices = readfile.get_slice_list(out["cumulative"])
+    names = [n for n in slices if n.startswith("cumulative_")]
     assert len(names) == NUM_DATE - 8 and names[0].startswith("cumulative_20200101_")
+    assert sorted(slices) == sorted(names + io.std_names(names) + io.significance_names(names))
     cum = readfile.read(out["cumulative"], datasetName=names[1])[0]
     assert cum[REF_Y, REF_X] == 0 and np.isnan(cum[NODATA_BOX]).all()
+    # uncertainty: per-window std (m) and significance (1) maps, the series' variance (m^2)
+    std, atr = readfile.read(out["cumulative"], datasetName=io.std_names(names)[1])
+    sig, atr_sig = readfile.read(out["cumulative"], datasetName=io.significance_names(names)[1])
+    assert atr["UNIT"] == "m" and atr_sig["UNIT"] == "1"
+    assert np.isnan(std[NODATA_BOX]).all() and np.isnan(sig[NODATA_BOX]).all()
+    ok = np.isfinite(std)
+    assert ok.sum() == std.size - 9 and (std[ok] > 0).all()
+    np.testing.assert_allclose(sig[ok], np.abs(cum[ok]) / std[ok], rtol=1e-5)
+    var, atr_var = readfile.read(out["variance"])
+    assert atr_var["FILE_TYPE"] == "timeseries" and atr_var["UNIT"] == "m^2"
+    assert var.shape == ts_out.shape and np.isnan(var[(slice(None),) + NODATA_BOX]).all()
+    assert np.all(var[REF_INDEX][valid] == 0) and np.all(var[:, REF_Y, REF_X] == 0)
+    # relative to REF_DATE: |V[t] - V[ref]| of the stand-in's std (relative to the first date)
+    std_ts = fake_denoise(fed, np.zeros(ts_in.shape[1:])).timeseries_std.astype(np.float64) ** 2
+    expect_var = np.abs(std_ts - std_ts[REF_INDEX])
+    pix = valid.copy()
+    pix[REF_Y, REF_X] = False
+    np.testing.assert_allclose(var[:, pix], expect_var[:, pix], rtol=1e-4, atol=1e-12)
 
 
 def test_mask_gives_nodata(project, fake_denoiser):
@@ -97,7 +120,8 @@ def test_blocks_equal_whole_image(project, fake_denoiser, tmp_path):
     assert len(io.plan_row_blocks(32, 32, NUM_DATE, 2e-5, 1, min_rows=4)) > 1
     orig = io.plan_row_blocks
     try:
-        io.plan_row_blocks = lambda *a, **k: [(0, 5), (5, 11), (11, 20), (20, 32)]
+        io.plan_row_blocks = lambda *a, **k: [Box(0, 5, 0, 32), Box(5, 11, 0, 32),
+                                              Box(11, 20, 0, 32), Box(20, 32, 0, 32)]
         tiled = run.run_dlae(project.ts, project.geom, DlaeConfig(), progress=False,
                              out_file=str(tmp_path / "tiled.h5"))
     finally:
@@ -121,24 +145,26 @@ def test_update_mode(project, fake_denoiser):
 
 
 
-def test_calibrate_passed_on_and_compared(project, fake_denoiser, monkeypatch):
-    """calibrate reaches denoise(), is recorded on the outputs, and a change re-runs --update."""
+def test_calibrate_is_retired(project, fake_denoiser, monkeypatch, caplog, tmp_path):
+    """Old templates and scripts still run: mintpy.dlae.calibrate and --no-calibrate are accepted,
+    warned about and ignored; denoise() is called with the frame's scale and a box, no calibrate."""
     seen = []
 
-    def denoise(*args, calibrate=True, **kwargs):
-        seen.append(calibrate)
-        return fake_denoise(*args, calibrate=calibrate, **kwargs)
+    def denoise(*args, **kwargs):
+        seen.append(kwargs)
+        return fake_denoise(*args, **kwargs)
 
     monkeypatch.setattr(fake_denoiser, "denoise", denoise)
-    out = run.run_dlae(project.ts, project.geom, DlaeConfig(), progress=False)
-    assert seen and all(seen)
-    assert readfile.read_attribute(out["timeseries"])["mintpy.dlae.calibrate"] == "yes"
-    seen.clear()
-    cfg = DlaeConfig(calibrate=False)
-    assert run.run_dlae(project.ts, project.geom, cfg, update=True, progress=False)
-    assert seen and not any(seen)
-    assert readfile.read_attribute(out["timeseries"])["mintpy.dlae.calibrate"] == "no"
-    assert run.run_dlae(project.ts, project.geom, cfg, update=True, progress=False) is None
+    (tmp_path / "old.txt").write_text("mintpy.dlae = yes\nmintpy.dlae.calibrate = no\n")
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        assert cli.main([project.ts, "-g", project.geom, "-t", str(tmp_path / "old.txt"),
+                         "--no-calibrate", "--no-progress"]) is None
+    assert "mintpy.dlae.calibrate = no is obsolete and ignored" in caplog.text
+    assert "--no-calibrate is obsolete and ignored" in caplog.text
+    assert seen and all("calibrate" not in k for k in seen)
+    assert all(k["scale"].shape == (NUM_DATE - 8,) and len(k["box"]) == 4 for k in seen)
+    out = run.output_files(project.ts)["timeseries"]
+    assert "mintpy.dlae.calibrate" not in readfile.read_attribute(out)
 
 
 # ---------------------------------------------------------------------------- CLI errors
@@ -274,7 +300,8 @@ def test_interrupted_run_leaves_no_output(project, fake_denoiser, monkeypatch):
         return fake_denoise(*args, **kwargs)
 
     monkeypatch.setattr(fake_denoiser, "denoise", flaky)
-    monkeypatch.setattr(io, "plan_row_blocks", lambda *a, **k: [(0, 10), (10, 20), (20, 32)])
+    monkeypatch.setattr(io, "plan_row_blocks",
+                        lambda *a, **k: [Box(0, 10, 0, 32), Box(10, 20, 0, 32), Box(20, 32, 0, 32)])
     before = {f: sha(project.dir / f) for f in _files(project.dir)}
     with pytest.raises(KeyboardInterrupt):
         run.run_dlae(project.ts, project.geom, DlaeConfig(save_removed=True), progress=False)

@@ -3,7 +3,9 @@ import h5py
 import numpy as np
 import pytest
 
-from mintpy_dlae import io, run
+from mintpy_dlae import denoise_file as run
+from mintpy_dlae import io
+from mintpy_dlae.boxes import Box
 from mintpy_dlae.config import DlaeConfig
 
 pytestmark = pytest.mark.slow
@@ -42,7 +44,7 @@ def test_row_blocks_equal_whole_image(project, tiny_model, tmp_path, monkeypatch
     cfg = DlaeConfig(model=tiny_model, precision="float32", tile_size=16, save_removed=True)
     whole = run.run_dlae(project.ts, project.geom, cfg, out_file=str(tmp_path / "whole.h5"),
                          progress=False)
-    monkeypatch.setattr(io, "plan_row_blocks", lambda *a, **k: [(0, 7), (7, 19), (19, 32)])
+    monkeypatch.setattr(io, "plan_row_blocks", lambda *a, **k: [Box(0, 7, 0, 32), Box(7, 19, 0, 32), Box(19, 32, 0, 32)])
     blocks = run.run_dlae(project.ts, project.geom, cfg, out_file=str(tmp_path / "blocks.h5"),
                           progress=False)
     _assert_same(_read(whole), _read(blocks))

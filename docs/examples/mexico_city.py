@@ -68,7 +68,7 @@ def run_all(inps):
     import mintpy.cli.timeseries2velocity as ts2vel
 
     from mintpy_dlae.cli import denoise as dlae_cli
-    from mintpy_dlae.run import model_file, output_files
+    from mintpy_dlae.denoise_file import model_file, output_files
 
     work = os.path.abspath(inps.work_dir)
     if os.path.isdir(work):
@@ -361,7 +361,7 @@ def main(iargs=None):
         numbers, mask, _ = measure(work, runs)
     finally:
         os.chdir(cwd)
-    from mintpy_dlae.run import model_sha256
+    from mintpy_dlae.denoise_file import model_sha256
     numbers["models"] = {n: {"model": f["model"], "sha256": model_sha256(f["model"])}
                          for n, f in runs.items() if "model" in f}
     numbers["commands"] = commands

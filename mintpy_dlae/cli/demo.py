@@ -128,7 +128,7 @@ def main(iargs=None):
 
 def _model_provenance(model):
     """sha256 of the model file and, from its model card, the training samples seen."""
-    from mintpy_dlae.run import model_file, model_sha256
+    from mintpy_dlae.denoise_file import model_file, model_sha256
     info = {"model_sha256": model_sha256(model)}
     card = os.path.splitext(model_file(model) or "")[0] + ".json"
     if os.path.isfile(card):
@@ -143,7 +143,7 @@ def _model_provenance(model):
 def _run_steps(template_file, work_dir, bar, log):
     """smallbaselineApp_dlae, one step at a time (for the progress bar), as its main() would."""
     import logging
-    from mintpy_dlae.app import DlaeTimeSeriesAnalysis
+    from mintpy_dlae.smallbaselineApp_step import DlaeTimeSeriesAnalysis
     from mintpy_dlae.cli import smallbaselineApp_dlae
     from mintpy_dlae.config import DlaeConfigError
     from mintpy_dlae.io import DlaeInputError

@@ -21,31 +21,30 @@ EXAMPLE = """example:
   mintpy_dlae.py geo/geo_timeseries_ERA5.h5          # geometry: geo/geo_geometry*.h5
   mintpy_dlae.py timeseries_ERA5.h5 -g inputs/geometryGeo.h5 -m maskTempCoh.h5 --model mogi
   mintpy_dlae.py timeseries_ERA5.h5 -g inputs/geometryGeo.h5 --model my_model.keras -o ts_dlae.h5
-  mintpy_dlae.py timeseries_ERA5.h5 -g inputs/geometryGeo.h5 --no-calibrate  # raw network output
+  mintpy_dlae.py timeseries_ERA5.h5 --no-uncertainty    # no variance / std / significance outputs
   mintpy_dlae.py timeseries_ERA5.h5 -t smallbaselineApp.cfg --update      # options from template
   mintpy_dlae.py timeseries_ERA5.h5 -g inputs/geometryGeo.h5 -c local --num-worker 2 --ram 2
 
   outputs (next to the input unless -o is given):
     timeseries_ERA5_DLAE.h5          denoised time series (same dates, metadata, REF_* and no-data)
     cumulative_ERA5_DLAE.h5          moving 9-date-window cumulative maps, one dataset per window
-                                     named cumulative_<first date>_<last date> (view.py shows them)
+                                     named cumulative_<first date>_<last date> (view.py shows them),
+                                     and their 1-sigma (cumulativeStd_*) and |mean|/sigma
+                                     (significance_*): view.py cumulative_ERA5_DLAE.h5 significance
+    timeseriesVar_ERA5_DLAE.h5       variance of the denoised series (m^2), for
+                                     timeseries2velocity.py timeseries_ERA5_DLAE.h5 --uq covariance
+                                       --ts-cov timeseriesVar_ERA5_DLAE.h5   (velocityStd)
     timeseriesRemoved_ERA5_DLAE.h5   input minus output, with --save-removed
-  with -o NAME.h5: the first "timeseries" in NAME becomes "cumulative" / "timeseriesRemoved";
-  a NAME without it gets them as prefixes (-o ts_dlae.h5 -> cumulative_ts_dlae.h5,
-  timeseriesRemoved_ts_dlae.h5).
+  with -o NAME.h5: the first "timeseries" in NAME becomes "cumulative" / "timeseriesVar" /
+  "timeseriesRemoved"; a NAME without it gets them as prefixes (-o ts_dlae.h5 ->
+  cumulative_ts_dlae.h5, timeseriesVar_ts_dlae.h5, timeseriesRemoved_ts_dlae.h5).
   An existing output is an error: run again with --update (skip when up to date) or --force.
 """
 
-TEMPLATE_HELP = """template options (-t, keys of templates/dlae.cfg; command-line options win):
-  mintpy.dlae.model / calibrate / maskFile / tileSize / batchSize / precision / saveCumulative /
-  saveRemoved
-  mintpy.compute.maxMemory / cluster / numWorker / config
-"""
-
-
 def create_parser(subparsers=None):
+    from mintpy_dlae.config import add_arguments, template_help
     synopsis = "Denoise an InSAR time series with a deep-learning auto-encoder (DLAE)"
-    epilog = REFERENCE + "\n" + TEMPLATE_HELP + "\n" + EXAMPLE
+    epilog = REFERENCE + "\n" + template_help() + "\n" + EXAMPLE
     name = __name__.split(".")[-1]
     parser = arg_utils.create_argument_parser(
         name, synopsis=synopsis, description=synopsis, epilog=epilog, subparsers=subparsers)
@@ -57,27 +56,11 @@ def create_parser(subparsers=None):
                              "(default: the first of inputs/geometryRadar.h5, inputs/geometryGeo.h5\n"
                              "next to the time series, or geo_geometry*.h5 for a file in geo/,\n"
                              "whose size matches the time series)")
-    parser.add_argument("-m", "--mask", dest="mask_file", metavar="MASK",
-                        help="mask file, e.g. maskTempCoh.h5 or waterMask.h5 (default: no mask)")
-    parser.add_argument("--model", dest="model", metavar="NAME|PATH",
-                        help="fault, mogi or the path of a .keras model (default: fault)")
-    parser.add_argument("--no-calibrate", dest="calibrate", action="store_false", default=None,
-                        help="do not apply the model's calibration gate: raw network output, one\n"
-                             "pass, faster; may show invented deformation at low SNR")
     parser.add_argument("-o", "--output", dest="out_file", metavar="OUT",
                         help="output time-series file (default: <input>_DLAE.h5)")
     parser.add_argument("-t", "--template", dest="template_file",
                         help="template file with mintpy.dlae.* / mintpy.compute.* options")
-    parser.add_argument("--tile-size", dest="tile_size", type=int,
-                        help="tile size in pixels for inference (default: 256)")
-    parser.add_argument("--batch-size", dest="batch_size", type=int,
-                        help="maximum 9-date windows per network call (default: 32)")
-    parser.add_argument("--precision", dest="precision", choices=["auto", "float32", "bfloat16"],
-                        help="compute precision (default: auto = bfloat16 on CPUs with AMX or AVX512-BF16)")
-    parser.add_argument("--no-cumulative", dest="save_cumulative", action="store_false",
-                        default=None, help="do not write the moving-window cumulative maps")
-    parser.add_argument("--save-removed", dest="save_removed", action="store_true", default=None,
-                        help="also write what was removed (input minus output)")
+    add_arguments(parser)          # the options of the table in mintpy_dlae/config.py
     parser.add_argument("--update", dest="update_mode", action="store_true",
                         help="skip if the outputs are newer than the inputs and were made with\n"
                              "the same model and options")
@@ -96,12 +79,8 @@ def cmd_line_parse(iargs=None):
     inps = parser.parse_args(args=iargs)
     if inps.update_mode and inps.force:
         parser.error("--update and --force are mutually exclusive")
-    if inps.maxMemory is not None and inps.maxMemory <= 0:
-        parser.error(f"--ram {inps.maxMemory}: expected a positive number of GB")
-    if inps.tile_size is not None and inps.tile_size < 16:
-        parser.error(f"--tile-size {inps.tile_size}: expected >= 16")
-    if inps.batch_size is not None and inps.batch_size < 1:
-        parser.error(f"--batch-size {inps.batch_size}: expected >= 1")
+    from mintpy_dlae.config import check_arguments
+    check_arguments(inps, parser.error)
     return inps
 
 
@@ -158,21 +137,7 @@ def resolve_geometry(inps):
 def build_config(inps):
     """DlaeConfig from the template (if any), overridden by options given on the command line."""
     from mintpy_dlae.config import DlaeConfig
-
-    cfg = (DlaeConfig.from_template(inps.template_file) if inps.template_file
-           else DlaeConfig())
-    cfg.enabled = True
-    overrides = dict(model=inps.model, calibrate=inps.calibrate, mask_file=inps.mask_file,
-                     tile_size=inps.tile_size, batch_size=inps.batch_size, precision=inps.precision,
-                     save_cumulative=inps.save_cumulative, save_removed=inps.save_removed,
-                     max_memory=inps.maxMemory, cluster=inps.cluster, num_worker=inps.numWorker,
-                     config_name=inps.config)
-    for key, value in overrides.items():
-        if value is not None:
-            setattr(cfg, key, value)
-    if cfg.model not in ("fault", "mogi"):
-        cfg.model = os.path.expanduser(cfg.model)
-    return cfg.validate()
+    return DlaeConfig.from_args(inps)
 
 
 def main(iargs=None):
@@ -184,7 +149,7 @@ def main(iargs=None):
     try:
         resolve_geometry(inps)
         cfg = build_config(inps)
-        from mintpy_dlae.run import run_dlae
+        from mintpy_dlae.denoise_file import run_dlae
         outputs = run_dlae(inps.ts_file, inps.geom_file, cfg, out_file=inps.out_file,
                            update=inps.update_mode, force=inps.force, progress=inps.progress)
     except (DlaeInputError, DlaeConfigError) as err:

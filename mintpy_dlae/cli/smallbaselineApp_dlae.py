@@ -109,7 +109,7 @@ def main(iargs=None):
     from mintpy_dlae.config import DlaeConfigError, quiet_tensorflow, setup_logging
     quiet_tensorflow()
     setup_logging()
-    from mintpy_dlae.app import run_smallbaselineApp_dlae
+    from mintpy_dlae.smallbaselineApp_step import run_smallbaselineApp_dlae
     from mintpy_dlae.io import DlaeInputError
     try:
         run_smallbaselineApp_dlae(inps)

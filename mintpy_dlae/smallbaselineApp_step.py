@@ -3,8 +3,9 @@
 MintPy has no step registry, so (see reference notes §2.4/§2.5) the plugin subclasses
 ``TimeSeriesAnalysis``:
 
-* ``_read_template`` appends the ``mintpy.dlae.*`` section (defaults/dlae.cfg) to the work-dir
-  smallbaselineApp.cfg, lets MintPy copy the user's values into it, then resolves the options into a
+* ``_read_template`` appends the ``mintpy.dlae.*`` section (:func:`mintpy_dlae.config.template_text`,
+  or the options an older section lacks) to the work-dir smallbaselineApp.cfg, lets MintPy copy the
+  user's values into it, then resolves the options into a
   :class:`~mintpy_dlae.config.DlaeConfig` (``self.dlae``);
 * ``get_timeseries_filename`` continues the file chain with a ``_DLAE`` suffix, e.g.
   ``timeseries_ERA5.h5 -> timeseries_ERA5_DLAE.h5 -> ..._DLAE_ramp.h5 -> ..._DLAE_ramp_demErr.h5``,
@@ -20,8 +21,8 @@ from mintpy.smallbaselineApp import TimeSeriesAnalysis
 from mintpy.utils import readfile
 from mintpy.utils import utils as ut
 
-from mintpy_dlae.config import (PREFIX, DlaeConfig, default_template_file, is_dlae_key,
-                                resolve_template)
+from mintpy_dlae.config import (OPTIONS, PREFIX, DlaeConfig, is_dlae_key, resolve_template,
+                                template_text)
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +34,16 @@ SUFFIX = "_DLAE"
 
 
 def add_dlae_section(cfg_file):
-    """Append defaults/dlae.cfg to a smallbaselineApp.cfg that lacks the mintpy.dlae keys."""
-    if os.path.isfile(cfg_file) and PREFIX in readfile.read_template(cfg_file):
-        return False
-    with open(default_template_file()) as f:
-        section = f.read()
+    """Append the mintpy.dlae.* block to a smallbaselineApp.cfg that lacks it, or the option lines
+    that a block written by an older version lacks. Returns True if the file was changed."""
+    present = readfile.read_template(cfg_file) if os.path.isfile(cfg_file) else {}
+    if PREFIX not in present:
+        section = template_text()
+    else:
+        missing = [o.template_line() for o in OPTIONS if o.in_template and o.key not in present]
+        if not missing:
+            return False
+        section = "\n".join(missing) + "\n"
     with open(cfg_file, "a") as f:
         f.write("\n\n" + section)
     return True
@@ -89,7 +95,7 @@ class DlaeTimeSeriesAnalysis(TimeSeriesAnalysis):
         """Denoise the tropo-corrected time series (skip when up to date)."""
         from mintpy_dlae.config import quiet_tensorflow
         quiet_tensorflow()                 # before run_dlae imports TensorFlow
-        from mintpy_dlae.run import run_dlae
+        from mintpy_dlae.denoise_file import run_dlae
         fnames = self.get_timeseries_filename(self.template, self.workDir)[step_name]
         in_file, out_file = fnames["input"], fnames["output"]
         if in_file == out_file:
@@ -110,24 +116,34 @@ class DlaeTimeSeriesAnalysis(TimeSeriesAnalysis):
                 super().run([sname])
 
     def plot_result(self, print_aux=True):
-        """MintPy's figures, plus the cumulative maps of the DLAE step (not in its file globs)."""
+        """MintPy's figures, plus the cumulative maps of the DLAE step (not in its file globs) and,
+        when written, their significance |mean| / sigma."""
         super().plot_result(print_aux=print_aux)
         if self.template.get(PREFIX) is not True or not self.dlae.save_cumulative:
             return
-        from mintpy_dlae.run import output_files
+        from mintpy_dlae import io
+        from mintpy_dlae.denoise_file import output_files
         fnames = self.get_timeseries_filename(self.template, self.workDir)[STEP]
         cum_file = output_files(fnames["input"], fnames["output"])["cumulative"]
-        if os.path.isfile(cum_file):
-            import matplotlib
-            matplotlib.use("Agg")
-            import mintpy.cli.view
-            cwd = os.getcwd()
-            os.chdir(os.path.join(self.workDir, "pic"))
-            try:
-                mintpy.cli.view.main([cum_file, "--nodisplay", "--noverbose", "-u", "cm",
-                                      "--update", "--dpi", str(self.template["mintpy.plot.dpi"])])
-            finally:
-                os.chdir(cwd)
+        if not os.path.isfile(cum_file):
+            return
+        import matplotlib
+        matplotlib.use("Agg")
+        import mintpy.cli.view
+        stem = os.path.splitext(os.path.basename(cum_file))[0]
+        groups = [(io.CUMULATIVE_PREFIX + "_", ["-u", "cm"], stem)]
+        if any(n.startswith(io.SIGNIFICANCE_PREFIX) for n in readfile.get_slice_list(cum_file)):
+            groups.append((io.SIGNIFICANCE_PREFIX, ["--vlim", "0", "5"],
+                           stem.replace(io.CUMULATIVE_PREFIX, io.SIGNIFICANCE_PREFIX, 1)))
+        cwd = os.getcwd()
+        os.chdir(os.path.join(self.workDir, "pic"))
+        try:
+            for dset, opts, name in groups:
+                mintpy.cli.view.main([cum_file, dset, "--nodisplay", "--noverbose", "--update",
+                                      "-o", name + ".png", "--dpi",
+                                      str(self.template["mintpy.plot.dpi"])] + opts)
+        finally:
+            os.chdir(cwd)
 
 
 def run_smallbaselineApp_dlae(inps):

@@ -1,0 +1,712 @@
+"""Denoise a MintPy time-series file block by block: the file-level driver behind ``mintpy_dlae.py``
+and the ``correct_dlae`` step (:mod:`mintpy_dlae.smallbaselineApp_step`).
+
+Flow (docs/design.md)::
+
+    check inputs and outputs  ->  update mode: skip if outputs are newer and options match
+    -> scan the series once, in row blocks: empty dates, NaN holes, valid pixels, and a regular
+       sub-grid of at most 250,000 pixels from which the noise scale of every window is computed
+       ONCE for the whole frame (inference.window_scales)
+    -> load the model once; halo = receptive_halo(model)
+    -> denoise a small box around REF_Y/REF_X (reference values for re-referencing)
+    -> for each row block (sized by --ram): read the block plus ``halo`` rows of context once,
+       ``denoise(..., box=block, scale=frame scale)`` computes the block only (the halo is context),
+       re-reference to REF_DATE and REF_Y/REF_X, restore no-data, write the block
+    -> rename the temporary outputs (atomic)
+
+Because every block uses the frame's scale and reads ``receptive_halo`` px of context, block results
+equal whole-frame results whatever the block sizes. With ``cluster`` set, every row block is split
+along x by MintPy's ``DaskCluster`` (one client for the whole run); each worker runs the module-level
+:func:`denoise_box`, which reads its own context on all four sides.
+"""
+import hashlib
+import json
+import logging
+import os
+import zipfile
+
+import numpy as np
+
+from mintpy_dlae import io
+from mintpy_dlae.boxes import Box, split
+from mintpy_dlae.config import MODEL_NAMES, package_file
+from mintpy_dlae.constants import WINDOW
+
+log = logging.getLogger(__name__)
+
+# MintPy's reference pixel is exactly 0 at every date, which the denoiser would take as no-data.
+# It is valid data, so it is fed as this negligible constant (a constant has no deformation).
+REF_PIXEL_VALUE = 1e-7
+REF_SEARCH_RADIUS = 3      # px around REF_Y/REF_X used if the reference pixel itself is masked
+# Output values smaller than this (metres; 1 micrometre, far below InSAR precision) are written as
+# exact 0, so that silenced maps are 0 and not 1e-25 .. 1e-7 blobs with unreadable colour bars.
+FLUSH_BELOW = 1e-6
+SCALE_PIXELS = 250_000     # pixels of the sub-grid the frame's noise scales are computed from
+COMPARE_KEYS = ("mintpy.dlae.model", "mintpy.dlae.modelSha256", "mintpy.dlae.maskFile",
+                "mintpy.dlae.precision")
+# output product -> word that replaces the first "timeseries" of the output name
+PRODUCT_WORDS = {"cumulative": io.CUMULATIVE_PREFIX, "variance": "timeseriesVar",
+                 "removed": "timeseriesRemoved"}
+
+
+# --------------------------------------------------------------------------------------------
+# names and models
+# --------------------------------------------------------------------------------------------
+def output_files(ts_file, out_file=None):
+    """Output paths: {'timeseries', 'cumulative', 'variance', 'removed'}.
+
+    ``timeseries_ERA5.h5`` -> ``timeseries_ERA5_DLAE.h5`` (the denoised series),
+    ``cumulative_ERA5_DLAE.h5`` (moving-window maps, their std and significance),
+    ``timeseriesVar_ERA5_DLAE.h5`` (variance of the denoised series, for
+    ``timeseries2velocity.py --uq covariance --ts-cov``) and ``timeseriesRemoved_ERA5_DLAE.h5``
+    (input minus output). The last three do not match smallbaselineApp's ``timeseries_*.h5`` glob
+    and never enter its alphabetically sorted file chain.
+
+    The rule: the first "timeseries" of the output name becomes "cumulative", "timeseriesVar" and
+    "timeseriesRemoved". An output name without "timeseries" (``-o denoised.h5``) gets the same
+    words as prefixes: ``cumulative_denoised.h5``, ``timeseriesVar_denoised.h5``, ...
+    """
+    if out_file is None:
+        out_file = os.path.splitext(ts_file)[0] + "_DLAE.h5"
+    folder, base = os.path.split(out_file)
+    stem = os.path.splitext(base)[0]
+    names = {"timeseries": out_file}
+    for product, word in PRODUCT_WORDS.items():
+        name = stem.replace("timeseries", word, 1) if "timeseries" in stem else f"{word}_{stem}"
+        names[product] = os.path.join(folder, name + ".h5")
+    return names
+
+
+def model_file(model):
+    """File of a model name or path (None if a named model has no shipped file)."""
+    if model in MODEL_NAMES:
+        path = package_file("pretrained", f"{model}.keras")
+        return path if os.path.isfile(path) else None
+    if not os.path.isfile(model):
+        raise io.DlaeInputError(f"model file not found: {model} (use fault, mogi or the path of "
+                                "a .keras file written by dlae_train.py)")
+    return model
+
+
+def model_sha256(model):
+    """sha256 of the model file (provenance and update checks), 'unknown' if there is none.
+
+    Hashes the file directly, so update checks never need to import TensorFlow.
+    """
+    path = model_file(model)
+    if path is None:
+        return "unknown"
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def model_has_uncertainty(model):
+    """True when the model predicts sigma (its .keras config says ``uncertainty``), read from the
+    file without TensorFlow. The first, gated models did not: they give no uncertainty outputs."""
+    path = model_file(model)
+    if path is None:
+        return False
+    try:
+        with zipfile.ZipFile(path) as z:
+            conf = json.loads(z.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return False
+    return bool(conf.get("config", {}).get("uncertainty", False))
+
+
+def load_model(model):
+    """Load once in the driver; a clear DlaeInputError for a bad file."""
+    from mintpy_dlae.model import load_model as _load
+    try:
+        return _load(model)
+    except (OSError, ValueError) as err:
+        if isinstance(err, io.DlaeInputError):
+            raise
+        raise io.DlaeInputError(f"{model}: cannot load a mintpy_dlae model ({err})") from err
+
+
+def provenance(cfg, ts_file):
+    from mintpy_dlae import __version__
+    attrs = cfg.to_attrs()
+    attrs.update({"mintpy.dlae.modelSha256": model_sha256(cfg.model),
+                  "mintpy.dlae.version": __version__,
+                  "mintpy.dlae.inputFile": os.path.basename(ts_file)})
+    return attrs
+
+
+# --------------------------------------------------------------------------------------------
+# one box (module level: Dask workers import it)
+# --------------------------------------------------------------------------------------------
+def prepare(ts, keep=None, days=None, ref_yx=None, origin=(0, 0)):
+    """The array the network is given for a read block ``ts`` (n, h, w) whose top-left pixel is
+    ``origin`` (y, x) in the frame: the kept dates, NaN holes filled (:func:`fill_missing`), and the
+    reference pixel (0 on every date) fed as REF_PIXEL_VALUE. Returns a new array."""
+    if keep is not None:
+        ts = ts[np.asarray(keep, int)]
+        days = None if days is None else np.asarray(days, float)[np.asarray(keep, int)]
+    else:
+        ts = ts.copy()
+    ts = fill_missing(ts, days)
+    if ref_yx is not None:
+        ry, rx = ref_yx[0] - origin[0], ref_yx[1] - origin[1]
+        if 0 <= ry < ts.shape[1] and 0 <= rx < ts.shape[2] and not np.any(ts[:, ry, rx]):
+            ts[:, ry, rx] = REF_PIXEL_VALUE
+    return ts
+
+
+def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mask_dataset=None,
+                tile_size=256, batch_size=32, precision="auto", ref_yx=None, keep=None, days=None,
+                threads=None):
+    """Denoise the pixels of ``box`` (x0, y0, x1, y1: MintPy's order, as DaskCluster hands it),
+    reading the series, geometry and mask ONCE with ``halo`` px of context around it.
+
+    ``scale`` (k-8,): the frame's noise scale of every window (:func:`frame_scales`). ``keep``
+    lists the indices of the dates given to the network (default: all; see :func:`scan_input`);
+    missing values (NaN) of a pixel on some of them are filled for the network only (``days``: the
+    dates in years). ``threads``: TensorFlow threads of this process (Dask workers).
+
+    Returns (timeseries (k, h, w), cumulative (k-8, h, w), timeseries_std, cumulative_std (None
+    for a model without uncertainty), the input block (n, h, w) as read, box) for the k kept dates,
+    as the denoiser gives them: referenced to the first kept date, NaN at no-data pixels.
+    """
+    if threads:
+        set_tf_threads(threads)
+    from mintpy_dlae.inference import denoise
+
+    atr = io.readfile.read_attribute(ts_file)
+    length, width = int(atr["LENGTH"]), int(atr["WIDTH"])
+    core = Box.from_mintpy(box)
+    read = core.pad(halo, length, width)
+    raw = io.read_timeseries(ts_file, read)
+    inner = core.within(read)
+    inp = raw[(slice(None),) + inner.slices].copy()
+    ts = prepare(raw, keep, days, ref_yx, (read.y0, read.x0))
+    del raw
+    geom = io.read_geometry(geom_file, read)
+    mask = io.read_mask(mask_file, read, mask_dataset) if mask_file else None
+    res = denoise(ts, geom["height"], model=model, mask=mask, incidence=geom["incidenceAngle"],
+                  azimuth=geom["azimuthAngle"], tile_size=tile_size, batch_size=batch_size,
+                  precision=precision, scale=scale, box=inner)
+    std = getattr(res, "timeseries_std", None), getattr(res, "cumulative_std", None)
+    return (np.asarray(res.timeseries, np.float32), np.asarray(res.cumulative, np.float32),
+            None if std[0] is None else np.asarray(std[0], np.float32),
+            None if std[1] is None else np.asarray(std[1], np.float32), inp, box)
+
+
+def set_tf_threads(threads):
+    """TensorFlow intra- and inter-op threads of this process (a Dask worker gets its share of the
+    cores, not all of them). Ignored once TensorFlow has started its thread pools."""
+    from mintpy_dlae.config import import_tensorflow_quietly
+    tf = import_tensorflow_quietly()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+        tf.config.threading.set_inter_op_parallelism_threads(int(threads))
+    except RuntimeError:      # already initialised in this worker: keep what it has
+        pass
+
+
+def fill_missing(ts, days=None):
+    """Fill the NaN values of pixels that have data on other dates, for the network only.
+
+    The rule (documented in docs/usage.md): linear interpolation in time between the pixel's
+    nearest dates with data, the nearest value before the first / after the last of them.
+    Pixels that are NaN on every date (no-data) stay NaN. ``ts`` (n, h, w); ``days`` (n,) the
+    acquisition times (default: equally spaced). Returns a new array (or ``ts`` if nothing to fill).
+    """
+    nan = np.isnan(ts)
+    partial = nan.any(axis=0) & ~nan.all(axis=0)
+    if not partial.any():
+        return ts
+    n = ts.shape[0]
+    t = np.arange(n, dtype=float) if days is None else np.asarray(days, float)
+    out = ts.copy()
+    cols = np.flatnonzero(partial.ravel())
+    flat = out.reshape(n, -1)
+    for i in range(0, cols.size, FILL_CHUNK):        # bounded temporaries, whatever the holes
+        c = cols[i:i + FILL_CHUNK]
+        flat[:, c] = _interp_nan(flat[:, c], t).astype(ts.dtype)
+    return out
+
+
+FILL_CHUNK = 16384      # pixels filled at a time (about 10 float64 layers of this size per date)
+
+
+def _interp_nan(sub, t):
+    """Fill the NaN of the columns of ``sub`` (n, k) linearly in ``t`` (constant at the ends)."""
+    n = sub.shape[0]
+    sub = sub.astype(np.float64)
+    bad = np.isnan(sub)
+    idx = np.arange(n)[:, None]
+    prev = np.maximum.accumulate(np.where(bad, -1, idx), axis=0)
+    nxt = np.minimum.accumulate(np.where(bad, n, idx)[::-1], axis=0)[::-1]
+    p, q = np.clip(prev, 0, n - 1), np.clip(nxt, 0, n - 1)
+    vp, vq = np.take_along_axis(sub, p, 0), np.take_along_axis(sub, q, 0)
+    tp, tq = t[p], t[q]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.where(tq > tp, (t[:, None] - tp) / (tq - tp), 0.0)
+    value = np.where((prev >= 0) & (nxt < n), vp + w * (vq - vp), np.where(prev >= 0, vp, vq))
+    return np.where(bad, value, sub)
+
+
+def reference_values(job, ref_yx, length, width):
+    """Denoised series and cumulative maps at REF_Y/REF_X (nearest valid pixels if masked)."""
+    ry, rx = ref_yx
+    r = REF_SEARCH_RADIUS
+    box = Box(max(ry - r, 0), min(ry + r + 1, length), max(rx - r, 0), min(rx + r + 1, width))
+    den, cum = denoise_box(box=box.mintpy, **job)[:2]
+    cy, cx = ry - box.y0, rx - box.x0
+    if np.all(np.isfinite(den[:, cy, cx])):
+        return den[:, cy, cx], cum[:, cy, cx]
+    with np.errstate(invalid="ignore"):
+        valid = np.all(np.isfinite(den), axis=0)
+    if not valid.any():
+        log.warning("no valid denoised pixel within %d px of REF_Y/REF_X = %d/%d: the output is "
+                    "not re-referenced in space", r, ry, rx)
+        return np.zeros(den.shape[0], np.float32), np.zeros(cum.shape[0], np.float32)
+    log.warning("reference pixel REF_Y/REF_X = %d/%d is masked: using the mean of %d valid "
+                "pixels around it", ry, rx, valid.sum())
+    return den[:, valid].mean(axis=1), cum[:, valid].mean(axis=1)
+
+
+def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel=None,
+                   keep=None, den_std=None, cum_std=None):
+    """Re-reference a denoised block, restore the input's no-data, derive the uncertainty products.
+
+    den/cum (and their std) come from :func:`denoise_box` for the kept dates ``keep`` (bool (n,),
+    default all); inp is the input block (n, h, w). The output is referenced to the input's
+    REF_DATE (``ref_index``, a kept date) and REF_Y/REF_X (``ref_den`` (k,) / ``ref_cum``).
+    Pixels that are no-data in the input (all dates 0, or NaN) keep their input values; pixels the
+    denoiser leaves out (mask) get ``nodata``; NaN input elements stay NaN, and the dates left out
+    (``~keep``) keep the input's values there (NaN or 0, the input's own marks of missing data).
+    Values below FLUSH_BELOW in magnitude are written as exact 0.
+
+    Uncertainty (with ``den_std``): the variance of the series relative to REF_DATE is
+    |V[t] - V[ref]|, V = den_std**2 (the engine's errors accumulate along the series with
+    independent increments, docs/method.md); 0 at the reference pixel, whose output is 0 by
+    definition; NaN where the output is no-data or NaN. The reference point's own uncertainty is
+    not added (as in MintPy's timeseriesCov.h5). ``significance`` = |cumulative| / cumulative_std.
+
+    Returns a dict: timeseries, cumulative, removed, and with the std: variance, cumulative_std,
+    significance (float32).
+    """
+    n = inp.shape[0]
+    keep = np.ones(n, bool) if keep is None else np.asarray(keep, bool)
+    kref = int(np.flatnonzero(keep).tolist().index(ref_index))
+    out = np.full((n,) + den.shape[1:], np.nan, np.float32)
+    out[keep] = den - den[kref] - (ref_den - ref_den[kref])[:, None, None]
+    cum = cum - ref_cum[:, None, None]
+    nan_in = np.isnan(inp)
+    nodata_pix = np.all((inp == 0) | nan_in, axis=0)
+    if ref_pixel is not None:
+        nodata_pix[ref_pixel] = False
+    valid = np.all(np.isfinite(out[keep]), axis=0) & ~nodata_pix
+    out[:, ~valid] = nodata
+    out[:, nodata_pix] = inp[:, nodata_pix]
+    out[~keep] = inp[~keep]
+    out[nan_in] = np.nan
+    cum[:, ~valid] = np.nan
+    removed = inp - out
+    removed[:, ~valid] = nodata
+    removed[:, nodata_pix] = inp[:, nodata_pix]
+    removed[~keep] = inp[~keep]
+    removed[nan_in] = np.nan
+    result = {"timeseries": out, "cumulative": cum, "removed": removed}
+    if den_std is not None:
+        v = np.square(den_std, dtype=np.float32)
+        var = np.full_like(out, np.nan)
+        var[keep] = np.abs(v - v[kref])
+        var[:, ~valid] = np.nan
+        var[nan_in] = np.nan
+        if ref_pixel is not None and valid[ref_pixel]:
+            var[keep, ref_pixel[0], ref_pixel[1]] = 0
+        cstd = np.array(cum_std, np.float32)
+        cstd[:, ~valid] = np.nan
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sig = np.abs(cum) / cstd
+        sig[~np.isfinite(sig)] = np.nan
+        if ref_pixel is not None and valid[ref_pixel]:
+            sig[(slice(None),) + ref_pixel] = 0
+        result.update(variance=var, cumulative_std=cstd, significance=sig)
+    for key in ("timeseries", "cumulative", "removed"):
+        result[key] = flush_tiny(result[key].astype(np.float32))
+    return result
+
+
+def flush_tiny(data, below=FLUSH_BELOW):
+    """Set values smaller than ``below`` in magnitude (denormals, silenced outputs) to exact 0."""
+    with np.errstate(invalid="ignore"):
+        data[np.abs(data) < below] = 0
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# the driver
+# --------------------------------------------------------------------------------------------
+def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, progress=True):
+    """Denoise ``ts_file`` with the options of ``cfg`` (a DlaeConfig); return the output paths.
+
+    Returns None when ``update`` finds the outputs up to date. Raises DlaeInputError for bad
+    inputs before any output file is created; on any error no output file is left behind.
+    """
+    atr = io.check_timeseries(ts_file)
+    length, width = int(atr["LENGTH"]), int(atr["WIDTH"])
+    io.check_geometry(geom_file, (length, width), ts_file)
+    mask_dataset = io.check_mask(cfg.mask_file, (length, width), ts_file) if cfg.mask_file else None
+    uncertainty = bool(cfg.save_uncertainty)
+    if uncertainty and not model_has_uncertainty(cfg.model):
+        log.warning("model %s gives no uncertainty (a first-generation model): no variance file, "
+                    "no cumulativeStd / significance maps", cfg.model)
+        uncertainty = False
+    names = output_files(ts_file, out_file)
+    outputs = {"timeseries": names["timeseries"]}
+    if cfg.save_cumulative:
+        outputs["cumulative"] = names["cumulative"]
+    if uncertainty:
+        outputs["variance"] = names["variance"]
+    if cfg.save_removed:
+        outputs["removed"] = names["removed"]
+    inputs = [ts_file, geom_file] + ([cfg.mask_file] if cfg.mask_file else [])
+    for path in outputs.values():
+        io.check_writable_dir(path)
+    attrs = provenance(cfg, ts_file)
+    flag = io.check_output(list(outputs.values()), inputs, update=update, force=force)
+    if flag == "skip":
+        compare = {k: attrs[k] for k in COMPARE_KEYS}
+        if all(io.provenance_matches(p, compare) for p in outputs.values()):
+            log.info("%s is newer than its inputs and was made with the same options: skip",
+                     outputs["timeseries"])
+            return None
+        log.info("options changed since %s was written: run again", outputs["timeseries"])
+
+    dates, _, _ = io.read_timeseries_info(ts_file)
+    num_date = len(dates)
+    ref_index = reference_index(ts_file, atr, dates)
+    ref_yx = reference_point(ts_file, atr, length, width)
+    scan = scan_input(ts_file, dates, ref_index, cfg.mask_file, mask_dataset, cfg.max_memory,
+                      geom_file=geom_file)
+    keep = scan.keep
+    if not keep[ref_index]:      # REF_DATE itself is empty (NaN): reference to the first kept date
+        ref_index = int(np.flatnonzero(keep)[0])
+        log.warning("%s: REF_DATE %s has no data (NaN on every pixel): the output is referenced "
+                    "to %s instead", ts_file, atr.get("REF_DATE"), dates[ref_index])
+    kept_dates = [d for d, k in zip(dates, keep) if k]
+    attrs.update(scan.attrs())
+
+    # only now the network (TensorFlow): everything above is checked without it
+    from mintpy_dlae.config import import_tensorflow_quietly
+    import_tensorflow_quietly()
+    from mintpy_dlae.inference import receptive_halo
+    net = load_model(cfg.model)          # once; Dask workers load the file themselves
+    halo = int(receptive_halo(net))
+    scale = frame_scales(scan, ref_yx)
+    nodata = io.nodata_value(ts_file, atr, nan_pixels=scan.nan_nodata)
+    job = dict(ts_file=ts_file, geom_file=geom_file, halo=halo, model=net, scale=scale,
+               mask_file=cfg.mask_file, mask_dataset=mask_dataset, tile_size=cfg.tile_size,
+               batch_size=cfg.batch_size, precision=cfg.precision, ref_yx=ref_yx,
+               keep=np.flatnonzero(keep).tolist(), days=scan.days)
+    log.info("denoise %s (%d dates, %d x %d px) with model %s, halo %d px", ts_file, num_date,
+             length, width, attrs["mintpy.dlae.model"], halo)
+    num_kept = len(kept_dates)
+    if ref_yx is not None:
+        ref_den, ref_cum = reference_values(job, ref_yx, length, width)
+    else:
+        ref_den = np.zeros(num_kept, np.float32)
+        ref_cum = np.zeros(num_kept - WINDOW + 1, np.float32)
+
+    blocks = io.plan_row_blocks(length, width, num_date, cfg.max_memory, halo)
+    log.info("%d row block(s) within %s", len(blocks), format_gb(cfg.max_memory))
+    runner = BlockRunner(cfg, job)
+    try:
+        with io.AtomicOutputs(list(outputs.values())) as tmp:
+            io.layout_timeseries(tmp[outputs["timeseries"]], ts_file, attrs)
+            cum_names = None
+            if "cumulative" in outputs:
+                cum_names = io.layout_cumulative(tmp[outputs["cumulative"]], ts_file, kept_dates,
+                                                  attrs, uncertainty=uncertainty)
+            if "variance" in outputs:
+                io.layout_variance(tmp[outputs["variance"]], ts_file,
+                                   dict(attrs, **{"mintpy.dlae.product": "variance"}))
+            if "removed" in outputs:
+                io.layout_timeseries(tmp[outputs["removed"]], ts_file,
+                                     dict(attrs, **{"mintpy.dlae.product": "removed"}))
+            for box in _progress(blocks, progress):
+                den, cum, den_std, cum_std, inp = runner(box, num_kept, uncertainty)
+                ref_pixel = None
+                if ref_yx is not None and box.contains(*ref_yx):
+                    ref_pixel = (ref_yx[0] - box.y0, ref_yx[1] - box.x0)
+                res = finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel,
+                                     keep, den_std if uncertainty else None, cum_std)
+                io.write_block(tmp[outputs["timeseries"]], res["timeseries"], "timeseries", box)
+                if cum_names:
+                    io.write_cumulative_block(tmp[outputs["cumulative"]], cum_names,
+                                              res["cumulative"], box)
+                    if uncertainty:
+                        io.write_cumulative_block(tmp[outputs["cumulative"]],
+                                                  io.std_names(cum_names), res["cumulative_std"], box)
+                        io.write_cumulative_block(tmp[outputs["cumulative"]],
+                                                  io.significance_names(cum_names),
+                                                  res["significance"], box)
+                if "variance" in outputs:
+                    io.write_block(tmp[outputs["variance"]], res["variance"], "timeseries", box)
+                if "removed" in outputs:
+                    io.write_block(tmp[outputs["removed"]], res["removed"], "timeseries", box)
+    finally:
+        runner.close()
+    for path in outputs.values():
+        log.info("finished writing %s", path)
+    return outputs
+
+
+def frame_scales(scan, ref_yx=None):
+    """Noise scale (k-8,) of every window of the kept dates, for the whole frame, from the sub-grid
+    that :func:`scan_input` kept: the same array and validity the engine would see for the whole
+    frame (prepared as :func:`denoise_box` prepares a block), so blocks equal the whole frame."""
+    from mintpy_dlae import dataset
+    from mintpy_dlae.inference import window_scales
+    s = scan.stride
+    ref = None if ref_yx is None or ref_yx[0] % s or ref_yx[1] % s else (ref_yx[0] // s, ref_yx[1] // s)
+    ts = prepare(scan.sample, np.flatnonzero(scan.keep), scan.days, ref)
+    valid = dataset.valid_mask(ts, scan.sample_mask) & np.isfinite(scan.sample_height)
+    data = np.where(valid[None], ts, np.float32(0)).astype(np.float32, copy=False)
+    return window_scales(data, valid, WINDOW, max_pixels=valid.size)
+
+
+# --------------------------------------------------------------------------------------------
+# what the input holds: reference point and date, empty dates, missing values, valid pixels
+# --------------------------------------------------------------------------------------------
+def format_gb(value):
+    """'4.0 GB', '0.25 GB', '0.004 GB': never '0.0 GB' for a small positive --ram."""
+    value = float(value)
+    if value >= 0.1:
+        return f"{value:.1f} GB"
+    return f"{value:.2g} GB"
+
+
+def reference_index(ts_file, atr, dates):
+    """Index of REF_DATE in ``dates``; the first date (with a warning) if it is absent or unknown."""
+    ref_date = atr.get("REF_DATE")
+    if ref_date in dates:
+        return dates.index(ref_date)
+    if ref_date is not None:
+        log.warning("%s: REF_DATE = %s is not one of its dates: the output is referenced to the "
+                    "first date %s", ts_file, ref_date, dates[0])
+    return 0
+
+
+def reference_point(ts_file, atr, length, width):
+    """(REF_Y, REF_X) as integers inside the frame, or None (with a warning) when the attributes
+    are missing, not integers, or outside the frame (e.g. after subset.py).
+
+    With None the output is not re-referenced in space: it keeps the input's spatial referencing
+    and its REF_* attributes, and no other pixel is silently made the reference.
+    """
+    if "REF_Y" not in atr or "REF_X" not in atr:
+        return None
+    try:
+        ry, rx = float(atr["REF_Y"]), float(atr["REF_X"])
+        if not (ry.is_integer() and rx.is_integer()):
+            raise ValueError
+        ry, rx = int(ry), int(rx)
+    except (TypeError, ValueError, OverflowError):
+        log.warning("%s: REF_Y/REF_X = %s/%s are not pixel indices: the output is not "
+                    "re-referenced in space (it keeps the input's referencing)", ts_file,
+                    atr["REF_Y"], atr["REF_X"])
+        return None
+    if not (0 <= ry < length and 0 <= rx < width):
+        log.warning("%s: the reference point REF_Y/REF_X = %d/%d lies outside the "
+                    "%d x %d frame (after subset.py?): the output is not re-referenced in space; "
+                    "it keeps the input's spatial referencing and REF_* attributes. Run "
+                    "reference_point.py on the input to choose a point inside the frame.",
+                    ts_file, ry, rx, length, width)
+        return None
+    return ry, rx
+
+
+class InputScan:
+    """What :func:`scan_input` found: kept dates, empty dates, filled values, valid pixels."""
+
+    def __init__(self, dates, keep, num_filled, num_valid, days):
+        self.dates, self.keep, self.num_filled, self.num_valid = dates, keep, num_filled, num_valid
+        self.days = days
+
+    @property
+    def empty_dates(self):
+        return [d for d, k in zip(self.dates, self.keep) if not k]
+
+    def attrs(self):
+        """mintpy.dlae.* attributes recording how missing data were handled."""
+        return {"mintpy.dlae.excludedDates": ",".join(self.empty_dates) or "none",
+                "mintpy.dlae.numFilledValues": str(self.num_filled),
+                "mintpy.dlae.missingData": MISSING_RULE}
+
+
+MISSING_RULE = ("dates with no data on any pixel (NaN or 0 everywhere, REF_DATE apart) are left "
+                "out of the network and keep the input values; a pixel's NaN on other dates is "
+                "filled by linear interpolation in time for the network only and written as NaN")
+
+
+def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max_memory=4.0,
+               geom_file=None, max_pixels=SCALE_PIXELS):
+    """Read the series once, in row blocks, before any network pass.
+
+    * Every ``stride``-th row and column (at most ``max_pixels`` pixels, the grid of
+      :func:`mintpy_dlae.inference.window_scales`) is kept, with the mask and the heights of
+      ``geom_file`` there, for :func:`frame_scales`: ``scan.sample`` (n, ...), ``sample_mask``,
+      ``sample_height``, ``stride``.
+    * A date with no finite non-zero value on any pixel is *empty*: MintPy's offset time series
+      carry missing acquisitions as all-NaN dates, other files as all-0 dates (REF_DATE is 0
+      everywhere by definition and is never empty). Empty dates are left out of the network.
+    * A pixel that is NaN on some kept dates and has data on others is filled for the network
+      (:func:`fill_missing`) and written as NaN on those dates.
+    * Nothing valid to denoise (every pixel 0/NaN on every date, or outside the mask) and fewer
+      than 9 dates with data raise DlaeInputError, naming the file, the dataset and why.
+    """
+    from mintpy.utils import ptime
+    n = len(dates)
+    atr = io.readfile.read_attribute(ts_file)
+    length, width = int(atr["LENGTH"]), int(atr["WIDTH"])
+    date_data = np.zeros(n, bool)
+    date_finite = np.zeros(n, bool)
+    has_data = np.zeros((length, width), bool)
+    num_nan = np.zeros((length, width), np.int32)
+    stride = max(1, int(np.ceil(np.sqrt(length * width / max_pixels))))
+    sample = np.zeros((n, -(-length // stride), -(-width // stride)), np.float32)
+    height = np.zeros(sample.shape[1:], np.float32)
+    for box in io.plan_row_blocks(length, width, n, max_memory):
+        y0, y1 = box.y0, box.y1
+        block = io.read_timeseries(ts_file, box)
+        first = -y0 % stride                      # first row of the block on the sub-grid
+        rows = slice((y0 + first) // stride, -(-y1 // stride))
+        sample[:, rows] = block[:, first::stride, ::stride]
+        if geom_file is not None:
+            height[rows] = io.read_geometry(geom_file, box, angles=())["height"][first::stride,
+                                                                                  ::stride]
+        finite = np.isfinite(block)
+        data = finite & (block != 0)
+        date_data |= data.any(axis=(1, 2))
+        date_finite |= finite.any(axis=(1, 2))
+        has_data[y0:y1] = data.any(axis=0)
+        num_nan[y0:y1] = n - finite.sum(axis=0)
+        del block, finite, data
+    keep = date_data.copy()
+    keep[ref_index] |= date_finite[ref_index]       # the reference date is 0 everywhere
+    for i in np.flatnonzero(~keep):                  # NaN of the empty dates do not count
+        num_nan -= np.isnan(io.read_timeseries_date(ts_file, i))
+    if not has_data.any():
+        raise io.DlaeInputError(
+            f"{ts_file}: dataset 'timeseries' is 0 or NaN on every pixel of every date: nothing "
+            "to denoise (MintPy's no-data)")
+    num_valid = int(has_data.sum())
+    mask = None
+    if mask_file:
+        mask = io.read_mask(mask_file, None, mask_dataset)
+        if not mask.any():
+            raise io.DlaeInputError(
+                f"{mask_file}: dataset {mask_dataset!r} is 0 (masked out) on every pixel: nothing "
+                "to denoise; choose another mask (-m) or none")
+        num_valid = int((has_data & mask).sum())
+        if num_valid == 0:
+            raise io.DlaeInputError(
+                f"{ts_file}: no pixel with data in dataset 'timeseries' is valid in {mask_file} "
+                f"(dataset {mask_dataset!r}): nothing to denoise")
+    empty = [d for d, k in zip(dates, keep) if not k]
+    num_kept = int(keep.sum())
+    if num_kept < WINDOW:
+        raise io.DlaeInputError(
+            f"{ts_file}: dataset 'timeseries' has {n} dates but {len(empty)} of them have no data "
+            f"(NaN or 0 on every pixel: {', '.join(empty)}), leaving {num_kept}; "
+            f"mintpy_dlae needs at least {WINDOW} dates with data")
+    if empty:
+        log.warning("%s: %d date(s) with no data on any pixel (NaN or 0 everywhere) are left out "
+                    "of the network and keep the input values (NaN or 0) in the outputs: %s",
+                    ts_file, len(empty), ", ".join(empty))
+    partial = (num_nan > 0) & (num_nan < num_kept)
+    num_filled = int(num_nan[partial].sum())
+    if num_filled:
+        log.warning("%s: %d missing (NaN) values on %d pixels with data on other dates are filled "
+                    "by linear interpolation in time for the network only, and written as NaN",
+                    ts_file, num_filled, int(partial.sum()))
+    years = [float(x) for x in ptime.date_list2vector(dates)[1]]
+    scan = InputScan(dates, keep, num_filled, num_valid, years)
+    scan.nan_nodata = bool(np.any(num_nan == num_kept))   # no-data pixels are NaN, not 0
+    scan.stride, scan.sample, scan.sample_height = stride, sample, height
+    scan.sample_mask = None if mask is None else mask[::stride, ::stride]
+    return scan
+
+
+class BlockRunner:
+    """Runs :func:`denoise_box` on row blocks: in this process, or on MintPy's Dask cluster
+    (``cfg.cluster``) with ONE client for the whole run (MintPy's ``DaskCluster.run`` opens a new
+    client per call) and each worker's TensorFlow limited to its share of the cores.
+
+    ``runner(box, num_kept, uncertainty)`` -> (den, cum, den_std, cum_std, inp) for a row block."""
+
+    def __init__(self, cfg, job):
+        self.job, self.cluster, self.num_worker = dict(job), None, 1
+        if not cfg.cluster:
+            return
+        from mintpy.objects.cluster import DaskCluster
+        num = int(DaskCluster.format_num_worker(cfg.cluster, str(cfg.num_worker)))
+        if num <= 1:
+            return
+        from dask.distributed import Client
+        cluster = DaskCluster(cfg.cluster, str(num), config_name=cfg.config_name)
+        cluster.open()
+        try:
+            cluster.cluster.scale(cluster.num_worker)
+            cluster.client = Client(cluster.cluster)
+        except BaseException:
+            _close_cluster(cluster)
+            raise
+        self.cluster, self.num_worker = cluster, cluster.num_worker
+        # workers load the model file themselves, and share the cores of a local machine
+        self.job["model"] = cfg.model
+        if cfg.cluster == "local":
+            self.job["threads"] = max(1, (os.cpu_count() or 1) // self.num_worker)
+        log.info("Dask cluster %s: %d workers", cfg.cluster, self.num_worker)
+
+    def __call__(self, box, num_kept, uncertainty=True):
+        if self.cluster is None:
+            return denoise_box(box=box.mintpy, **self.job)[:5]
+        import time
+
+        from mintpy.objects.cluster import split_box2sub_boxes
+        sub_boxes, _ = split_box2sub_boxes(box.mintpy, num_split=self.num_worker, dimension="x")
+        h, w = box.shape
+        num_date = len(io.read_timeseries_info(self.job["ts_file"])[0])
+        num_win = num_kept - WINDOW + 1
+        results = [np.zeros((num_kept, h, w), np.float32), np.zeros((num_win, h, w), np.float32),
+                   np.zeros((num_kept, h, w), np.float32), np.zeros((num_win, h, w), np.float32),
+                   np.zeros((num_date, h, w), np.float32)]
+        futures, t0 = self.cluster.submit_job(denoise_box, dict(self.job, box=list(box.mintpy)),
+                                              sub_boxes)
+        results = self.cluster.collect_result(futures, results, box.mintpy, t0 or time.time())
+        if not uncertainty:
+            results[2] = results[3] = None
+        return tuple(results)
+
+    def close(self):
+        _close_cluster(self.cluster)
+        self.cluster = None
+
+
+def _close_cluster(cluster):
+    if cluster is None:
+        return
+    if cluster.client is not None:
+        cluster.close()
+    elif cluster.cluster is not None:
+        cluster.cluster.close()
+
+
+def _progress(blocks, enabled):
+    if not enabled or len(blocks) < 2:
+        return blocks
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return blocks
+    return tqdm(blocks, desc="denoising", unit="block")
