@@ -15,11 +15,11 @@ pytestmark = pytest.mark.slow
 def tiny_model(tmp_path_factory):
     try:
         from mintpy_dlae.inference import denoise  # noqa: F401
-        from mintpy_dlae.model import build_model
+        from mintpy_dlae.model import build_model, shipped_config
     except ImportError as err:
         pytest.skip(f"the denoiser is not available yet: {err}")
     path = str(tmp_path_factory.mktemp("model") / "tiny.keras")
-    build_model(filters=4, filters_2d=4).save(path)
+    build_model(**dict(shipped_config(), filters=4, filters_2d=4)).save(path)   # with sigma
     return path
 
 
@@ -48,6 +48,8 @@ def test_row_blocks_equal_whole_image(project, tiny_model, tmp_path, monkeypatch
     blocks = run.run_dlae(project.ts, project.geom, cfg, out_file=str(tmp_path / "blocks.h5"),
                           progress=False)
     _assert_same(_read(whole), _read(blocks))
+    assert {"variance/timeseries", "cumulative/cumulativeStd_20200101_20200406",
+            "cumulative/significance_20200101_20200406"} <= set(_read(whole))
     ts = _read(whole)["timeseries/timeseries"]
     assert np.all(ts[:, 10, 12] == 0) and np.all(ts[2] == 0)     # REF_Y/REF_X and REF_DATE
     assert np.isfinite(ts).all()
@@ -77,3 +79,20 @@ def test_installed_command_exit_status(project, tiny_model):
     assert "Done" in proc.stdout
     for path in run.output_files(project.ts, None).values():
         assert os.path.isfile(path) or "Removed" in path
+
+
+def test_velocity_std_from_the_real_engine(project, tiny_model):
+    """The installed timeseries2velocity.py reads the variance file of a real run (--uq covariance)."""
+    import subprocess
+
+    from conftest import mintpy_script
+    from mintpy.utils import readfile
+    out = run.run_dlae(project.ts, project.geom, DlaeConfig(model=tiny_model, precision="float32"),
+                       progress=False)
+    proc = subprocess.run([mintpy_script("timeseries2velocity.py"), out["timeseries"], "--uq",
+                           "covariance", "--ts-cov", out["variance"], "-o", "velocity.h5"],
+                          cwd=project.dir, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "time-series covariance" in proc.stdout and "WARNING: NO time series" not in proc.stdout
+    std = readfile.read(str(project.dir / "velocity.h5"), datasetName="velocityStd")[0]
+    assert np.isfinite(std).all() and (std[5:, 5:] > 0).mean() > 0.99
