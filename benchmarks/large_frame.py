@@ -12,9 +12,9 @@
 3. Counts the network's FLOPs analytically from its layers: a Conv3D/Conv2D layer costs
    2 x kernel volume x c_in x c_out per output position (dilation changes nothing), times its output
    positions (time steps x pixels).  The pixels are those the run actually feeds the network: the
-   row blocks of ``io.plan_row_blocks`` (sized by ``--ram``), each read with the halo
-   ``inference.receptive_halo(model)``, cut into tiles of ``--tile-size`` with the same halo
-   (``inference._tiles``), plus the small box denoised around REF_Y/REF_X; with ``--dask`` every row
+   row blocks of ``io.plan_row_blocks`` (sized by ``--ram``), each read with the context
+   ``inference.receptive_halo(model)`` and computed only over the block, in tiles of ``--tile-size``
+   with the network halo (``inference._tiles``), plus the small box denoised around REF_Y/REF_X; with ``--dask`` every row
    block is also split along x as MintPy's ``DaskCluster`` does.  Each pixel goes through the network
    once per 9-date window (dates - 8 windows).
 4. Runs the installed ``mintpy_dlae.py`` on the file in a subprocess under GNU ``/usr/bin/time -v``
@@ -47,7 +47,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 GOALS = {"wall_s": 600.0, "fraction_of_matmul_peak": 0.5, "peak_rss_gib": 2.0, "halo_overhead": 1.5}
 WINDOW = 9
-REF_SEARCH_RADIUS = 3       # run.REF_SEARCH_RADIUS: the box denoised around REF_Y/REF_X
+REF_SEARCH_RADIUS = 3       # denoise_file.REF_SEARCH_RADIUS: the box denoised around REF_Y/REF_X
 
 
 # --------------------------------------------------------------------------------------------
@@ -114,55 +114,46 @@ def conv_flops_per_pixel_window(net):
     return sum(f for _, f in per_layer), per_layer
 
 
-def _tiles(length, width, tile, halo):
-    """Read boxes of the engine's spatial tiles (the engine's own function when it has one)."""
-    try:
-        from mintpy_dlae.inference import _tiles as engine_tiles
-    except ImportError:
-        engine_tiles = None
-    if engine_tiles is not None:
-        return [read for _, read in engine_tiles(length, width, tile, halo)]
-    out = []
-    for y0 in range(0, length, tile):
-        for x0 in range(0, width, tile):
-            y1, x1 = min(y0 + tile, length), min(x0 + tile, width)
-            out.append((max(0, y0 - halo), min(length, y1 + halo), max(0, x0 - halo), min(width, x1 + halo)))
-    return out
+def _box_pixels(box, halo, net_halo, length, width, tile):
+    """Pixels fed to the network for one denoise_box call on ``box`` (a Box): the box is read with
+    ``halo`` px of context, and the engine computes only the box, in tiles of ``tile`` px with the
+    network halo ``net_halo`` (``inference._tiles``, i.e. ``boxes.split``)."""
+    from mintpy_dlae.boxes import split
+    read = box.pad(halo, length, width)
+    tiles = [r for _, r in split(box.within(read), read.shape, rows=tile, cols=tile, halo=net_halo)]
+    return sum((r.y1 - r.y0) * (r.x1 - r.x0) for r in tiles), len(tiles)
 
 
-def _box_pixels(box, halo, length, width, tile):
-    """Pixels fed to the network for one denoise_box call on ``box`` (x0, y0, x1, y1)."""
-    from mintpy_dlae import io
-    (rx0, ry0, rx1, ry1), _ = io.pad_box(tuple(box), halo, length, width)
-    tiles = _tiles(ry1 - ry0, rx1 - rx0, tile, halo)
-    return sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in tiles), len(tiles)
-
-
-def run_geometry(length, width, num_date, halo, tile_size, max_memory, ref_yx=None, num_worker=1):
+def run_geometry(length, width, num_date, halo, tile_size, max_memory, ref_yx=None, num_worker=1,
+                 net_halo=None):
     """Pixels the run feeds the network, per window: core (the frame), computed in the row blocks
-    (core + halos of blocks and tiles) and in the reference box.  ``num_worker`` > 1: row blocks
-    are split along x as MintPy's DaskCluster does."""
-    from mintpy_dlae import io
+    (core + the network halo of the tiles; a block's own halo is context, not computed) and in the
+    reference box.  ``num_worker`` > 1: row blocks are split along x as MintPy's DaskCluster does.
+    ``net_halo``: ``inference.network_halo`` (default: ``halo`` less the elevation box radius)."""
+    from mintpy_dlae import dataset, io
+    from mintpy_dlae.boxes import Box
+    if net_halo is None:
+        net_halo = halo - dataset.NORM_WINDOW // 2
     blocks = io.plan_row_blocks(length, width, num_date, max_memory, halo)
     computed, num_tiles, num_boxes = 0, 0, 0
-    for y0, y1 in blocks:
-        box = [0, y0, width, y1]
-        boxes = [box]
+    for block in blocks:
+        boxes = [block]
         if num_worker > 1:
             from mintpy.objects.cluster import split_box2sub_boxes
-            boxes, _ = split_box2sub_boxes(box, num_split=num_worker, dimension="x")
+            subs, _ = split_box2sub_boxes(block.mintpy, num_split=num_worker, dimension="x")
+            boxes = [Box.from_mintpy(b) for b in subs]
         for b in boxes:
-            px, nt = _box_pixels(b, halo, length, width, tile_size)
+            px, nt = _box_pixels(b, halo, net_halo, length, width, tile_size)
             computed += px
             num_tiles += nt
             num_boxes += 1
     ref_px = 0
     if ref_yx is not None:
         ry, rx, r = ref_yx[0], ref_yx[1], REF_SEARCH_RADIUS
-        ref_box = (max(rx - r, 0), max(ry - r, 0), min(rx + r + 1, width), min(ry + r + 1, length))
-        ref_px, _ = _box_pixels(ref_box, halo, length, width, tile_size)
+        ref_box = Box(max(ry - r, 0), min(ry + r + 1, length), max(rx - r, 0), min(rx + r + 1, width))
+        ref_px, _ = _box_pixels(ref_box, halo, net_halo, length, width, tile_size)
     core = length * width
-    return {"row_blocks": len(blocks), "block_rows": [int(y1 - y0) for y0, y1 in blocks],
+    return {"row_blocks": len(blocks), "block_rows": [int(b.y1 - b.y0) for b in blocks],
             "boxes": num_boxes, "tiles": num_tiles,
             "core_pixels": core, "computed_pixels_blocks": int(computed), "computed_pixels_reference": int(ref_px),
             "halo_overhead": computed / core, "halo_overhead_with_reference": (computed + ref_px) / core}
