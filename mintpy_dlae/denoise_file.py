@@ -28,7 +28,7 @@ import zipfile
 import numpy as np
 
 from mintpy_dlae import io
-from mintpy_dlae.boxes import Box, split
+from mintpy_dlae.boxes import Box
 from mintpy_dlae.config import MODEL_NAMES, package_file
 from mintpy_dlae.constants import WINDOW
 
@@ -671,8 +671,6 @@ class BlockRunner:
     def __call__(self, box, num_kept, uncertainty=True):
         if self.cluster is None:
             return denoise_box(box=box.mintpy, **self.job)[:5]
-        import time
-
         from mintpy.objects.cluster import split_box2sub_boxes
         sub_boxes, _ = split_box2sub_boxes(box.mintpy, num_split=self.num_worker, dimension="x")
         h, w = box.shape
@@ -683,7 +681,7 @@ class BlockRunner:
                    np.zeros((num_date, h, w), np.float32)]
         futures, t0 = self.cluster.submit_job(denoise_box, dict(self.job, box=list(box.mintpy)),
                                               sub_boxes)
-        results = self.cluster.collect_result(futures, results, box.mintpy, t0 or time.time())
+        results = self.cluster.collect_result(futures, results, box.mintpy, t0)
         if not uncertainty:
             results[2] = results[3] = None
         return tuple(results)

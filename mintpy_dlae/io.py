@@ -17,7 +17,6 @@ Everything goes through MintPy's own readers and writers (``mintpy.utils.readfil
   :func:`write_block` / :func:`write_cumulative_block` fill.
 """
 import logging
-import math
 import os
 
 import h5py
