@@ -36,8 +36,8 @@ Parameter ranges and their physical reasoning (all drawn independently per sampl
   outer scale 2-400 px (the patch sees anything from white-ish noise to near-planar gradients), two
   components per date, 30 % of the large fields anisotropic (stretched 1.5-4 times along a random
   direction); per-date std varying by up to a factor of 6.7 within a series (exp(U(log 0.15, 0))), and
-  in 20 % of the series one "storm" date 2-4 times noisier; a random per-date offset (std 0.3 of the
-  screen) stands for the spatial mean that a reference point leaves.
+  in 20 % of the series one "storm" date 2-4 times noisier; a random per-date offset (std 0.3-1.5 of
+  the screen) stands for the delay of the reference pixel that MintPy's referencing subtracts.
 - stratified delay: k1 ~ N(0, s) per date with s log-uniform 2-30 mm/km (zenith, divided by
   cos(incidence)); k2 = -k1/(2H), H = 1.5-3 km, with 30 % jitter.
 - terrain: half real (Jacksboro DEM crops, relief x0.05-3), half fractal (relief std 2-300 m).
@@ -55,7 +55,7 @@ from .physics.los import los_unit_vector, random_geometry
 from .physics.mogi import mogi
 from .physics.okada import okada85
 
-KINDS = ("fault", "mogi")
+from .constants import MODEL_KINDS as KINDS  # noqa: E402
 
 
 @dataclass
@@ -243,7 +243,9 @@ def noise_screens(n, num_dates, size, rng, elevation, incidence):
     per_date = base * np.exp(rng.uniform(np.log(0.15), 0.0, size=(n, T)))
     storm = rng.random(n) < 0.2            # one date much noisier than the rest (a storm, a bad orbit)
     per_date[storm, rng.integers(0, T, size=int(storm.sum()))] *= rng.uniform(2.0, 4.0, size=int(storm.sum()))
-    offset = 0.3 * rng.standard_normal((n, T))
+    # a per-date offset: MintPy references every date to one pixel, which subtracts that pixel's own
+    # atmospheric delay from the whole frame, an offset with up to the screen's full std
+    offset = rng.uniform(0.3, 1.5, size=(n, 1)) * rng.standard_normal((n, T))
     noise = turb * per_date[:, :, None, None].astype(np.float32)
     noise += (offset * per_date)[:, :, None, None].astype(np.float32)
     k1, k2 = atmosphere.random_stratified_coefficients(n, T, rng, incidence=incidence)
