@@ -170,6 +170,7 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
             state = json.load(f)
         opts = dict(state["options"])
         opts.update({k: v for k, v in options.items() if k in ("steps_per_epoch", "lr", "lr_floor", "global_clipnorm")})
+        _nll_loss_class()        # register the loss class: a fresh process must know it to load the checkpoint
         model = keras.saving.load_model(ckpt, compile=True)
         log.info("resumed %s at %d samples", ckpt, state["samples_seen"])
     else:
