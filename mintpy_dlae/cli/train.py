@@ -22,6 +22,7 @@ def create_parser():
     p.add_argument("--steps-per-epoch", type=int, default=100, help="batches between checkpoints / validations")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (Adam; default 1e-3, or the resumed run's)")
     p.add_argument("--clipnorm", type=float, default=None, help="global gradient-norm clipping (default 1.0)")
+    p.add_argument("--val-size", type=int, default=384, help="validation series checked after every epoch")
     p.add_argument("--init-from", default=None, help="start a new run from the weights of this .keras model")
     p.add_argument("--filters", type=int, default=32, help="Conv3D filters")
     p.add_argument("--filters-2d", type=int, default=64, help="Conv2D filters")
@@ -54,7 +55,7 @@ def main(iargs=None):
     given = {"lr": inps.lr, "global_clipnorm": inps.clipnorm}
     train(kind, inps.output, samples=inps.samples, resume=inps.resume, model_config=config, init_from=inps.init_from,
           precision=inps.precision, batch_size=inps.batch_size, steps_per_epoch=inps.steps_per_epoch,
-          seed=inps.seed, **{k: v for k, v in given.items() if v is not None})
+          seed=inps.seed, val_size=inps.val_size, **{k: v for k, v in given.items() if v is not None})
     print(f"model written: {inps.output}")
     return 0
 

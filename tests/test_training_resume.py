@@ -1,0 +1,24 @@
+"""dlae_train.py resumes a run in a fresh process (the checkpoint names a custom loss class that a
+new interpreter must register before loading; a resume failed this way once) and continues the
+sample count and the learning-rate schedule."""
+import json
+import os
+import subprocess
+
+from conftest import script
+
+
+def test_resume_in_a_fresh_process(tmp_path):
+    exe = script("dlae_train.py")
+    out = str(tmp_path / "tiny.keras")
+    common = ["fault", "-o", out, "--batch-size", "8", "--steps-per-epoch", "2", "--filters", "4",
+              "--filters-2d", "4", "--precision", "float32", "--val-size", "16"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    subprocess.run([exe, *common, "--samples", "16"], check=True, env=env, capture_output=True, timeout=600)
+    r = subprocess.run([exe, *common, "--samples", "32", "--resume"], env=env, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    with open(str(tmp_path / "tiny_ckpt" / "state.json")) as f:
+        state = json.load(f)
+    assert state["samples_seen"] == 32 and len(state["segments"]) == 2
+    assert state["log"][-1]["lr"] != state["log"][0]["lr"]
