@@ -179,13 +179,16 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
         opts = dict(DEFAULTS, **options)
         config = dict(shipped_config(), **(model_config or {}))
         model = build_model(**config)
+        init_samples = 0
         if init_from:
-            from .model import load_model
+            from .model import load_model, read_model_card
             model.set_weights(load_model(init_from).get_weights())
+            init_samples = int(read_model_card(init_from).get("training", {}).get("samples_seen_total")
+                               or read_model_card(init_from).get("training", {}).get("samples_seen", 0))
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=opts["lr"], global_clipnorm=opts["global_clipnorm"]),
                       loss={"dist": nll_loss(opts["beta"], opts["cumulative_weight"])})
         state = {"kind": kind, "samples_seen": 0, "epochs": 0, "wall_seconds": 0.0, "segments": [], "log": [],
-                 "init_from": os.path.basename(init_from) if init_from else None,
+                 "init_from": os.path.basename(init_from) if init_from else None, "init_samples": init_samples,
                  "generator": GENERATOR_OPTIONS, "model_config": model.get_config()}
     if not model.uncertainty:
         raise ValueError("train: the model needs the uncertainty head (uncertainty=True)")
@@ -258,6 +261,7 @@ def _save(model, state, out, ckpt, state_path, card_path):
                      "wall_seconds": round(state["wall_seconds"], 1), "cpu_hours": round(
                          sum(s.get("wall_seconds", 0) * s.get("cores", 1) for s in state["segments"]) / 3600, 2),
                      "segments": state["segments"], "init_from": state.get("init_from"),
+                     "samples_seen_total": state["samples_seen"] + state.get("init_samples", 0),
                      "generator": state.get("generator"), "options": state["options"],
                      "last_validation": state["log"][-1] if state["log"] else None},
     })
