@@ -23,45 +23,14 @@ WINDOWS = (0, 4)
 
 
 def load():
-    from mintpy.utils import ptime, readfile
-
-    from mintpy_dlae.injection import detrended_noise
-    ts, atr = readfile.read(os.path.join(DATA, "timeseries_demErr.h5"), datasetName="timeseries")
-    import h5py
-    with h5py.File(os.path.join(DATA, "timeseries_demErr.h5"), "r") as f:
-        dates = [d.decode() for d in f["date"][:]]
-    years = np.array(ptime.yyyymmdd2years(dates))
-    mask = readfile.read(os.path.join(DATA, "maskTempCoh.h5"))[0].astype(bool)
-    height = readfile.read(os.path.join(DATA, "inputs", "geometryGeo.h5"), datasetName="height")[0]
-    valid = mask & np.isfinite(ts).all(axis=0) & np.isfinite(height)
-    # MintPy's reference pixel is exactly 0 on every date: it is valid data, not no-data
-    noise = detrended_noise(np.nan_to_num(ts), years, valid)
-    return noise, np.nan_to_num(height).astype(np.float32), valid
+    from mintpy_dlae.injection import load_detrended
+    return load_detrended(os.path.join(DATA, "timeseries_demErr.h5"), os.path.join(DATA, "maskTempCoh.h5"),
+                          os.path.join(DATA, "inputs", "geometryGeo.h5"))
 
 
 def measure(model, noise, height, valid, factors=(2.0, 5.0, 10.0)):
-    from mintpy_dlae.injection import noise_only, run_injection
-    rows, noise_rows = [], []
-    for k in WINDOWS:
-        w = noise[k:k + 9] - noise[k]
-        w = np.where(valid[None], w, 0.0)
-        # MintPy no-data is 0 on every date: keep valid pixels non-zero
-        w[:, valid] += np.float32(1e-7)
-        rows += [dict(r, window=k) for r in run_injection(model, w, height, valid, CENTER, factors=factors)]
-        noise_rows.append(noise_only(model, w, height, valid))
-    table = {}
-    for r in rows:
-        key = (r["kind"], r["history"], r["core"], r["factor"])
-        table.setdefault(key, []).append(r)
-    out = []
-    for (kind, hist, core, f), rs in table.items():
-        out.append(dict(kind=kind, history=hist, core=core, factor=f,
-                        gain=round(float(np.mean([r["gain"] for r in rs])), 3),
-                        correlation=round(float(np.mean([r["correlation"] for r in rs])), 3),
-                        raw_correlation=round(float(np.mean([r["raw_correlation"] for r in rs])), 3)))
-    ratio = float(np.mean([a for a, _ in noise_rows]))
-    false = float(np.mean([b for _, b in noise_rows]))
-    return out, {"rms_ratio": round(ratio, 3), "fraction_significant": round(false, 4)}
+    from mintpy_dlae.injection import measure as _measure
+    return _measure(model, noise, height, valid, CENTER, windows=WINDOWS, factors=factors)
 
 
 def main(argv=None):
@@ -87,8 +56,8 @@ def main(argv=None):
                         f"{r['gain']:>11.2f} {r['correlation']:5.2f}" for r in sorted(cells, key=lambda r: r["factor"])))
     if args.png:
         from mintpy_dlae.plot import plot_injection
-        w = np.where(valid[None], noise[:9] - noise[0], 0.0)
-        w[:, valid] += np.float32(1e-7)
+        from mintpy_dlae.injection import window_noise
+        w = window_noise(noise, valid, 0)
         plot_injection(args.model[0], w, height, valid, CENTER, factor=5.0, out_png=args.png,
                        title=f"{os.path.basename(args.model[0])}: injection into detrended Sentinel-1 noise "
                              "(Mexico City crop), 5x the cumulative noise std")

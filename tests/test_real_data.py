@@ -128,11 +128,85 @@ def test_bowl_survives_the_shipped_fault_model(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------
-# Signal injection into the real noise of this data set (mintpy_dlae.injection, benchmarks/injection.py)
-INJECTION_BOUNDS = {}      # filled from the measured values below
+# Signal injection into the real noise of this data set (mintpy_dlae.injection; the same numbers as
+# `python benchmarks/injection.py --model fault --model mogi --json docs/figures/injection.json`).
+# Noise: timeseries_demErr.h5 minus each pixel's linear trend, 9-date windows starting at dates 0
+# and 4; Mogi (depth 8 px) and Okada thrust signals, step / steady, with and without a masked core
+# (radius 4 px), centred at row 35, col 25.
+#
+# Regression bounds (why): at 5x and 10x the cumulative noise std, every case of both models keeps
+# gain >= MIN_GAIN_5X and <= MAX_GAIN, and is closer to the truth than the raw map (correlation above
+# the raw map's by >= MIN_CORR_LEAD).  Measured with the shipped models: lowest gain 0.52 (mogi model,
+# steady Mogi with masked core, 5x), highest 0.93; smallest correlation lead 0.05 (same case).
+# MIN_GAIN_5X = 0.45 and MIN_CORR_LEAD = 0.02 leave a margin for CPU numerics (bf16); MAX_GAIN = 1.2
+# is the issue's bound on inflation.  The issue's targets (gain >= 0.8 at 5x, >= 0.7 with a masked
+# core, >= 0.5 at 2x) are not all met: ``test_injection_targets`` is a strict xfail that lists them.
+CENTER = (35, 25)
+MIN_GAIN_5X, MAX_GAIN, MIN_CORR_LEAD = 0.45, 1.2, 0.02
 
 
-def injection_ok(rows, min_gain, max_gain, min_corr_gain):
-    """Each row: min_gain <= gain <= max_gain and correlation > raw correlation + min_corr_gain."""
-    return all(min_gain <= r["gain"] <= max_gain and r["correlation"] >= r["raw_correlation"] + min_corr_gain
-               for r in rows)
+@pytest.fixture(scope="module")
+def real_noise():
+    from mintpy_dlae.injection import load_detrended
+    return load_detrended(os.path.join(DATA, "timeseries_demErr.h5"), os.path.join(DATA, "maskTempCoh.h5"),
+                          os.path.join(DATA, "inputs", "geometryGeo.h5"))
+
+
+@pytest.fixture(scope="module", params=["fault", "mogi"])
+def injection_table(request, real_noise):
+    from mintpy_dlae.injection import measure
+    rows, noise_only = measure(request.param, *real_noise, CENTER, factors=(2.0, 5.0, 10.0))
+    return request.param, rows, noise_only
+
+
+def injection_ok(rows):
+    return all(MIN_GAIN_5X <= r["gain"] <= MAX_GAIN and r["correlation"] >= r["raw_correlation"] + MIN_CORR_LEAD
+               for r in rows if r["factor"] >= 5)
+
+
+def test_injection_keeps_signals(injection_table):
+    model, rows, _ = injection_table
+    bad = [r for r in rows if r["factor"] >= 5 and not injection_ok([r])]
+    assert not bad, (model, bad)
+
+
+def test_injection_check_can_fail(real_noise):
+    """All-zero, raw and heavily blurred outputs fail ``injection_ok`` on the same injections."""
+    from scipy import ndimage
+
+    from mintpy_dlae.injection import gain_and_correlation, history, signal_map, window_noise
+    noise, height, valid = real_noise
+    w = window_noise(noise, valid, 0)
+    std = float((w[-1] - w[0])[valid].std())
+    for name in ("zero", "raw", "blur"):
+        rows = []
+        for kind in ("mogi", "fault"):
+            truth = 5 * std * signal_map(kind, valid.shape, CENTER)
+            data = w + history("step")[:, None, None] * truth[None]
+            raw = np.where(valid, data[-1] - data[0], 0.0)
+            pred = {"zero": np.zeros_like(raw), "raw": raw,
+                    "blur": ndimage.gaussian_filter(raw, 8.0)}[name]
+            g, c = gain_and_correlation(pred, truth, valid)
+            _, rc = gain_and_correlation(raw, truth, valid)
+            rows.append(dict(factor=5, gain=g, correlation=c, raw_correlation=rc))
+        assert not injection_ok(rows), name
+
+
+def test_injection_noise_only_not_detected(injection_table):
+    """At most 1 % of pixels with |mean| / sigma > 3 on real noise alone (DESIGN.md §5)."""
+    model, _, noise_only = injection_table
+    if model == "mogi":
+        pytest.xfail("measured: 3.4 % of pixels above 3 sigma on the detrended Mexico City noise (target 1 %)")
+    assert noise_only["fraction_significant"] <= 0.01, (model, noise_only)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10 targets not all met; measured (fault model): steady Mogi 0.66 at "
+                                       "5x, 0.58 with masked core; 2x gains 0.25-0.68")
+def test_injection_targets(injection_table):
+    model, rows, _ = injection_table
+    for r in rows:
+        if r["factor"] == 5:
+            assert r["gain"] >= (0.7 if r["core"] else 0.8), (model, r)
+        if r["factor"] == 2:
+            assert r["gain"] >= 0.5, (model, r)
+        assert r["gain"] <= 1.2, (model, r)
