@@ -13,11 +13,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    try:
-        from mintpy_dlae.inference import denoise  # noqa: F401
-        from mintpy_dlae.model import build_model, shipped_config
-    except ImportError as err:
-        pytest.skip(f"the denoiser is not available yet: {err}")
+    from mintpy_dlae.model import build_model, shipped_config
     path = str(tmp_path_factory.mktemp("model") / "tiny.keras")
     build_model(**dict(shipped_config(), filters=4, filters_2d=4)).save(path)   # with sigma
     return path
