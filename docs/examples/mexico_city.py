@@ -13,10 +13,11 @@ What it does (see docs/real_data.md for the reading of the results)::
     with the quadratic deramping MintPy uses by default and without deramping
     -> figures mexico_*.png and the numbers mexico_numbers.json / mexico_numbers.md
 
-Run from the repository root (about a minute on 2 cores)::
+Run from the repository root (about 6 s on 2 cores)::
 
     python docs/examples/mexico_city.py                       # figures and numbers -> docs/figures
     python docs/examples/mexico_city.py --work-dir scratch/mx --fig-dir scratch/mx/pic
+    python docs/examples/mexico_checks.py                     # then: the one-off checks of real_data.md
 
 Only MintPy's and mintpy_dlae's own command-line mains are used, in this process.
 """
