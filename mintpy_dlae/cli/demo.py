@@ -40,7 +40,8 @@ def create_parser():
                         help="frame size in pixels (default: %(default)s)")
     parser.add_argument("--amplitude", type=float, default=80.0, metavar="MM",
                         help="peak LOS displacement of the event in mm (default: %(default)s; at 30 mm\n"
-                             "the event sits near SNR 0.6, below what the shipped models detect)")
+                             "the event sits near SNR 0.9: damped by the models and flagged by a low\n"
+                             "significance, see docs/demo.md)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--plot", action="store_true", help="let smallbaselineApp plot into pic/")
     parser.add_argument("--verbose", action="store_true",
@@ -134,7 +135,8 @@ def _model_provenance(model):
     if os.path.isfile(card):
         try:
             with open(card) as f:
-                info["model_samples_seen"] = json.load(f)["training"]["samples_seen"]
+                t = json.load(f)["training"]
+                info["model_samples_seen"] = t.get("samples_seen_total", t["samples_seen"])
         except (ValueError, KeyError, TypeError):
             pass
     return info
