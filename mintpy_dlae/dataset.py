@@ -92,14 +92,17 @@ def normalise_elevation(elevation, valid, window_px=NORM_WINDOW):
 def model_inputs(noisy, elevation, mask=None, scale=None):
     """Network inputs, scale and validity for a batch of windows.
 
-    noisy (N, T, H, W) metres, elevation (N, H, W) metres, mask (N, H, W) bool or None, scale (N,)
-    metres or None (computed by :func:`window_scale`).  Returns ({"series": (N, T, H, W, 2),
+    noisy (N, T, H, W) metres, elevation (N, H, W) metres (or None: no "elevation" entry; the caller
+    adds an already standardised one), mask (N, H, W) bool or None, scale (N,) metres or None
+    (computed by :func:`window_scale`).  Returns ({"series": (N, T, H, W, 2),
     "elevation": (N, H, W, 1)}, s (N,), valid (N, H, W)).
     """
     valid = valid_mask(noisy, mask)
     x, s = normalise_series(noisy, valid, scale)
-    e = normalise_elevation(elevation, valid)
-    return {"series": x, "elevation": e[..., None]}, s, valid
+    inputs = {"series": x}
+    if elevation is not None:          # None: the caller provides the standardised elevation
+        inputs["elevation"] = normalise_elevation(elevation, valid)[..., None]
+    return inputs, s, valid
 
 
 def training_arrays(batch, rng=None, scale_jitter=0.0):

@@ -147,11 +147,11 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
     """
     _, net = prepare_model(model, precision)
     N = len(noisy)
-    if elevation is None:
-        if elevation_normalised is None:
-            raise ValueError("predict_windows: give elevation or elevation_normalised")
-        elevation = np.zeros(noisy.shape[-2:], np.float32)
-    if elevation.ndim == 2:
+    if elevation is None and elevation_normalised is None:
+        raise ValueError("predict_windows: give elevation or elevation_normalised")
+    if elevation_normalised is not None:
+        elevation = None
+    elif elevation.ndim == 2:
         elevation = np.broadcast_to(elevation, (N,) + elevation.shape)
     if mask is not None and mask.ndim == 2:
         mask = np.broadcast_to(mask, (N,) + mask.shape)
@@ -165,7 +165,8 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
     # windows themselves, so whole-batch normalisation would dominate the memory
     for i in range(0, N, batch_size):
         sl = slice(i, i + batch_size)
-        inputs, s, valid = dataset.model_inputs(noisy[sl], elevation[sl], None if mask is None else mask[sl],
+        inputs, s, valid = dataset.model_inputs(noisy[sl], None if elevation is None else elevation[sl],
+                                                None if mask is None else mask[sl],
                                                 scale=None if scale is None else np.asarray(scale)[sl])
         inputs["series"] = inputs["series"][..., :channels]
         if elevation_normalised is not None:
