@@ -4,21 +4,24 @@ Architecture (paper facts: 11 convolutional layers, time pooled away over the fi
 elevation added after time is gone, purely convolutional so any H x W; layer details are the
 reconstruction of ``reference/architecture.md``):
 
-    series (B, T=9, H, W, 1)  ->  Conv3D(F, 3x3x3)  -> MaxPool over time (3)
+    series (B, T=9, H, W, C)  ->  Conv3D(F, 3x3x3)  -> MaxPool over time (3)
                               ->  Conv3D(F, 3x3x3) x 2 (3 dates) -> MaxPool over time (3) -> (B, H, W, F)
-                              ->  Conv2D(G, 3x3) x 7, with the normalised elevation concatenated
-                                  before layer ``elevation_layer`` (7 in Fig. 1 of the paper)
-                              ->  Conv2D(head, 3x3, no bias, float32)
+                              ->  [+ the T input dates as channels, ``raw_skip``]
+                              ->  Conv2D(G, 3x3, dilation d_i) x 7, with the normalised elevation
+                                  concatenated before layer ``elevation_layer`` (7 in Fig. 1 of the paper)
+                              ->  Conv2D(head, 3x3, float32)
 
 Heads:
 - ``output="dates"`` (default, beyond the paper): T-1 maps, the deformation at dates 1..T-1 of the
   window relative to date 0.  The cumulative map (last minus first date) is the last of them, so the
-  two outputs are consistent by construction.
+  two outputs are consistent by construction.  With ``uncertainty=True`` the head also gives log
+  sigma for each map (``docs/method.md``, "Uncertainty instead of a gate").
 - ``output="cumulative"``: the paper's single cumulative map.
 
-``paper_reference_config()`` (elevation just before the output, cumulative head) has exactly
-482,185 trainable parameters, the published count.  The shipped default (elevation at layer 7 as the
-paper's Fig. 1 states, per-date head) has 486,784.
+``paper_reference_config()`` (one input channel, no dilation, elevation just before the output,
+cumulative head) has exactly 482,185 trainable parameters, the published count.  The shipped layout,
+``shipped_config()`` (32 encoder filters, validity channel, dilations 1-2-4-8-4-2-1, input-date skip,
+mean + log-sigma per date), has 312,176.
 """
 import json
 import os
