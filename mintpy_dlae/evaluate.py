@@ -1,8 +1,9 @@
 """The paper's evaluation protocol (Fig. 2): R² of the cumulative map against SNR, with baselines.
 
 Test set: ``levels`` SNR values log-spaced from 0.01 to 10, ``per_level`` series at each (3200 =
-50 x 64 in the paper), drawn by :func:`mintpy_dlae.synthetic.generate` at fixed seeds with the paper's
-rule (no motion in the first and last intervals).
+50 x 64 in the paper), at fixed seeds, with the paper's rule (no motion in the first and last
+intervals): by default from :func:`independent_batch` (noise and terrain families that training never
+used), or with ``family="training"`` from :func:`mintpy_dlae.synthetic.generate`.
 
 R² per series: 1 - sum((pred - true)^2) / sum((true - mean true)^2) over the pixels of the
 cumulative map (last date minus first); per SNR level the mean over its series.  An all-zero

@@ -9,8 +9,10 @@ that cover it, then integrating.
 
 Each window is normalised by one noise scale computed over the whole frame (:func:`window_scales`),
 and the network runs once per window and gives the mean and the standard deviation of each date.
-Space is cut into tiles with a halo of ``receptive_halo(model)`` pixels (receptive field of the
-network + radius of the elevation standardisation box), so tiled results equal whole-image results.
+Elevation is standardised once for the array given, and space is cut into tiles with a halo of
+``network_halo(model)`` pixels (the network's receptive radius + 1), so tiled results equal
+whole-image results; a caller that cuts a frame into blocks gives each block ``receptive_halo(model)``
+pixels of context (network + elevation box) and uses ``box=``.
 """
 import logging
 import os
@@ -224,7 +226,7 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                 mask       - optional (H, W) bool, True = valid
                 incidence, azimuth - optional (H, W) or scalar LOS angles (deg).  Checked for shape only:
                              the shipped models were trained on random lines of sight and do not need them.
-                tile_size  - core tile size in pixels (a halo of receptive_halo(model) is added)
+                tile_size  - core tile size in pixels (a halo of network_halo(model) is added)
                 batch_size - windows per network call (at most; calls are also capped at
                              MAX_PIXELS_PER_CALL pixel-windows to bound memory)
                 precision  - 'auto' (bf16 on CPUs with AMX/AVX512-BF16), 'float32' or 'bfloat16'

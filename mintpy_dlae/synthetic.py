@@ -250,7 +250,8 @@ def noise_screens(n, num_dates, size, rng, elevation, incidence):
     noise += (offset * per_date)[:, :, None, None].astype(np.float32)
     k1, k2 = atmosphere.random_stratified_coefficients(n, T, rng, incidence=incidence)
     atmosphere.stratified(elevation, k1, k2, out=noise)
-    # planar ramps in half the samples: up to ~1 mm/km (orbit residual, long-wavelength atmosphere)
+    # planar ramps in half the samples: N(0, 1) x U(0.02, 1) x 0.05 mm per pixel and date, i.e. about
+    # 0.4-2.5 mm/km at 20-120 m pixels (orbit residual, long-wavelength atmosphere)
     ramp = rng.random(n) < 0.5
     if ramp.any():
         c = np.arange(size, dtype=np.float32) - (size - 1) / 2

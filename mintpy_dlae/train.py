@@ -16,8 +16,8 @@ and sigma = the true spread of its error.  It is weighted per pixel by sigma^(2 
 constant in the gradient), the beta-NLL of Seitzer et al. (2022, ICLR) with beta = 0.5, which keeps
 the mean from being neglected where sigma is large; no-data pixels get weight 0, and the cumulative
 map (the last date) counts twice.  Learning rate: linear warm-up, then cosine decay to ``lr_floor``
-over the planned sample budget, set per batch from the sample count (a resumed run continues the
-same schedule).
+over the planned sample budget, set per batch from the sample count (a resumed run with the same
+budget continues the same schedule; a larger budget stretches it).
 """
 import functools
 import json
@@ -179,16 +179,19 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
         opts = dict(DEFAULTS, **options)
         config = dict(shipped_config(), **(model_config or {}))
         model = build_model(**config)
-        init_samples = 0
+        init_training = None
         if init_from:
             from .model import load_model, read_model_card
             model.set_weights(load_model(init_from).get_weights())
-            init_samples = int(read_model_card(init_from).get("training", {}).get("samples_seen_total")
-                               or read_model_card(init_from).get("training", {}).get("samples_seen", 0))
+            t = read_model_card(init_from).get("training", {})
+            init_training = {"run": os.path.basename(init_from),
+                             "samples_seen_total": int(t.get("samples_seen_total", t.get("samples_seen", 0))),
+                             "wall_seconds_total": float(t.get("wall_seconds_total", t.get("wall_seconds", 0.0))),
+                             "cpu_hours_total": float(t.get("cpu_hours_total", t.get("cpu_hours", 0.0)))}
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=opts["lr"], global_clipnorm=opts["global_clipnorm"]),
                       loss={"dist": nll_loss(opts["beta"], opts["cumulative_weight"])})
         state = {"kind": kind, "samples_seen": 0, "epochs": 0, "wall_seconds": 0.0, "segments": [], "log": [],
-                 "init_from": os.path.basename(init_from) if init_from else None, "init_samples": init_samples,
+                 "init_from": os.path.basename(init_from) if init_from else None, "init_training": init_training,
                  "generator": GENERATOR_OPTIONS, "model_config": model.get_config()}
     if not model.uncertainty:
         raise ValueError("train: the model needs the uncertainty head (uncertainty=True)")
@@ -248,6 +251,12 @@ def _save(model, state, out, ckpt, state_path, card_path):
     if os.path.isfile(card_path):
         with open(card_path) as f:
             card = json.load(f)
+    # the exported weights are new and carry the checkpoint's sigma_scale: an earlier calibration or
+    # evaluation in the card described other weights
+    card.pop("sigma_calibration", None)
+    card.pop("evaluation", None)
+    cpu_hours = round(sum(s.get("wall_seconds", 0) * s.get("cores", 1) for s in state["segments"]) / 3600, 2)
+    init = state.get("init_training") or {}
     card.update({
         "name": os.path.basename(out), "kind": state["kind"], "package": "mintpy_dlae",
         "architecture": state["model_config"], "parameters": int(model.count_params()),
@@ -258,10 +267,11 @@ def _save(model, state, out, ckpt, state_path, card_path):
                                     "in units of s"},
         "pixel_size_assumption": "sources drawn relative to the patch; trained for pixel sizes 20-120 m",
         "training": {"samples_seen": state["samples_seen"], "epochs": state["epochs"],
-                     "wall_seconds": round(state["wall_seconds"], 1), "cpu_hours": round(
-                         sum(s.get("wall_seconds", 0) * s.get("cores", 1) for s in state["segments"]) / 3600, 2),
-                     "segments": state["segments"], "init_from": state.get("init_from"),
-                     "samples_seen_total": state["samples_seen"] + state.get("init_samples", 0),
+                     "wall_seconds": round(state["wall_seconds"], 1), "cpu_hours": cpu_hours,
+                     "segments": state["segments"], "init_from": state.get("init_from"), "init_from_run": init or None,
+                     "samples_seen_total": state["samples_seen"] + init.get("samples_seen_total", 0),
+                     "wall_seconds_total": round(state["wall_seconds"] + init.get("wall_seconds_total", 0.0), 1),
+                     "cpu_hours_total": round(cpu_hours + init.get("cpu_hours_total", 0.0), 2),
                      "generator": state.get("generator"), "options": state["options"],
                      "last_validation": state["log"][-1] if state["log"] else None},
     })

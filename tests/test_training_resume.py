@@ -22,3 +22,18 @@ def test_resume_in_a_fresh_process(tmp_path):
         state = json.load(f)
     assert state["samples_seen"] == 32 and len(state["segments"]) == 2
     assert state["log"][-1]["lr"] != state["log"][0]["lr"]
+
+
+def test_init_from_records_the_lineage(tmp_path):
+    """A run started from another model's weights counts that model's samples in its card's totals,
+    so a shipped card says how much training its weights saw in all."""
+    from mintpy_dlae.train import train
+    small = dict(batch_size=8, steps_per_epoch=2, val_size=8, model_config=dict(filters=4, filters_2d=4),
+                 precision="float32", progress=False)
+    train("fault", str(tmp_path / "a.keras"), samples=16, **small)
+    train("mogi", str(tmp_path / "b.keras"), samples=32, init_from=str(tmp_path / "a.keras"), **small)
+    with open(str(tmp_path / "b.json")) as f:
+        t = json.load(f)["training"]
+    assert t["samples_seen"] == 32 and t["samples_seen_total"] == 32 + 16   # whole epochs of 16
+    assert t["init_from_run"]["run"] == "a.keras"
+    assert t["wall_seconds_total"] > t["wall_seconds"]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Calibrate sigma, evaluate and ship the specialised runs as pretrained/<kind>.keras (+ card).
-#   bash training/ship.sh            (from the repository root; ~5 min per model on 2 cores)
+#   bash training/ship.sh            (from the repository root; ~2 min per model on 2 cores)
 set -euo pipefail
 for kind in fault mogi; do
     dlae_evaluate.py "training/$kind/$kind.keras" --kind "$kind" --calibrate-sigma -o "docs/figures/eval_$kind"
