@@ -1,12 +1,12 @@
 """Denoising throughput in pixel-windows per second, against the limit set by FLOPs and matmul peak.
 
-    python benchmarks/throughput.py [--model fault] [--tile 256] [--precision auto] [--no-calibrate]
+    python benchmarks/throughput.py [--model fault] [--tile 256] [--precision auto]
 
 1. Measures the machine's matmul peak with TensorFlow (bf16 and float32, 2048^3 products).
 2. Counts the network's FLOPs per pixel-window (one 9-date window at one output pixel).
 3. Times ``predict_windows`` on a batch of (tile + halo)^2 windows and reports
-   pixel-windows/s (core pixels only) and the fraction of the FLOP-limited rate (with the
-   calibration gate the network runs twice per window: both passes are counted).
+   pixel-windows/s (core pixels only) and the fraction of the FLOP-limited rate (one network pass
+   per window).
 4. Compares bfloat16 with float32 outputs on synthetic fault series (relative RMS difference, R²).
 """
 import argparse
@@ -49,27 +49,24 @@ def main():
     p.add_argument("--tile", type=int, default=256)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--precision", default="auto")
-    p.add_argument("--no-calibrate", action="store_true", help="time without the calibration gate (one pass)")
     a = p.parse_args()
     import numpy as np
 
-    from mintpy_dlae.inference import predict_windows, prepare_model, receptive_halo, resolve_precision
+    from mintpy_dlae.inference import predict_windows, prepare_model, network_halo, resolve_precision
     from mintpy_dlae.train import cpu_name
     prec = resolve_precision(a.precision)
     peak = matmul_peak("bfloat16" if prec == "bfloat16" else "float32")
     net, _ = prepare_model(a.model, prec)
     flops = flops_per_pixel_window(net)
-    halo = receptive_halo(net)
+    halo = network_halo(net)
     side = a.tile + 2 * halo
     rng = np.random.default_rng(0)
     win = rng.standard_normal((a.batch, 9, side, side)).astype("float32") * 0.01
     elev = rng.standard_normal((side, side)).astype("float32") * 100
-    # the calibration gate (shrink_tau > 0) runs the network a second time: count both passes
-    passes = 2 if float(getattr(net, "shrink_tau", 0.0)) > 0 and not a.no_calibrate else 1
-    calibrate = passes == 2
-    predict_windows(net, win[:1], elev, precision=prec, calibrate=calibrate)
+    passes = 1
+    predict_windows(net, win[:1], elev, precision=prec)
     t0 = time.time()
-    predict_windows(net, win, elev, batch_size=a.batch, precision=prec, calibrate=calibrate)
+    predict_windows(net, win, elev, batch_size=a.batch, precision=prec)
     dt = time.time() - t0
     core_rate = a.batch * a.tile ** 2 / dt
     # bf16 against float32 on synthetic fault series (SNR 0.3 and 3): output difference and R²

@@ -71,6 +71,14 @@ def history(name, num_dates=WINDOW):
     raise ValueError(f"history: name must be 'step' or 'steady'; received {name!r}")
 
 
+def mask_core(valid, shape, radius=4.0):
+    """``valid`` with the pixels within ``radius`` px of the peak of |shape| (over valid pixels) set to
+    False: the decorrelated core of a subsidence bowl or a volcano."""
+    rr, cc = np.mgrid[0:shape.shape[0], 0:shape.shape[1]]
+    peak = np.unravel_index(np.argmax(np.abs(shape) * valid), shape.shape)
+    return valid & ((rr - peak[0]) ** 2 + (cc - peak[1]) ** 2 > radius ** 2)
+
+
 def gain_and_correlation(pred, truth, valid):
     p, t = pred[valid].astype(np.float64), truth[valid].astype(np.float64)
     gain = float((p * t).sum() / max((t * t).sum(), 1e-30))
@@ -91,16 +99,12 @@ def run_injection(model, noise, elevation, valid, center, factors=(2.0, 5.0, 10.
     cum_noise = (noise[-1] - noise[0])[valid]
     noise_std = float(cum_noise.std())
     rows = []
-    rr, cc = np.mgrid[0:noise.shape[1], 0:noise.shape[2]]
     for kind in kinds:
         shape = signal_map(kind, noise.shape[1:], center)
         for hist_name in histories:
             h = history(hist_name, len(noise))
             for core in (False, True):
-                v = valid.copy()
-                if core:
-                    peak = np.unravel_index(np.argmax(np.abs(shape) * valid), shape.shape)
-                    v &= (rr - peak[0]) ** 2 + (cc - peak[1]) ** 2 > core_radius ** 2
+                v = mask_core(valid, shape, core_radius) if core else valid
                 for f in factors:
                     amp = f * noise_std
                     truth = amp * shape

@@ -79,18 +79,14 @@ def plot_injection(model, noise, elevation, valid, center, factor=5.0, out_png="
     or not, at ``factor`` times the cumulative-map noise std): injected cumulative map, raw cumulative
     map of noise + signal, denoised mean, its sigma, and the significance |mean| / sigma."""
     from .inference import denoise
-    from .injection import history, signal_map
+    from .injection import history, mask_core, signal_map
     plt = _plt()
     cases = [(k, h, c) for k in ("mogi", "fault") for h in ("step", "steady") for c in (False, True)]
     fig, axes = plt.subplots(len(cases), 5, figsize=(13, 2.1 * len(cases)))
     std = float((noise[-1] - noise[0])[valid].std())
-    rr, cc = np.mgrid[0:noise.shape[1], 0:noise.shape[2]]
     for row, (kind, hist, core) in zip(axes, cases):
         shape = signal_map(kind, noise.shape[1:], center)
-        v = valid.copy()
-        if core:
-            pk = np.unravel_index(np.argmax(np.abs(shape) * valid), shape.shape)
-            v &= (rr - pk[0]) ** 2 + (cc - pk[1]) ** 2 > 16
+        v = mask_core(valid, shape) if core else valid
         truth = factor * std * shape
         data = np.where(v[None], noise + history(hist, len(noise))[:, None, None] * truth[None], 0.0).astype(np.float32)
         res = denoise(data, elevation, model=model, mask=v)
