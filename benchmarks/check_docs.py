@@ -30,7 +30,9 @@ must equal the source value rounded to the digits shown (half a unit of the last
 cell is not checked.  A cell may hold several numbers when the source value is a list.
 
 Run ``python benchmarks/check_docs.py [FILE.md ...]`` (default: README.md and docs/*.md); the exit
-status is 1 when a table disagrees with its source.  ``tests/test_docs.py`` runs it in the suite.
+status is 1 when a table disagrees with its source.  ``--fix`` rewrites every disagreeing cell that
+shows one plain number with the source value, at the digits shown (after a new result file is
+committed; the prose around the tables still needs a reader).  ``tests/test_docs.py`` runs it in the suite.
 """
 import argparse
 import glob
@@ -180,8 +182,24 @@ def _isnum(s):
         return False
 
 
-def check_table(spec, header, body, root=REPO):
-    """List of error strings for one marked table."""
+def rewrite_number(text, value):
+    """``text`` with its one number replaced by ``value`` at the same number of decimals, or None when
+    ``text`` does not hold exactly one plain (non-exponent) number."""
+    clean = text.replace("\u2009", "").replace("\u00a0", "")
+    found = list(NUMBER.finditer(clean))
+    if len(found) != 1 or found[0].group(4) or "," in found[0].group(2) or clean != text:
+        return None
+    m = found[0]
+    digits = len(m.group(3) or "")
+    minus = "\u2212" if m.group(1) == "\u2212" else "-"
+    new = f"{abs(value):.{digits}f}"
+    sign = minus if value < 0 and float(new) != 0 else ("+" if m.group(1) == "+" else "")
+    return text[:m.start()] + sign + new + text[m.end():]
+
+
+def check_table(spec, header, body, root=REPO, fixes=None):
+    """List of error strings for one marked table; with a ``fixes`` dict, also {(row, column index):
+    new cell text} for the cells :func:`rewrite_number` can correct."""
     path, key, opts = parse_options(spec)
     transpose = opts.get("transpose", False)
     mode = opts.get("interp")
@@ -211,9 +229,9 @@ def check_table(spec, header, body, root=REPO):
 
     if not body:
         return [f"{path}: the table has no rows"]
-    for cells in body:
+    for ri, cells in enumerate(body):
         label = cell_key(cells[0])
-        for h, text in zip(header[1:], cells[1:]):
+        for ci, (h, text) in enumerate(zip(header[1:], cells[1:]), start=1):
             col = cell_key(h)
             r, c = (col, label) if transpose else (label, col)
             if _isnum(r) and r not in rows:
@@ -243,13 +261,22 @@ def check_table(spec, header, body, root=REPO):
                 w = float(w) * scale
                 if abs(value - w) > tol + 1e-9 * abs(w):
                     errors.append(f"{path} [{r}, {c}]: doc shows {shown!r}, source gives {w:.6g}")
+                    new = rewrite_number(text, w) if len(wants) == 1 else None
+                    if fixes is not None and new is not None:
+                        fixes[(ri, ci)] = new
     return errors
 
 
-def check_file(md_path, root=REPO):
-    """List of error strings for every marked table in one Markdown file."""
-    lines = open(md_path, encoding="utf-8").read().splitlines()
-    errors = []
+def _table_line(cells):
+    return "| " + " | ".join(cells) + " |"
+
+
+def check_file(md_path, root=REPO, fix=False):
+    """List of error strings for every marked table in one Markdown file (``fix``: rewrite the file
+    with the cells that can be corrected, see :func:`rewrite_number`)."""
+    text = open(md_path, encoding="utf-8").read()
+    lines = text.splitlines()
+    errors, changed = [], False
     for i, ln in enumerate(lines):
         m = MARKER.search(ln)
         if not m:
@@ -262,9 +289,19 @@ def check_file(md_path, root=REPO):
             if j >= len(lines) or not lines[j].strip().startswith("|"):
                 raise ValueError("marker is not followed by a Markdown table")
             header, body = parse_md_table(lines, j)
-            errors += [f"{where}: {e}" for e in check_table(m.group(1), header, body, root)]
+            fixes = {} if fix else None
+            errors += [f"{where}: {e}" for e in check_table(m.group(1), header, body, root, fixes)]
+            for (ri, ci), new in (fixes or {}).items():
+                body[ri][ci] = new
+                lines[j + 2 + ri] = _table_line(body[ri])
+                changed = True
         except (ValueError, KeyError, FileNotFoundError, IndexError, TypeError) as err:
             errors.append(f"{where}: {err}")
+    if changed:
+        tmp = md_path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + ("\n" if text.endswith("\n") else ""))
+        os.replace(tmp, md_path)
     return errors
 
 
@@ -275,12 +312,13 @@ def default_files():
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("files", nargs="*", help="Markdown files (default: README.md and docs/*.md)")
+    p.add_argument("--fix", action="store_true", help="rewrite the single-number cells that disagree")
     a = p.parse_args(argv)
     files = a.files or default_files()
     errors, tables = [], 0
     for f in files:
         tables += sum(bool(MARKER.search(ln)) for ln in open(f, encoding="utf-8"))
-        errors += check_file(f)
+        errors += check_file(f, fix=a.fix)
     for e in errors:
         print(e)
     print(f"check_docs: {tables} marked tables in {len(files)} files, {len(errors)} disagreements")

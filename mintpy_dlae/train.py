@@ -145,11 +145,13 @@ def validate(model, val, batch_size=64):
 
 
 def train(kind, out, samples=200_000, resume=False, model_config=None, precision="auto", progress=True,
-          init_from=None, **options):
+          init_from=None, generator=None, **options):
     """Train (or resume) a model until ``samples`` have been seen.
 
     ``kind``: 'fault', 'mogi' or a dict {kind: fraction} of the training mix.  ``init_from``: path of a
-    .keras model whose weights start a new run (fine-tuning).  ``options`` override :data:`DEFAULTS`.
+    .keras model whose weights start a new run (fine-tuning).  ``generator``: overrides of
+    :data:`mintpy_dlae.dataset.GENERATOR_OPTIONS` for the training stream (ablations; recorded in
+    the card; the validation set keeps the defaults).  ``options`` override :data:`DEFAULTS`.
     Every epoch (``steps_per_epoch`` batches) the checkpoint, the model and the model card are
     rewritten atomically, so an interrupted run loses at most one epoch and ``resume=True``
     continues with the sample count and optimizer state preserved.
@@ -192,7 +194,7 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
                       loss={"dist": nll_loss(opts["beta"], opts["cumulative_weight"])})
         state = {"kind": kind, "samples_seen": 0, "epochs": 0, "wall_seconds": 0.0, "segments": [], "log": [],
                  "init_from": os.path.basename(init_from) if init_from else None, "init_training": init_training,
-                 "generator": GENERATOR_OPTIONS, "model_config": model.get_config()}
+                 "generator": dict(GENERATOR_OPTIONS, **(generator or {})), "model_config": model.get_config()}
     if not model.uncertainty:
         raise ValueError("train: the model needs the uncertainty head (uncertainty=True)")
     state["samples_budget"] = int(samples)
@@ -202,7 +204,9 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
     bs, spe = int(opts["batch_size"]), int(opts["steps_per_epoch"])
     total_steps = max(1, int(samples) // bs)
     seed = int(opts["seed"]) + 7919 * state["epochs"] + 1
-    data = training_stream(state["kind"], batch_size=bs, seed=seed, scale_jitter=opts["scale_jitter"])
+    data = training_stream(state["kind"], batch_size=bs, seed=seed, scale_jitter=opts["scale_jitter"],
+                           **{k: tuple(v) if isinstance(v, list) else v for k, v in state["generator"].items()})
+    cumulative_only = model.output_kind != "dates"      # a cumulative-only head: last map + validity
     val = validation_set(state["kind"], int(opts["val_size"]))
     segment = {"start_samples": state["samples_seen"], "cpu": cpu_name(), "cores": os.cpu_count(),
                "precision": precision, "backend": keras.backend.backend(),
@@ -219,6 +223,8 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
             step = state["samples_seen"] // bs
             model.optimizer.learning_rate.assign(lr_at(step, total_steps, opts["lr"], opts["warmup_steps"], opts["lr_floor"]))
             x, y = next(data)
+            if cumulative_only:
+                y = y[..., -2:]
             res = model.train_on_batch(x, {"dist": y}, return_dict=True)
             losses.append(res["loss"])
             state["samples_seen"] += bs

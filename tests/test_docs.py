@@ -100,3 +100,15 @@ def test_broken_markers_are_errors(root):
     assert _check(root, "<!-- source: res/missing.txt -->\n| snr | model |\n|---|---|\n| 1 | 0.1 |\n")
     assert _check(root, "<!-- source: res/curve.txt -->\n\nno table here\n")
     assert _check(root, "<!-- source: res/num.json nothere -->\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+
+
+def test_fix_rewrites_wrong_cells_at_the_digits_shown(root):
+    md = root / "page.md"
+    md.write_text(GOOD_TXT.replace("| -173 |", "| -174 |").replace("| **0.95** |", "| **0.91** |"))
+    errors = check_docs.check_file(str(md), root=str(root), fix=True)
+    assert len(errors) == 2                                   # reported as found ...
+    fixed = md.read_text()
+    assert "| -173 |" in fixed and "| **0.95** |" in fixed    # ... and rewritten from the source
+    assert check_docs.check_file(str(md), root=str(root)) == []
+    assert check_docs.rewrite_number("0.5 and 2", 1.0) is None  # two numbers: left to a reader
+    assert check_docs.rewrite_number("\u22120.30", -0.304) == "\u22120.30"
