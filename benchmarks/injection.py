@@ -33,6 +33,19 @@ def measure(model, noise, height, valid, factors=(2.0, 5.0, 10.0)):
     return _measure(model, noise, height, valid, CENTER, windows=WINDOWS, factors=factors)
 
 
+def summary(rows):
+    """{"<kind>_<history>[_core]": {"gain_2x", "gain_5x", "gain_10x", "corr_5x", "raw_corr_5x"}}: the
+    table of docs/real_data.md."""
+    out = {}
+    for r in rows:
+        label = f"{r['kind']}_{r['history']}" + ("_core" if r["core"] else "")
+        cell = out.setdefault(label, {})
+        cell[f"gain_{r['factor']:g}x"] = r["gain"]
+        if r["factor"] == 5:
+            cell["corr_5x"], cell["raw_corr_5x"] = r["correlation"], r["raw_correlation"]
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", action="append", required=True, help="fault, mogi or a .keras path (repeatable)")
@@ -44,7 +57,7 @@ def main(argv=None):
     result = {}
     for m in args.model:
         rows, nz = measure(m, noise, height, valid)
-        result[os.path.basename(m)] = {"injection": rows, "noise_only": nz}
+        result[os.path.basename(m)] = {"injection": rows, "noise_only": nz, "summary": summary(rows)}
         print(f"\n== {m}: noise only: output RMS / raw {nz['rms_ratio']:.3f}, |mean|/sigma > 3: "
               f"{100 * nz['fraction_significant']:.2f} % of pixels")
         print(f"{'kind':6} {'history':7} {'core':5} " + " ".join(f"{f:>5.0f}x gain  corr" for f in (2, 5, 10)))

@@ -65,7 +65,9 @@ def plot_learning_curves(state_files, out_png="learning_curves.png"):
         ax.set_xscale("log")
         ax.set_xlabel("training samples")
         ax.set_ylabel("mean validation R² (dotted: all-zero)")
-        ax.set_title(f"{state['kind']} model", fontsize=9)
+        kind = state["kind"]
+        label = " + ".join(kind) + " mix" if isinstance(kind, dict) else kind
+        ax.set_title(f"{label} model, {state['samples_seen']:,} samples", fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
