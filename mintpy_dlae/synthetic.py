@@ -159,37 +159,39 @@ def _grid(size):
     return e.ravel()[None, :], n.ravel()[None, :]
 
 
-def _fault_sources(m, size, rng):
-    """Unit-slip Okada faults in pixel units; returns ue, un, uu of shape (m, S*S)."""
+def _fault_sources(m, size, rng, extent=1.0):
+    """Unit-slip Okada faults in pixel units; returns ue, un, uu of shape (m, S*S).  ``extent``
+    multiplies the upper bounds of length, width and top depth (ablations: < 1 = compact sources)."""
     E = float(size)
     e, n = _grid(size)
     logu = lambda lo, hi: np.exp(rng.uniform(np.log(lo), np.log(hi), size=(m, 1))).astype(np.float32)  # noqa: E731
     xc = rng.uniform(-0.5 * E, 0.5 * E, size=(m, 1)).astype(np.float32)
     yc = rng.uniform(-0.5 * E, 0.5 * E, size=(m, 1)).astype(np.float32)
-    length = logu(0.1 * E, 2.0 * E)
-    width = logu(0.05 * E, 1.0 * E)
+    length = logu(0.1 * E, max(0.1, 2.0 * extent) * E)
+    width = logu(0.05 * E, max(0.05, 1.0 * extent) * E)
     dip = rng.uniform(10.0, 89.0, size=(m, 1)).astype(np.float32)
     strike = rng.uniform(0.0, 360.0, size=(m, 1)).astype(np.float32)
     rake = rng.uniform(-180.0, 180.0, size=(m, 1)).astype(np.float32)
-    top = logu(0.005 * E, 0.5 * E)
+    top = logu(0.005 * E, max(0.005, 0.5 * extent) * E)
     depth = top + width / 2 * np.sin(np.deg2rad(dip))
     return okada85(e, n, xc, yc, depth, strike, dip, length, width, rake, np.float32(1.0))
 
 
-def _mogi_sources(m, size, rng):
-    """Unit-|dV| Mogi sources in pixel units (sign = inflation / deflation)."""
+def _mogi_sources(m, size, rng, extent=1.0):
+    """Unit-|dV| Mogi sources in pixel units (sign = inflation / deflation); ``extent`` multiplies the
+    upper bound of the depth."""
     E = float(size)
     e, n = _grid(size)
     xs = rng.uniform(-0.5 * E, 0.5 * E, size=(m, 1)).astype(np.float32)
     ys = rng.uniform(-0.5 * E, 0.5 * E, size=(m, 1)).astype(np.float32)
-    depth = np.exp(rng.uniform(np.log(0.03 * E), np.log(1.2 * E), size=(m, 1))).astype(np.float32)
+    depth = np.exp(rng.uniform(np.log(0.03 * E), np.log(max(0.03, 1.2 * extent) * E), size=(m, 1))).astype(np.float32)
     sign = np.where(rng.random((m, 1)) < 0.5, -1.0, 1.0).astype(np.float32)
     # scale by depth^2 so that the peak uplift is O(1) whatever the depth
     return mogi(e, n, xs, ys, depth, sign * depth * depth)
 
 
 def deformation(n, kind, size, num_dates, rng, incidence, azimuth, open_window=False, num_sources=(1, 3),
-                reuse=1, steady=0.0, seasonal=0.0):
+                reuse=1, steady=0.0, seasonal=0.0, source_extent=1.0):
     """Clean LOS deformation (n, T, S, S) relative to date 0, in arbitrary (unit) amplitude.
 
     ``reuse`` > 1 computes only 1/reuse of the source fields and uses each under several of the 8
@@ -204,7 +206,7 @@ def deformation(n, kind, size, num_dates, rng, incidence, azimuth, open_window=F
     m = len(owner)
     make = _fault_sources if kind == "fault" else _mogi_sources
     m_unique = max(1, -(-m // max(1, int(reuse))))
-    ue, un, uu = make(m_unique, size, rng)
+    ue, un, uu = make(m_unique, size, rng, extent=source_extent)
     pick = rng.permutation(np.resize(np.arange(m_unique), m))
     inc, az = incidence[owner].astype(np.float32), azimuth[owner].astype(np.float32)
     ce, cn, cu = los_unit_vector(inc, az)
@@ -263,7 +265,7 @@ def noise_screens(n, num_dates, size, rng, elevation, incidence):
 
 def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), open_window=False,
              num_sources=(1, 3), pure_noise=0.0, reuse=1, steady=0.0, seasonal=0.0, peak_snr=None,
-             peak_fraction=0.0, nodata=0.0):
+             peak_fraction=0.0, nodata=0.0, source_extent=1.0):
     """Generate ``n`` synthetic series.
 
     Parameters: n           - number of series
@@ -292,6 +294,9 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
                               strongest deformation, random holes and water bodies, or a frame edge.  The
                               series is 0 on every date there, as MintPy stores no-data and as inference
                               fills it; ``Batch.valid`` marks the valid pixels.
+                source_extent - multiplies the upper bounds of the source size (fault length, width
+                              and depth; Mogi depth) relative to the patch; 1 = the documented ranges
+                              (ablations use < 1 for compact sources only)
     Returns:    Batch(noisy, clean, elevation, incidence, azimuth, snr, pixel_size, valid)
     """
     if kind not in KINDS:
@@ -301,7 +306,7 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
     rng = np.random.default_rng(rng)
     kwargs = dict(kind=kind, size=size, num_dates=num_dates, rng=rng, snr=snr, open_window=open_window,
                   num_sources=num_sources, pure_noise=pure_noise, reuse=reuse, steady=steady, seasonal=seasonal,
-                  peak_snr=peak_snr, peak_fraction=peak_fraction, nodata=nodata)
+                  peak_snr=peak_snr, peak_fraction=peak_fraction, nodata=nodata, source_extent=source_extent)
     # work in cache-sized chunks: the arrays are (chunk, T, S, S) and every step is memory-bound
     chunk = max(16, int(2**21 // (num_dates * size * size)))
     if n > chunk:
@@ -311,7 +316,7 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
 
 
 def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure_noise, reuse, steady, seasonal,
-              peak_snr, peak_fraction, nodata):
+              peak_snr, peak_fraction, nodata, source_extent=1.0):
     pixel = np.exp(rng.uniform(np.log(20.0), np.log(120.0), size=n)).astype(np.float32)
     inc, az = random_geometry(n, rng)
     elevation = terrain.random_dem(n, size, rng)
@@ -324,7 +329,7 @@ def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure
         if sel.any():
             clean[sel] = deformation(int(sel.sum()), kind, size, num_dates, rng, inc[sel], az[sel],
                                      open_window=flag, num_sources=num_sources, reuse=reuse,
-                                     steady=steady, seasonal=seasonal)
+                                     steady=steady, seasonal=seasonal, source_extent=source_extent)
     # a source whose field is nearly uniform over the patch (deep or distant) has no shape to find:
     # its cumulative map is an offset, which the atmosphere's per-date offsets make unidentifiable.
     # Such draws are replaced (up to 5 tries) so that every series carries a visible pattern.
@@ -337,7 +342,7 @@ def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure
             if sel.any():
                 clean[sel] = deformation(int(sel.sum()), kind, size, num_dates, rng, inc[sel], az[sel],
                                          open_window=flag, num_sources=num_sources, reuse=reuse,
-                                     steady=steady, seasonal=seasonal)
+                                     steady=steady, seasonal=seasonal, source_extent=source_extent)
     # physical deformation amplitude: peak cumulative 1 mm - 10 cm
     peak = np.abs(clean).max(axis=(1, 2, 3)) + 1e-12
     amp = np.exp(rng.uniform(np.log(1e-3), np.log(0.1), size=n)) / peak
