@@ -189,7 +189,7 @@ def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mas
     mask = io.read_mask(mask_file, read, mask_dataset) if mask_file else None
     res = denoise(ts, geom["height"], model=model, mask=mask, incidence=geom["incidenceAngle"],
                   azimuth=geom["azimuthAngle"], tile_size=tile_size, batch_size=batch_size,
-                  precision=precision, scale=scale, box=inner)
+                  precision=precision, scale=scale, box=inner, overwrite_input=True)
     std = getattr(res, "timeseries_std", None), getattr(res, "cumulative_std", None)
     return (np.asarray(res.timeseries, np.float32), np.asarray(res.cumulative, np.float32),
             None if std[0] is None else np.asarray(std[0], np.float32),
@@ -272,7 +272,7 @@ def reference_values(job, ref_yx, length, width):
 
 
 def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel=None,
-                   keep=None, den_std=None, cum_std=None):
+                   keep=None, den_std=None, cum_std=None, removed=True):
     """Re-reference a denoised block, restore the input's no-data, derive the uncertainty products.
 
     den/cum (and their std) come from :func:`denoise_box` for the kept dates ``keep`` (bool (n,),
@@ -289,8 +289,9 @@ def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel
     definition; NaN where the output is no-data or NaN. The reference point's own uncertainty is
     not added (as in MintPy's timeseriesCov.h5). ``significance`` = |cumulative| / cumulative_std.
 
-    Returns a dict: timeseries, cumulative, removed, and with the std: variance, cumulative_std,
-    significance (float32).
+    Returns a dict: timeseries, cumulative, removed (only with ``removed=True``: a block-sized layer
+    per date that a run without ``--save-removed`` does not need), and with the std: variance,
+    cumulative_std, significance (float32).
     """
     n = inp.shape[0]
     keep = np.ones(n, bool) if keep is None else np.asarray(keep, bool)
@@ -308,18 +309,21 @@ def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel
     out[~keep] = inp[~keep]
     out[nan_in] = np.nan
     cum[:, ~valid] = np.nan
-    removed = inp - out
-    removed[:, ~valid] = nodata
-    removed[:, nodata_pix] = inp[:, nodata_pix]
-    removed[~keep] = inp[~keep]
-    removed[nan_in] = np.nan
-    result = {"timeseries": out, "cumulative": cum, "removed": removed}
+    result = {"timeseries": out, "cumulative": cum}
+    if removed:
+        rem = inp - out
+        rem[:, ~valid] = nodata
+        rem[:, nodata_pix] = inp[:, nodata_pix]
+        rem[~keep] = inp[~keep]
+        rem[nan_in] = np.nan
+        result["removed"] = rem
+    del nan_in
     if den_std is not None:
         v = np.square(den_std, dtype=np.float32)
         var = np.full_like(out, np.nan)
         var[keep] = np.abs(v - v[kref])
         var[:, ~valid] = np.nan
-        var[nan_in] = np.nan
+        var[np.isnan(inp)] = np.nan
         if ref_pixel is not None and valid[ref_pixel]:
             var[keep, ref_pixel[0], ref_pixel[1]] = 0
         cstd = np.array(cum_std, np.float32)
@@ -331,7 +335,8 @@ def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel
             sig[(slice(None),) + ref_pixel] = 0
         result.update(variance=var, cumulative_std=cstd, significance=sig)
     for key in ("timeseries", "cumulative", "removed"):
-        result[key] = flush_tiny(result[key].astype(np.float32))
+        if key in result:
+            result[key] = flush_tiny(result[key].astype(np.float32, copy=False))
     return result
 
 
@@ -438,7 +443,9 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
                 if ref_yx is not None and box.contains(*ref_yx):
                     ref_pixel = (ref_yx[0] - box.y0, ref_yx[1] - box.x0)
                 res = finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel,
-                                     keep, den_std if uncertainty else None, cum_std)
+                                     keep, den_std if uncertainty else None, cum_std,
+                                     removed="removed" in outputs)
+                del den, cum, den_std, cum_std, inp
                 io.write_block(tmp[outputs["timeseries"]], res["timeseries"], "timeseries", box)
                 if cum_names:
                     io.write_cumulative_block(tmp[outputs["cumulative"]], cum_names,

@@ -217,7 +217,7 @@ def window_scales(ts, valid, num_dates=MIN_DATES, max_pixels=250_000):
 
 
 def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None, tile_size=512, batch_size=32,
-            precision="auto", calibrate=None, progress=False, scale=None, box=None):
+            precision="auto", calibrate=None, progress=False, scale=None, box=None, overwrite_input=False):
     """Denoise a displacement time series.
 
     Parameters: ts         - (n, H, W) LOS displacement in metres, n >= 9; no-data as NaN or 0 on all dates
@@ -238,6 +238,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                              context (a block's halo).  Results then cover the box only.  The result
                              equals the whole-frame result when the box is at least
                              ``receptive_halo(model)`` px inside the array (or at the frame's edge).
+                overwrite_input - allow the no-data pixels of a float32 ``ts`` to be set to 0 in place
+                             (saves one copy of the series; for callers that own ``ts``)
     Returns:    DenoiseResult(timeseries (n, h, w), cumulative (n-8, h, w), timeseries_std, cumulative_std),
                 float32 metres, relative to the first date, NaN at invalid pixels; (h, w) = (H, W) or the box.
 
@@ -272,7 +274,11 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     h, w = by1 - by0, bx1 - bx0
 
     valid = dataset.valid_mask(ts, mask) & np.isfinite(elevation)
-    data = np.where(valid[None], ts, np.float32(0)).astype(np.float32, copy=False)
+    if overwrite_input and ts.dtype == np.float32 and ts.flags.writeable:
+        data = ts
+        data[:, ~valid] = 0
+    else:
+        data = np.where(valid[None], ts, np.float32(0)).astype(np.float32, copy=False)
     # elevation standardised once for the whole array, so tiles need only the network's halo
     elev = dataset.normalise_elevation(np.where(valid, elevation, np.float32(0)), valid)
 

@@ -95,7 +95,7 @@ def _box3(a):
 
 def fake_denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None,
                  tile_size=256, batch_size=32, precision="auto", calibrate=None, scale=None,
-                 box=None, progress=False):
+                 box=None, progress=False, overwrite_input=False):
     """The engine's interface (``box`` (y0, y1, x0, x1): results for that part only) with a 3x3 mean;
     std: 1 mm x sqrt(date index) + 1 % of |series| (grows along the series), 2 mm + 1 % of |cumulative|."""
     ts = np.asarray(ts, np.float64)

@@ -99,6 +99,23 @@ def test_nodata_and_mask(tiny):
     assert np.isfinite(res.timeseries[:, 21, 10:20]).all()   # neighbours of a hole still get a result
 
 
+def test_overwrite_input_saves_a_copy_and_changes_nothing_else(tiny):
+    """``overwrite_input=False`` (default) leaves the caller's array as it was; ``True`` zeroes only its
+    no-data pixels in place, and both give the same result."""
+    ts, h = _series(seed=5)
+    ts[:, 10:20, 10:20] = np.nan
+    mask = np.ones(h.shape, bool)
+    mask[:3, :] = False
+    before = ts.copy()
+    a = inference.denoise(ts, h, model=tiny, mask=mask, precision="float32")
+    np.testing.assert_array_equal(ts, before)
+    b = inference.denoise(ts, h, model=tiny, mask=mask, precision="float32", overwrite_input=True)
+    np.testing.assert_array_equal(a.timeseries, b.timeseries)
+    np.testing.assert_array_equal(a.cumulative_std, b.cumulative_std)
+    assert (ts[:, 10:20, 10:20] == 0).all() and (ts[:, :3] == 0).all()
+    np.testing.assert_array_equal(ts[:, 3:10], before[:, 3:10])
+
+
 def test_holes_only_change_outputs_within_the_halo(tiny):
     """Locality.  The network and the elevation standardisation are local; the only frame-wide
     quantity is the noise scale, one number per window (a median over the frame, by design).  So:
