@@ -63,3 +63,35 @@ def test_geometry_matches_the_engine(tmp_path, monkeypatch):
     assert geom["row_blocks"] > 1 and geom["tiles"] > geom["row_blocks"]
     num_win = num_date - 8
     assert sum(seen) == num_win * (geom["computed_pixels_blocks"] + geom["computed_pixels_reference"])
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, "benchmarks", f"{name}.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_train_speed_measures_every_layout():
+    """benchmarks/train_speed.py runs each of its layouts (tiny sizes): a script that no longer matches
+    the training code fails here, not in a user's hands."""
+    speed = _load("train_speed")
+    for name, config in speed.VARIANTS.items():
+        sps, params, flops = speed.measure(dict(config, filters=4, filters_2d=4), "float32", batch_size=2,
+                                           steps=1, size=16)
+        assert sps > 0 and params > 0 and flops > 0, name
+
+
+def test_ablation_variants_train(tmp_path):
+    """Every variant of benchmarks/ablation.py is a valid train() call (one tiny epoch each), and the
+    table writer lists every column."""
+    from mintpy_dlae.train import train
+    abl = _load("ablation")
+    for name, (what, config, gen, opts) in abl.VARIANTS.items():
+        model, state = train("fault", str(tmp_path / f"{name}.keras"), samples=4, steps_per_epoch=1,
+                             batch_size=4, model_config=dict(config, filters=4, filters_2d=4), generator=gen,
+                             progress=False, val_size=4, **opts)
+        assert state["samples_seen"] == 4 and state["generator"] == dict(state["generator"], **gen), name
+    row = {c: 0.5 for c in abl.COLUMNS}
+    table = abl.markdown({"v2": row})
+    assert table.count("|") == (len(abl.COLUMNS) + 3) * 3 and "`v2`" in table
