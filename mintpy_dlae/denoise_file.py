@@ -272,7 +272,7 @@ def reference_values(job, ref_yx, length, width):
 
 
 def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel=None,
-                   keep=None, den_std=None, cum_std=None, removed=True):
+                   keep=None, den_std=None, cum_std=None, removed=True, overwrite=False):
     """Re-reference a denoised block, restore the input's no-data, derive the uncertainty products.
 
     den/cum (and their std) come from :func:`denoise_box` for the kept dates ``keep`` (bool (n,),
@@ -291,14 +291,26 @@ def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel
 
     Returns a dict: timeseries, cumulative, removed (only with ``removed=True``: a block-sized layer
     per date that a run without ``--save-removed`` does not need), and with the std: variance,
-    cumulative_std, significance (float32).
+    cumulative_std, significance (float32). ``overwrite=True`` lets the outputs reuse the memory of
+    ``den``, ``den_std``, ``cum`` and ``cum_std`` (float32, all dates kept), which are then changed.
     """
     n = inp.shape[0]
     keep = np.ones(n, bool) if keep is None else np.asarray(keep, bool)
     kref = int(np.flatnonzero(keep).tolist().index(ref_index))
-    out = np.full((n,) + den.shape[1:], np.nan, np.float32)
-    out[keep] = den - den[kref] - (ref_den - ref_den[kref])[:, None, None]
-    cum = cum - ref_cum[:, None, None]
+    in_place = overwrite and keep.all() and den.dtype == np.float32
+    shift = (ref_den - ref_den[kref]).astype(np.float32)[:, None, None]
+    ref_row = den[kref].copy()
+    if in_place:
+        out = den
+        out -= ref_row
+        out -= shift
+    else:
+        out = np.full((n,) + den.shape[1:], np.nan, np.float32)
+        out[keep] = den - ref_row - shift
+    if overwrite and cum.dtype == np.float32:
+        cum -= ref_cum.astype(np.float32)[:, None, None]
+    else:
+        cum = cum - ref_cum[:, None, None]
     nan_in = np.isnan(inp)
     nodata_pix = np.all((inp == 0) | nan_in, axis=0)
     if ref_pixel is not None:
@@ -319,14 +331,19 @@ def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel
         result["removed"] = rem
     del nan_in
     if den_std is not None:
-        v = np.square(den_std, dtype=np.float32)
-        var = np.full_like(out, np.nan)
-        var[keep] = np.abs(v - v[kref])
+        if in_place and den_std.dtype == np.float32:
+            var = np.square(den_std, out=den_std)
+            var -= var[kref].copy()
+            np.abs(var, out=var)
+        else:
+            v = np.square(den_std, dtype=np.float32)
+            var = np.full_like(out, np.nan)
+            var[keep] = np.abs(v - v[kref])
         var[:, ~valid] = np.nan
         var[np.isnan(inp)] = np.nan
         if ref_pixel is not None and valid[ref_pixel]:
             var[keep, ref_pixel[0], ref_pixel[1]] = 0
-        cstd = np.array(cum_std, np.float32)
+        cstd = cum_std if overwrite and cum_std.dtype == np.float32 else np.array(cum_std, np.float32)
         cstd[:, ~valid] = np.nan
         with np.errstate(divide="ignore", invalid="ignore"):
             sig = np.abs(cum) / cstd
@@ -444,7 +461,7 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
                     ref_pixel = (ref_yx[0] - box.y0, ref_yx[1] - box.x0)
                 res = finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel,
                                      keep, den_std if uncertainty else None, cum_std,
-                                     removed="removed" in outputs)
+                                     removed="removed" in outputs, overwrite=True)
                 del den, cum, den_std, cum_std, inp
                 io.write_block(tmp[outputs["timeseries"]], res["timeseries"], "timeseries", box)
                 if cum_names:
