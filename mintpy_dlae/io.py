@@ -299,7 +299,9 @@ def plan_row_blocks(length, width, num_date, max_memory=4.0, halo=0, min_rows=16
     (input, network copy, stitched series and its std, cumulative maps and their std, the driver's
     output copies), and the TensorFlow runtime with the model and the capped network activations
     about 1 GB on top. The blocks get a quarter of ``max_memory``, so MintPy's default of 4 GB gives
-    a peak RSS near 2 GB. Blocks are evened out (:func:`mintpy_dlae.boxes.split`).
+    a peak RSS near 2 GB (1.88 GiB measured on 100 x 1000 x 1000, docs/benchmarks.md; the driver
+    works in place where it can, so the 10 layers are an upper bound). Blocks are evened out
+    (:func:`mintpy_dlae.boxes.split`).
     """
     num_layer = 10 * num_date + 10
     bytes_per_row = width * num_layer * 4
