@@ -104,10 +104,14 @@ COLUMNS = ["median_r2_snr_0.5", "median_r2_snr_1", "median_r2_snr_2", "r2_snr_1"
 
 
 def markdown(results):
-    head = "| variant | what changes | " + " | ".join(COLUMNS) + " |"
-    lines = [head, "|" + "---|" * (len(COLUMNS) + 2)]
+    """The table of docs/evaluation.md (with its check_docs source marker), then what each variant changes."""
+    lines = ["<!-- source: docs/figures/ablation.json -->", "",
+             "| variant | " + " | ".join(f"`{c}`" for c in COLUMNS) + " |", "|" + "---|" * (len(COLUMNS) + 1)]
     for name, r in results.items():
-        lines.append(f"| `{name}` | {VARIANTS[name][0]} | " + " | ".join(f"{r[c]:.3g}" for c in COLUMNS) + " |")
+        lines.append(f"| `{name}` | " + " | ".join(f"{r[c]:.2f}" if c != "noise_above_3sigma" else f"{r[c]:.3f}"
+                                                    for c in COLUMNS) + " |")
+    lines.append("")
+    lines += [f"- `{name}`: {VARIANTS[name][0]}" for name in results]
     return "\n".join(lines) + "\n"
 
 

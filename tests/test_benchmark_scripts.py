@@ -94,4 +94,4 @@ def test_ablation_variants_train(tmp_path):
         assert state["samples_seen"] == 4 and state["generator"] == dict(state["generator"], **gen), name
     row = {c: 0.5 for c in abl.COLUMNS}
     table = abl.markdown({"v2": row})
-    assert table.count("|") == (len(abl.COLUMNS) + 3) * 3 and "`v2`" in table
+    assert table.count("|") == (len(abl.COLUMNS) + 2) * 3 and "| `v2` |" in table and "- `v2`:" in table
