@@ -154,7 +154,7 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
     the card; the validation set keeps the defaults).  ``options`` override :data:`DEFAULTS`.
     Every epoch (``steps_per_epoch`` batches) the checkpoint, the model and the model card are
     rewritten atomically, so an interrupted run loses at most one epoch and ``resume=True``
-    continues with the sample count and optimizer state preserved.
+    continues with the sample count, optimizer state and generator options (``state.json``) preserved.
     """
     import keras
     from tqdm import tqdm
