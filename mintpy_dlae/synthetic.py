@@ -237,8 +237,13 @@ def _flat(clean, ratio=0.25):
     return peak.std(axis=(1, 2)) < ratio * np.abs(peak.mean(axis=(1, 2)))
 
 
-def noise_screens(n, num_dates, size, rng, elevation, incidence):
-    """Physical-amplitude atmospheric noise (n, T, S, S) in metres."""
+def noise_screens(n, num_dates, size, rng, elevation, incidence, offset=(0.3, 1.5), offset_free=0.0):
+    """Physical-amplitude atmospheric noise (n, T, S, S) in metres.
+
+    ``offset`` (low, high): the per-date offset's std is U(low, high) times the screen's std;
+    ``offset_free``: fraction of series without it (the reference pixel in or next to the patch, or
+    a product referenced to an area mean).
+    """
     T = num_dates
     turb = atmosphere.turbulence_patches(n * T, size, rng).reshape(n, T, size, size)
     base = np.exp(rng.uniform(np.log(1e-3), np.log(15e-3), size=(n, 1)))
@@ -247,7 +252,9 @@ def noise_screens(n, num_dates, size, rng, elevation, incidence):
     per_date[storm, rng.integers(0, T, size=int(storm.sum()))] *= rng.uniform(2.0, 4.0, size=int(storm.sum()))
     # a per-date offset: MintPy references every date to one pixel, which subtracts that pixel's own
     # atmospheric delay from the whole frame, an offset with up to the screen's full std
-    offset = rng.uniform(0.3, 1.5, size=(n, 1)) * rng.standard_normal((n, T))
+    offset = rng.uniform(offset[0], offset[1], size=(n, 1)) * rng.standard_normal((n, T))
+    if offset_free > 0:
+        offset[rng.random(n) < offset_free] = 0.0
     noise = turb * per_date[:, :, None, None].astype(np.float32)
     noise += (offset * per_date)[:, :, None, None].astype(np.float32)
     k1, k2 = atmosphere.random_stratified_coefficients(n, T, rng, incidence=incidence)
@@ -265,7 +272,7 @@ def noise_screens(n, num_dates, size, rng, elevation, incidence):
 
 def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), open_window=False,
              num_sources=(1, 3), pure_noise=0.0, reuse=1, steady=0.0, seasonal=0.0, peak_snr=None,
-             peak_fraction=0.0, nodata=0.0, source_extent=1.0):
+             peak_fraction=0.0, nodata=0.0, source_extent=1.0, keep_flat=0.0, offset=(0.3, 1.5), offset_free=0.0):
     """Generate ``n`` synthetic series.
 
     Parameters: n           - number of series
@@ -297,6 +304,11 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
                 source_extent - multiplies the upper bounds of the source size (fault length, width
                               and depth; Mogi depth) relative to the patch; 1 = the documented ranges
                               (ablations use < 1 for compact sources only)
+                keep_flat   - fraction of series that keep a nearly uniform field (a source much broader
+                              than the patch: a patch inside a subsidence basin) instead of redrawing it
+                offset, offset_free - the per-date reference offset of the noise: its std is U(offset)
+                              times the screen's, and a fraction ``offset_free`` of the series has none
+                              (see :func:`noise_screens`)
     Returns:    Batch(noisy, clean, elevation, incidence, azimuth, snr, pixel_size, valid)
     """
     if kind not in KINDS:
@@ -306,7 +318,8 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
     rng = np.random.default_rng(rng)
     kwargs = dict(kind=kind, size=size, num_dates=num_dates, rng=rng, snr=snr, open_window=open_window,
                   num_sources=num_sources, pure_noise=pure_noise, reuse=reuse, steady=steady, seasonal=seasonal,
-                  peak_snr=peak_snr, peak_fraction=peak_fraction, nodata=nodata, source_extent=source_extent)
+                  peak_snr=peak_snr, peak_fraction=peak_fraction, nodata=nodata, source_extent=source_extent,
+                  keep_flat=keep_flat, offset=tuple(offset), offset_free=offset_free)
     # work in cache-sized chunks: the arrays are (chunk, T, S, S) and every step is memory-bound
     chunk = max(16, int(2**21 // (num_dates * size * size)))
     if n > chunk:
@@ -316,7 +329,7 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
 
 
 def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure_noise, reuse, steady, seasonal,
-              peak_snr, peak_fraction, nodata, source_extent=1.0):
+              peak_snr, peak_fraction, nodata, source_extent=1.0, keep_flat=0.0, offset=(0.3, 1.5), offset_free=0.0):
     pixel = np.exp(rng.uniform(np.log(20.0), np.log(120.0), size=n)).astype(np.float32)
     inc, az = random_geometry(n, rng)
     elevation = terrain.random_dem(n, size, rng)
@@ -332,9 +345,12 @@ def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure
                                      steady=steady, seasonal=seasonal, source_extent=source_extent)
     # a source whose field is nearly uniform over the patch (deep or distant) has no shape to find:
     # its cumulative map is an offset, which the atmosphere's per-date offsets make unidentifiable.
-    # Such draws are replaced (up to 5 tries) so that every series carries a visible pattern.
+    # Such draws are replaced (up to 5 tries) so that every series carries a visible pattern, except
+    # in a fraction ``keep_flat`` of the series: a smooth history still tells such a field from the
+    # atmosphere's offsets, which are independent from date to date.
+    exempt = rng.random(n) < keep_flat if keep_flat > 0 else np.zeros(n, bool)
     for _ in range(5):
-        flat = _flat(clean)
+        flat = _flat(clean) & ~exempt
         if not flat.any():
             break
         for flag in (False, True):
@@ -350,7 +366,7 @@ def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure
     silent = rng.random(n) < pure_noise
     clean[silent] = 0.0
 
-    noise = noise_screens(n, num_dates, size, rng, elevation, inc)
+    noise = noise_screens(n, num_dates, size, rng, elevation, inc, offset=offset, offset_free=offset_free)
     if snr is not None:
         target = np.full(n, float(snr)) if np.isscalar(snr) else np.exp(rng.uniform(*np.log(snr), size=n))
         cum = np.abs(clean[:, -1] - clean[:, 0]).mean(axis=(1, 2))

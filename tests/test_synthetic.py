@@ -96,3 +96,25 @@ def test_source_extent_shrinks_sources_and_defaults_unchanged(kind):
         return float((c > 0.2 * c.max(axis=(1, 2), keepdims=True)).mean())
     small = synthetic.generate(64, kind, rng=5, source_extent=0.25)
     assert area(small) < 0.6 * area(a), (area(small), area(a))
+
+
+def test_keep_flat_and_offset_free():
+    """``keep_flat`` keeps nearly uniform fields that the default redraws; ``offset_free`` removes the
+    per-date reference offset (the noise's patch mean then comes from the stratified delay and
+    the ramps only); the defaults draw exactly what they drew before the options existed."""
+    a = synthetic.generate(64, "mogi", rng=7)
+    b = synthetic.generate(64, "mogi", rng=7, keep_flat=0.0, offset=(0.3, 1.5), offset_free=0.0)
+    np.testing.assert_array_equal(a.noisy, b.noisy)
+    assert not synthetic._flat(synthetic.generate(512, "mogi", rng=3).clean).any()
+    assert synthetic._flat(synthetic.generate(512, "mogi", rng=3, keep_flat=1.0).clean).sum() >= 5
+
+    # the per-date patch mean of the noise: the reference offset dominates it on flat terrain
+    def patch_mean_spread(**kw):
+        rng = np.random.default_rng(11)
+        elev = np.zeros((256, 40, 40), np.float32)
+        inc = np.full(256, 38.0, np.float32)
+        noise = synthetic.noise_screens(256, 9, 40, rng, elev, inc, **kw)
+        return float(np.abs(noise.mean(axis=(2, 3))).mean() / noise.std())
+    with_offset = patch_mean_spread()
+    without = patch_mean_spread(offset_free=1.0)
+    assert without < 0.2 * with_offset, (without, with_offset)
