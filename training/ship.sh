@@ -24,4 +24,4 @@ with open(f"pretrained/{kind}.json", "w") as f:
 PY
 done
 python benchmarks/injection.py --model fault --model mogi --json docs/figures/injection.json \
-    --png docs/figures/injection_mogi_5x.png
+    --png docs/figures/injection_5x.png
