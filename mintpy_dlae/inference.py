@@ -188,10 +188,14 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
 
 
 def window_weights(num_dates=MIN_DATES):
-    """Weight of each interval j = 1..T-1 of a window when stitching: intervals near the middle
-    of a window, where the network sees context on both sides, count more than edge intervals."""
+    """Weight (T-1,) of each interval j = 1..T-1 of a window when stitching: ``min(j, T - j)**2``.
+
+    Intervals near the middle of a window, where the network sees context on both sides, count more
+    than edge intervals, whose per-date maps the network damps.  The square was chosen on nine
+    realisations of the demo (``docs/method.md``: event-window gain 0.860 against 0.835 for
+    ``min(j, T - j)`` and 0.777 for equal weights, RMS error 6.98 against 7.26 and 8.20 mm)."""
     j = np.arange(1, num_dates)
-    return np.minimum(j, num_dates - j).astype(np.float64)
+    return np.minimum(j, num_dates - j).astype(np.float64) ** 2
 
 
 def _tiles(box, shape, tile, halo):
