@@ -95,3 +95,28 @@ def test_ablation_variants_train(tmp_path):
     row = {c: 0.5 for c in abl.COLUMNS}
     table = abl.markdown({"v2": row})
     assert table.count("|") == (len(abl.COLUMNS) + 2) * 3 and "| `v2` |" in table and "- `v2`:" in table
+
+
+def test_stitching_weights_stitch_matches_engine():
+    """benchmarks/stitching_weights.py's stitcher with the engine's weights reproduces
+    ``inference.denoise`` on the same per-window maps (an oracle model: exact per-date maps), and
+    any weights give back an exact series."""
+    spec = importlib.util.spec_from_file_location("stitching_weights",
+                                                  os.path.join(REPO, "benchmarks", "stitching_weights.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    from mintpy_dlae.inference import window_weights
+    rng = np.random.default_rng(0)
+    n, H, W = 14, 3, 4
+    series = np.cumsum(rng.standard_normal((n, H, W)), axis=0)
+    series -= series[:1]
+    dates = np.stack([series[k + 1:k + 9] - series[k] for k in range(n - 8)])
+    for p in mod.WEIGHTS.values():
+        j = np.arange(1, 9)
+        np.testing.assert_allclose(mod.stitch(dates, n, np.minimum(j, 9 - j).astype(float) ** p), series, atol=1e-9)
+    noisy = dates + rng.standard_normal(dates.shape)          # windows disagree: the weights matter
+    a = mod.stitch(noisy, n, window_weights())
+    b = mod.stitch(noisy, n, np.ones(8))
+    assert not np.allclose(a, b)
+    j = np.arange(1, 9)
+    np.testing.assert_allclose(a, mod.stitch(noisy, n, np.minimum(j, 9 - j).astype(float) ** mod.WEIGHTS["squared"]))
