@@ -98,9 +98,9 @@ def test_ablation_variants_train(tmp_path):
 
 
 def test_stitching_weights_stitch_matches_engine():
-    """benchmarks/stitching_weights.py's stitcher with the engine's weights reproduces
-    ``inference.denoise`` on the same per-window maps (an oracle model: exact per-date maps), and
-    any weights give back an exact series."""
+    """benchmarks/stitching_weights.py's stitcher: every candidate weight gives back the exact series
+    from exact per-window maps (as ``inference.denoise`` does, tests/test_inference.py), the weights
+    matter when windows disagree, and its "squared" candidate is the engine's ``window_weights``."""
     spec = importlib.util.spec_from_file_location("stitching_weights",
                                                   os.path.join(REPO, "benchmarks", "stitching_weights.py"))
     mod = importlib.util.module_from_spec(spec)
