@@ -237,12 +237,15 @@ def _flat(clean, ratio=0.25):
     return peak.std(axis=(1, 2)) < ratio * np.abs(peak.mean(axis=(1, 2)))
 
 
-def noise_screens(n, num_dates, size, rng, elevation, incidence, offset=(0.3, 1.5), offset_free=0.0):
+def noise_screens(n, num_dates, size, rng, elevation, incidence, offset=(0.3, 1.5), offset_free=0.0,
+                  area_reference=0.0):
     """Physical-amplitude atmospheric noise (n, T, S, S) in metres.
 
     ``offset`` (low, high): the per-date offset's std is U(low, high) times the screen's std;
-    ``offset_free``: fraction of series without it (the reference pixel in or next to the patch, or
-    a product referenced to an area mean).
+    ``offset_free``: fraction of series without it (the reference pixel in or next to the patch);
+    ``area_reference``: fraction of series referenced to the patch's own mean (a product referenced
+    to an area, as LiCSBAS does, or a patch around MintPy's reference point): the noise of every date
+    has zero spatial mean, stratified delay included.
     """
     T = num_dates
     turb = atmosphere.turbulence_patches(n * T, size, rng).reshape(n, T, size, size)
@@ -267,12 +270,16 @@ def noise_screens(n, num_dates, size, rng, elevation, incidence, offset=(0.3, 1.
         g = rng.standard_normal((int(ramp.sum()), T, 2)).astype(np.float32)
         g *= (np.exp(rng.uniform(np.log(0.02), np.log(1.0), size=(int(ramp.sum()), 1, 1))) * 1e-3 * 0.05).astype(np.float32)
         noise[ramp] += g[..., 0, None, None] * c[None, None, :, None] + g[..., 1, None, None] * c[None, None, None, :]
+    if area_reference > 0:
+        area = rng.random(n) < area_reference
+        noise[area] -= noise[area].mean(axis=(2, 3), keepdims=True)
     return noise
 
 
 def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), open_window=False,
              num_sources=(1, 3), pure_noise=0.0, reuse=1, steady=0.0, seasonal=0.0, peak_snr=None,
-             peak_fraction=0.0, nodata=0.0, source_extent=1.0, keep_flat=0.0, offset=(0.3, 1.5), offset_free=0.0):
+             peak_fraction=0.0, nodata=0.0, source_extent=1.0, keep_flat=0.0, offset=(0.3, 1.5), offset_free=0.0,
+             area_reference=0.0):
     """Generate ``n`` synthetic series.
 
     Parameters: n           - number of series
@@ -309,6 +316,8 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
                 offset, offset_free - the per-date reference offset of the noise: its std is U(offset)
                               times the screen's, and a fraction ``offset_free`` of the series has none
                               (see :func:`noise_screens`)
+                area_reference - fraction of series whose noise has zero spatial mean on every date
+                              (referenced to the patch's mean; see :func:`noise_screens`)
     Returns:    Batch(noisy, clean, elevation, incidence, azimuth, snr, pixel_size, valid)
     """
     if kind not in KINDS:
@@ -319,7 +328,8 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
     kwargs = dict(kind=kind, size=size, num_dates=num_dates, rng=rng, snr=snr, open_window=open_window,
                   num_sources=num_sources, pure_noise=pure_noise, reuse=reuse, steady=steady, seasonal=seasonal,
                   peak_snr=peak_snr, peak_fraction=peak_fraction, nodata=nodata, source_extent=source_extent,
-                  keep_flat=keep_flat, offset=tuple(offset), offset_free=offset_free)
+                  keep_flat=keep_flat, offset=tuple(offset), offset_free=offset_free,
+                  area_reference=area_reference)
     # work in cache-sized chunks: the arrays are (chunk, T, S, S) and every step is memory-bound
     chunk = max(16, int(2**21 // (num_dates * size * size)))
     if n > chunk:
@@ -329,7 +339,8 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
 
 
 def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure_noise, reuse, steady, seasonal,
-              peak_snr, peak_fraction, nodata, source_extent=1.0, keep_flat=0.0, offset=(0.3, 1.5), offset_free=0.0):
+              peak_snr, peak_fraction, nodata, source_extent=1.0, keep_flat=0.0, offset=(0.3, 1.5), offset_free=0.0,
+              area_reference=0.0):
     pixel = np.exp(rng.uniform(np.log(20.0), np.log(120.0), size=n)).astype(np.float32)
     inc, az = random_geometry(n, rng)
     elevation = terrain.random_dem(n, size, rng)
@@ -366,7 +377,8 @@ def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure
     silent = rng.random(n) < pure_noise
     clean[silent] = 0.0
 
-    noise = noise_screens(n, num_dates, size, rng, elevation, inc, offset=offset, offset_free=offset_free)
+    noise = noise_screens(n, num_dates, size, rng, elevation, inc, offset=offset, offset_free=offset_free,
+                          area_reference=area_reference)
     if snr is not None:
         target = np.full(n, float(snr)) if np.isscalar(snr) else np.exp(rng.uniform(*np.log(snr), size=n))
         cum = np.abs(clean[:, -1] - clean[:, 0]).mean(axis=(1, 2))
