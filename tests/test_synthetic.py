@@ -118,3 +118,16 @@ def test_keep_flat_and_offset_free():
     with_offset = patch_mean_spread()
     without = patch_mean_spread(offset_free=1.0)
     assert without < 0.2 * with_offset, (without, with_offset)
+
+
+def test_area_reference_makes_zero_mean_noise_on_any_terrain():
+    """``area_reference``: the noise of every date has zero spatial mean, stratified delay over high
+    terrain included (which ``offset_free`` keeps)."""
+    b = synthetic.generate(128, "fault", rng=9, snr=1.0, area_reference=1.0)
+    means = np.abs((b.noisy - b.clean).mean(axis=(2, 3)))
+    assert means.max() < 1e-6, means.max()
+    part = synthetic.generate(256, "fault", rng=9, snr=1.0, area_reference=0.5)
+    zero = (np.abs((part.noisy - part.clean).mean(axis=(2, 3))) < 1e-6).all(axis=1)
+    assert 0.35 < zero.mean() < 0.65, zero.mean()
+    b2 = synthetic.generate(128, "fault", rng=9, snr=1.0, offset_free=1.0)     # stratified offsets remain
+    assert np.abs((b2.noisy - b2.clean).mean(axis=(2, 3))).max() > 1e-4
