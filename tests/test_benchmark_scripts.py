@@ -120,3 +120,20 @@ def test_stitching_weights_stitch_matches_engine():
     assert not np.allclose(a, b)
     j = np.arange(1, 9)
     np.testing.assert_allclose(a, mod.stitch(noisy, n, np.minimum(j, 9 - j).astype(float) ** mod.WEIGHTS["squared"]))
+
+
+def test_r2_at_snr_tiny_run(tmp_path):
+    """benchmarks/r2_at_snr.py end to end on 3 series per set; its R² is the protocol's R²."""
+    out = tmp_path / "r2.json"
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "r2_at_snr.py"), "--model", "fault",
+                           "--per-level", "3", "--snr", "1", "--json", str(out)], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert set(res["by_set"]) == {"fault@1", "mogi@1"}
+    from mintpy_dlae.evaluate import baseline_temporal, independent_batch, r2_per_sample
+    b = independent_batch(3, "fault", 1.0, 777000)
+    expect = r2_per_sample(baseline_temporal(b), b.cumulative).mean()
+    assert abs(res["by_set"]["fault@1"]["temporal"]["mean"] - expect) < 1e-3
+    r = res["by_set"]["fault@1"]["fault"]
+    assert r["se"] > 0 and r["mean_level_free"] >= r["mean"] - 1e-9
