@@ -121,6 +121,40 @@ def prepare_model(model, precision="auto"):
     return _PREPARED[key]
 
 
+_FORWARD = {}
+
+
+def compiled_forward(net):
+    """``net(inputs, training=False)`` as one compiled graph, cached per network.
+
+    With the TensorFlow backend this is a ``tf.function`` traced once for every batch and tile size
+    (batch and spatial dimensions left unknown): grappler fuses convolution, bias and activation into
+    single oneDNN primitives and the per-layer eager dispatch goes away, about 2x faster on CPU with
+    the same arithmetic (bfloat16 round-off aside).  The signature is fully relaxed on purpose: a
+    trace with partly known spatial dimensions (``reduce_retracing=True``, or Keras's
+    ``predict_on_batch``) fails on dilated convolutions when the tile width changes (TensorFlow's
+    SpaceToBatchND padding).  Other backends get the eager call.
+    """
+    key = id(net)
+    if key not in _FORWARD:
+        import keras
+        fn = None
+        if keras.backend.backend() == "tensorflow" and hasattr(net, "num_dates"):
+            import tensorflow as tf
+
+            from .model import use_native_dilation
+            use_native_dilation(net)
+            channels = int(getattr(net, "input_channels", 1))
+            spec = {"series": tf.TensorSpec((None, int(net.num_dates), None, None, channels), tf.float32),
+                    "elevation": tf.TensorSpec((None, None, None, 1), tf.float32)}
+            fn = tf.function(lambda inputs: net(inputs, training=False), input_signature=[spec])
+        if fn is None:
+            def fn(inputs):
+                return net(inputs, training=False)
+        _FORWARD[key] = (net, fn)      # keep ``net`` alive so id() stays unique
+    return _FORWARD[key][1]
+
+
 def receptive_halo(model="fault"):
     """Pixels of context a block needs on each side so that block results equal whole-frame results:
     the network's receptive radius plus the radius of the elevation standardisation box, + 1."""
@@ -148,6 +182,7 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
     Returns a :class:`WindowPrediction`; the std maps are 0 for a model without an uncertainty head.
     """
     _, net = prepare_model(model, precision)
+    forward = compiled_forward(net)
     N = len(noisy)
     if elevation is None and elevation_normalised is None:
         raise ValueError("predict_windows: give elevation or elevation_normalised")
@@ -174,7 +209,7 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
         if elevation_normalised is not None:
             e = np.broadcast_to(elevation_normalised, valid.shape)
             inputs["elevation"] = np.where(valid, e, 0.0).astype(np.float32)[..., None]
-        out = net(inputs, training=False)
+        out = forward(inputs)
         d = np.asarray(out["dates"] if "dates" in out else out["cumulative"], dtype=np.float32)
         d = np.moveaxis(d, -1, 1) * s[:, None, None, None]
         if d.shape[1] == 1:          # cumulative-only (paper) head: no per-date maps

@@ -240,3 +240,24 @@ def test_bf16_close_to_float32(tiny):
     r16 = inference.denoise(ts, h, model=tiny, precision="bfloat16")
     err = np.nanmax(np.abs(r16.timeseries - r32.timeseries)) / np.nanmax(np.abs(r32.timeseries))
     assert err < 0.05
+
+
+def test_compiled_forward_equals_eager_call_for_any_tile_shape(tiny):
+    """The compiled forward pass (one trace for all batch and tile sizes, native dilated
+    convolutions) gives the eager Keras call's output on tiles whose widths change from call to call
+    (Keras pads dilated convolutions by shape)."""
+    from mintpy_dlae.model import DlaeNet
+    net, _ = inference.prepare_model(tiny, "float32")
+    reference = DlaeNet.from_config(net.get_config())      # a separate copy: Keras's own ops, eager
+    reference.set_weights(net.get_weights())
+    forward = inference.compiled_forward(net)
+    rng = np.random.default_rng(3)
+    for n, H, W in [(1, 13, 17), (2, 40, 33), (3, 9, 64), (1, 70, 41)]:
+        inputs = {"series": rng.standard_normal((n, net.num_dates, H, W, net.input_channels)).astype("float32"),
+                  "elevation": rng.standard_normal((n, H, W, 1)).astype("float32")}
+        eager, compiled = reference(inputs, training=False), forward(inputs)
+        assert set(eager) == set(compiled)
+        for key in eager:
+            a, b = np.asarray(eager[key]), np.asarray(compiled[key])
+            assert a.shape == b.shape, (key, a.shape, b.shape)
+            np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5 * float(np.abs(a).max()))

@@ -99,3 +99,28 @@ def test_train_resume_continues(tmp_path):
     card = json.load(open(str(tmp_path / "t.json")))
     assert card["training"]["samples_seen"] == 96 and card["kind"] == "fault"
     assert isinstance(load_model(out), DlaeNet)
+
+
+def test_native_dilation_same_output_and_gradient():
+    """``use_native_dilation`` changes how the dilated layers run, not what they compute: same
+    output and same weight gradients as Keras's own convolution (float32, TensorFlow backend)."""
+    import tensorflow as tf
+
+    from mintpy_dlae.model import shipped_config, use_native_dilation
+    keras.utils.set_random_seed(2)
+    ref = build_model(**dict(shipped_config(), filters=4, filters_2d=5))
+    nat = DlaeNet.from_config(ref.get_config())
+    nat.set_weights(ref.get_weights())
+    use_native_dilation(nat)
+    rng = np.random.default_rng(0)
+    x = {"series": rng.standard_normal((2, 9, 29, 35, 2)).astype("float32"),
+         "elevation": rng.standard_normal((2, 29, 35, 1)).astype("float32")}
+    grads = []
+    for net in (ref, nat):
+        with tf.GradientTape() as tape:
+            out = net(x, training=True)
+            loss = tf.reduce_mean(out["dates"] ** 2) + tf.reduce_mean(out["dates_log_sigma"] ** 2)
+        grads.append((out["dates"].numpy(), tape.gradient(loss, net.trainable_weights)))
+    np.testing.assert_allclose(grads[1][0], grads[0][0], rtol=1e-4, atol=1e-5 * np.abs(grads[0][0]).max())
+    for g0, g1 in zip(grads[0][1], grads[1][1]):
+        np.testing.assert_allclose(g1.numpy(), g0.numpy(), rtol=1e-3, atol=1e-5 * float(np.abs(g0.numpy()).max()))
