@@ -6,7 +6,9 @@
 Each layout is the shipped v2 network (``model.shipped_config()``: mean and log sigma per date,
 beta-NLL loss, two input channels) with one change.  Accuracy at an equal training budget is measured
 by ``benchmarks/ablation.py``; this script gives the cost side (samples per second, parameters,
-FLOPs per pixel-window from ``benchmarks/large_frame.py``'s analytic count).
+FLOPs per pixel-window from ``benchmarks/large_frame.py``'s analytic count).  Every layout runs its
+dilated convolutions natively, as ``train.py`` does (``model.use_native_dilation``), except
+``keras_dilation``, which measures what that saves.
 """
 import argparse
 import json
@@ -21,6 +23,7 @@ VARIANTS = {
     "shipped": {},                                        # 32 Conv3D filters, dilated decoder
     "wide_encoder": {"filters": 64},                      # the paper's encoder width
     "cumulative_head": {"output": "cumulative"},          # one map (mean, sigma) per window
+    "keras_dilation": {"native_dilation": False},         # shipped, dilated layers run as Keras does
 }
 
 
@@ -29,10 +32,14 @@ def measure(config, precision, batch_size=32, steps=15, size=40):
     import numpy as np
 
     from mintpy_dlae.inference import resolve_precision
-    from mintpy_dlae.model import build_model, shipped_config
+    from mintpy_dlae.model import build_model, shipped_config, use_native_dilation
     from mintpy_dlae.train import nll_loss
     keras.config.set_dtype_policy("mixed_bfloat16" if resolve_precision(precision) == "bfloat16" else "float32")
+    config = dict(config)
+    native = config.pop("native_dilation", True)          # training runs them natively (train.py)
     model = build_model(**dict(shipped_config(), **config))
+    if native:
+        use_native_dilation(model)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss={"dist": nll_loss()})
     k = 8 if model.output_kind == "dates" else 1
     rng = np.random.default_rng(0)

@@ -161,7 +161,7 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
 
     from .dataset import GENERATOR_OPTIONS, training_stream
     from .inference import resolve_precision
-    from .model import build_model, shipped_config
+    from .model import build_model, shipped_config, use_native_dilation
 
     card_path, ckpt_dir, ckpt, state_path = _paths(out)
     precision = resolve_precision(precision)
@@ -197,6 +197,7 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
                  "generator": dict(GENERATOR_OPTIONS, **(generator or {})), "model_config": model.get_config()}
     if not model.uncertainty:
         raise ValueError("train: the model needs the uncertainty head (uncertainty=True)")
+    use_native_dilation(model)     # same arithmetic and gradients, about 1.15x faster steps on this CPU (TF only)
     state["samples_budget"] = int(samples)
     state["options"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in opts.items()}
     os.makedirs(ckpt_dir, exist_ok=True)
