@@ -163,7 +163,8 @@ def measure(model, noise, height, valid, center, windows=(0, 4), factors=(2.0, 5
     """Injection table and noise-only figures averaged over several 9-date windows of ``noise``.
 
     Returns (rows, {"rms_ratio", "fraction_significant"}); each row: kind, history, core, factor,
-    gain, correlation, raw_correlation (means over the windows).
+    gain, correlation, raw_correlation, raw_gain (means over the windows; ``raw_gain`` is the raw
+    cumulative map's gain, 1 + the projection of the noise on the injected shape).
     """
     rows, noise_rows = [], []
     for k in windows:
@@ -176,7 +177,8 @@ def measure(model, noise, height, valid, center, windows=(0, 4), factors=(2.0, 5
     out = [dict(kind=kind, history=hist, core=core, factor=f,
                 gain=round(float(np.mean([r["gain"] for r in rs])), 3),
                 correlation=round(float(np.mean([r["correlation"] for r in rs])), 3),
-                raw_correlation=round(float(np.mean([r["raw_correlation"] for r in rs])), 3))
+                raw_correlation=round(float(np.mean([r["raw_correlation"] for r in rs])), 3),
+                raw_gain=round(float(np.mean([r["raw_gain"] for r in rs])), 3))
            for (kind, hist, core, f), rs in table.items()]
     return out, {"rms_ratio": round(float(np.mean([a for a, _ in noise_rows])), 3),
                  "fraction_significant": round(float(np.mean([b for _, b in noise_rows])), 4)}

@@ -137,3 +137,32 @@ def test_r2_at_snr_tiny_run(tmp_path):
     assert abs(res["by_set"]["fault@1"]["temporal"]["mean"] - expect) < 1e-3
     r = res["by_set"]["fault@1"]["fault"]
     assert r["se"] > 0 and r["mean_level_free"] >= r["mean"] - 1e-9
+
+
+def test_injection_spread_tiny_run(tmp_path):
+    """benchmarks/injection_spread.py end to end (two centres, one window): per centre it reproduces
+    ``mintpy_dlae.injection.measure``, and min <= mean <= max for every case."""
+    out = tmp_path / "spread.json"
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "injection_spread.py"), "--model", "fault",
+                           "--centre", "35", "25", "--centre", "20", "40", "--windows", "0", "--json", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    res = json.loads(out.read_text())["fault"]
+    assert res["windows"] == [0] and len(res["centres"]) == 2 and len(res["cases"]) == 8
+    for case in res["cases"].values():
+        for f in ("2x", "5x", "2x_raw", "5x_raw"):
+            assert case[f]["min"] <= case[f]["mean"] <= case[f]["max"]
+    sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+    from injection import load
+
+    from mintpy_dlae.injection import measure
+    rows, _ = measure("fault", *load(), (35, 25), windows=(0,), factors=(5.0,))
+    ref = {r["gain"] for r in rows if (r["kind"], r["history"], r["core"]) == ("mogi", "step", False)}
+    got = res["cases"]["mogi_step"]["5x"]
+    assert got["min"] <= ref.pop() <= got["max"]
+
+
+def test_injection_spread_rejects_a_centre_outside_the_crop():
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "injection_spread.py"), "--model", "fault",
+                           "--centre", "500", "25"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "outside" in proc.stderr
