@@ -246,10 +246,9 @@ def test_compiled_forward_equals_eager_call_for_any_tile_shape(tiny):
     """The compiled forward pass (one trace for all batch and tile sizes, native dilated
     convolutions) gives the eager Keras call's output on tiles whose widths change from call to call
     (Keras pads dilated convolutions by shape)."""
-    from mintpy_dlae.model import DlaeNet
-    net, _ = inference.prepare_model(tiny, "float32")
-    reference = DlaeNet.from_config(net.get_config())      # a separate copy: Keras's own ops, eager
-    reference.set_weights(net.get_weights())
+    from mintpy_dlae.model import export_float32
+    _, net = inference.prepare_model(tiny, "float32")
+    reference = export_float32(net)      # a separate float32 copy: Keras's own ops, eager
     forward = inference.compiled_forward(net)
     rng = np.random.default_rng(3)
     for n, H, W in [(1, 13, 17), (2, 40, 33), (3, 9, 64), (1, 70, 41)]:

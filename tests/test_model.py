@@ -108,8 +108,13 @@ def test_native_dilation_same_output_and_gradient():
 
     from mintpy_dlae.model import shipped_config, use_native_dilation
     keras.utils.set_random_seed(2)
-    ref = build_model(**dict(shipped_config(), filters=4, filters_2d=5))
-    nat = DlaeNet.from_config(ref.get_config())
+    old = keras.config.dtype_policy()
+    try:
+        keras.config.set_dtype_policy("float32")      # whatever an earlier test left set
+        ref = build_model(**dict(shipped_config(), filters=4, filters_2d=5))
+        nat = DlaeNet.from_config(ref.get_config())
+    finally:
+        keras.config.set_dtype_policy(old)
     nat.set_weights(ref.get_weights())
     use_native_dilation(nat)
     rng = np.random.default_rng(0)
