@@ -144,6 +144,22 @@ def validate(model, val, batch_size=64):
     return out
 
 
+def _restores_dtype_policy(fn):
+    """Run ``fn`` and put Keras's global dtype policy back as it was (training sets its own)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import keras
+        old = keras.config.dtype_policy()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            keras.config.set_dtype_policy(old)
+    return wrapper
+
+
+@_restores_dtype_policy
 def train(kind, out, samples=200_000, resume=False, model_config=None, precision="auto", progress=True,
           init_from=None, generator=None, **options):
     """Train (or resume) a model until ``samples`` have been seen.

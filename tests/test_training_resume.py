@@ -37,3 +37,13 @@ def test_init_from_records_the_lineage(tmp_path):
     assert t["samples_seen"] == 32 and t["samples_seen_total"] == 32 + 16   # whole epochs of 16
     assert t["init_from_run"]["run"] == "a.keras"
     assert t["wall_seconds_total"] > t["wall_seconds"]
+
+
+def test_train_leaves_the_dtype_policy_as_it_found_it(tmp_path):
+    import keras
+
+    from mintpy_dlae.train import train
+    before = keras.config.dtype_policy().name
+    train("fault", str(tmp_path / "p.keras"), samples=4, steps_per_epoch=1, batch_size=2, val_size=4, precision="bfloat16",
+          model_config={"filters": 4, "filters_2d": 4}, progress=False)
+    assert keras.config.dtype_policy().name == before
