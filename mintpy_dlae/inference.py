@@ -228,7 +228,7 @@ def window_weights(num_dates=MIN_DATES):
     Intervals near the middle of a window, where the network sees context on both sides, count more
     than edge intervals, whose per-date maps the network damps.  The square was chosen on nine
     realisations of the demo (``docs/method.md``, shipped model: event-window gain 0.871 against
-    0.843 for ``min(j, T - j)`` and 0.787 for equal weights, RMS error 7.06 against 7.29 and 8.11 mm)."""
+    0.843 for ``min(j, T - j)`` and 0.787 for equal weights, RMS error 7.05 against 7.28 and 8.10 mm)."""
     j = np.arange(1, num_dates)
     return np.minimum(j, num_dates - j).astype(np.float64) ** 2
 
