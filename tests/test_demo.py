@@ -102,7 +102,8 @@ def test_demo_end_to_end(tmp_path, tiny_model, capfd):
     for name in ("demo_fault.png", "demo_fault_windows.png", "demo_fault.json"):
         assert os.path.getsize(work / "pic_dlae" / name) > 1000, name
     m = json.loads((work / "pic_dlae" / "demo_fault.json").read_text())
-    assert m["event"]["truth"]["rms_error_mm"] == 0.0
+    # (no quality claim: the model is untrained; the truth row, an RMS error of the truth against
+    # itself, is 0 by construction and not checked)
     for key in ("input", "denoised", "denoised_series"):
         assert np.isfinite(m["event"][key]["rms_error_mm"]), key
     # the ERA5-corrected input is noisy: its error is a sizeable part of the 80 mm signal

@@ -179,10 +179,18 @@ def test_empty_dates(files, fake_denoiser, caplog, form, name):
         assert np.isfinite(vel[valid]).all() and np.any(vel[valid] != 0)
 
 
-def test_nan_holes_on_some_dates(files, fake_denoiser, caplog):
+def test_nan_holes_on_some_dates(files, fake_denoiser, caplog, monkeypatch):
     """Part of the frame NaN on a few dates (coverage changing from date to date) and scattered NaN
-    values: those pixels keep their other dates, NaN is written exactly where the input had it."""
+    values: those pixels keep their other dates, NaN is written exactly where the input had it, and
+    the network is given those holes filled by linear interpolation in time."""
     d, geom = files
+    given = []
+
+    def capturing(ts, *args, **kwargs):
+        given.append(np.array(ts, copy=True))               # the engine may overwrite its input
+        return fake_denoise(ts, *args, **kwargs)
+
+    monkeypatch.setattr(fake_denoiser, "denoise", capturing)
 
     def holes(x):
         x[4, 15:25, 15:25] = np.nan         # a burst missing on one date
@@ -204,10 +212,19 @@ def test_nan_holes_on_some_dates(files, fake_denoiser, caplog):
         good = ~np.isnan(inp[:, r, c])
         assert np.all(np.isfinite(data[good, r, c]))
         assert np.count_nonzero(data[good, r, c]) >= good.sum() - 1      # REF_DATE is 0
-    # what the network was given there: the series filled by linear interpolation in time
-    filled = run.fill_missing(inp, np.arange(NUM_DATE) * 12.0)
-    np.testing.assert_allclose(filled[4, 20, 20], 0.5 * (inp[3, 20, 20] + inp[5, 20, 20]),
-                               rtol=1e-5)
+    # what the network was given there (the whole-frame block; a small box around the reference
+    # pixel is denoised apart; dates 12 days apart): the holes filled by linear interpolation in
+    # time, computed by hand; the other values as read
+    (net,) = [g for g in given if g.shape == inp.shape]
+    lerp = lambda a, b, f: (1 - f) * inp[a] + f * inp[b]    # noqa: E731
+    np.testing.assert_allclose(net[4, 15:25, 15:25], lerp(3, 5, 0.5)[15:25, 15:25], rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(net[7, 20:, :8], lerp(6, 9, 1 / 3)[20:, :8], rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(net[8, 20:, :8], lerp(6, 9, 2 / 3)[20:, :8], rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(net[10, 30, 30], 0.5 * (inp[9, 30, 30] + inp[11, 30, 30]), rtol=1e-5)
+    assert net[0, 5, 6] == inp[1, 5, 6]                     # before the first date with data: that value
+    same = ~np.isnan(inp)
+    same[:, REF_Y, REF_X] = False                           # the reference pixel is fed a tiny constant
+    np.testing.assert_array_equal(net[same], inp[same])
 
 
 def test_fill_missing_rule():
@@ -219,7 +236,8 @@ def test_fill_missing_rule():
     np.testing.assert_allclose(out[:, 0, 0], [2.0, 2.0, 14 / 3, 6.0, 6.0], rtol=1e-6)
     assert np.isnan(out[:, 1, 1]).all()
     np.testing.assert_array_equal(out[:, 0, 1], [1, 2, 3, 4, 5])
-    assert run.fill_missing(x[:, :1, 1:], t) is not None
+    # a block with nothing to fill (the complete pixel alone) comes back unchanged
+    np.testing.assert_array_equal(run.fill_missing(x[:, :1, 1:].astype(np.float32), t)[:, 0, 0], [1, 2, 3, 4, 5])
 
 
 def test_reference_date_empty(files, fake_denoiser, caplog):

@@ -18,10 +18,16 @@ USAGE = os.path.join(os.path.dirname(HERE), "docs", "usage.md")
 CROP = os.path.join(HERE, "data", "pyrate_cropA")
 
 
-def quickstart_commands():
+def usage_text():
+    """docs/usage.md; missing is a failure (the tests run from the repository, where it belongs)."""
     if not os.path.isfile(USAGE):
-        pytest.skip("docs/usage.md is not next to the tests (installed test run)")
-    text = open(USAGE).read()
+        pytest.fail(f"docs/usage.md not found next to the tests ({USAGE})")
+    with open(USAGE) as f:
+        return f.read()
+
+
+def quickstart_commands():
+    text = usage_text()
     section = text[text.index("## Quickstart"):]
     block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
     commands = []
@@ -33,7 +39,7 @@ def quickstart_commands():
 
 
 def test_quickstart_mentions_update_and_force():
-    text = open(USAGE).read() if os.path.isfile(USAGE) else pytest.skip("no docs/usage.md")
+    text = usage_text()
     section = text[text.index("## Quickstart"):text.index("Options worth knowing")]
     assert "--update" in section and "--force" in section
     assert "tests/data/pyrate_cropA" in section and "dlae_demo" in section

@@ -5,15 +5,22 @@ interval covers the truth.
 Every threshold has a stated reason:
 
 * **beats the baselines**: on a seeded independent-family batch, the per-series R² difference between
-  the model and the best of the classical baselines (raw differencing, Gaussian, phase/elevation +
-  Gaussian, temporal smoothing) must be positive by more than 2 standard errors of its mean (a
-  paired test at about 97.5 % one-sided).  An all-zero output, the raw input and a heavy blur fail
-  this check (``test_quality_check_can_fail``);
+  the model and each reference must be positive by more than 2 standard errors of its mean (a paired
+  test at about 97.5 % one-sided).  The references: the best of the classical baselines (raw
+  differencing, Gaussian, phase/elevation + Gaussian, temporal smoothing), an all-zero map and heavy
+  blurs (sigma 8 and 12 px) of the raw cumulative map.  A heavy blur beat the best baseline on two of
+  the four batches (fault SNR 1: 0.265 vs 0.085; mogi SNR 1: -0.622 vs -2.166), so the baselines alone
+  did not make a quality check.  An all-zero output, the raw input and heavy blurs fail this check on
+  every batch of the test (``test_quality_check_can_fail``);
 * **noise only**: output RMS <= 0.15 x the raw cumulative RMS and at most 1 % of pixels with
-  |mean| / sigma > 3 (the targets of DESIGN.md §5); the raw input fails the first;
+  |mean| / sigma > 3 (the targets of DESIGN.md §5); the raw input fails both;
 * **coverage**: the 2-sigma interval covers the truth for 90-98 % of the pixels (DESIGN.md §5),
   widened by 3 binomial standard errors of the pixels' effective sample size (counted as one
-  independent value per series, since errors are spatially correlated).
+  independent value per series, since errors are spatially correlated), and capped at 99.5 % on the
+  upper side (see ``COVERAGE_CAP``: an upper bound at or above 1 would pass an infinite sigma);
+* **sharpness**: the median sigma is below the RMS error of the raw cumulative map (an interval as
+  wide as the raw map's own error says nothing the raw data did not); sigma x 10 fails it and
+  sigma x 0.1 fails the coverage (``test_two_sigma_check_can_fail``).
 """
 import os
 
@@ -44,11 +51,49 @@ def best_baseline_r2(batch):
     return scores[name], name
 
 
+def blur(batch, sigma):
+    """The raw cumulative map blurred by a Gaussian of ``sigma`` px (each series on its own)."""
+    return ndimage.gaussian_filter(evaluate.baseline_raw(batch), (0, sigma, sigma))
+
+
+# heavy blurs: sigma 8 px (a fifth of the 40 px patch) was the audit's case; sigma 12 px is added
+# because on mogi SNR 1 it beats all the other references (R² -0.133 vs sigma 8 -0.622)
+HEAVY_BLURS = (8, 12)
+
+
+def reference_r2(batch):
+    """Per-series R² of each reference the model must beat: {name: (N,)}."""
+    best, name = best_baseline_r2(batch)
+    refs = {f"best baseline ({name})": best,
+            "all-zero map": evaluate.r2_per_sample(np.zeros_like(batch.cumulative), batch.cumulative)}
+    for s in HEAVY_BLURS:
+        refs[f"raw blurred {s} px"] = evaluate.r2_per_sample(blur(batch, s), batch.cumulative)
+    return refs
+
+
 def beats(r2_model, r2_best):
     """Paired check: mean(model - best) > 2 standard errors."""
     d = np.asarray(r2_model, np.float64) - np.asarray(r2_best, np.float64)
     se = d.std(ddof=1) / np.sqrt(len(d))
     return bool(d.mean() > 2 * se), float(d.mean()), float(se)
+
+
+def beats_all(r2_model, refs):
+    """(ok, failures): ``r2_model`` beats every reference of :func:`reference_r2` (paired test each)."""
+    failures = []
+    for name, r2 in refs.items():
+        ok, lead, se = beats(r2_model, r2)
+        if not ok:
+            failures.append(f"{name} {np.mean(r2):.3f} (lead {lead:.3f} +- {se:.3f})")
+    return not failures, failures
+
+
+def batch_for(kind, snr):
+    """The seeded batch of test_beats_baselines (and of its can-fail check)."""
+    return evaluate.independent_batch(N_SERIES, kind, snr, rng=4242 + int(10 * snr))
+
+
+CASES = [(k, s) for k in KINDS for s in (1.0, 2.0)]
 
 
 def test_loads_offline_with_card(shipped):
@@ -61,59 +106,73 @@ def test_loads_offline_with_card(shipped):
     assert "evaluation" in card and len(card["evaluation"]["table"]["snr"]) >= 10
 
 
-def test_quality_check_can_fail():
-    """The check of test_beats_baselines rejects an all-zero map, the raw input and a heavy blur."""
-    batch = evaluate.independent_batch(N_SERIES, "fault", 1.0, rng=4242)
-    best, _ = best_baseline_r2(batch)
-    zero = evaluate.r2_per_sample(np.zeros_like(batch.cumulative), batch.cumulative)
-    raw = evaluate.r2_per_sample(evaluate.baseline_raw(batch), batch.cumulative)
-    blur = evaluate.r2_per_sample(ndimage.gaussian_filter(evaluate.baseline_raw(batch), (0, 8, 8)), batch.cumulative)
-    for r2 in (zero, raw, blur):
-        assert not beats(r2, best)[0]
-    # and accepts the truth
-    assert beats(np.ones(N_SERIES), best)[0]
+@pytest.mark.parametrize("kind,snr", CASES)
+def test_quality_check_can_fail(kind, snr):
+    """On the very batches of test_beats_baselines, the check rejects an all-zero map, the raw input
+    and heavy blurs of it (sigma 6 px, between the blurs of the references, too), and accepts the truth."""
+    batch = batch_for(kind, snr)
+    refs = reference_r2(batch)
+    truth = batch.cumulative
+    bad = {"all-zero": np.zeros_like(truth), "raw": evaluate.baseline_raw(batch),
+           **{f"blur {s} px": blur(batch, s) for s in (6,) + HEAVY_BLURS}}
+    for name, pred in bad.items():
+        assert not beats_all(evaluate.r2_per_sample(pred, truth), refs)[0], (kind, snr, name)
+    assert beats_all(np.ones(N_SERIES), refs)[0]
 
 
-# Measured with the shipped models (96 series, seeds below); the targets not met yet are strict xfails,
-# so a model that meets them turns the test red (XPASS) and the mark must go:
-#   fault SNR 1: 0.568 vs temporal smoothing 0.085, passes; fault SNR 2: 0.865 vs temporal 0.831, lead
-#   0.033 +- 0.024 (1.4 standard errors: not significantly ahead); mogi SNR 1: -0.711 vs phase/elevation
-#   -2.166, passes; mogi SNR 2: -0.084 vs phase/elevation 0.027, lead -0.112 +- 0.235 (a few series with
-#   a large level error dominate these 96; on 192 other series, benchmarks/r2_at_snr.py, 0.40 +- 0.08
-#   against 0.03).
+# Measured with the shipped models (96 series, seeds of batch_for); R² means, lead = mean per-series
+# difference +- its standard error.  The targets not met yet are strict xfails, so a model that meets
+# them turns the test red (XPASS) and the mark must go:
+#   fault SNR 1: 0.568; ahead of temporal smoothing (0.085) by 0.483 +- 0.066, of the all-zero map
+#     (-0.475) by 1.043 +- 0.044, of the sigma-8 blur (0.265) by 0.303 +- 0.038, of the sigma-12 blur
+#     (0.234): passes;
+#   fault SNR 2: 0.865 vs temporal 0.831, lead 0.033 +- 0.024 (1.4 standard errors: not significantly
+#     ahead); ahead of the zero map (-0.387) and the sigma-8 blur (0.470, lead 0.395 +- 0.035);
+#   mogi SNR 1: -0.711; ahead of phase/elevation (-2.166) by 1.455 +- 0.558 and of the zero map (-2.840)
+#     by 2.129 +- 0.274, but behind the sigma-8 blur (-0.622) by 0.089 +- 0.296 and the sigma-12 blur
+#     (-0.133);
+#   mogi SNR 2: -0.084 vs phase/elevation 0.027, lead -0.112 +- 0.235, and behind the sigma-8 blur
+#     (0.322) by 0.406 +- 0.296 (a few series with a large level error dominate these 96; on 192 other
+#     series, benchmarks/r2_at_snr.py, 0.40 +- 0.08 against 0.03).
 NOT_YET = {("fault", 2.0): "ahead of temporal smoothing by 0.033 +- 0.024 (0.865 vs 0.831), under 2 standard errors",
-           ("mogi", 2.0): "behind phase/elevation by 0.112 +- 0.235 (-0.084 vs 0.027) on these 96 series"}
+           ("mogi", 1.0): "behind the sigma-8 blur of the raw map by 0.089 +- 0.296 (-0.711 vs -0.622) and the "
+                          "sigma-12 blur (-0.133), though ahead of phase/elevation (-2.166) by 1.455 +- 0.558",
+           ("mogi", 2.0): "behind phase/elevation by 0.112 +- 0.235 (-0.084 vs 0.027) and the sigma-8 blur "
+                          "by 0.406 +- 0.296 (0.322) on these 96 series"}
 
 
-@pytest.mark.parametrize("kind,snr", [(k, s) for k in KINDS for s in (1.0, 2.0)])
+@pytest.mark.parametrize("kind,snr", CASES)
 def test_beats_baselines(kind, snr, request):
     if (kind, snr) in NOT_YET:
         request.applymarker(pytest.mark.xfail(strict=True, reason=NOT_YET[(kind, snr)]))
     model = load_model(kind)
-    batch = evaluate.independent_batch(N_SERIES, kind, snr, rng=4242 + int(10 * snr))
+    batch = batch_for(kind, snr)
     pred = predict_windows(model, batch.noisy, batch.elevation)
     r2 = evaluate.r2_per_sample(pred.cumulative, batch.cumulative)
-    best, name = best_baseline_r2(batch)
-    ok, lead, se = beats(r2, best)
-    assert ok, f"{kind} at SNR {snr}: mean R² {r2.mean():.3f} vs {name} {best.mean():.3f} (lead {lead:.3f} +- {se:.3f})"
+    ok, failures = beats_all(r2, reference_r2(batch))
+    assert ok, f"{kind} at SNR {snr}: mean R² {r2.mean():.3f}, not ahead of: " + "; ".join(failures)
 
 
 def _noise_only(model, kind):
-    """Output RMS / raw RMS and the fraction of pixels with |mean| / sigma > 3 on synthetic noise alone."""
+    """On synthetic noise alone: output RMS / raw RMS, the fraction of pixels with |mean| / sigma > 3,
+    and that fraction for the raw cumulative map judged with the same sigma."""
     batch = evaluate.independent_batch(N_SERIES, kind, 1.0, rng=77)
     noisy = batch.noisy - batch.clean                    # noise alone
     pred = predict_windows(model, noisy, batch.elevation)
     raw = noisy[:, -1] - noisy[:, 0]
     ratio = np.sqrt(np.mean(pred.cumulative.astype(np.float64) ** 2) / np.mean(raw.astype(np.float64) ** 2))
-    return ratio, np.mean(np.abs(pred.cumulative) > 3 * pred.cumulative_std), raw
+    return (ratio, np.mean(np.abs(pred.cumulative) > 3 * pred.cumulative_std),
+            np.mean(np.abs(raw) > 3 * pred.cumulative_std))
 
 
 def test_noise_only_is_not_detected(shipped):
-    """At most 1 % of pixels called significant on noise alone; the raw input would fail the RMS bound."""
+    """At most 1 % of pixels called significant on noise alone; the raw input, with the same sigma, fails."""
     kind, model = shipped
-    ratio, false, raw = _noise_only(model, kind)
+    ratio, false, raw_false = _noise_only(model, kind)
     assert false <= 0.01, (kind, false)
-    assert np.sqrt(np.mean(raw ** 2) / np.mean(raw ** 2)) > 0.15
+    # the check can fail: the raw cumulative map calls about 40 % of the pixels significant
+    # (measured 0.42 fault, 0.40 mogi)
+    assert raw_false > 0.01, (kind, raw_false)
 
 
 def test_noise_only_output_rms(shipped, request):
@@ -125,11 +184,56 @@ def test_noise_only_output_rms(shipped, request):
     assert ratio <= 0.15, (kind, ratio)
 
 
+# Upper cap of the coverage: 99.5 % is what a Gaussian 2-sigma interval covers when sigma is 1.4x the
+# true error std (erf(2 x 1.4 / sqrt 2) = 0.995).  The binomial tolerance of the 90-98 % target counts
+# one independent value per series (3 s.e. = 0.067, so 0.98 + tol > 1); the measured standard error of
+# the mean coverage over the 96 series is 0.002-0.006, so the cap stays more than 2 measured s.e. above
+# 0.98.  Measured coverage 0.962-0.985 (fault SNR 0.3 / 3: 0.962 / 0.972; mogi: 0.963 / 0.985);
+# sigma x 2 covers 0.998-1.000 and fails the cap.
+COVERAGE_CAP = 0.995
+# Sharpness: median sigma / RMS error of the raw cumulative map measured 0.24 / 0.51 (fault SNR 0.3 / 3)
+# and 0.21 / 0.42 (mogi); the bound 1 is where the interval stops being narrower than the raw map's
+# error; sigma x 10 measures 2.1-5.1.  (The stricter "median 2 sigma below the raw map's median
+# absolute error" is missed by every case: 1.15 / 2.45 fault, 1.00 / 2.18 mogi; not a DESIGN target.)
+MAX_SIGMA_OVER_RAW = 1.0
+_COVERAGE_CACHE = {}
+
+
+def coverage_case(kind, model, snr):
+    """(prediction, sigma, truth, raw map) of the cumulative map on the seeded coverage batch."""
+    if (kind, snr) not in _COVERAGE_CACHE:
+        batch = evaluate.independent_batch(N_SERIES, kind, snr, rng=999 + int(10 * snr))
+        pred = predict_windows(model, batch.noisy, batch.elevation)
+        _COVERAGE_CACHE[(kind, snr)] = (pred.cumulative.astype(np.float64),
+                                        pred.cumulative_std.astype(np.float64),
+                                        batch.cumulative.astype(np.float64),
+                                        evaluate.baseline_raw(batch).astype(np.float64))
+    return _COVERAGE_CACHE[(kind, snr)]
+
+
+def two_sigma_ok(pred, sigma, truth, raw):
+    """(ok, coverage, median sigma / raw RMS error) of the coverage and sharpness checks."""
+    cover = float(np.mean(np.abs(pred - truth) <= 2 * sigma))
+    tol = 3 * np.sqrt(0.95 * 0.05 / N_SERIES)
+    sharp = float(np.median(sigma) / np.sqrt(np.mean((raw - truth) ** 2)))
+    ok = 0.90 - tol <= cover <= min(0.98 + tol, COVERAGE_CAP) and sharp <= MAX_SIGMA_OVER_RAW
+    return ok, cover, sharp
+
+
 @pytest.mark.parametrize("snr", [0.3, 3.0])
 def test_two_sigma_coverage(shipped, snr):
     kind, model = shipped
-    batch = evaluate.independent_batch(N_SERIES, kind, snr, rng=999 + int(10 * snr))
-    pred = predict_windows(model, batch.noisy, batch.elevation)
-    cover = float(np.mean(np.abs(pred.cumulative - batch.cumulative) <= 2 * pred.cumulative_std))
-    tol = 3 * np.sqrt(0.95 * 0.05 / N_SERIES)
-    assert 0.90 - tol <= cover <= 0.98 + tol, (kind, snr, cover)
+    ok, cover, sharp = two_sigma_ok(*coverage_case(kind, model, snr))
+    assert ok, (kind, snr, cover, sharp)
+
+
+@pytest.mark.parametrize("snr", [0.3, 3.0])
+def test_two_sigma_check_can_fail(shipped, snr):
+    """The model's own sigma scaled by 10 (too wide: fails the sharpness, and the cap), by 0.1 (too
+    narrow: covers about 20 %) and made infinite all fail on the same batches."""
+    kind, model = shipped
+    pred, sigma, truth, raw = coverage_case(kind, model, snr)
+    for factor in (10.0, 0.1, np.inf):
+        assert not two_sigma_ok(pred, factor * sigma, truth, raw)[0], (kind, snr, factor)
+    wide = two_sigma_ok(pred, 10 * sigma, truth, raw)
+    assert wide[1] > COVERAGE_CAP and wide[2] > MAX_SIGMA_OVER_RAW        # each bound rejects it

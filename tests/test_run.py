@@ -136,11 +136,16 @@ def test_update_mode(project, fake_denoiser):
     cfg = DlaeConfig()
     out = run.run_dlae(project.ts, project.geom, cfg, progress=False)
     assert run.run_dlae(project.ts, project.geom, cfg, update=True, progress=False) is None
-    mtime = os.path.getmtime(out["timeseries"])
+    # inputs at t=0, outputs at t=1000 (still newer than the inputs): a rewrite must move the mtime
+    for path in (project.ts, project.geom, project.mask):
+        os.utime(path, (0, 0))
+    for path in out.values():
+        os.utime(path, (1000, 1000))
+    assert run.run_dlae(project.ts, project.geom, cfg, update=True, progress=False) is None   # still up to date
+    assert os.path.getmtime(out["timeseries"]) == 1000
     cfg2 = DlaeConfig(mask_file=project.mask)  # changed option -> run again
-    os.utime(project.mask, (0, 0))
     assert run.run_dlae(project.ts, project.geom, cfg2, update=True, progress=False)
-    assert os.path.getmtime(out["timeseries"]) >= mtime
+    assert os.path.getmtime(out["timeseries"]) > 1000
     assert readfile.read_attribute(out["timeseries"])["mintpy.dlae.maskFile"] == "maskTempCoh.h5"
 
 

@@ -21,7 +21,17 @@ def test_resume_in_a_fresh_process(tmp_path):
     with open(str(tmp_path / "tiny_ckpt" / "state.json")) as f:
         state = json.load(f)
     assert state["samples_seen"] == 32 and len(state["segments"]) == 2
-    assert state["log"][-1]["lr"] != state["log"][0]["lr"]
+    # the learning rate logged after each epoch is the schedule's value at that epoch's last step:
+    # epoch 1 ends at step 1 of a 16-sample run (2 steps of 8), epoch 2 (resumed) at step 3 of a
+    # 32-sample run (4 steps); both in the warm-up, so they differ
+    from mintpy_dlae.train import lr_at
+    opts = state["options"]
+    sched = lambda step, total: lr_at(step, total, opts["lr"], opts["warmup_steps"], opts["lr_floor"])  # noqa: E731
+    first, last = state["log"][0], state["log"][-1]
+    assert (first["samples"], last["samples"]) == (16, 32)
+    assert abs(first["lr"] - sched(1, 2)) <= 1e-6 * sched(1, 2), (first["lr"], sched(1, 2))
+    assert abs(last["lr"] - sched(3, 4)) <= 1e-6 * sched(3, 4), (last["lr"], sched(3, 4))
+    assert sched(3, 4) != sched(1, 2)
 
 
 def test_init_from_records_the_lineage(tmp_path):
