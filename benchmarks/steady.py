@@ -13,6 +13,7 @@ over all 8 intervals.
 Per interval j = 1..8 the gain is sum(p_j t_j) / sum(t_j t_j) between the output's increment p_j
 (date j minus date j-1 of the per-date maps) and the injected increment t_j (steady: 1/8 of the
 cumulative map each); its mean over the series shows where in the window a model gives motion up.
+With ``--json``: the rows per model, and ``table`` {"MODEL KIND HISTORY Nx": {gain, se, j1..j8}}.
 """
 import argparse
 import json
@@ -79,6 +80,11 @@ def main(argv=None):
         for r in rows:
             cells = " ".join("   - " if g is None else f"{g:5.2f}" for g in r["interval_gain"])
             print(f"{r['kind']:6} {r['history']:7} {r['factor']:4.0f}x  {r['gain']:5.2f} +- {r['gain_se']:.2f}   {cells}")
+    # a flat view for the docs' tables (benchmarks/check_docs.py): "MODEL KIND HISTORY Nx" -> numbers
+    out["table"] = {f"{name} {r['kind']} {r['history']} {r['factor']:g}x":
+                    dict(gain=r["gain"], se=r["gain_se"],
+                         **{f"j{j + 1}": g for j, g in enumerate(r["interval_gain"]) if g is not None})
+                    for name in list(out) for r in out[name]}
     if args.json:
         tmp = args.json + ".tmp"
         with open(tmp, "w") as f:

@@ -192,3 +192,36 @@ def test_injection_spread_rejects_a_centre_outside_the_crop():
     proc = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "injection_spread.py"), "--model", "fault",
                            "--centre", "500", "25"], capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0 and "outside" in proc.stderr
+
+
+def test_steady_gains_of_a_known_predictor(monkeypatch):
+    """benchmarks/steady.py with a stand-in network that returns exactly half of the injected signal
+    (it knows the noise of the patched batch and removes it): every cumulative gain and every interval
+    gain must read 0.5, with zero spread; the step (at date 4 = 9 // 2) moves only in interval j = 4 (dates 3 -> 4)."""
+    from mintpy_dlae import evaluate, inference, synthetic
+    mod = _load("steady")
+    rng = np.random.default_rng(0)
+    n, T, S = 4, 9, 40
+    noise = (1e-3 * rng.standard_normal((n, T, S, S))).astype(np.float32)
+
+    def batch(num, kind, snr, rng=None):
+        z = np.zeros((num, T, S, S), np.float32)
+        return synthetic.Batch(noisy=noise[:num].copy(), clean=z, elevation=np.zeros((num, S, S), np.float32),
+                               incidence=np.zeros(num, np.float32), azimuth=np.zeros(num, np.float32),
+                               snr=np.zeros(num, np.float32), pixel_size=np.ones(num, np.float32))
+
+    def half(model, windows, elevation, **kw):
+        signal = windows - (noise[:len(windows)] - noise[:len(windows), :1])
+        dates = 0.5 * (signal[:, 1:] - signal[:, :1])
+        return inference.WindowPrediction(dates=dates, cumulative=dates[:, -1], dates_std=np.ones_like(dates),
+                                          cumulative_std=np.ones_like(dates[:, -1]))
+
+    monkeypatch.setattr(evaluate, "independent_batch", batch)
+    monkeypatch.setattr(inference, "predict_windows", half)
+    rows = mod.measure(None, series=n)
+    assert len(rows) == len(mod.KINDS) * len(mod.HISTORIES) * len(mod.FACTORS)
+    for r in rows:
+        assert r["gain"] == 0.5 and r["gain_se"] == 0.0, r
+        moving = [j for j, g in enumerate(r["interval_gain"], 1) if g is not None]
+        assert moving == (list(range(1, 9)) if r["history"] == "steady" else [4]), r
+        assert all(g == 0.5 for g in r["interval_gain"] if g is not None), r
