@@ -83,7 +83,7 @@ def main(argv=None):
     # a flat view for the docs' tables (benchmarks/check_docs.py): "MODEL KIND HISTORY Nx" -> numbers
     out["table"] = {f"{name} {r['kind']} {r['history']} {r['factor']:g}x":
                     dict(gain=r["gain"], se=r["gain_se"],
-                         **{f"j{j + 1}": g for j, g in enumerate(r["interval_gain"]) if g is not None})
+                         **{f"j{j + 1}": g for j, g in enumerate(r["interval_gain"])})
                     for name in list(out) for r in out[name]}
     if args.json:
         tmp = args.json + ".tmp"
