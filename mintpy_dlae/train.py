@@ -34,7 +34,25 @@ from .model import export_float32
 log = logging.getLogger(__name__)
 
 DEFAULTS = dict(batch_size=32, steps_per_epoch=100, lr=1e-3, warmup_steps=200, lr_floor=0.05, beta=0.5,
-                cumulative_weight=2.0, global_clipnorm=1.0, scale_jitter=0.4, val_size=384, seed=0)
+                cumulative_weight=2.0, global_clipnorm=1.0, scale_jitter=0.4, val_size=384, seed=0, workers=1)
+
+
+def accelerator_name():
+    """The accelerator the Keras backend trains on (e.g. 'NVIDIA H200'), or None on a CPU."""
+    import keras
+    try:
+        if keras.backend.backend() == "jax":
+            import jax
+            dev = jax.devices()[0]
+            return None if dev.platform == "cpu" else str(dev.device_kind)
+        if keras.backend.backend() == "torch":
+            import torch
+            return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+        import tensorflow as tf
+        gpus = tf.config.list_physical_devices("GPU")
+        return gpus[0].name if gpus else None
+    except Exception:          # a probe must never stop a training run
+        return None
 
 
 def cpu_name():
@@ -187,7 +205,8 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
         with open(state_path) as f:
             state = json.load(f)
         opts = dict(state["options"])
-        opts.update({k: v for k, v in options.items() if k in ("steps_per_epoch", "lr", "lr_floor", "global_clipnorm")})
+        opts.update({k: v for k, v in options.items()
+                     if k in ("steps_per_epoch", "lr", "lr_floor", "global_clipnorm", "workers")})
         _nll_loss_class()        # register the loss class: a fresh process must know it to load the checkpoint
         model = keras.saving.load_model(ckpt, compile=True)
         log.info("resumed %s at %d samples", ckpt, state["samples_seen"])
@@ -222,11 +241,12 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
     total_steps = max(1, int(samples) // bs)
     seed = int(opts["seed"]) + 7919 * state["epochs"] + 1
     data = training_stream(state["kind"], batch_size=bs, seed=seed, scale_jitter=opts["scale_jitter"],
+                           workers=int(opts.get("workers", 1)),
                            **{k: tuple(v) if isinstance(v, list) else v for k, v in state["generator"].items()})
     cumulative_only = model.output_kind != "dates"      # a cumulative-only head: last map + validity
     val = validation_set(state["kind"], int(opts["val_size"]))
     segment = {"start_samples": state["samples_seen"], "cpu": cpu_name(), "cores": os.cpu_count(),
-               "precision": precision, "backend": keras.backend.backend(),
+               "accelerator": accelerator_name(), "precision": precision, "backend": keras.backend.backend(),
                "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     state["segments"].append(segment)
     seg_t0 = time.time()
@@ -259,6 +279,7 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
         if progress:
             print(json.dumps(entry), flush=True)
         _save(model, state, out, ckpt, state_path, card_path)
+    data.close()        # stops the generator thread or processes
     return model, state
 
 

@@ -136,3 +136,41 @@ def test_area_reference_makes_zero_mean_noise_on_any_terrain():
     assert 0.35 < zero.mean() < 0.65, zero.mean()
     b2 = synthetic.generate(128, "fault", rng=9, snr=1.0, offset_free=1.0)     # stratified offsets remain
     assert np.abs((b2.noisy - b2.clean).mean(axis=(2, 3))).max() > 1e-4
+
+
+def test_training_stream_thread_is_reproducible_and_matches_generate():
+    """One thread (the default): the stream is the documented function of its seed, chunk by chunk:
+    its first batch equals ``training_arrays`` of the first chunk drawn from the same generator."""
+    from mintpy_dlae.dataset import GENERATOR_OPTIONS, training_arrays, training_stream
+    a = training_stream("fault", batch_size=4, seed=3, chunk_batches=2)
+    x1, y1 = next(a)
+    a.close()
+    b = training_stream("fault", batch_size=4, seed=3, chunk_batches=2)
+    x2, y2 = next(b)
+    b.close()
+    np.testing.assert_array_equal(y1, y2)
+    rng = np.random.default_rng(3)
+    rng.choice(1, p=[1.0])                           # the kind draw of the first chunk
+    batch = synthetic.generate(8, kind="fault", rng=rng, **GENERATOR_OPTIONS)
+    _, y = training_arrays(batch, rng, 0.4)
+    np.testing.assert_array_equal(y1, y[:4])
+
+
+def test_training_stream_worker_processes():
+    """Two generator processes: batches of the right shapes, the two workers draw different series,
+    and closing the stream stops them."""
+    import multiprocessing as mp
+
+    from mintpy_dlae.dataset import training_stream
+    before = set(mp.active_children())
+    s = training_stream({"fault": 0.5, "mogi": 0.5}, batch_size=4, seed=1, chunk_batches=1, workers=2)
+    got = [next(s) for _ in range(6)]
+    for x, y in got:
+        assert x["series"].shape == (4, 9, 40, 40, 2) and x["elevation"].shape == (4, 40, 40, 1)
+        assert y.shape == (4, 40, 40, 9)          # 8 dates after the first + the validity weight
+    targets = [y.tobytes() for _, y in got]
+    assert len(set(targets)) == len(targets)            # no chunk repeats (distinct child seeds)
+    s.close()
+    assert not (set(mp.active_children()) - before)
+    with pytest.raises(ValueError, match="workers"):
+        next(training_stream("fault", workers=0))

@@ -23,6 +23,10 @@ def main():
     p.add_argument("--generator", default="{}", help="JSON overrides of dataset.GENERATOR_OPTIONS")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--batch-size", type=int, default=None, help="series per step (default 32; a new run only)")
+    p.add_argument("--steps-per-epoch", type=int, default=None, help="steps between checkpoints (default 100)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="generator processes (default 1 thread; more where an accelerator outruns one core)")
     a = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     from mintpy_dlae.train import train
@@ -30,11 +34,14 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     os.makedirs(os.path.join(here, a.name), exist_ok=True)
     out = os.path.join(here, a.name, a.name + ".keras")
+    extra = {k: v for k, v in (("batch_size", a.batch_size), ("steps_per_epoch", a.steps_per_epoch),
+                               ("workers", a.workers)) if v is not None}
     if a.resume:
-        train(kinds, out, samples=a.samples, resume=True, progress=False)
+        extra.pop("batch_size", None)
+        train(kinds, out, samples=a.samples, resume=True, progress=False, **extra)
     else:
         train(kinds, out, samples=a.samples, init_from=a.init, generator=json.loads(a.generator), lr=a.lr,
-              seed=a.seed, progress=False)
+              seed=a.seed, progress=False, **extra)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,37 @@
+#!/bin/bash
+# Train on the device machine that some sessions are lent (one H200, 16 cores; JAX and PyTorch, no
+# TensorFlow) with the project's backend-neutral loop (Keras 3, KERAS_BACKEND=jax), and bring the
+# checkpoint back.  Nothing here runs in CI.
+#
+# Prepare once, here, in the repository root (the wheels are ignored by git and carried by the tool):
+#   echo /.whl/ >> .git/info/exclude
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+#       -d .whl keras==3.15.1 namex optree
+# Run with the device tool (carry [".whl", "training/NAME"] when resuming; timeout_s 600):
+#   bash training/device_train.sh SECONDS NAME <training/finetune.py arguments after NAME>
+# e.g. a fine-tune of the shipped fault model with 14 generator processes and batch 256:
+#   bash training/device_train.sh 480 fault_gpu --init training/fault_area/fault_area.keras \
+#       --samples 2000000 --lr 6e-4 --batch-size 256 --steps-per-epoch 200 --workers 14 --generator '{...}'
+# The run stops after SECONDS (at most one epoch is lost); $OUT then holds NAME.keras, NAME.json,
+# last.keras, state.json and train.log.  Copy the first two into training/NAME/ and the checkpoint
+# pair into training/NAME/NAME_ckpt/; `python training/finetune.py NAME --samples N --resume`
+# continues it on any machine.  Size --samples to the time: the learning rate decays over --samples.
+set -u
+SECONDS_LIMIT=$1; NAME=$2; shift 2
+if ls .whl/*.whl >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+    export PYTHONPATH=/tmp/site:$PWD
+else
+    export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+fi
+export KERAS_BACKEND=${KERAS_BACKEND:-jax} XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
+OUTDIR=${OUT:-training/$NAME/out}
+mkdir -p "$OUTDIR" "training/$NAME"
+nvidia-smi -L 2>/dev/null | head -1
+timeout --signal=INT "$SECONDS_LIMIT" python3 training/finetune.py "$NAME" "$@" 2>&1 | tee "$OUTDIR/train.log"
+for f in "training/$NAME/$NAME.keras" "training/$NAME/$NAME.json" "training/$NAME/${NAME}_ckpt/last.keras" \
+         "training/$NAME/${NAME}_ckpt/state.json"; do
+    [ -f "$f" ] && cp "$f" "$OUTDIR/"
+done
+ls -l "$OUTDIR"
