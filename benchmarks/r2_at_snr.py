@@ -13,7 +13,9 @@ requested SNR values, for both source kinds, and reports per model, kind and SNR
 - ``median``;
 - ``mean_level_free``: mean R² after removing each map's mean error (the map's level: set by the
   reference point in real data, and the largest single error of the Mogi series);
-- the same for the ``phase_elevation`` and ``temporal`` baselines.
+- the same for the ``phase_elevation`` and ``temporal`` baselines, and for heavy blurs of the raw
+  cumulative map (``blur8``, ``blur12``: Gaussian of 8 and 12 px), which keep the map's level exactly
+  as the raw map has it and are the strongest reference on the Mogi series.
 """
 import argparse
 import json
@@ -31,7 +33,9 @@ def _stats(pred, truth):
 
 
 def score(models, kinds=("fault", "mogi"), snrs=(0.5, 1.0, 2.0), per_level=192, seed=777000):
-    from mintpy_dlae.evaluate import baseline_phase_elevation, baseline_temporal, independent_batch
+    from scipy import ndimage
+
+    from mintpy_dlae.evaluate import baseline_phase_elevation, baseline_raw, baseline_temporal, independent_batch
     from mintpy_dlae.inference import predict_windows
     from mintpy_dlae.model import load_model
     nets = {name: load_model(path) for name, path in models.items()}
@@ -43,6 +47,8 @@ def score(models, kinds=("fault", "mogi"), snrs=(0.5, 1.0, 2.0), per_level=192, 
                    for name, net in nets.items()}
             row["phase_elevation"] = _stats(baseline_phase_elevation(b), b.cumulative)
             row["temporal"] = _stats(baseline_temporal(b), b.cumulative)
+            for px in (8, 12):
+                row[f"blur{px}"] = _stats(ndimage.gaussian_filter(baseline_raw(b), (0, px, px)), b.cumulative)
             out[f"{kind}@{snr:g}"] = row
     return out
 
