@@ -174,3 +174,13 @@ def test_training_stream_worker_processes():
     assert not (set(mp.active_children()) - before)
     with pytest.raises(ValueError, match="workers"):
         next(training_stream("fault", workers=0))
+
+
+def test_training_stream_patch_size_from_generator_options():
+    """train(generator={"size": S}) passes the generator options to the stream as keywords, so a run's
+    patch size is recorded in its card with them; the stream honours it."""
+    from mintpy_dlae.dataset import training_stream
+    s = training_stream("mogi", batch_size=2, seed=0, chunk_batches=1, **{"size": 24, "nodata": 0.5})
+    x, y = next(s)
+    s.close()
+    assert x["series"].shape == (2, 9, 24, 24, 2) and y.shape == (2, 24, 24, 9)
