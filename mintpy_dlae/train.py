@@ -263,6 +263,13 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
             if cumulative_only:
                 y = y[..., -2:]
             res = model.train_on_batch(x, {"dist": y}, return_dict=True)
+            if not np.isfinite(res["loss"]):
+                data.close()
+                raise FloatingPointError(
+                    f"train: the loss is {res['loss']} at sample {state['samples_seen']} of {out} (precision "
+                    f"{precision}); the last checkpoint ({ckpt}) is left as it was. With bfloat16 on patches "
+                    "larger than 48 px the Conv3D kernel gradients overflow on some CPUs (docs/training.md): "
+                    "train in float32 (precision='float32', --precision float32) or on 40 px patches.")
             losses.append(res["loss"])
             state["samples_seen"] += bs
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")

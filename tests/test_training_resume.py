@@ -57,3 +57,23 @@ def test_train_leaves_the_dtype_policy_as_it_found_it(tmp_path):
     train("fault", str(tmp_path / "p.keras"), samples=4, steps_per_epoch=1, batch_size=2, val_size=4, precision="bfloat16",
           model_config={"filters": 4, "filters_2d": 4}, progress=False)
     assert keras.config.dtype_policy().name == before
+
+
+def test_non_finite_loss_stops_the_run_and_keeps_the_checkpoint(tmp_path, monkeypatch):
+    """A step whose loss is not finite stops training with a clear error, before the epoch's weights
+    (NaN by then) overwrite the model or the checkpoint of the previous epoch."""
+    import keras
+    import numpy as np
+    import pytest
+
+    from mintpy_dlae.train import train
+    out = str(tmp_path / "tiny.keras")
+    tiny = dict(model_config={"filters": 4, "filters_2d": 4}, precision="float32", batch_size=8,
+                steps_per_epoch=2, val_size=16, progress=False)
+    train("fault", out, samples=16, **tiny)
+    before = os.path.getmtime(out), os.path.getmtime(str(tmp_path / "tiny_ckpt" / "last.keras"))
+    monkeypatch.setattr(keras.Model, "train_on_batch", lambda self, *a, **k: {"loss": np.float32("nan")})
+    with pytest.raises(FloatingPointError, match="loss is nan at sample 16"):
+        train("fault", out, samples=32, resume=True, **tiny)
+    after = os.path.getmtime(out), os.path.getmtime(str(tmp_path / "tiny_ckpt" / "last.keras"))
+    assert after == before

@@ -25,6 +25,7 @@ def main():
     p.add_argument("--resume", action="store_true")
     p.add_argument("--batch-size", type=int, default=None, help="series per step (default 32; a new run only)")
     p.add_argument("--steps-per-epoch", type=int, default=None, help="steps between checkpoints (default 100)")
+    p.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"])
     p.add_argument("--workers", type=int, default=None,
                    help="generator processes (default 1 thread; more where an accelerator outruns one core)")
     a = p.parse_args()
@@ -38,10 +39,10 @@ def main():
                                ("workers", a.workers)) if v is not None}
     if a.resume:
         extra.pop("batch_size", None)
-        train(kinds, out, samples=a.samples, resume=True, progress=False, **extra)
+        train(kinds, out, samples=a.samples, resume=True, progress=False, precision=a.precision, **extra)
     else:
         train(kinds, out, samples=a.samples, init_from=a.init, generator=json.loads(a.generator), lr=a.lr,
-              seed=a.seed, progress=False, **extra)
+              seed=a.seed, progress=False, precision=a.precision, **extra)
 
 
 if __name__ == "__main__":
