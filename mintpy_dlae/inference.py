@@ -90,11 +90,17 @@ _LOADED = {}
 
 
 def prepare_model(model, precision="auto"):
-    """Load a model ('fault', 'mogi', path or keras model) and set its compute precision."""
+    """Load a model ('fault', 'mogi', path or keras model) and set its compute precision.
+
+    Returns (model, the model to call): the same object when its dtype policy matches ``precision``,
+    else a cached copy in that precision.  A copy made for a model object (not a path) is given the
+    object's current weights on every call, so a model that is being trained is never predicted with
+    stale weights (the validation of a float32 run on a bfloat16 CPU once was)."""
     import keras
 
     from .model import DlaeNet, load_model, resolve_model_path
-    if isinstance(model, (str, os.PathLike)):
+    live = not isinstance(model, (str, os.PathLike))      # a model object: its weights may change (training)
+    if not live:
         # cache by file (and its modification time) so repeated calls, e.g. per block, load once
         path = os.path.abspath(resolve_model_path(model))
         key = (path, os.path.getmtime(path))
@@ -105,7 +111,10 @@ def prepare_model(model, precision="auto"):
     policy = "mixed_bfloat16" if resolve_precision(precision) == "bfloat16" else "float32"
     key = (id(net), policy)
     if key in _PREPARED:
-        return _PREPARED[key]
+        net, net_out = _PREPARED[key]
+        if live and net_out is not net:     # a copy in the other precision: give it the current weights
+            net_out.set_weights(net.get_weights())
+        return net, net_out
     if net.dtype_policy.name != policy:
         old = keras.config.dtype_policy()
         try:

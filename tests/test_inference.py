@@ -260,3 +260,28 @@ def test_compiled_forward_equals_eager_call_for_any_tile_shape(tiny):
             a, b = np.asarray(eager[key]), np.asarray(compiled[key])
             assert a.shape == b.shape, (key, a.shape, b.shape)
             np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5 * float(np.abs(a).max()))
+
+
+def test_prediction_follows_the_weights_of_a_live_model_in_the_other_precision():
+    predict_windows = inference.predict_windows
+    """A float32 model predicted in bfloat16 goes through a cached copy; after its weights change (as in
+    training), the next prediction must use the new weights, as a fresh model with them does."""
+    import keras
+
+    old = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        net = build_model(filters=4, filters_2d=4)
+        fresh = build_model(filters=4, filters_2d=4)
+    finally:
+        keras.config.set_dtype_policy(old)
+    rng = np.random.default_rng(0)
+    x = (1e-3 * rng.standard_normal((2, 9, 24, 24))).astype(np.float32)
+    elev = np.zeros((2, 24, 24), np.float32)
+    first = predict_windows(net, x, elev, precision="bfloat16").cumulative
+    net.set_weights([w + 0.05 * rng.standard_normal(w.shape).astype(w.dtype) for w in net.get_weights()])
+    second = predict_windows(net, x, elev, precision="bfloat16").cumulative
+    fresh.set_weights(net.get_weights())
+    expect = predict_windows(fresh, x, elev, precision="bfloat16").cumulative
+    assert not np.allclose(first, second)
+    np.testing.assert_allclose(second, expect, rtol=1e-5, atol=1e-9)
