@@ -10,7 +10,6 @@ Prints the gain and correlation of each case (mean over the two windows) and the
 (see :mod:`mintpy_dlae.injection`).
 """
 import argparse
-import json
 import os
 import sys
 
@@ -75,10 +74,8 @@ def main(argv=None):
                        title=f"{os.path.basename(args.model[0])}: injection into detrended Sentinel-1 noise "
                              "(Mexico City crop), 5x the cumulative noise std")
     if args.json:
-        tmp = args.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(result, f, indent=1)
-        os.replace(tmp, args.json)
+        from mintpy_dlae.model import atomic_write_json
+        atomic_write_json(result, args.json)
     return 0
 
 

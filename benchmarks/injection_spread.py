@@ -20,7 +20,6 @@ looks like, or unlike, the signal); with ``--json`` the same numbers per model: 
 ``mean_gain_2x``, ``mean_gain_5x``, ``noise_only``.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -86,10 +85,8 @@ def main(argv=None):
                 f"{v[f]['mean']:8.2f} {v[f]['min']:6.2f} {v[f]['max']:6.2f} {v[f + '_raw']['min']:6.2f} {v[f + '_raw']['max']:6.2f}"
                 for f in ("2x", "5x")))
     if a.json:
-        tmp = a.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(result, f, indent=1)
-        os.replace(tmp, a.json)
+        from mintpy_dlae.model import atomic_write_json
+        atomic_write_json(result, a.json)
     return result
 
 

@@ -18,7 +18,6 @@ requested SNR values, for both source kinds, and reports per model, kind and SNR
   as the raw map has it and are the strongest reference on the Mogi series.
 """
 import argparse
-import json
 
 import numpy as np
 
@@ -71,8 +70,8 @@ def main(argv=None):
         for key, row in res.items():
             for name, r in row.items():
                 flat[f"{name} {key}"] = r
-        with open(a.json, "w") as f:
-            json.dump({"per_level": a.per_level, "table": flat, "by_set": res}, f, indent=1)
+        from mintpy_dlae.model import atomic_write_json
+        atomic_write_json({"per_level": a.per_level, "table": flat, "by_set": res}, a.json)
     return res
 
 

@@ -16,7 +16,6 @@ cumulative map each); its mean over the series shows where in the window a model
 With ``--json``: the rows per model, and ``table`` {"MODEL KIND HISTORY Nx": {gain, se, j1..j8}}.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -86,10 +85,8 @@ def main(argv=None):
                          **{f"j{j + 1}": g for j, g in enumerate(r["interval_gain"])})
                     for name in list(out) for r in out[name]}
     if args.json:
-        tmp = args.json + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(out, f, indent=1)
-        os.replace(tmp, args.json)
+        from mintpy_dlae.model import atomic_write_json
+        atomic_write_json(out, args.json)
     return out
 
 
