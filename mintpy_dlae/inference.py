@@ -173,7 +173,7 @@ def receptive_halo(model="fault"):
 def network_halo(model="fault"):
     """Pixels of context each tile needs inside :func:`denoise`, where elevation is standardised once
     for the whole array: the network's receptive radius + 1."""
-    net, _ = prepare_model(model, "float32")     # cached: no second load of the same file
+    net = model if hasattr(model, "receptive_radius") else prepare_model(model, "float32")[0]   # cached load
     return int(net.receptive_radius + 1)
 
 
@@ -312,7 +312,7 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     for name, arr in (("mask", mask), ("incidence", incidence), ("azimuth", azimuth)):
         if arr is not None and np.ndim(arr) > 0 and np.shape(arr) != (H, W):
             raise ValueError(f"denoise: {name} shape {np.shape(arr)} does not match the series {(H, W)}")
-    net, _ = prepare_model(model, precision)
+    _, net = prepare_model(model, precision)        # in the compute precision: no copy per call below
     T = net.num_dates
     halo = network_halo(net)
     box = (0, H, 0, W) if box is None else tuple(int(b) for b in box)
