@@ -141,14 +141,13 @@ def _chunks(names, p, batch_size, chunk_batches, size, num_dates, scale_jitter, 
 
 
 def _worker(q, stop, seed_seq, args):
-    """Body of a generator process: put chunks on ``q`` until ``stop`` is set."""
-    import queue as _queue
+    """Body of a generator thread or process: put chunks on ``q`` until ``stop`` is set."""
     for chunk in _chunks(*args, rng=np.random.default_rng(seed_seq)):
         while not stop.is_set():
             try:
                 q.put(chunk, timeout=1.0)
                 break
-            except _queue.Full:
+            except queue.Full:          # the same exception for queue.Queue and multiprocessing queues
                 continue
         if stop.is_set():
             return

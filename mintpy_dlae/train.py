@@ -251,42 +251,45 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
     state["segments"].append(segment)
     seg_t0 = time.time()
 
-    while state["samples_seen"] < samples:
-        model.optimizer.global_clipnorm = opts.get("global_clipnorm")
-        t0 = time.time()
-        losses = []
-        bar = tqdm(range(spe), desc=f"epoch {state['epochs'] + 1}", disable=not progress, leave=False)
-        for _ in bar:
-            step = state["samples_seen"] // bs
-            model.optimizer.learning_rate.assign(lr_at(step, total_steps, opts["lr"], opts["warmup_steps"], opts["lr_floor"]))
-            x, y = next(data)
-            if cumulative_only:
-                y = y[..., -2:]
-            res = model.train_on_batch(x, {"dist": y}, return_dict=True)
-            if not np.isfinite(res["loss"]):
-                data.close()
-                raise FloatingPointError(
-                    f"train: the loss is {res['loss']} at sample {state['samples_seen']} of {out} (precision "
-                    f"{precision}); the last checkpoint ({ckpt}) is left as it was. With bfloat16 on patches "
-                    "larger than 48 px the Conv3D kernel gradients overflow on some CPUs (docs/training.md): "
-                    "train in float32 (precision='float32', --precision float32) or on 40 px patches.")
-            losses.append(res["loss"])
-            state["samples_seen"] += bs
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-        train_seconds = time.time() - t0
-        v = validate(model, val)
-        state["epochs"] += 1
-        state["wall_seconds"] += time.time() - t0
-        entry = {"epoch": state["epochs"], "samples": state["samples_seen"], "loss": round(float(np.mean(losses)), 4),
-                 "lr": float(np.asarray(model.optimizer.learning_rate)),
-                 "samples_per_s": round(spe * bs / train_seconds, 1), **v}
-        state["log"].append(entry)
-        segment.update(end_samples=state["samples_seen"], wall_seconds=round(time.time() - seg_t0, 1))
-        log.info("%s", entry)
-        if progress:
-            print(json.dumps(entry), flush=True)
-        _save(model, state, out, ckpt, state_path, card_path)
-    data.close()        # stops the generator thread or processes
+    try:
+        while state["samples_seen"] < samples:
+            model.optimizer.global_clipnorm = opts.get("global_clipnorm")
+            t0 = time.time()
+            losses = []
+            bar = tqdm(range(spe), desc=f"epoch {state['epochs'] + 1}", disable=not progress, leave=False)
+            for _ in bar:
+                step = state["samples_seen"] // bs
+                lr = lr_at(step, total_steps, opts["lr"], opts["warmup_steps"], opts["lr_floor"])
+                model.optimizer.learning_rate.assign(lr)
+                x, y = next(data)
+                if cumulative_only:
+                    y = y[..., -2:]
+                res = model.train_on_batch(x, {"dist": y}, return_dict=True)
+                if not np.isfinite(res["loss"]):
+                    raise FloatingPointError(
+                        f"train: the loss is {res['loss']} at sample {state['samples_seen']} of {out} (precision "
+                        f"{precision}); the last checkpoint ({ckpt}) is left as it was. With bfloat16 on patches "
+                        "larger than 48 px the Conv3D kernel gradients overflow on some CPUs (docs/training.md): "
+                        "train in float32 (precision='float32', --precision float32) or on 40 px patches.")
+                losses.append(res["loss"])
+                state["samples_seen"] += bs
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+            train_seconds = time.time() - t0
+            v = validate(model, val)
+            state["epochs"] += 1
+            state["wall_seconds"] += time.time() - t0
+            entry = {"epoch": state["epochs"], "samples": state["samples_seen"],
+                     "loss": round(float(np.mean(losses)), 4),
+                     "lr": float(np.asarray(model.optimizer.learning_rate)),
+                     "samples_per_s": round(spe * bs / train_seconds, 1), **v}
+            state["log"].append(entry)
+            segment.update(end_samples=state["samples_seen"], wall_seconds=round(time.time() - seg_t0, 1))
+            log.info("%s", entry)
+            if progress:
+                print(json.dumps(entry), flush=True)
+            _save(model, state, out, ckpt, state_path, card_path)
+    finally:
+        data.close()        # stops the generator thread or processes
     return model, state
 
 
