@@ -7,7 +7,9 @@ The protocol of ``dlae_evaluate.py`` (50 log-spaced levels x 64 series) reads R�
 interpolating between levels, and one series with a large negative R² moves a level by several
 tenths. This script scores every model on ``--per-level`` series of the independent test family
 (``evaluate.independent_batch``; seeds 777000+ are disjoint from the protocol's) at exactly the
-requested SNR values, for both source kinds, and reports per model, kind and SNR:
+requested SNR values, for both source kinds, and reports per model, kind and SNR (``--augment 1 8``:
+each model also with 8 symmetric copies averaged, named ``<model>_aug8``, with the paired difference
+to one copy on the same series):
 
 - ``mean`` and ``se``: mean R² of the cumulative map and its standard error (std / sqrt(n));
 - ``median``;
@@ -31,7 +33,11 @@ def _stats(pred, truth):
             "median": round(float(np.median(r2)), 4), "mean_level_free": round(float(free.mean()), 4)}
 
 
-def score(models, kinds=("fault", "mogi"), snrs=(0.5, 1.0, 2.0), per_level=192, seed=777000):
+def score(models, kinds=("fault", "mogi"), snrs=(0.5, 1.0, 2.0), per_level=192, seed=777000, augments=(1,)):
+    """{"<kind>@<snr>": {method: stats}}; a model run with ``augment`` a > 1 symmetric copies is
+    listed as "<name>_aug<a>", with ``paired_vs_1``: the mean and standard error of its per-series
+    R² minus the one-copy R² on the same series (when 1 is among ``augments``)."""
+    from mintpy_dlae.evaluate import r2_per_sample
     from scipy import ndimage
 
     from mintpy_dlae.evaluate import baseline_phase_elevation, baseline_raw, baseline_temporal, independent_batch
@@ -42,8 +48,20 @@ def score(models, kinds=("fault", "mogi"), snrs=(0.5, 1.0, 2.0), per_level=192, 
     for ki, kind in enumerate(kinds):
         for si, snr in enumerate(snrs):
             b = independent_batch(per_level, kind, float(snr), seed + 100 * ki + si)
-            row = {name: _stats(predict_windows(net, b.noisy, b.elevation, batch_size=64).cumulative, b.cumulative)
-                   for name, net in nets.items()}
+            row = {}
+            for name, net in nets.items():
+                r2_one = None
+                for a in augments:
+                    pred = predict_windows(net, b.noisy, b.elevation, batch_size=64, augment=a).cumulative
+                    label = name if a == 1 else f"{name}_aug{a}"
+                    row[label] = _stats(pred, b.cumulative)
+                    r2 = r2_per_sample(pred, b.cumulative)
+                    if a == 1:
+                        r2_one = r2
+                    elif r2_one is not None:
+                        d = r2 - r2_one
+                        row[label]["paired_vs_1"] = {"mean": round(float(d.mean()), 4),
+                                                     "se": round(float(d.std(ddof=1) / np.sqrt(len(d))), 4)}
             row["phase_elevation"] = _stats(baseline_phase_elevation(b), b.cumulative)
             row["temporal"] = _stats(baseline_temporal(b), b.cumulative)
             for px in (8, 12):
@@ -57,14 +75,18 @@ def main(argv=None):
     p.add_argument("--model", action="append", required=True, help="fault, mogi, a .keras path, or NAME=PATH (repeatable)")
     p.add_argument("--per-level", type=int, default=192)
     p.add_argument("--snr", type=float, nargs="+", default=[0.5, 1.0, 2.0])
+    p.add_argument("--augment", type=int, nargs="+", default=[1], choices=[1, 2, 4, 8],
+                   help="symmetric copies (test-time augmentation) to score each model with (default 1)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
     models = dict(m.split("=", 1) if "=" in m else (m, m) for m in a.model)
-    res = score(models, snrs=a.snr, per_level=a.per_level)
+    res = score(models, snrs=a.snr, per_level=a.per_level, augments=tuple(a.augment))
     print(f"{'set':10s} {'method':16s} {'mean':>7s} {'se':>6s} {'median':>7s} {'level-free':>10s}")
     for key, row in res.items():
         for name, r in row.items():
-            print(f"{key:10s} {name:16s} {r['mean']:7.2f} {r['se']:6.2f} {r['median']:7.2f} {r['mean_level_free']:10.2f}")
+            paired = r.get("paired_vs_1")
+            extra = f"  paired vs 1 copy {paired['mean']:+.3f} +- {paired['se']:.3f}" if paired else ""
+            print(f"{key:10s} {name:16s} {r['mean']:7.2f} {r['se']:6.2f} {r['median']:7.2f} {r['mean_level_free']:10.2f}{extra}")
     if a.json:
         flat = {}
         for key, row in res.items():

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 PREFIX = "mintpy.dlae"
 MODEL_NAMES = MODEL_KINDS
 PRECISIONS = ("auto", "float32", "bfloat16")
+AUGMENTS = ("auto", "1", "2", "4", "8")
 CLUSTERS = ("local", "slurm", "pbs", "lsf")
 MIN_TILE_SIZE = 16
 # loose spellings accepted in templates, as in mintpy/smallbaselineApp.py:_read_template
@@ -150,6 +151,11 @@ OPTIONS = (
     Option(f"{PREFIX}.precision", "precision", "auto", "auto", "[auto / float32 / bfloat16]",
            "bfloat16 on CPUs with AMX or AVX512-BF16, float32 otherwise", _lower,
            ("--precision",), dict(choices=list(PRECISIONS))),
+    Option(f"{PREFIX}.augment", "augment", "auto", "auto", "[auto / 1 / 2 / 4 / 8]",
+           "average the network over this many rotated and mirrored copies of the data (test-time "
+           "augmentation: higher gain, fewer false detections, as many network passes); auto: 8 "
+           "for small frames, fewer as the frame grows (1 for 1000 x 1000 x 100)", _lower,
+           ("--augment",), dict(choices=list(AUGMENTS))),
     Option(f"{PREFIX}.saveCumulative", "save_cumulative", "yes", True, "[yes / no]",
            "save the moving-window cumulative maps (cumulative_*_DLAE.h5)", _bool,
            ("--no-cumulative",), dict(action="store_false"),
@@ -315,6 +321,8 @@ class _ConfigMethods:
                     bad(o.key, value, f"an integer >= {o.minimum:g}" if o.parse is _int else "> 0")
         if self.precision not in PRECISIONS:
             bad(f"{PREFIX}.precision", self.precision, " / ".join(PRECISIONS))
+        if str(self.augment) not in AUGMENTS:
+            bad(f"{PREFIX}.augment", self.augment, " / ".join(AUGMENTS))
         if not self.model:
             bad(f"{PREFIX}.model", self.model, "fault / mogi / path to a .keras file")
         if self.cluster is not None and self.cluster not in CLUSTERS:

@@ -43,7 +43,7 @@ REF_SEARCH_RADIUS = 3      # px around REF_Y/REF_X used if the reference pixel i
 FLUSH_BELOW = 1e-6
 SCALE_PIXELS = 250_000     # pixels of the sub-grid the frame's noise scales are computed from
 COMPARE_KEYS = ("mintpy.dlae.model", "mintpy.dlae.modelSha256", "mintpy.dlae.maskFile",
-                "mintpy.dlae.precision")
+                "mintpy.dlae.precision", "mintpy.dlae.augment")
 # output product -> word that replaces the first "timeseries" of the output name
 PRODUCT_WORDS = {"cumulative": io.CUMULATIVE_PREFIX, "variance": "timeseriesVar",
                  "removed": "timeseriesRemoved"}
@@ -159,14 +159,15 @@ def prepare(ts, keep=None, days=None, ref_yx=None, origin=(0, 0)):
 
 def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mask_dataset=None,
                 tile_size=256, batch_size=32, precision="auto", ref_yx=None, keep=None, days=None,
-                threads=None):
+                threads=None, augment=1):
     """Denoise the pixels of ``box`` (x0, y0, x1, y1: MintPy's order, as DaskCluster hands it),
     reading the series, geometry and mask ONCE with ``halo`` px of context around it.
 
     ``scale`` (k-8,): the frame's noise scale of every window (:func:`frame_scales`). ``keep``
     lists the indices of the dates given to the network (default: all; see :func:`scan_input`);
     missing values (NaN) of a pixel on some of them are filled for the network only (``days``: the
-    dates in years). ``threads``: TensorFlow threads of this process (Dask workers).
+    dates in years). ``threads``: TensorFlow threads of this process (Dask workers). ``augment``: the
+    number of symmetric copies, resolved once for the whole frame (:func:`mintpy_dlae.inference.resolve_augment`).
 
     Returns (timeseries (k, h, w), cumulative (k-8, h, w), timeseries_std, cumulative_std (None
     for a model without uncertainty), the input block (n, h, w) as read, box) for the k kept dates,
@@ -189,7 +190,7 @@ def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mas
     mask = io.read_mask(mask_file, read, mask_dataset) if mask_file else None
     res = denoise(ts, geom["height"], model=model, mask=mask, incidence=geom["incidenceAngle"],
                   azimuth=geom["azimuthAngle"], tile_size=tile_size, batch_size=batch_size,
-                  precision=precision, scale=scale, box=inner, overwrite_input=True)
+                  precision=precision, scale=scale, box=inner, overwrite_input=True, augment=augment)
     std = getattr(res, "timeseries_std", None), getattr(res, "cumulative_std", None)
     return (np.asarray(res.timeseries, np.float32), np.asarray(res.cumulative, np.float32),
             None if std[0] is None else np.asarray(std[0], np.float32),
@@ -420,17 +421,20 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     # only now the network (TensorFlow): everything above is checked without it
     from mintpy_dlae.config import import_tensorflow_quietly
     import_tensorflow_quietly()
-    from mintpy_dlae.inference import receptive_halo
+    from mintpy_dlae.inference import receptive_halo, resolve_augment
     net = load_model(cfg.model)          # once; Dask workers load the file themselves
     halo = int(receptive_halo(net))
     scale = frame_scales(scan, ref_yx)
+    augment = resolve_augment(cfg.augment, length * width * (len(kept_dates) - WINDOW + 1))
+    attrs["mintpy.dlae.augmentCopies"] = str(augment)
     nodata = io.nodata_value(ts_file, atr, nan_pixels=scan.nan_nodata)
     job = dict(ts_file=ts_file, geom_file=geom_file, halo=halo, model=net, scale=scale,
                mask_file=cfg.mask_file, mask_dataset=mask_dataset, tile_size=cfg.tile_size,
                batch_size=cfg.batch_size, precision=cfg.precision, ref_yx=ref_yx,
-               keep=np.flatnonzero(keep).tolist(), days=scan.days)
-    log.info("denoise %s (%d dates, %d x %d px) with model %s, halo %d px", ts_file, num_date,
-             length, width, attrs["mintpy.dlae.model"], halo)
+               keep=np.flatnonzero(keep).tolist(), days=scan.days, augment=augment)
+    log.info("denoise %s (%d dates, %d x %d px) with model %s, halo %d px, %d symmetric cop%s per window",
+             ts_file, num_date, length, width, attrs["mintpy.dlae.model"], halo, augment,
+             "y" if augment == 1 else "ies")
     num_kept = len(kept_dates)
     if ref_yx is not None:
         ref_den, ref_cum = reference_values(job, ref_yx, length, width)

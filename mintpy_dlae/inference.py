@@ -177,8 +177,48 @@ def network_halo(model="fault"):
     return int(net.receptive_radius + 1)
 
 
+def _dihedral(k, flip):
+    """Forward and inverse maps of one of the 8 symmetries of the square on the last two axes."""
+    def fwd(a):
+        a = a[..., ::-1] if flip else a
+        return np.rot90(a, k, axes=(-2, -1))
+
+    def inv(a):
+        a = np.rot90(a, -k, axes=(-2, -1))
+        return a[..., ::-1] if flip else a
+    return fwd, inv
+
+
+DIHEDRAL = [(0, False), (2, True), (1, False), (3, True), (2, False), (0, True), (3, False), (1, True)]
+AUGMENT_CHOICES = (1, 2, 4, 8)
+# "auto" test-time augmentation: the most symmetric copies (8, 4, 2 or 1) whose network passes stay
+# within this many pixel-windows: about 7 minutes of extra work on the 2-core CPU of docs/benchmarks.md
+# (~39,000 pixel-windows/s), so small and medium frames get all 8 copies and a 1000 x 1000 x 100
+# frame (9.2e7 pixel-windows) keeps one pass per window.
+AUTO_AUGMENT_PIXEL_WINDOWS = 16_000_000
+
+
+def resolve_augment(augment, pixel_windows):
+    """Number of symmetric copies (1, 2, 4 or 8) for ``augment`` ('auto' or one of those numbers).
+
+    pixel_windows: pixels x 9-date windows of the job.  'auto' gives the largest choice c with
+    c x pixel_windows <= :data:`AUTO_AUGMENT_PIXEL_WINDOWS` (at least 1).
+    Raises ValueError for anything else.
+    """
+    if isinstance(augment, str) and augment.strip().lower() == "auto":
+        fits = [c for c in AUGMENT_CHOICES if c * max(int(pixel_windows), 1) <= AUTO_AUGMENT_PIXEL_WINDOWS]
+        return max(fits) if fits else 1
+    try:
+        value = int(str(augment))
+    except ValueError:
+        value = None
+    if value not in AUGMENT_CHOICES:
+        raise ValueError(f"augment must be 'auto' or one of {AUGMENT_CHOICES}; received {augment!r}")
+    return value
+
+
 def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision="auto", scale=None, calibrate=None,
-                    elevation_normalised=None):
+                    elevation_normalised=None, augment=1):
     """Denoise a batch of windows in one network pass.
 
     noisy (N, T, H, W) metres, elevation (N, H, W) or (H, W) metres, mask (N, H, W) or (H, W) bool,
@@ -188,8 +228,31 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
     (:func:`mintpy_dlae.dataset.normalise_elevation` over a larger area, as :func:`denoise` does), in
     which case ``elevation`` is not used.
     ``calibrate`` is accepted for compatibility and ignored (the calibration gate is retired).
+    ``augment`` (1, 2, 4, 8 or 'auto', :func:`resolve_augment`): average the network over that many symmetries of the square (rotations
+    by 90 degrees and mirror images, the first ``augment`` of :data:`DIHEDRAL`), each mapped back before
+    averaging (test-time augmentation).  The training data have no preferred direction (random line
+    of sight, strike and turbulence orientation), so every symmetric copy is an equally valid input;
+    the average keeps what all copies agree on.  The std is the root mean square of the copies' std
+    (the copies see the same data, so their errors are not independent).  Costs ``augment`` passes.
     Returns a :class:`WindowPrediction`; the std maps are 0 for a model without an uncertainty head.
     """
+    augment = resolve_augment(augment, int(np.prod(noisy.shape[2:])) * len(noisy))
+    if augment > 1:
+        acc = acc_var = None
+        for k, flip in DIHEDRAL[:augment]:
+            fwd, inv = _dihedral(k, flip)
+            p = predict_windows(model, np.ascontiguousarray(fwd(noisy)),
+                                None if elevation is None else np.ascontiguousarray(fwd(elevation)),
+                                mask=None if mask is None else np.ascontiguousarray(fwd(mask)), batch_size=batch_size,
+                                precision=precision, scale=scale,
+                                elevation_normalised=None if elevation_normalised is None
+                                else np.ascontiguousarray(fwd(elevation_normalised)))
+            d, v = inv(p.dates), inv(p.dates_std) ** 2
+            acc = d.astype(np.float32) if acc is None else acc + d
+            acc_var = v.astype(np.float32) if acc_var is None else acc_var + v
+        dates = np.ascontiguousarray(acc / augment)
+        std = np.ascontiguousarray(np.sqrt(acc_var / augment))
+        return WindowPrediction(dates, dates[:, -1].copy(), std, std[:, -1].copy())
     _, net = prepare_model(model, precision)
     forward = compiled_forward(net)
     N = len(noisy)
@@ -265,7 +328,8 @@ def window_scales(ts, valid, num_dates=MIN_DATES, max_pixels=250_000):
 
 
 def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None, tile_size=512, batch_size=32,
-            precision="auto", calibrate=None, progress=False, scale=None, box=None, overwrite_input=False):
+            precision="auto", calibrate=None, progress=False, scale=None, box=None, overwrite_input=False,
+            augment="auto"):
     """Denoise a displacement time series.
 
     Parameters: ts         - (n, H, W) LOS displacement in metres, n >= 9; no-data as NaN or 0 on all dates
@@ -286,6 +350,12 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                              context (a block's halo).  Results then cover the box only.  The result
                              equals the whole-frame result when the box is at least
                              ``receptive_halo(model)`` px inside the array (or at the frame's edge).
+                augment    - 1, 2, 4 or 8: average the network over that many symmetries of the square
+                             (rotations by 90 degrees and mirror images, :func:`predict_windows`); costs
+                             as many network passes.  'auto' (default): as many as keep the job within
+                             :data:`AUTO_AUGMENT_PIXEL_WINDOWS` (:func:`resolve_augment`; 8 for small
+                             frames, 1 for a 1000 x 1000 x 100 frame).  A caller that feeds blocks of a
+                             larger frame passes the frame's resolved number.
                 overwrite_input - allow the no-data pixels of a float32 ``ts`` to be set to 0 in place
                              (saves one copy of the series; for callers that own ``ts``)
     Returns:    DenoiseResult(timeseries (n, h, w), cumulative (n-8, h, w), timeseries_std, cumulative_std),
@@ -331,6 +401,7 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     elev = dataset.normalise_elevation(np.where(valid, elevation, np.float32(0)), valid)
 
     num_win = n - T + 1
+    augment = resolve_augment(augment, num_win * h * w)
     if scale is None:
         scale = window_scales(data, valid, T)
     scale = np.asarray(scale, np.float32)
@@ -359,7 +430,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
             ks = range(k0, min(num_win, k0 + per_call))
             windows = np.stack([sub[k:k + T] for k in ks])
             pred = predict_windows(net, windows, None, mask=sub_valid, batch_size=batch_size, precision=precision,
-                                   scale=scale[k0:k0 + len(ks)], elevation_normalised=elev[ry0:ry1, rx0:rx1])
+                                   scale=scale[k0:k0 + len(ks)], elevation_normalised=elev[ry0:ry1, rx0:rx1],
+                                   augment=augment)
             sl = (slice(None), slice(None)) + core
             dates, std = pred.dates[sl], pred.dates_std[sl]
             full = np.concatenate([np.zeros_like(dates[:, :1]), dates], axis=1)     # (b, T, h, w)

@@ -285,3 +285,95 @@ def test_prediction_follows_the_weights_of_a_live_model_in_the_other_precision()
     expect = predict_windows(fresh, x, elev, precision="bfloat16").cumulative
     assert not np.allclose(first, second)
     np.testing.assert_allclose(second, expect, rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("k, flip", [(1, False), (2, False), (0, True), (3, True)])
+def test_eight_copies_are_exactly_equivariant(tiny, k, flip):
+    """The average over all 8 symmetries of the square is equivariant: rotating or mirroring the input
+    rotates or mirrors the output (mean and std) exactly, although the network itself is not.  The
+    check fails if any copy is mapped back with the wrong inverse; non-square windows (H != W) make a
+    wrong axis order fail too."""
+    ts, h = _series(n=9, H=30, W=26, seed=3)
+
+    def fwd(a):       # written out here, independently of inference._dihedral
+        return np.rot90(np.flip(a, -1) if flip else a, k, axes=(-2, -1))
+
+    def inv(a):
+        a = np.rot90(a, 4 - k, axes=(-2, -1))
+        return np.flip(a, -1) if flip else a
+    windows = ts[None]
+    one = inference.predict_windows(tiny, windows, h, precision="float32", augment=1)
+    a = inference.predict_windows(tiny, windows, h, precision="float32", augment=8)
+    b = inference.predict_windows(tiny, np.ascontiguousarray(fwd(windows)), np.ascontiguousarray(fwd(h)),
+                                  precision="float32", augment=8)
+    scale = np.abs(a.dates).max()
+    np.testing.assert_allclose(inv(b.dates), a.dates, atol=1e-5 * scale)
+    np.testing.assert_allclose(inv(b.dates_std), a.dates_std, atol=1e-5 * a.dates_std.max())
+    # the network alone is not equivariant (else the check above would prove nothing)
+    b1 = inference.predict_windows(tiny, np.ascontiguousarray(fwd(windows)), np.ascontiguousarray(fwd(h)),
+                                   precision="float32", augment=1)
+    assert np.abs(inv(b1.dates) - one.dates).max() > 1e-3 * scale
+
+
+def test_augmented_std_is_the_rms_of_the_copies(tiny):
+    """augment=2 is the mean of the identity copy and the vertical mirror (DIHEDRAL[1]), its std the
+    root mean square of the two copies' std, computed here by hand from two plain passes."""
+    ts, h = _series(n=9, H=28, W=28, seed=4)
+    w = ts[None]
+    two = inference.predict_windows(tiny, w, h, precision="float32", augment=2)
+    p0 = inference.predict_windows(tiny, w, h, precision="float32")
+    p1 = inference.predict_windows(tiny, np.ascontiguousarray(w[..., ::-1, :]), np.ascontiguousarray(h[::-1]),
+                                   precision="float32")
+    mean = (p0.dates + p1.dates[..., ::-1, :]) / 2
+    std = np.sqrt((p0.dates_std ** 2 + p1.dates_std[..., ::-1, :] ** 2) / 2)
+    np.testing.assert_allclose(two.dates, mean, atol=1e-6 * np.abs(mean).max())
+    np.testing.assert_allclose(two.dates_std, std, rtol=1e-5)
+
+
+def test_resolve_augment():
+    budget = inference.AUTO_AUGMENT_PIXEL_WINDOWS
+    assert inference.resolve_augment("auto", 5 * 40 * 40) == 8
+    assert inference.resolve_augment("AUTO", budget // 4) == 4
+    assert inference.resolve_augment("auto", budget // 2 + 1) == 1
+    assert inference.resolve_augment("auto", 92 * 1000 * 1000) == 1      # the 1000 x 1000 x 100 frame
+    assert inference.resolve_augment("2", 10 ** 12) == 2                 # an explicit number is kept
+    for bad in (3, "x", 0, 16):
+        with pytest.raises(ValueError, match="augment"):
+            inference.resolve_augment(bad, 100)
+
+
+def test_denoise_auto_augment_and_tiles(tiny):
+    """denoise() defaults to 'auto' (8 copies for a small frame), and tiles still equal the whole frame."""
+    ts, h = _series(H=40, W=34)
+    auto = inference.denoise(ts, h, model=tiny, precision="float32")
+    eight = inference.denoise(ts, h, model=tiny, precision="float32", augment=8, tile_size=17)
+    one = inference.denoise(ts, h, model=tiny, precision="float32", augment=1)
+    scale = np.abs(auto.timeseries).max()
+    np.testing.assert_allclose(eight.timeseries, auto.timeseries, atol=1e-3 * scale)
+    np.testing.assert_allclose(eight.cumulative_std, auto.cumulative_std, atol=1e-3 * np.nanmax(auto.cumulative_std))
+    assert np.abs(one.timeseries - auto.timeseries).max() > 1e-3 * scale
+
+
+def test_copies_are_mapped_back_exactly(monkeypatch):
+    """With a stand-in network that is a per-pixel function of its input (exactly equivariant), every
+    copy mapped back is the plain pass, so 2, 4 and 8 copies equal one; a copy mapped back with a wrong
+    rotation or mirror would misplace its pixels (the series is not symmetric)."""
+    class PerPixel:
+        num_dates = 9
+        input_channels = 2
+        sigma_scale = 1.0
+
+    def forward(inputs):
+        x = inputs["series"][..., 0]                       # (N, T, H, W), date 0 is 0
+        e = inputs["elevation"][..., 0]
+        dates = np.moveaxis(x[:, 1:] + 0.1 * e[:, None], 1, -1)
+        return {"dates": dates, "dates_log_sigma": np.log(1.0 + np.abs(dates))}
+
+    monkeypatch.setattr(inference, "prepare_model", lambda m, p="auto": (PerPixel(), PerPixel()))
+    monkeypatch.setattr(inference, "compiled_forward", lambda net: forward)
+    ts, h = _series(n=9, H=21, W=17, seed=6)
+    one = inference.predict_windows("x", ts[None], h, augment=1)
+    for a in (2, 4, 8):
+        many = inference.predict_windows("x", ts[None], h, augment=a)
+        np.testing.assert_allclose(many.dates, one.dates, rtol=1e-5, atol=1e-9)
+        np.testing.assert_allclose(many.dates_std, one.dates_std, rtol=1e-5)
