@@ -1,7 +1,7 @@
 """Steady motion against a step, injected into synthetic noise: gain of the cumulative map and of
 each interval of the per-date output.
 
-    python benchmarks/steady.py --model fault --model mogi [--series 64] [--json docs/figures/steady.json]
+    python benchmarks/steady.py --model fault --model mogi [--series 64] [--augment 8] [--json docs/figures/steady.json]
 
 Noise: ``evaluate.independent_batch`` (the independent test family: Gaussian-covariance turbulence,
 ridge terrain, stratified delay) with its deformation removed, 40 x 40 px, 9 dates.  Injected at the
@@ -26,8 +26,9 @@ HISTORIES = ("step", "steady")
 FACTORS = (2.0, 5.0, 10.0)
 
 
-def measure(model, series=64, seed=5):
-    """Rows {kind, history, factor, gain, gain_se, interval_gain (8,)} for one model."""
+def measure(model, series=64, seed=5, augment=1):
+    """Rows {kind, history, factor, gain, gain_se, interval_gain (8,)} for one model (``augment``
+    symmetric copies averaged, :func:`mintpy_dlae.inference.predict_windows`)."""
     from mintpy_dlae import evaluate
     from mintpy_dlae.inference import predict_windows
     from mintpy_dlae.injection import history, signal_map
@@ -45,7 +46,7 @@ def measure(model, series=64, seed=5):
             for f in FACTORS:
                 truth = (f * cum_std)[:, None, None] * shape[None]               # (N, S, S)
                 data = (noise + h[None, :, None, None] * truth[:, None]).astype(np.float32)
-                pred = predict_windows(model, data, batch.elevation)
+                pred = predict_windows(model, data, batch.elevation, augment=augment)
                 tt = (truth.astype(np.float64) ** 2).sum(axis=(1, 2))
                 gain = (pred.cumulative * truth).sum(axis=(1, 2)) / tt
                 full = np.concatenate([np.zeros_like(pred.dates[:, :1]), pred.dates], axis=1)
@@ -65,6 +66,8 @@ def main(argv=None):
                    help="fault, mogi, a .keras path, or NAME=PATH (repeatable)")
     p.add_argument("--series", type=int, default=64, help="series per kind (default 64)")
     p.add_argument("--seed", type=int, default=5)
+    p.add_argument("--augment", type=int, default=1, choices=[1, 2, 4, 8],
+                   help="symmetric copies averaged (test-time augmentation; default 1)")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -72,7 +75,9 @@ def main(argv=None):
     out = {}
     for spec in args.model:
         name, path = spec.split("=", 1) if "=" in spec else (os.path.basename(spec), spec)
-        rows = measure(load_model(path), series=args.series, seed=args.seed)
+        if args.augment > 1:
+            name = f"{name}_aug{args.augment}"
+        rows = measure(load_model(path), series=args.series, seed=args.seed, augment=args.augment)
         out[name] = rows
         print(f"\n== {name}: gain of the cumulative map (mean +- s.e. over {args.series} series) "
               "and per interval 1..8")

@@ -421,7 +421,8 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     # only now the network (TensorFlow): everything above is checked without it
     from mintpy_dlae.config import import_tensorflow_quietly
     import_tensorflow_quietly()
-    from mintpy_dlae.inference import receptive_halo, resolve_augment
+    from mintpy_dlae.config import resolve_augment
+    from mintpy_dlae.inference import receptive_halo
     net = load_model(cfg.model)          # once; Dask workers load the file themselves
     halo = int(receptive_halo(net))
     scale = frame_scales(scan, ref_yx)

@@ -190,31 +190,7 @@ def _dihedral(k, flip):
 
 
 DIHEDRAL = [(0, False), (2, True), (1, False), (3, True), (2, False), (0, True), (3, False), (1, True)]
-AUGMENT_CHOICES = (1, 2, 4, 8)
-# "auto" test-time augmentation: the most symmetric copies (8, 4, 2 or 1) whose network passes stay
-# within this many pixel-windows: about 7 minutes of extra work on the 2-core CPU of docs/benchmarks.md
-# (~39,000 pixel-windows/s), so small and medium frames get all 8 copies and a 1000 x 1000 x 100
-# frame (9.2e7 pixel-windows) keeps one pass per window.
-AUTO_AUGMENT_PIXEL_WINDOWS = 16_000_000
-
-
-def resolve_augment(augment, pixel_windows):
-    """Number of symmetric copies (1, 2, 4 or 8) for ``augment`` ('auto' or one of those numbers).
-
-    pixel_windows: pixels x 9-date windows of the job.  'auto' gives the largest choice c with
-    c x pixel_windows <= :data:`AUTO_AUGMENT_PIXEL_WINDOWS` (at least 1).
-    Raises ValueError for anything else.
-    """
-    if isinstance(augment, str) and augment.strip().lower() == "auto":
-        fits = [c for c in AUGMENT_CHOICES if c * max(int(pixel_windows), 1) <= AUTO_AUGMENT_PIXEL_WINDOWS]
-        return max(fits) if fits else 1
-    try:
-        value = int(str(augment))
-    except ValueError:
-        value = None
-    if value not in AUGMENT_CHOICES:
-        raise ValueError(f"augment must be 'auto' or one of {AUGMENT_CHOICES}; received {augment!r}")
-    return value
+from .config import AUGMENT_CHOICES, AUTO_AUGMENT_PIXEL_WINDOWS, resolve_augment  # noqa: E402,F401
 
 
 def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision="auto", scale=None, calibrate=None,
