@@ -27,9 +27,10 @@ def load():
                           os.path.join(DATA, "inputs", "geometryGeo.h5"))
 
 
-def measure(model, noise, height, valid, factors=(2.0, 5.0, 10.0)):
+def measure(model, noise, height, valid, factors=(2.0, 5.0, 10.0), augment="auto"):
     from mintpy_dlae.injection import measure as _measure
-    return _measure(model, noise, height, valid, CENTER, windows=WINDOWS, factors=factors)
+    return _measure(model, noise, height, valid, CENTER, windows=WINDOWS, factors=factors,
+                    denoise_kwargs={"augment": augment})
 
 
 def summary(rows):
@@ -50,12 +51,14 @@ def main(argv=None):
     p.add_argument("--model", action="append", required=True, help="fault, mogi or a .keras path (repeatable)")
     p.add_argument("--json", default=None, help="write the tables here")
     p.add_argument("--png", default=None, help="figure of the 5x cases for the first model (window 0)")
+    p.add_argument("--augment", default="auto", choices=["auto", "1", "2", "4", "8"],
+                   help="symmetric copies averaged by denoise() (default auto: 8 on this crop)")
     args = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     noise, height, valid = load()
     result = {}
     for m in args.model:
-        rows, nz = measure(m, noise, height, valid)
+        rows, nz = measure(m, noise, height, valid, augment=args.augment)
         result[os.path.basename(m)] = {"injection": rows, "noise_only": nz, "summary": summary(rows)}
         print(f"\n== {m}: noise only: output RMS / raw {nz['rms_ratio']:.3f}, |mean|/sigma > 3: "
               f"{100 * nz['fraction_significant']:.2f} % of pixels")

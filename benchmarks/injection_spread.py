@@ -29,14 +29,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CENTRES = ((15, 15), (15, 40), (30, 55), (35, 25), (45, 15), (45, 45))
 
 
-def spread(model, noise, height, valid, centres=CENTRES, windows=None, factors=(2.0, 5.0)):
+def spread(model, noise, height, valid, centres=CENTRES, windows=None, factors=(2.0, 5.0), augment="auto"):
     """Gains of ``model`` over ``centres`` (each a mean over ``windows``; default every 9-date window)."""
     from mintpy_dlae.constants import WINDOW
     from mintpy_dlae.injection import measure
     windows = tuple(range(len(noise) - WINDOW + 1)) if windows is None else tuple(windows)
     per_case, noise_only = {}, None
     for c in centres:
-        rows, nz = measure(model, noise, height, valid, tuple(c), windows=windows, factors=factors)
+        rows, nz = measure(model, noise, height, valid, tuple(c), windows=windows, factors=factors,
+                           denoise_kwargs={"augment": augment})
         noise_only = nz
         for r in rows:
             label = f"{r['kind']}_{r['history']}" + ("_core" if r["core"] else "")
@@ -59,6 +60,8 @@ def main(argv=None):
     p.add_argument("--centre", action="append", nargs=2, type=int, metavar=("ROW", "COL"),
                    help="injection centre (repeatable; default six centres away from the bowl)")
     p.add_argument("--windows", type=int, nargs="+", default=None, help="first dates of the 9-date windows (default all)")
+    p.add_argument("--augment", default="auto", choices=["auto", "1", "2", "4", "8"],
+                   help="symmetric copies averaged by denoise() (default auto: 8 on this crop)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -72,7 +75,7 @@ def main(argv=None):
     models = dict(m.split("=", 1) if "=" in m else (os.path.basename(m), m) for m in a.model)
     result = {}
     for name, path in models.items():
-        res = spread(path, noise, height, valid, centres, a.windows)
+        res = spread(path, noise, height, valid, centres, a.windows, augment=a.augment)
         result[name] = res
         nz = res["noise_only"]
         print(f"\n== {name}: {len(centres)} centres x windows {res['windows']}; noise only: RMS / raw "

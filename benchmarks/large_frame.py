@@ -125,11 +125,14 @@ def _box_pixels(box, halo, net_halo, length, width, tile):
 
 
 def run_geometry(length, width, num_date, halo, tile_size, max_memory, ref_yx=None, num_worker=1,
-                 net_halo=None):
+                 net_halo=None, augment="auto"):
     """Pixels the run feeds the network, per window: core (the frame), computed in the row blocks
     (core + the network halo of the tiles; a block's own halo is context, not computed) and in the
     reference box.  ``num_worker`` > 1: row blocks are split along x as MintPy's DaskCluster does.
-    ``net_halo``: ``inference.network_halo`` (default: ``halo`` less the elevation box radius)."""
+    ``net_halo``: ``inference.network_halo`` (default: ``halo`` less the elevation box radius).
+    ``copies``: network passes per window and pixel (symmetric copies, ``--augment``; resolved as
+    ``mintpy_dlae.py`` resolves it for the frame)."""
+    from mintpy_dlae.config import resolve_augment
     from mintpy_dlae import dataset, io
     from mintpy_dlae.boxes import Box
     if net_halo is None:
@@ -156,7 +159,8 @@ def run_geometry(length, width, num_date, halo, tile_size, max_memory, ref_yx=No
     return {"row_blocks": len(blocks), "block_rows": [int(b.y1 - b.y0) for b in blocks],
             "boxes": num_boxes, "tiles": num_tiles,
             "core_pixels": core, "computed_pixels_blocks": int(computed), "computed_pixels_reference": int(ref_px),
-            "halo_overhead": computed / core, "halo_overhead_with_reference": (computed + ref_px) / core}
+            "halo_overhead": computed / core, "halo_overhead_with_reference": (computed + ref_px) / core,
+            "copies": resolve_augment(augment, core * max(num_date - 8, 1))}
 
 
 # --------------------------------------------------------------------------------------------
@@ -309,7 +313,7 @@ def cpu_flags():
 
 
 def summarise(name, run, geom, flops_pw, num_win, peaks, precision):
-    flop = flops_pw * num_win * (geom["computed_pixels_blocks"] + geom["computed_pixels_reference"])
+    flop = flops_pw * num_win * geom["copies"] * (geom["computed_pixels_blocks"] + geom["computed_pixels_reference"])
     rate = flop / run["wall_s"]
     peak = peaks["bfloat16" if precision == "bfloat16" else "float32"]
     return dict(run, name=name, network_flop=flop, flop_rate_gflops=rate / 1e9,

@@ -159,18 +159,19 @@ def window_noise(noise, valid, start, num_dates=WINDOW):
     return w
 
 
-def measure(model, noise, height, valid, center, windows=(0, 4), factors=(2.0, 5.0, 10.0)):
+def measure(model, noise, height, valid, center, windows=(0, 4), factors=(2.0, 5.0, 10.0), denoise_kwargs=None):
     """Injection table and noise-only figures averaged over several 9-date windows of ``noise``.
 
     Returns (rows, {"rms_ratio", "fraction_significant"}); each row: kind, history, core, factor,
     gain, correlation, raw_correlation, raw_gain (means over the windows; ``raw_gain`` is the raw
-    cumulative map's gain, 1 + the projection of the noise on the injected shape).
+    cumulative map's gain, 1 + the projection of the noise on the injected shape).  ``denoise_kwargs``
+    go to :func:`mintpy_dlae.inference.denoise` (e.g. ``{"augment": 1}``).
     """
     rows, noise_rows = [], []
     for k in windows:
         w = window_noise(noise, valid, k)
-        rows += run_injection(model, w, height, valid, center, factors=factors)
-        noise_rows.append(noise_only(model, w, height, valid))
+        rows += run_injection(model, w, height, valid, center, factors=factors, denoise_kwargs=denoise_kwargs)
+        noise_rows.append(noise_only(model, w, height, valid, denoise_kwargs=denoise_kwargs))
     table = {}
     for r in rows:
         table.setdefault((r["kind"], r["history"], r["core"], r["factor"]), []).append(r)

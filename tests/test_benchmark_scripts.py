@@ -52,7 +52,8 @@ def test_geometry_matches_the_engine(tmp_path, monkeypatch):
     real = inference.predict_windows
 
     def counting(model, noisy, *args, **kwargs):
-        seen.append(int(np.prod(noisy.shape[:1] + noisy.shape[2:])))
+        if int(kwargs.get("augment", 1)) == 1:         # a network pass (a copy of an augmented call)
+            seen.append(int(np.prod(noisy.shape[:1] + noisy.shape[2:])))
         return real(model, noisy, *args, **kwargs)
 
     monkeypatch.setattr(inference, "predict_windows", counting)
@@ -62,7 +63,8 @@ def test_geometry_matches_the_engine(tmp_path, monkeypatch):
     geom = lf.run_geometry(length, width, num_date, halo, tile, ram, ref_yx)
     assert geom["row_blocks"] > 1 and geom["tiles"] > geom["row_blocks"]
     num_win = num_date - 8
-    assert sum(seen) == num_win * (geom["computed_pixels_blocks"] + geom["computed_pixels_reference"])
+    assert geom["copies"] == 8          # a small frame: 'auto' averages all 8 symmetric copies
+    assert sum(seen) == num_win * geom["copies"] * (geom["computed_pixels_blocks"] + geom["computed_pixels_reference"])
 
 
 def _load(name):
@@ -225,3 +227,27 @@ def test_steady_gains_of_a_known_predictor(monkeypatch):
         moving = [j for j, g in enumerate(r["interval_gain"], 1) if g is not None]
         assert moving == (list(range(1, 9)) if r["history"] == "steady" else [4]), r
         assert all(g == 0.5 for g in r["interval_gain"] if g is not None), r
+
+
+def test_augment_script_tiny_run(tmp_path):
+    """benchmarks/augment.py end to end on tiny batches: one row per number of copies, each figure a
+    fraction, and the one-copy noise-only RMS equals a direct predict_windows on the same batch."""
+    out = tmp_path / "augment.json"
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "augment.py"), "--model", "fault",
+                           "--augment", "1", "2", "--series", "4", "--calibration", "2", "--json", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    import json
+    res = json.loads(out.read_text())["fault"]
+    assert set(res) == {"aug1", "aug2"}
+    for row in res.values():
+        for key in ("noise_rms", "coverage_0.3", "coverage_3", "calibration_coverage"):
+            assert 0.0 < row[key] <= 1.0, (key, row)
+    from mintpy_dlae import evaluate
+    from mintpy_dlae.inference import predict_windows
+    b = evaluate.independent_batch(4, "fault", 1.0, rng=77)
+    noise = b.noisy - b.clean
+    p = predict_windows("fault", noise, b.elevation)
+    raw = (noise[:, -1] - noise[:, 0]).astype(np.float64)
+    expect = np.sqrt(np.mean(p.cumulative.astype(np.float64) ** 2) / np.mean(raw ** 2))
+    assert abs(res["aug1"]["noise_rms"] - expect) < 2e-4
