@@ -117,6 +117,16 @@ def _lower(key, value):
     return str(value).lower()
 
 
+def _augment(key, value):
+    """'auto', '1', '2', '4' or '8'; yes -> auto, no -> 1 (MintPy resolves yes/no to booleans)."""
+    if value is True:
+        return "auto"
+    if value is False:
+        return "1"
+    value = str(value).strip().lower()
+    return {"": "auto", "yes": "auto", "no": "1", "none": "1"}.get(value, value)
+
+
 def _cluster(key, value):
     if value in (None, False) or str(value).lower() in ("none", "no"):
         return None
@@ -180,9 +190,11 @@ OPTIONS = (
            ("--precision",), dict(choices=list(PRECISIONS))),
     Option(f"{PREFIX}.augment", "augment", "auto", "auto", "[auto / 1 / 2 / 4 / 8]",
            "average the network over this many rotated and mirrored copies of the data (test-time "
-           "augmentation: higher gain, fewer false detections, as many network passes); auto: 8 "
-           "for small frames, fewer as the frame grows (1 for 1000 x 1000 x 100)", _lower,
-           ("--augment",), dict(choices=list(AUGMENTS))),
+           "augmentation: slightly more accurate, fewer false detections; each copy costs one more "
+           "network pass); auto: 8 copies up to 2 million pixels x 9-date windows (e.g. 300 x 300 px "
+           "and 30 dates), 4 up to 4 million, 2 up to 8 million, 1 pass above (a 1000 x 1000 frame "
+           "from 17 dates on)", _augment,
+           ("--augment",), dict(choices=list(AUGMENTS), type=str.lower)),
     Option(f"{PREFIX}.saveCumulative", "save_cumulative", "yes", True, "[yes / no]",
            "save the moving-window cumulative maps (cumulative_*_DLAE.h5)", _bool,
            ("--no-cumulative",), dict(action="store_false"),
@@ -287,7 +299,7 @@ def add_arguments(parser):
             text = "\n".join(textwrap.wrap(o.flag_help or o.doc, 60, break_on_hyphens=False))
             parser.add_argument(*o.flags, dest=o.field, default=None,
                                 help=f"{text}\n(template: {o.key} = yes/no; auto: {o.auto})"
-                                if o.parse is _bool else f"{text}\n(template: {o.key}; auto: {o.auto})",
+                                if o.parse is _bool else f"{text}\n(template: {o.key}; default: {o.auto})",
                                 **o.cli)
     # retired flag, accepted so that old scripts keep running
     parser.add_argument("--no-calibrate", dest="calibrate", action="store_false", default=None,

@@ -29,7 +29,7 @@ import numpy as np
 
 from mintpy_dlae import io
 from mintpy_dlae.boxes import Box
-from mintpy_dlae.config import MODEL_NAMES, package_file
+from mintpy_dlae.config import MODEL_NAMES, package_file, resolve_augment
 from mintpy_dlae.constants import WINDOW
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ REF_SEARCH_RADIUS = 3      # px around REF_Y/REF_X used if the reference pixel i
 FLUSH_BELOW = 1e-6
 SCALE_PIXELS = 250_000     # pixels of the sub-grid the frame's noise scales are computed from
 COMPARE_KEYS = ("mintpy.dlae.model", "mintpy.dlae.modelSha256", "mintpy.dlae.maskFile",
-                "mintpy.dlae.precision", "mintpy.dlae.augment")
+                "mintpy.dlae.precision", "mintpy.dlae.augmentCopies")
 # output product -> word that replaces the first "timeseries" of the output name
 PRODUCT_WORDS = {"cumulative": io.CUMULATIVE_PREFIX, "variance": "timeseriesVar",
                  "removed": "timeseriesRemoved"}
@@ -395,6 +395,11 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     for path in outputs.values():
         io.check_writable_dir(path)
     attrs = provenance(cfg, ts_file)
+    dates, _, _ = io.read_timeseries_info(ts_file)
+    num_date = len(dates)
+    # symmetric copies per window, resolved once for the frame (the budget counts all dates)
+    augment = resolve_augment(cfg.augment, length * width * max(num_date - WINDOW + 1, 1))
+    attrs["mintpy.dlae.augmentCopies"] = str(augment)
     flag = io.check_output(list(outputs.values()), inputs, update=update, force=force)
     if flag == "skip":
         compare = {k: attrs[k] for k in COMPARE_KEYS}
@@ -404,8 +409,6 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
             return None
         log.info("options changed since %s was written: run again", outputs["timeseries"])
 
-    dates, _, _ = io.read_timeseries_info(ts_file)
-    num_date = len(dates)
     ref_index = reference_index(ts_file, atr, dates)
     ref_yx = reference_point(ts_file, atr, length, width)
     scan = scan_input(ts_file, dates, ref_index, cfg.mask_file, mask_dataset, cfg.max_memory,
@@ -421,21 +424,19 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     # only now the network (TensorFlow): everything above is checked without it
     from mintpy_dlae.config import import_tensorflow_quietly
     import_tensorflow_quietly()
-    from mintpy_dlae.config import resolve_augment
     from mintpy_dlae.inference import receptive_halo
     net = load_model(cfg.model)          # once; Dask workers load the file themselves
     halo = int(receptive_halo(net))
     scale = frame_scales(scan, ref_yx)
-    augment = resolve_augment(cfg.augment, length * width * (len(kept_dates) - WINDOW + 1))
-    attrs["mintpy.dlae.augmentCopies"] = str(augment)
     nodata = io.nodata_value(ts_file, atr, nan_pixels=scan.nan_nodata)
     job = dict(ts_file=ts_file, geom_file=geom_file, halo=halo, model=net, scale=scale,
                mask_file=cfg.mask_file, mask_dataset=mask_dataset, tile_size=cfg.tile_size,
                batch_size=cfg.batch_size, precision=cfg.precision, ref_yx=ref_yx,
                keep=np.flatnonzero(keep).tolist(), days=scan.days, augment=augment)
-    log.info("denoise %s (%d dates, %d x %d px) with model %s, halo %d px, %d symmetric cop%s per window",
-             ts_file, num_date, length, width, attrs["mintpy.dlae.model"], halo, augment,
-             "y" if augment == 1 else "ies")
+    log.info("denoise %s (%d dates, %d x %d px) with model %s, halo %d px, %s", ts_file, num_date,
+             length, width, attrs["mintpy.dlae.model"], halo,
+             "one network pass per window (no augmentation)" if augment == 1
+             else f"{augment} symmetric copies averaged per window (test-time augmentation)")
     num_kept = len(kept_dates)
     if ref_yx is not None:
         ref_den, ref_cum = reference_values(job, ref_yx, length, width)

@@ -38,11 +38,13 @@ class DenoiseResult:
     cumulative      (n-8, H, W) moving-window cumulative maps; window k covers dates k..k+8
     timeseries_std  (n, H, W)   1-sigma uncertainty of ``timeseries`` (0 at the first date)
     cumulative_std  (n-8, H, W) 1-sigma uncertainty of ``cumulative``
+    augment         int         symmetric copies averaged per window (1 = one plain pass)
     """
     timeseries: np.ndarray
     cumulative: np.ndarray
     timeseries_std: np.ndarray = None
     cumulative_std: np.ndarray = None
+    augment: int = 1
 
     @property
     def significance(self):
@@ -334,7 +336,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                              larger frame passes the frame's resolved number.
                 overwrite_input - allow the no-data pixels of a float32 ``ts`` to be set to 0 in place
                              (saves one copy of the series; for callers that own ``ts``)
-    Returns:    DenoiseResult(timeseries (n, h, w), cumulative (n-8, h, w), timeseries_std, cumulative_std),
+    Returns:    DenoiseResult(timeseries (n, h, w), cumulative (n-8, h, w), timeseries_std, cumulative_std,
+                augment: the number of symmetric copies used),
                 float32 metres, relative to the first date, NaN at invalid pixels; (h, w) = (H, W) or the box.
 
     Stitching (``docs/method.md``): window k gives the deformation at dates k+1..k+8 relative to date k.
@@ -432,4 +435,5 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     invalid = ~valid[by0:by1, bx0:bx1]
     for arr in (series, cumulative, ts_std, cumulative_std):
         arr[:, invalid] = np.nan
-    return DenoiseResult(timeseries=series, cumulative=cumulative, timeseries_std=ts_std, cumulative_std=cumulative_std)
+    return DenoiseResult(timeseries=series, cumulative=cumulative, timeseries_std=ts_std, cumulative_std=cumulative_std,
+                         augment=augment)

@@ -143,3 +143,17 @@ def test_quiet_tensorflow_env_keeps_user_values():
     assert env["TF_CPP_MIN_LOG_LEVEL"] == "0" and env["ABSL_MIN_LOG_LEVEL"] == "3"
     import mintpy_dlae_launch
     assert mintpy_dlae_launch.QUIET_TF_ENV == config.QUIET_TF_ENV
+
+
+def test_augment_option_spellings(tmp_path):
+    """mintpy.dlae.augment: yes/no and case are accepted as MintPy users write them; anything else is
+    an error naming the key and the value."""
+    from mintpy_dlae.config import DlaeConfig, DlaeConfigError
+    for text, want in (("auto", "auto"), ("AUTO", "auto"), ("8", "8"), ("no", "1"), ("yes", "auto")):
+        path = tmp_path / f"t_{text}.txt"
+        path.write_text(f"mintpy.dlae = yes\nmintpy.dlae.augment = {text}\n")
+        assert DlaeConfig.from_template(str(path)).validate().augment == want, text
+    bad = tmp_path / "bad.txt"
+    bad.write_text("mintpy.dlae = yes\nmintpy.dlae.augment = 3\n")
+    with pytest.raises(DlaeConfigError, match=r"mintpy.dlae.augment = '3'"):
+        DlaeConfig.from_template(str(bad)).validate()

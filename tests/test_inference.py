@@ -352,6 +352,7 @@ def test_denoise_auto_augment_and_tiles(tiny):
     np.testing.assert_allclose(eight.timeseries, auto.timeseries, atol=1e-3 * scale)
     np.testing.assert_allclose(eight.cumulative_std, auto.cumulative_std, atol=1e-3 * np.nanmax(auto.cumulative_std))
     assert np.abs(one.timeseries - auto.timeseries).max() > 1e-3 * scale
+    assert (auto.augment, eight.augment, one.augment) == (8, 8, 1)
 
 
 def test_copies_are_mapped_back_exactly(monkeypatch):

@@ -149,6 +149,16 @@ def test_update_mode(project, fake_denoiser):
     assert readfile.read_attribute(out["timeseries"])["mintpy.dlae.maskFile"] == "maskTempCoh.h5"
 
 
+def test_update_compares_the_copies_used(project, fake_denoiser):
+    """--update compares the number of symmetric copies a run used, not the option's text: 'auto'
+    resolves to 8 on this small frame, so after an explicit 8 it skips; 1 copy reruns."""
+    out = run.run_dlae(project.ts, project.geom, DlaeConfig(augment="8"), progress=False)
+    assert readfile.read_attribute(out["timeseries"])["mintpy.dlae.augmentCopies"] == "8"
+    assert run.run_dlae(project.ts, project.geom, DlaeConfig(augment="auto"), update=True, progress=False) is None
+    assert run.run_dlae(project.ts, project.geom, DlaeConfig(augment="1"), update=True, progress=False)
+    assert readfile.read_attribute(out["timeseries"])["mintpy.dlae.augmentCopies"] == "1"
+
+
 
 def test_calibrate_is_retired(project, fake_denoiser, monkeypatch, caplog, tmp_path):
     """Old templates and scripts still run: mintpy.dlae.calibrate and --no-calibrate are accepted,

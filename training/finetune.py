@@ -26,6 +26,9 @@ def main():
     p.add_argument("--batch-size", type=int, default=None, help="series per step (default 32; a new run only)")
     p.add_argument("--steps-per-epoch", type=int, default=None, help="steps between checkpoints (default 100)")
     p.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"])
+    p.add_argument("--model-config", default="{}",
+                   help="JSON overrides of the shipped layout for a new run, e.g. '{\"filters_2d\": 96}' after "
+                        "training/widen.py")
     p.add_argument("--workers", type=int, default=None,
                    help="generator processes (default 1 thread; more where an accelerator outruns one core)")
     a = p.parse_args()
@@ -42,7 +45,8 @@ def main():
         train(kinds, out, samples=a.samples, resume=True, progress=False, precision=a.precision, **extra)
     else:
         train(kinds, out, samples=a.samples, init_from=a.init, generator=json.loads(a.generator), lr=a.lr,
-              seed=a.seed, progress=False, precision=a.precision, **extra)
+              seed=a.seed, progress=False, precision=a.precision, model_config=json.loads(a.model_config) or None,
+              **extra)
 
 
 if __name__ == "__main__":
