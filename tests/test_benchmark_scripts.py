@@ -251,3 +251,21 @@ def test_augment_script_tiny_run(tmp_path):
     raw = (noise[:, -1] - noise[:, 0]).astype(np.float64)
     expect = np.sqrt(np.mean(p.cumulative.astype(np.float64) ** 2) / np.mean(raw ** 2))
     assert abs(res["aug1"]["noise_rms"] - expect) < 2e-4
+
+
+def test_leakage_split_adds_up():
+    """benchmarks/leakage.py: level and shape of the raw map add up (in squares) to its RMS, the
+    output's ratios follow from its level and shape, and the first window's ratio is the noise-only
+    figure of mintpy_dlae.injection.noise_only on the same window."""
+    leakage = _load("leakage")
+    sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+    from injection import load
+    from mintpy_dlae.injection import noise_only, window_noise
+    noise, height, valid = load()
+    rows = leakage.measure("fault", noise[:9], height, valid, augment=1)
+    assert len(rows) == 1
+    r = rows[0]
+    assert abs(r["raw_rms_mm"] ** 2 - r["raw_level_mm"] ** 2 - r["raw_shape_rms_mm"] ** 2) < 0.05 * r["raw_rms_mm"] ** 2
+    assert abs(r["rms_ratio"] ** 2 - r["level_ratio"] ** 2 - r["shape_ratio"] ** 2) < 0.01
+    ratio, _ = noise_only("fault", window_noise(noise, valid, 0), height, valid, denoise_kwargs={"augment": 1})
+    assert abs(r["rms_ratio"] - ratio) < 2e-3
