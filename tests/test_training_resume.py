@@ -77,3 +77,32 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_checkpoint(tmp_path, monkey
         train("fault", out, samples=32, resume=True, **tiny)
     after = os.path.getmtime(out), os.path.getmtime(str(tmp_path / "tiny_ckpt" / "last.keras"))
     assert after == before
+
+
+def test_widen_keeps_the_function(tmp_path):
+    """training/widen.py: a decoder widened from 4 to 7 filters gives the source's outputs exactly
+    (dates and log sigma, any input), has more parameters, and refuses to narrow."""
+    import importlib.util
+
+    import keras
+    import numpy as np
+    import pytest
+
+    from mintpy_dlae.model import build_model, export_float32, shipped_config
+    keras.utils.set_random_seed(3)
+    src = build_model(**dict(shipped_config(), filters=4, filters_2d=4))
+    path = str(tmp_path / "src.keras")
+    export_float32(src).save(path)
+    spec = importlib.util.spec_from_file_location(
+        "widen", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "training", "widen.py"))
+    widen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(widen)
+    old, new = widen.widen(path, 7)
+    assert new.filters_2d == 7 and new.count_params() > old.count_params()
+    rng = np.random.default_rng(0)
+    x = {"series": rng.standard_normal((2, 9, 20, 23, 2)).astype("float32"),
+         "elevation": rng.standard_normal((2, 20, 23, 1)).astype("float32")}
+    for key in ("dates", "dates_log_sigma"):
+        np.testing.assert_allclose(np.asarray(new(x)[key]), np.asarray(old(x)[key]), atol=1e-5)
+    with pytest.raises(ValueError, match="filters_2d"):
+        widen.widen(path, 4)
