@@ -281,11 +281,11 @@ def test_injection_noise_only_not_detected(injection_table, real_noise):
     assert np.mean(raw_false) > 0.01, (model, raw_false)
 
 
-def test_injection_targets(injection_table, request):
+def test_injection_targets(injection_table):
+    """Issue 10's injection targets at 5x and 2x.  Both shipped models meet them (with the default 8
+    symmetric copies); the previous fault model (training/fault_area) kept 0.77-0.78 of steady
+    Mogi-shaped motion at 5x and missed the 0.8."""
     model, rows, _ = injection_table
-    if model == "fault":
-        request.applymarker(pytest.mark.xfail(strict=True, reason="issue 10 target missed by the fault model: "
-                                              "steady Mogi 0.77 at 5x (goal 0.8)"))
     for r in rows:
         if r["factor"] == 5:
             assert r["gain"] >= (0.7 if r["core"] else 0.8), (model, r)
