@@ -74,7 +74,7 @@ def main():
     diffs, r2 = [], {}
     for snr in (0.3, 3.0):
         b = synthetic.generate(64, kind="fault", rng=99, snr=snr)
-        out = {p_: predict_windows(a.model, b.noisy, b.elevation, precision=p_)[1] for p_ in ("float32", "bfloat16")}
+        out = {p_: predict_windows(a.model, b.noisy, b.elevation, precision=p_).cumulative for p_ in ("float32", "bfloat16")}
         diffs.append(float(np.sqrt(np.mean((out["bfloat16"] - out["float32"]) ** 2) / np.mean(out["float32"] ** 2))))
         for p_ in out:
             r2[f"{p_}_snr{snr}"] = round(float(evaluate.r2_per_sample(out[p_], b.cumulative).mean()), 4)
