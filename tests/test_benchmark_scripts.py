@@ -269,3 +269,16 @@ def test_leakage_split_adds_up():
     assert abs(r["rms_ratio"] ** 2 - r["level_ratio"] ** 2 - r["shape_ratio"] ** 2) < 0.01
     ratio, _ = noise_only("fault", window_noise(noise, valid, 0), height, valid, denoise_kwargs={"augment": 1})
     assert abs(r["rms_ratio"] - ratio) < 2e-3
+
+
+def test_throughput_script_runs():
+    """benchmarks/throughput.py end to end on a small tile: it reports a positive rate below the FLOP
+    limit and nearly equal bf16 and float32 R² (it once failed after the rates, on the bf16 check)."""
+    import json
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "throughput.py"), "--model", "fault",
+                           "--tile", "32", "--batch", "2"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert 0 < out["pixel_windows_per_s_core"] <= out["pixel_windows_per_s_incl_halo"] <= out["flop_limited_pixel_windows_per_s"] * 1.05
+    r2 = out["mean_r2_by_precision"]
+    assert abs(r2["float32_snr3.0"] - r2["bfloat16_snr3.0"]) < 0.02
