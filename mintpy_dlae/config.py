@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 PREFIX = "mintpy.dlae"
 MODEL_NAMES = MODEL_KINDS
 PRECISIONS = ("auto", "float32", "bfloat16")
-AUGMENTS = ("auto", "1", "2", "4", "8")
 CLUSTERS = ("local", "slurm", "pbs", "lsf")
 MIN_TILE_SIZE = 16
 # loose spellings accepted in templates, as in mintpy/smallbaselineApp.py:_read_template
@@ -54,10 +53,12 @@ class DlaeConfigError(ValueError):
 
 # -------------------------------------------------------------------- value parsers
 AUGMENT_CHOICES = (1, 2, 4, 8)
+AUGMENTS = ("auto",) + tuple(str(c) for c in AUGMENT_CHOICES)       # the option's spellings
 # "auto" test-time augmentation: the most symmetric copies (8, 4, 2 or 1) whose network passes stay
-# within this many pixel-windows: about 7 minutes of extra work on the 2-core CPU of docs/benchmarks.md
-# (~39,000 pixel-windows/s), so small and medium frames get all 8 copies and a 1000 x 1000 x 100
-# frame (9.2e7 pixel-windows) keeps one pass per window.
+# within this many pixel-windows, about 35 s of network time for the widened fault model on the
+# 2-core CPU (470,000 core pixel-windows/s, docs/benchmarks.md; reading, stitching and writing
+# come on top), so small frames get all 8 copies and a 1000 x 1000 x 100 frame (9.2e7
+# pixel-windows) keeps one pass per window.
 AUTO_AUGMENT_PIXEL_WINDOWS = 16_000_000
 
 

@@ -167,7 +167,7 @@ def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mas
     lists the indices of the dates given to the network (default: all; see :func:`scan_input`);
     missing values (NaN) of a pixel on some of them are filled for the network only (``days``: the
     dates in years). ``threads``: TensorFlow threads of this process (Dask workers). ``augment``: the
-    number of symmetric copies, resolved once for the whole frame (:func:`mintpy_dlae.inference.resolve_augment`).
+    number of symmetric copies, resolved once for the whole frame (:func:`mintpy_dlae.config.resolve_augment`).
 
     Returns (timeseries (k, h, w), cumulative (k-8, h, w), timeseries_std, cumulative_std (None
     for a model without uncertainty), the input block (n, h, w) as read, box) for the k kept dates,

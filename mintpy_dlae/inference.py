@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import dataset
+from .config import AUGMENT_CHOICES, AUTO_AUGMENT_PIXEL_WINDOWS, resolve_augment  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +193,6 @@ def _dihedral(k, flip):
 
 
 DIHEDRAL = [(0, False), (2, True), (1, False), (3, True), (2, False), (0, True), (3, False), (1, True)]
-from .config import AUGMENT_CHOICES, AUTO_AUGMENT_PIXEL_WINDOWS, resolve_augment  # noqa: E402,F401
 
 
 def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision="auto", scale=None, calibrate=None,
