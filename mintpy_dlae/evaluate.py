@@ -96,10 +96,12 @@ def test_set(kind="fault", levels=50, per_level=64, snr_range=(0.01, 10.0), size
 
 
 def evaluate_model(model, kind="fault", levels=50, per_level=64, snr_range=(0.01, 10.0), batch_size=64,
-                   baselines=tuple(BASELINES), progress=True, family="independent"):
+                   baselines=tuple(BASELINES), progress=True, family="independent", augment=1):
     """Run the protocol; returns a dict table {"snr": [...], "model": [...], "<baseline>": [...],
     "model_dates": [...], "coverage": [...]} of mean R² per level and the fraction of pixels whose
-    2-sigma interval covers the true cumulative map (``model`` may be None for baselines only)."""
+    2-sigma interval covers the true cumulative map (``model`` may be None for baselines only).
+    ``augment``: symmetric copies per series (1, 2, 4 or 8; :func:`mintpy_dlae.inference.predict_windows`);
+    a 40 x 40 x 9 series gets 8 from ``denoise(..., augment="auto")``, one pass is the paper's protocol."""
     from tqdm import tqdm
 
     from .inference import predict_windows
@@ -110,7 +112,7 @@ def evaluate_model(model, kind="fault", levels=50, per_level=64, snr_range=(0.01
     for snr, batch in tqdm(it, total=levels, desc=f"evaluate {kind}", disable=not progress):
         table["snr"].append(snr)
         if model is not None:
-            pred = predict_windows(model, batch.noisy, batch.elevation, batch_size=batch_size)
+            pred = predict_windows(model, batch.noisy, batch.elevation, batch_size=batch_size, augment=augment)
             table["model"].append(float(r2_per_sample(pred.cumulative, batch.cumulative).mean()))
             table["model_dates"].append(float(r2_per_sample(pred.dates, batch.clean[:, 1:]).mean()))
             table["coverage"].append(float(np.mean(np.abs(pred.cumulative - batch.cumulative)
@@ -180,25 +182,27 @@ def write_table(table, path_txt):
             f.write(f"{s:.4g} " + " ".join(f"{table[n][i]:.4f}" for n in names) + "\n")
 
 
-def evaluate_to_card(model_path, kind, levels=50, per_level=64, out_prefix=None, write_card=True, family="independent"):
+def evaluate_to_card(model_path, kind, levels=50, per_level=64, out_prefix=None, write_card=True, family="independent",
+                     augment=1):
     """Evaluate a .keras model, write table + PNG next to it and (``write_card``) the table into its
-    model card."""
-    from .model import load_model, model_card_path, read_model_card
+    model card (under ``evaluation``, or ``evaluation_augment<k>`` for ``augment`` k > 1)."""
+    from .model import atomic_write_json, load_model, model_card_path, read_model_card
     model = load_model(model_path)
     t0 = time.time()
-    table = evaluate_model(model, kind=kind, levels=levels, per_level=per_level, family=family)
+    table = evaluate_model(model, kind=kind, levels=levels, per_level=per_level, family=family, augment=augment)
     out_prefix = out_prefix or os.path.splitext(model_path)[0] + "_eval"
     write_table(table, out_prefix + ".txt")
     plot_table(table, out_prefix + ".png", title=f"{os.path.basename(model_path)} on the {family} {kind} test set "
-                                               f"({levels}x{per_level} series)")
+                                               f"({levels}x{per_level} series"
+                                               + (f", {augment} copies)" if augment > 1 else ")"))
     if not write_card:
         return table
     card = read_model_card(model_path)
-    card["evaluation"] = {"protocol": f"{levels} SNR levels x {per_level} series, SNR 0.01-10, size 40, kind {kind}, "
-                                      f"test family {family}",
-                          "table": table, "summary": summarise(table), "seconds": round(time.time() - t0, 1)}
-    with open(model_card_path(model_path), "w") as f:
-        json.dump(card, f, indent=1)
+    key = "evaluation" if augment == 1 else f"evaluation_augment{augment}"
+    card[key] = {"protocol": f"{levels} SNR levels x {per_level} series, SNR 0.01-10, size 40, kind {kind}, "
+                             f"test family {family}, {augment} symmetric cop{'y' if augment == 1 else 'ies'}",
+                 "table": table, "summary": summarise(table), "seconds": round(time.time() - t0, 1)}
+    atomic_write_json(card, model_card_path(model_path))
     return table
 
 

@@ -7,6 +7,7 @@ EXAMPLE = """example:
   dlae_evaluate.py fault                         # shipped fault model, 50 SNR levels x 64 series (3200)
   dlae_evaluate.py training/fault/fault.keras --calibrate-sigma   # scale sigma first, then evaluate
   dlae_evaluate.py mymodel.keras --kind mogi --levels 20 --per-level 32
+  dlae_evaluate.py fault --augment 8 -o fault_eval_8copies   # as mintpy_dlae.py denoises a small frame
   dlae_evaluate.py --baselines-only --kind fault -o docs/figures/baselines
 """
 
@@ -25,6 +26,9 @@ def create_parser():
     p.add_argument("--family", choices=["independent", "training"], default="independent",
                    help="test-set generator: 'independent' (turbulence, terrain and stratification families that "
                         "training never used; default) or 'training' (the training generator, paper rule)")
+    p.add_argument("--augment", type=int, choices=[1, 2, 4, 8], default=1,
+                   help="symmetric copies per series (test-time augmentation, as denoise's 'augment'); 1 = the "
+                        "paper's protocol (default); 8 = what mintpy_dlae.py gives a frame this small")
     p.add_argument("--calibrate-sigma", action="store_true",
                    help="first scale sigma on a separate calibration set so that 2 sigma covers 95 %% of the "
                         "errors, and write the factor into the model file")
@@ -66,7 +70,8 @@ def main(iargs=None):
             print(f"sigma calibration: factor {k:.3f} (2-sigma coverage before: {report['coverage_before']:.3f})")
         prefix = inps.output or os.path.splitext(path)[0] + "_eval"
         table = evaluate.evaluate_to_card(path, kind, levels=inps.levels, per_level=inps.per_level,
-                                          out_prefix=prefix, write_card=not inps.no_card, family=inps.family)
+                                          out_prefix=prefix, write_card=not inps.no_card, family=inps.family,
+                                          augment=inps.augment)
     print(open(prefix + ".txt").read())
     print(json.dumps(evaluate.summarise(table), indent=1))
     print(f"table: {prefix}.txt  plot: {prefix}.png")
