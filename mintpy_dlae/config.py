@@ -401,6 +401,28 @@ DlaeConfig = dataclasses.make_dataclass(
 
 
 # ------------------------------------------------------------------------------------------------
+# compute precision (no TensorFlow needed to decide it)
+def cpu_supports_bf16():
+    """True when the CPU has native bfloat16 matrix instructions (AMX-BF16 or AVX512-BF16)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return ("amx_bf16" in flags) or ("avx512_bf16" in flags)
+
+
+def resolve_precision(precision="auto"):
+    """'float32' or 'bfloat16' for ``precision`` ('auto': bfloat16 where :func:`cpu_supports_bf16`).
+    Raises ValueError for anything else."""
+    if precision == "auto":
+        return "bfloat16" if cpu_supports_bf16() else "float32"
+    if precision not in ("float32", "bfloat16"):
+        raise ValueError(f"precision must be 'auto', 'float32' or 'bfloat16'; received precision={precision!r}")
+    return precision
+
+
+# ------------------------------------------------------------------------------------------------
 # what every command does before its work starts: quiet TensorFlow, MintPy-style log lines
 # ------------------------------------------------------------------------------------------------
 # TensorFlow's C++ start-up lines (oneDNN notes, CPU feature lists, the "failed call to cuInit"

@@ -29,7 +29,7 @@ import numpy as np
 
 from mintpy_dlae import io
 from mintpy_dlae.boxes import Box
-from mintpy_dlae.config import MODEL_NAMES, package_file, resolve_augment
+from mintpy_dlae.config import MODEL_NAMES, package_file, resolve_augment, resolve_precision
 from mintpy_dlae.constants import WINDOW
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,9 @@ def model_file(model):
         return path if os.path.isfile(path) else None
     if not os.path.isfile(model):
         raise io.DlaeInputError(f"model file not found: {model} (use fault, mogi or the path of "
+                                "a .keras file written by dlae_train.py)")
+    if not str(model).endswith(".keras") or not zipfile.is_zipfile(model):
+        raise io.DlaeInputError(f"{model}: not a mintpy_dlae model (use fault, mogi or the path of "
                                 "a .keras file written by dlae_train.py)")
     return model
 
@@ -374,6 +377,7 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     Returns None when ``update`` finds the outputs up to date. Raises DlaeInputError for bad
     inputs before any output file is created; on any error no output file is left behind.
     """
+    model_file(cfg.model)                     # a bad model path is reported first
     atr = io.check_timeseries(ts_file)
     length, width = int(atr["LENGTH"]), int(atr["WIDTH"])
     io.check_geometry(geom_file, (length, width), ts_file)
@@ -400,6 +404,7 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     # symmetric copies per window, resolved once for the frame (the budget counts all dates)
     augment = resolve_augment(cfg.augment, length * width * max(num_date - WINDOW + 1, 1))
     attrs["mintpy.dlae.augmentCopies"] = str(augment)
+    attrs["mintpy.dlae.precisionUsed"] = resolve_precision(cfg.precision)   # 'auto' resolved on this CPU
     flag = io.check_output(list(outputs.values()), inputs, update=update, force=force)
     if flag == "skip":
         compare = {k: attrs[k] for k in COMPARE_KEYS}

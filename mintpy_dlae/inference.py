@@ -22,6 +22,7 @@ import numpy as np
 
 from . import dataset
 from .config import AUGMENT_CHOICES, AUTO_AUGMENT_PIXEL_WINDOWS, resolve_augment  # noqa: F401  (re-exported)
+from .config import cpu_supports_bf16, resolve_precision  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -68,24 +69,6 @@ class WindowPrediction:
 
     def __iter__(self):
         return iter((self.dates, self.cumulative))
-
-
-def cpu_supports_bf16():
-    """True when the CPU has native bfloat16 matrix instructions (AMX-BF16 or AVX512-BF16)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return ("amx_bf16" in flags) or ("avx512_bf16" in flags)
-
-
-def resolve_precision(precision="auto"):
-    if precision == "auto":
-        return "bfloat16" if cpu_supports_bf16() else "float32"
-    if precision not in ("float32", "bfloat16"):
-        raise ValueError(f"precision must be 'auto', 'float32' or 'bfloat16'; received precision={precision!r}")
-    return precision
 
 
 _PREPARED = {}

@@ -139,6 +139,18 @@ def check_mask(path, shape, ts_file=None, dataset=None):
     elif dataset not in dsets:
         raise DlaeInputError(f"{path}: dataset {dataset!r} not found (datasets: {sorted(dsets)})")
     _check_shape(path, dataset, dsets[dataset], shape, ts_file)
+    with h5py.File(path, "r") as f:
+        dtype = f[dataset].dtype
+        # a float dataset other than 0/1 (temporalCoherence, height, ...) is not a mask: "value != 0"
+        # would keep nearly every pixel without a word
+        if dtype.kind == "f":
+            data = f[dataset][()]
+            other = bool(np.any(~np.isin(data, (0, 1)) & ~np.isnan(data)))
+        else:
+            other = dtype.kind not in "biu"
+    if other:
+        raise DlaeInputError(f"{path}: dataset {dataset!r} holds {dtype} values other than 0 and 1, not a mask; "
+                             "make one first, e.g. generate_mask.py temporalCoherence.h5 -m 0.7 -o maskTempCoh.h5")
     return dataset
 
 
@@ -179,6 +191,12 @@ def check_output(out_files, in_files, update=False, force=False):
     out_files = [os.fspath(f) for f in out_files]
     in_abs = {os.path.abspath(f) for f in in_files if f}
     for f in out_files:
+        if os.path.isdir(f):
+            raise DlaeInputError(f"{f}: output is a folder; give a file name such as "
+                                 f"{os.path.join(f, 'timeseries_DLAE.h5')}")
+        if not f.endswith(".h5"):
+            raise DlaeInputError(f"{f}: output must be an HDF5 file ending in .h5 (MintPy reads files by "
+                                 "their extension)")
         if os.path.abspath(f) in in_abs:
             raise DlaeInputError(f"{f}: output file is also an input file; choose another -o")
     existing = [f for f in out_files if os.path.exists(f)]

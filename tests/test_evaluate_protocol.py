@@ -1,4 +1,5 @@
-"""dlae_evaluate.py end to end on a tiny protocol: the table, the card, the number of copies."""
+"""dlae_evaluate.py end to end on a tiny protocol: the table, the card, the number of copies, bad input."""
+import json
 import shutil
 
 import numpy as np
@@ -11,7 +12,7 @@ from mintpy_dlae.model import read_model_card, resolve_model_path
 
 @pytest.fixture
 def model_copy(tmp_path):
-    """The shipped fault model and its card, copied (the card is rewritten by the protocol)."""
+    """The shipped fault model and its card, copied (the card may be rewritten by the protocol)."""
     src = resolve_model_path("fault")
     dst = tmp_path / "m.keras"
     shutil.copy(src, dst)
@@ -19,32 +20,59 @@ def model_copy(tmp_path):
     return str(dst)
 
 
-def test_protocol_passes_the_copies_and_writes_its_own_card_entry(model_copy, tmp_path, monkeypatch):
+@pytest.fixture
+def spy(monkeypatch):
+    """Records the ``augment`` of every predict_windows call."""
     seen = []
     real = inference.predict_windows
 
-    def spy(*args, **kw):
+    def wrapped(*args, **kw):
         seen.append(kw.get("augment", 1))
         return real(*args, **kw)
 
-    monkeypatch.setattr(inference, "predict_windows", spy)
-    before = read_model_card(model_copy).get("evaluation")
+    monkeypatch.setattr(inference, "predict_windows", wrapped)
+    return seen
+
+
+def test_protocol_passes_the_copies_and_leaves_the_card_of_a_reduced_run(model_copy, tmp_path, spy):
+    card_before = open(model_copy[:-len(".keras")] + ".json").read()
     prefix = str(tmp_path / "ev")
     assert cli.main([model_copy, "--levels", "2", "--per-level", "3", "--augment", "2", "-o", prefix]) == 0
     # one top-level call per SNR level, each with the copies asked for (the inner per-copy calls pass 1)
-    assert seen.count(2) == 2, seen
+    assert spy.count(2) == 2, spy
     header = open(prefix + ".txt").read().splitlines()[1].split()
     assert header[:4] == ["snr", "model", "model_dates", "coverage"]
     rows = np.loadtxt(prefix + ".txt", skiprows=2)
     assert rows.shape == (2, len(header))
     assert np.all((rows[:, 3] >= 0) & (rows[:, 3] <= 1))          # a coverage fraction
-    card = read_model_card(model_copy)
+    # a 2 x 3 protocol must not replace the 3,200-series table of the card
+    assert open(model_copy[:-len(".keras")] + ".json").read() == card_before
+
+
+def test_auto_means_the_copies_of_one_small_series(model_copy, tmp_path, spy):
+    assert cli.main([model_copy, "--levels", "2", "--per-level", "1", "--augment", "AUTO",
+                     "-o", str(tmp_path / "ev")]) == 0
+    assert spy.count(8) == 2, spy
+
+
+def test_card_entry_per_copy_count(model_copy, tmp_path):
+    before = read_model_card(model_copy)["evaluation"]
+    evaluate.evaluate_to_card(model_copy, "fault", levels=2, per_level=2, out_prefix=str(tmp_path / "ev"),
+                              augment=2)
+    card = json.load(open(model_copy[:-len(".keras")] + ".json"))
     assert card["evaluation"] == before                           # the one-pass entry is left alone
-    entry = card["evaluation_augment2"]
-    assert "2 symmetric copies" in entry["protocol"]
-    assert entry["table"]["snr"] == pytest.approx(list(rows[:, 0]), rel=1e-3)
+    assert "2 symmetric copies" in card["evaluation_augment2"]["protocol"]
+    assert len(card["evaluation_augment2"]["table"]["snr"]) == 2
 
 
-def test_protocol_rejects_a_copy_count_that_is_not_a_symmetry():
-    with pytest.raises(SystemExit):
-        cli.cmd_line_parse(["fault", "--augment", "3"])
+@pytest.mark.parametrize("args, message", [
+    (["fault", "--augment", "3"], None),
+    (["fault", "-o", "no_such_folder/ev"], "output folder does not exist"),
+    (["fault", "--calibrate-sigma"], "already calibrated"),
+])
+def test_bad_options_stop_before_any_work(args, message, capsys):
+    with pytest.raises(SystemExit) as err:
+        cli.cmd_line_parse(args)
+    assert err.value.code != 0
+    if message:
+        assert message in str(err.value.code)

@@ -184,12 +184,13 @@ def test_calibrate_is_retired(project, fake_denoiser, monkeypatch, caplog, tmp_p
 
 # ---------------------------------------------------------------------------- CLI errors
 def _files(folder):
-    return sorted(os.listdir(folder))
+    return sorted(f for f in os.listdir(folder) if os.path.isfile(os.path.join(folder, f)))
 
 
 @pytest.mark.parametrize("case", ["missing", "file_type", "few_dates", "radian", "no_height",
                                   "shape", "mask_shape", "exists", "read_only", "bad_model",
-                                  "not_a_model"])
+                                  "not_a_model", "model_extension", "output_folder", "output_not_h5",
+                                  "mask_not_binary"])
 def test_cli_errors(project, fake_denoiser, monkeypatch, case, capsys):
     d = project.dir
     args = [project.ts, "-g", project.geom]
@@ -225,13 +226,35 @@ def test_cli_errors(project, fake_denoiser, monkeypatch, case, capsys):
         (d / "junk.keras").write_text("not a model")
         args += ["--model", str(d / "junk.keras")]
         expect = "not a mintpy_dlae model"
+    elif case == "model_extension":          # an HDF5 file given as the model: this error, no other word first
+        args += ["--model", project.geom]
+        expect = "not a mintpy_dlae model"
+    elif case == "output_folder":
+        (d / "out").mkdir()
+        args += ["-o", str(d / "out"), "--force"]
+        expect = "output is a folder"
+        # nothing written inside the folder either (checked below for the files next to it)
+    elif case == "output_not_h5":
+        args += ["-o", str(d / "out.txt")]
+        expect = "must be an HDF5 file ending in .h5"
+    elif case == "mask_not_binary":           # temporal coherence given as the mask
+        from conftest import write_mask
+        path = write_mask(d / "temporalCoherence.h5", name="temporalCoherence")
+        with h5py.File(path, "a") as f:
+            del f["temporalCoherence"]
+            f["temporalCoherence"] = np.linspace(0.1, 1.0, 32 * 32, dtype=np.float32).reshape(32, 32)
+        args += ["-m", path]
+        expect = "values other than 0 and 1, not a mask"
     before = {f: sha(d / f) for f in _files(d)}
     with pytest.raises(SystemExit) as exc:
         cli.main(args)
     assert exc.value.code not in (0, None)
     assert expect in str(exc.value.code), exc.value.code
     assert str(exc.value.code).startswith("ERROR: ")
+    assert "WARNING" not in capsys.readouterr().err           # the error is the only word
     assert {f: sha(d / f) for f in _files(d)} == before   # no partial output, inputs untouched
+    if case == "output_folder":
+        assert os.listdir(d / "out") == []
 
 
 def test_cli_runs(project, fake_denoiser, capsys):
@@ -321,3 +344,13 @@ def test_interrupted_run_leaves_no_output(project, fake_denoiser, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         run.run_dlae(project.ts, project.geom, DlaeConfig(save_removed=True), progress=False)
     assert {f: sha(project.dir / f) for f in _files(project.dir)} == before
+
+
+def test_precision_used_is_recorded(project, fake_denoiser, monkeypatch):
+    """'auto' precision is written as what this CPU resolved it to, next to the option's text."""
+    from mintpy_dlae import config
+    for bf16, expect in ((True, "bfloat16"), (False, "float32")):
+        monkeypatch.setattr(config, "cpu_supports_bf16", lambda: bf16)
+        out = run.run_dlae(project.ts, project.geom, DlaeConfig(precision="auto"), force=True, progress=False)
+        atr = readfile.read_attribute(out["timeseries"])
+        assert (atr["mintpy.dlae.precision"], atr["mintpy.dlae.precisionUsed"]) == ("auto", expect)

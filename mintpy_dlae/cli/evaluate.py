@@ -22,13 +22,15 @@ def create_parser():
     p.add_argument("-o", "--output", help="output prefix for the table (.txt) and plot (.png); "
                                           "default: <model>_eval next to the model")
     p.add_argument("--baselines-only", action="store_true", help="evaluate the classical baselines only")
-    p.add_argument("--no-card", action="store_true", help="do not write the table into the model card")
+    p.add_argument("--no-card", action="store_true",
+                   help="do not write the table into the model card (it is written only for the full protocol, "
+                        "50 levels x 64 series, and never into the card of the shipped 'fault' / 'mogi')")
     p.add_argument("--family", choices=["independent", "training"], default="independent",
                    help="test-set generator: 'independent' (turbulence, terrain and stratification families that "
                         "training never used; default) or 'training' (the training generator, paper rule)")
-    p.add_argument("--augment", type=int, choices=[1, 2, 4, 8], default=1,
-                   help="symmetric copies per series (test-time augmentation, as denoise's 'augment'); 1 = the "
-                        "paper's protocol (default); 8 = what mintpy_dlae.py gives a frame this small")
+    p.add_argument("--augment", type=str.lower, choices=["auto", "1", "2", "4", "8"], default="1",
+                   help="symmetric copies per series (test-time augmentation, as mintpy_dlae.py --augment); 1 = "
+                        "the paper's protocol (default); auto = what mintpy_dlae.py gives a 40 x 40 x 9 series (8)")
     p.add_argument("--calibrate-sigma", action="store_true",
                    help="first scale sigma on a separate calibration set so that 2 sigma covers 95 %% of the "
                         "errors, and write the factor into the model file")
@@ -44,12 +46,22 @@ def cmd_line_parse(iargs=None):
     if inps.levels < 2 or inps.per_level < 1:
         raise SystemExit(f"dlae_evaluate.py: error: need --levels >= 2 and --per-level >= 1; "
                          f"received {inps.levels}, {inps.per_level}")
+    if inps.output and not os.path.isdir(os.path.dirname(os.path.abspath(inps.output))):
+        raise SystemExit(f"dlae_evaluate.py: error: output folder does not exist: "
+                         f"{os.path.dirname(os.path.abspath(inps.output))}")
+    if inps.calibrate_sigma and inps.model in ("fault", "mogi"):
+        raise SystemExit("dlae_evaluate.py: error: --calibrate-sigma rewrites the model file; the installed "
+                         f"{inps.model!r} model is already calibrated (copy it first to recalibrate)")
+    # 'auto': the copies denoise() would average for one 40 x 40 x 9 series
+    from mintpy_dlae.config import resolve_augment
+    inps.augment = resolve_augment(inps.augment, 40 * 40)
     return inps
 
 
 def main(iargs=None):
     inps = cmd_line_parse(iargs)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from mintpy_dlae.config import quiet_tensorflow
+    quiet_tensorflow()
     import json
 
     from mintpy_dlae import evaluate
@@ -68,9 +80,17 @@ def main(iargs=None):
             k, report = evaluate.calibrate_sigma(path)
             evaluate.apply_sigma_scale(path, k, report)
             print(f"sigma calibration: factor {k:.3f} (2-sigma coverage before: {report['coverage_before']:.3f})")
-        prefix = inps.output or os.path.splitext(path)[0] + "_eval"
+        prefix = inps.output or (f"{inps.model}_eval" if inps.model in ("fault", "mogi")
+                                 else os.path.splitext(path)[0] + "_eval")
+        # a reduced protocol never replaces the full one in a card, and the installed models' cards
+        # are left as shipped
+        full = (inps.levels, inps.per_level) == (50, 64)
+        write_card = not inps.no_card and full and inps.model not in ("fault", "mogi")
+        if not write_card and not inps.no_card:
+            print("model card left unchanged (" + ("a shipped model" if inps.model in ("fault", "mogi")
+                                                     else "a reduced protocol") + ")")
         table = evaluate.evaluate_to_card(path, kind, levels=inps.levels, per_level=inps.per_level,
-                                          out_prefix=prefix, write_card=not inps.no_card, family=inps.family,
+                                          out_prefix=prefix, write_card=write_card, family=inps.family,
                                           augment=inps.augment)
     print(open(prefix + ".txt").read())
     print(json.dumps(evaluate.summarise(table), indent=1))
