@@ -4,7 +4,7 @@ import os
 import sys
 
 EXAMPLE = """example:
-  dlae_evaluate.py fault                         # shipped fault model, 50 SNR levels x 64 series (3200)
+  dlae_evaluate.py fault                         # shipped fault model, 50 SNR levels x 64 series (3200): fault_eval.txt/.png here
   dlae_evaluate.py training/fault/fault.keras --calibrate-sigma   # scale sigma first, then evaluate
   dlae_evaluate.py mymodel.keras --kind mogi --levels 20 --per-level 32
   dlae_evaluate.py fault --augment 8 -o fault_eval_8copies   # as mintpy_dlae.py denoises a small frame
@@ -20,7 +20,8 @@ def create_parser():
     p.add_argument("--levels", type=int, default=50, help="number of SNR levels, log-spaced 0.01-10 (default: 50)")
     p.add_argument("--per-level", type=int, default=64, help="series per SNR level (default: 64)")
     p.add_argument("-o", "--output", help="output prefix for the table (.txt) and plot (.png); "
-                                          "default: <model>_eval next to the model")
+                                          "default: <model>_eval next to a model file, or fault_eval / mogi_eval in the "
+                                          "current folder for a shipped model")
     p.add_argument("--baselines-only", action="store_true", help="evaluate the classical baselines only")
     p.add_argument("--no-card", action="store_true",
                    help="do not write the table into the model card (it is written only for the full protocol, "
