@@ -282,3 +282,22 @@ def test_throughput_script_runs():
     assert 0 < out["pixel_windows_per_s_core"] <= out["pixel_windows_per_s_incl_halo"] <= out["flop_limited_pixel_windows_per_s"] * 1.05
     r2 = out["mean_r2_by_precision"]
     assert abs(r2["float32_snr3.0"] - r2["bfloat16_snr3.0"]) < 0.02
+
+
+def test_extent_footprint_by_hand_and_tiny_run(tmp_path):
+    """Footprint by hand: |D| = 0 1 5 10 -> >= 1 (10 % of 10) at 3 of 4 pixels = 0.75; a map of one
+    non-zero pixel -> 0.25.  Then benchmarks/extent.py end to end on 8 series: the class shares add up
+    to 1 and the "all" row is the share-weighted mean of the classes."""
+    ext = _load("extent")
+    maps = np.array([[[0.0, -1.0], [5.0, 10.0]], [[0.0, 0.0], [0.0, -3.0]]])
+    assert np.allclose(ext.footprint(maps), [0.75, 0.25])
+    out = tmp_path / "extent.json"
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "extent.py"), "--model", "mogi",
+                           "--per-level", "8", "--snr", "2", "--json", str(out)], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    rows = json.loads(out.read_text())["models"]["mogi"]["mogi@2"]
+    classes = {k: v for k, v in rows.items() if k != "all"}
+    assert abs(sum(v["share"] for v in classes.values()) - 1) < 1e-2
+    weighted = sum(v["share"] * v["model"] for v in classes.values())
+    assert abs(weighted - rows["all"]["model"]) < 2e-2 * max(1.0, abs(weighted))
