@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# After `bash training/ship.sh FAULT_RUN MOGI_RUN`: regenerate every result file of docs/ that depends
+# on the shipped models, then re-derive the marked tables (check_docs --fix).
+#   bash training/refresh_figures.sh FAULT_RUN MOGI_RUN      (from the repository root)
+# About 45-60 min on the 2-core CPU.  The prose around the tables (docs/evaluation.md,
+# docs/real_data.md, README.md, the model cards' summaries, the measured comments of
+# tests/test_pretrained.py) still needs a reader afterwards: `git diff docs/figures` shows what moved.
+set -euo pipefail
+fault_run=${1:?FAULT_RUN}
+mogi_run=${2:?MOGI_RUN}
+export TF_CPP_MIN_LOG_LEVEL=3
+step() { echo "== $(date -u +%H:%M:%S) $*"; }
+
+step "protocol with 8 symmetric copies"
+for pair in "fault:$fault_run" "mogi:$mogi_run"; do
+    kind=${pair%%:*}; run=${pair#*:}
+    if [ ! -f "training/$run/${run}_eval8.txt" ]; then
+        dlae_evaluate.py "training/$run/$run.keras" --kind "$kind" --augment 8 -o "training/$run/${run}_eval8"
+    fi
+    cp "training/$run/${run}_eval8.txt" "docs/figures/eval_${kind}_augment8.txt"
+done
+
+step "R² at exact SNR, copies"
+python benchmarks/r2_at_snr.py --model fault --model mogi --per-level 192 --json docs/figures/r2_at_snr.json
+python benchmarks/r2_at_snr.py --model fault --model mogi --augment 1 4 8 --json docs/figures/r2_at_snr_augment.json
+python benchmarks/extent.py --model fault --model mogi --json docs/figures/extent.json
+python benchmarks/augment.py --model fault --model mogi --json docs/figures/augment.json
+
+step "real noise"
+python benchmarks/injection_spread.py --model fault --model mogi --json docs/figures/injection_spread_augment.json
+python benchmarks/injection_spread.py --model fault --model mogi --augment 1 --json docs/figures/injection_spread.json
+python benchmarks/leakage.py --model fault --model mogi --json docs/figures/leakage.json
+python benchmarks/steady.py --model fault --model mogi --json docs/figures/steady.json
+python benchmarks/steady.py --model fault --model mogi --augment 8 --json docs/figures/steady_augment.json
+
+step "Mexico City"
+python docs/examples/mexico_city.py
+python docs/examples/mexico_checks.py
+
+step "figures"
+python -m mintpy_dlae.plot examples --kind fault -o docs/figures/examples_fault.png
+python -m mintpy_dlae.plot examples --kind mogi -o docs/figures/examples_mogi.png
+python -m mintpy_dlae.plot learning-curves training/base/base_ckpt/state.json \
+    training/fault_area/fault_area_ckpt/state.json "training/$fault_run/${fault_run}_ckpt/state.json" \
+    "training/$mogi_run/${mogi_run}_ckpt/state.json" -o docs/figures/learning_curves.png
+rm -rf dlae_demo && dlae_demo.py
+cp dlae_demo/pic_dlae/demo_fault.png dlae_demo/pic_dlae/demo_fault_windows.png docs/figures/
+# the demo numbers quoted in docs/demo.md and README.md are in dlae_demo/pic_dlae/demo_fault.json
+
+step "marked tables"
+python benchmarks/check_docs.py --fix || true
+python benchmarks/check_docs.py
+step "done: now read git diff docs/ and update the prose, then run the README's test command"
