@@ -301,3 +301,12 @@ def test_extent_footprint_by_hand_and_tiny_run(tmp_path):
     assert abs(sum(v["share"] for v in classes.values()) - 1) < 1e-2
     weighted = sum(v["share"] * v["model"] for v in classes.values())
     assert abs(weighted - rows["all"]["model"]) < 2e-2 * max(1.0, abs(weighted))
+
+
+def test_coverage_by_significance_bins_by_hand():
+    """z 0.2 0.4 (bin 0-0.5), 0.7 (0.5-1), 6 (5-inf); r 1 3 1 2.5: coverage r <= 2 -> bin 0-0.5 one of
+    two = 0.5, bin 0.5-1 1.0, bin 5-inf 0.0; shares 0.5, 0.25, 0.25; empty bins absent."""
+    cov = _load("coverage_by_significance")
+    got = cov._bins(np.array([0.2, 0.4, 0.7, 6.0]), np.array([1.0, 3.0, 1.0, 2.5]))
+    assert got == {"0-0.5": {"share": 0.5, "coverage": 0.5}, "0.5-1": {"share": 0.25, "coverage": 1.0},
+                   "5-inf": {"share": 0.25, "coverage": 0.0}}

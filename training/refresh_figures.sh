@@ -24,6 +24,7 @@ step "R² at exact SNR, copies"
 python benchmarks/r2_at_snr.py --model fault --model mogi --per-level 192 --json docs/figures/r2_at_snr.json
 python benchmarks/r2_at_snr.py --model fault --model mogi --augment 1 4 8 --json docs/figures/r2_at_snr_augment.json
 python benchmarks/extent.py --model fault --model mogi --json docs/figures/extent.json
+python benchmarks/coverage_by_significance.py --model fault --model mogi --json docs/figures/coverage_by_significance.json
 python benchmarks/augment.py --model fault --model mogi --json docs/figures/augment.json
 
 step "real noise"
