@@ -30,6 +30,22 @@ def test_one_options_table_drives_everything():
     assert not any("calibrate" in line for line in text.splitlines())
 
 
+def test_templates_folder_holds_the_generated_block():
+    """templates/dlae.cfg (the block users paste into their smallbaselineApp template) is exactly what
+    ``smallbaselineApp_dlae.py -H`` prints, and MintPy's own template reader parses it: regenerate it
+    with ``python -c "from mintpy_dlae.config import template_text; print(template_text(), end='')"
+    > templates/dlae.cfg`` when an option changes."""
+    import os
+
+    from mintpy.utils import readfile
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates", "dlae.cfg")
+    with open(path) as f:
+        assert f.read() == config.template_text()
+    parsed = readfile.read_template(path)
+    assert parsed == {o.key: "auto" for o in config.OPTIONS if o.in_template}
+    assert DlaeConfig.from_template(path) == DlaeConfig.from_template({})
+
+
 def test_defaults():
     cfg = DlaeConfig.from_template({})
     assert cfg == DlaeConfig(num_worker=cfg.num_worker)
