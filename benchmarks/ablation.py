@@ -43,7 +43,7 @@ VARIANTS = {
     "cumulative_head": ("one cumulative map (mean, sigma) instead of one per date", {"output": "cumulative"}, {}, {}),
     "compact_sources": ("compact sources only: fault length, width, depth and Mogi depth bounds x 0.25",
                         {}, {"source_extent": 0.25}, {}),
-    "narrow_view": ("no dilation in the decoder: receptive radius 12 px instead of 26",
+    "narrow_view": ("no dilation in the decoder: receptive radius 11 px instead of 26",
                     {"dilations": [1, 1, 1, 1, 1, 1, 1]}, {}, {}),
 }
 
