@@ -24,7 +24,9 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def measure(model, noise, height, valid, augment="auto"):
+def measure(model, noise, height, valid, augment="auto", region=None):
+    """Rows per window (see the module docstring); the network sees every valid pixel, the figures
+    are taken over ``region`` (a boolean (H, W) map within ``valid``; default all valid pixels)."""
     from mintpy_dlae.constants import WINDOW
     from mintpy_dlae.inference import denoise
     from mintpy_dlae.injection import window_noise
@@ -32,8 +34,9 @@ def measure(model, noise, height, valid, augment="auto"):
     for k in range(len(noise) - WINDOW + 1):
         w = window_noise(noise, valid, k)
         res = denoise(w, height, model=model, mask=valid, augment=augment)
-        out = res.cumulative[0][valid].astype(np.float64)
-        raw = (w[-1] - w[0])[valid].astype(np.float64)
+        sel = valid if region is None else (valid & region)
+        out = res.cumulative[0][sel].astype(np.float64)
+        raw = (w[-1] - w[0])[sel].astype(np.float64)
         rms = float(np.sqrt(np.mean(raw ** 2)))
         rows.append({"window": k, "raw_rms_mm": round(1e3 * rms, 2), "raw_level_mm": round(1e3 * raw.mean(), 2),
                      "raw_shape_rms_mm": round(1e3 * raw.std(), 2),
@@ -41,7 +44,8 @@ def measure(model, noise, height, valid, augment="auto"):
                      "rms_ratio": round(float(np.sqrt(np.mean(out ** 2))) / rms, 3),
                      "level_ratio": round(abs(out.mean()) / rms, 3), "shape_ratio": round(out.std() / rms, 3),
                      "corr_with_raw": round(float(np.corrcoef(out, raw)[0, 1]), 2),
-                     "median_sigma_mm": round(1e3 * float(np.median(res.cumulative_std[0][valid])), 2)})
+                     "median_sigma_mm": round(1e3 * float(np.median(res.cumulative_std[0][sel])), 2),
+                     "above_3_sigma": round(float(np.mean(np.abs(out) > 3 * res.cumulative_std[0][sel])), 5)})
     return rows
 
 
@@ -49,6 +53,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", action="append", required=True, help="fault, mogi, a .keras path or NAME=PATH")
     p.add_argument("--augment", default="auto", choices=["auto", "1", "2", "4", "8"])
+    p.add_argument("--columns", type=int, nargs=2, default=None, metavar=("FIRST", "END"),
+                   help="take the figures over columns FIRST..END-1 only (e.g. 0 50: the west half, away "
+                        "from the bowl); the network still sees the whole crop")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -59,9 +66,14 @@ def main(argv=None):
     per_date = np.round(1e3 * np.sqrt(((x - x.mean(axis=1, keepdims=True)) ** 2).mean(axis=1)), 2)
     print("spatial RMS of the detrended noise per date (about each date's mean), mm:", per_date.tolist())
     result = {"per_date_shape_rms_mm": per_date.tolist()}
+    region = None
+    if a.columns:
+        region = np.zeros_like(valid)
+        region[:, a.columns[0]:a.columns[1]] = True
+        result["columns"] = list(a.columns)
     for spec in a.model:
         name, path = spec.split("=", 1) if "=" in spec else (os.path.basename(spec), spec)
-        rows = measure(path, noise, height, valid, a.augment)
+        rows = measure(path, noise, height, valid, a.augment, region)
         result[name] = rows
         print(f"\n== {name}")
         print("window  raw rms = level + shape (mm)   out level  out shape  rms ratio  (level, shape)  corr  sigma")

@@ -310,3 +310,23 @@ def test_coverage_by_significance_bins_by_hand():
     got = cov._bins(np.array([0.2, 0.4, 0.7, 6.0]), np.array([1.0, 3.0, 1.0, 2.5]))
     assert got == {"0-0.5": {"share": 0.5, "coverage": 0.5}, "0.5-1": {"share": 0.25, "coverage": 1.0},
                    "5-inf": {"share": 0.25, "coverage": 0.0}}
+
+
+def test_leakage_region_restricts_the_figures_only():
+    """--columns: a region covering the whole crop gives the default rows exactly; the west half gives
+    the raw RMS of the west's valid pixels (numpy by hand) and the same network run."""
+    leakage = _load("leakage")
+    sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+    from injection import load
+    from mintpy_dlae.injection import window_noise
+    noise, height, valid = load()
+    whole = np.ones_like(valid)
+    assert leakage.measure("fault", noise[:9], height, valid, augment=1, region=whole) == \
+        leakage.measure("fault", noise[:9], height, valid, augment=1)
+    west = np.zeros_like(valid)
+    west[:, :50] = True
+    (r,) = leakage.measure("fault", noise[:9], height, valid, augment=1, region=west)
+    w = window_noise(noise, valid, 0)
+    raw = (w[-1] - w[0])[valid & west].astype(np.float64)
+    assert abs(r["raw_rms_mm"] - 1e3 * np.sqrt(np.mean(raw ** 2))) < 0.01
+    assert 0 <= r["above_3_sigma"] <= 1

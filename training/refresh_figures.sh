@@ -31,6 +31,7 @@ step "real noise"
 python benchmarks/injection_spread.py --model fault --model mogi --json docs/figures/injection_spread_augment.json
 python benchmarks/injection_spread.py --model fault --model mogi --augment 1 --json docs/figures/injection_spread.json
 python benchmarks/leakage.py --model fault --model mogi --json docs/figures/leakage.json
+python benchmarks/leakage.py --model fault --model mogi --columns 0 50 --json docs/figures/leakage_west.json
 python benchmarks/steady.py --model fault --model mogi --json docs/figures/steady.json
 python benchmarks/steady.py --model fault --model mogi --augment 8 --json docs/figures/steady_augment.json
 
