@@ -56,6 +56,9 @@ def main(argv=None):
     p.add_argument("--columns", type=int, nargs=2, default=None, metavar=("FIRST", "END"),
                    help="take the figures over columns FIRST..END-1 only (e.g. 0 50: the west half, away "
                         "from the bowl); the network still sees the whole crop")
+    p.add_argument("--permute", type=int, nargs="+", default=None, metavar="SEED",
+                   help="also run on the dates shuffled, once per seed (numpy default_rng(SEED).permutation): "
+                        "each date keeps its atmosphere but anything that persists in time is broken up")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -71,6 +74,7 @@ def main(argv=None):
         region = np.zeros_like(valid)
         region[:, a.columns[0]:a.columns[1]] = True
         result["columns"] = list(a.columns)
+
     for spec in a.model:
         name, path = spec.split("=", 1) if "=" in spec else (os.path.basename(spec), spec)
         rows = measure(path, noise, height, valid, a.augment, region)
@@ -81,6 +85,17 @@ def main(argv=None):
             print(f"{r['window']:6d}  {r['raw_rms_mm']:7.2f} = {r['raw_level_mm']:6.2f} + {r['raw_shape_rms_mm']:5.2f}"
                   f"      {r['out_level_mm']:7.2f}  {r['out_shape_rms_mm']:8.2f}  {r['rms_ratio']:9.3f}"
                   f"  ({r['level_ratio']:.3f}, {r['shape_ratio']:.3f})  {r['corr_with_raw']:5.2f}  {r['median_sigma_mm']:5.2f}")
+    if a.permute:
+        result["permuted"] = {}
+        for seed in a.permute:
+            perm = np.random.default_rng(seed).permutation(len(noise))
+            entry = {"order": perm.tolist()}
+            for spec in a.model:
+                name, path = spec.split("=", 1) if "=" in spec else (os.path.basename(spec), spec)
+                entry[name] = measure(path, noise[perm], height, valid, a.augment, region)
+                print(f"dates shuffled (seed {seed}, order {perm.tolist()}): {name} RMS / raw "
+                      + " ".join(f"{r['rms_ratio']:.3f}" for r in entry[name]))
+            result["permuted"][str(seed)] = entry
     if a.json:
         from mintpy_dlae.model import atomic_write_json
         atomic_write_json(result, a.json)

@@ -330,3 +330,22 @@ def test_leakage_region_restricts_the_figures_only():
     raw = (w[-1] - w[0])[valid & west].astype(np.float64)
     assert abs(r["raw_rms_mm"] - 1e3 * np.sqrt(np.mean(raw ** 2))) < 0.01
     assert 0 <= r["above_3_sigma"] <= 1
+
+
+def test_leakage_permute_runs_shuffled_orders(tmp_path):
+    """--permute: the default rows are unchanged, each seed records a permutation of the dates and
+    the rows of ``measure`` run on the noise in that order (same function, so wiring only)."""
+    out = tmp_path / "perm.json"
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "leakage.py"), "--model", "fault",
+                           "--augment", "1", "--permute", "5", "--json", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    res = json.loads(out.read_text())
+    order = res["permuted"]["5"]["order"]
+    assert sorted(order) == list(range(13)) and order == np.random.default_rng(5).permutation(13).tolist()
+    leakage = _load("leakage")
+    sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+    from injection import load
+    noise, height, valid = load()
+    assert res["fault"] == leakage.measure("fault", noise, height, valid, augment="1")
+    assert res["permuted"]["5"]["fault"] == leakage.measure("fault", noise[order], height, valid, augment="1")

@@ -32,6 +32,7 @@ python benchmarks/injection_spread.py --model fault --model mogi --json docs/fig
 python benchmarks/injection_spread.py --model fault --model mogi --augment 1 --json docs/figures/injection_spread.json
 python benchmarks/leakage.py --model fault --model mogi --json docs/figures/leakage.json
 python benchmarks/leakage.py --model fault --model mogi --columns 0 50 --json docs/figures/leakage_west.json
+python benchmarks/leakage.py --model fault --model mogi --permute 0 1 2 3 --json docs/figures/leakage_permuted.json
 python benchmarks/steady.py --model fault --model mogi --json docs/figures/steady.json
 python benchmarks/steady.py --model fault --model mogi --augment 8 --json docs/figures/steady_augment.json
 
