@@ -69,11 +69,9 @@ def main(argv=None):
     a = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     result = {}
-    for spec in a.model:
-        kind, path = spec.split("=", 1) if "=" in spec else (spec, spec)
-        if kind not in ("fault", "mogi"):
-            p.error(f"--model {spec}: the kind must be fault or mogi")
-        name = kind if path == kind else f"{kind}={os.path.basename(path)}"
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _specs import kind_models
+    for name, kind, path in kind_models(p, a.model):
         result[name] = measure(path, kind, tuple(a.augment), a.series, a.calibration)
         for label, r in result[name].items():
             print(f"{name:10s} {label:5s} " + "  ".join(f"{k} {v}" for k, v in r.items()), flush=True)

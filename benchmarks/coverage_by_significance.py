@@ -69,21 +69,16 @@ def main(argv=None):
     p.add_argument("--series", type=int, default=256, help="calibration series per source kind (default 256)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _specs import kind_models, setup, write_json
+    setup()
     result = {}
-    for spec in a.model:
-        kind, path = spec.split("=", 1) if "=" in spec else (spec, spec)
-        if kind not in ("fault", "mogi"):
-            p.error(f"--model {spec}: the kind must be fault or mogi")
-        name = kind if path == kind else f"{kind}={os.path.basename(path)}"
+    for name, kind, path in kind_models(p, a.model):
         result[name] = measure(path, kind, a.series)
         for where, bins in result[name].items():
             print(f"{name:8s} {where:18s} " + "  ".join(f"z {b}: {v['coverage']:.3f} ({v['share']:.3f})"
                                                         for b, v in bins.items()), flush=True)
-    if a.json:
-        from mintpy_dlae.model import atomic_write_json
-        atomic_write_json(result, a.json)
+    write_json(result, a.json)
 
 
 if __name__ == "__main__":

@@ -71,22 +71,17 @@ def main(argv=None):
     p.add_argument("--augment", type=int, default=1, choices=[1, 2, 4, 8])
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _specs import kind_models, setup, write_json
+    setup()
     result = {}
-    for spec in a.model:
-        kind, path = spec.split("=", 1) if "=" in spec else (spec, spec)
-        if kind not in ("fault", "mogi"):
-            p.error(f"--model {spec}: the kind must be fault or mogi")
-        name = kind if path == kind else f"{kind}={os.path.basename(path)}"
+    for name, kind, path in kind_models(p, a.model):
         result[name] = score(path, kind, tuple(a.snr), a.per_level, augment=a.augment)
         for level, rows in result[name].items():
             for cls, r in rows.items():
                 print(f"{name:12s} {level:9s} footprint {cls:8s} " + "  ".join(f"{k} {v}" for k, v in r.items()),
                       flush=True)
-    if a.json:
-        from mintpy_dlae.model import atomic_write_json
-        atomic_write_json({"per_level": a.per_level, "augment": a.augment, "models": result}, a.json)
+    write_json({"per_level": a.per_level, "augment": a.augment, "models": result}, a.json)
 
 
 if __name__ == "__main__":
