@@ -16,7 +16,6 @@ level error that real series referenced to one pixel cannot resolve dominates it
 (docs/evaluation.md).
 """
 import argparse
-import json
 import os
 import sys
 
