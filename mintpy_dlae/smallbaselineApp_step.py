@@ -11,7 +11,12 @@ MintPy has no step registry, so (see reference notes §2.4/§2.5) the plugin sub
   ``timeseries_ERA5.h5 -> timeseries_ERA5_DLAE.h5 -> ..._DLAE_ramp.h5 -> ..._DLAE_ramp_demErr.h5``,
   so ``deramp``, ``correct_topography``, ``reference_date``, ``velocity`` and ``geocode`` use the
   denoised series unchanged (the last file of the chain is still found by sorting, as '.' < '_');
-* ``run`` dispatches ``correct_dlae`` and hands every other step to MintPy.
+* ``run`` dispatches ``correct_dlae`` and hands every other step to MintPy;
+* ``run_timeseries2velocity``: on the denoised chain, when the template leaves
+  ``mintpy.timeFunc.uncertaintyQuantification`` at ``auto`` and the variance file exists,
+  ``velocityStd`` is propagated from the denoiser's variance (``covariance`` with
+  ``timeseriesVar_*_DLAE.h5``) instead of MintPy's default fit residual, which the smooth denoised
+  series makes far too small (docs/usage.md).
 """
 import logging
 import os
@@ -31,6 +36,8 @@ DLAE_STEP_LIST = [s for t in STEP_LIST for s in ([t, STEP] if t == "correct_trop
 CHAIN_STEPS = ["correct_LOD", "correct_SET", "correct_ionosphere", "correct_troposphere", STEP,
                "deramp", "correct_topography"]
 SUFFIX = "_DLAE"
+UQ_KEY = "mintpy.timeFunc.uncertaintyQuantification"
+COV_KEY = "mintpy.timeFunc.timeSeriesCovFile"
 
 
 def add_dlae_section(cfg_file):
@@ -107,6 +114,51 @@ class DlaeTimeSeriesAnalysis(TimeSeriesAnalysis):
               f"{os.path.relpath(geom_file, self.workDir)})")
         run_dlae(in_file, geom_file, self.dlae, out_file=out_file, update=True)
 
+    def velocity_variance_file(self):
+        """The variance file the velocity step should use, or None: the denoised chain is on, the
+        template leaves the velocity uncertainty at ``auto`` (or does not set it), and the file exists."""
+        if self.template.get(PREFIX) is not True:
+            return None
+        value = str(readfile.read_template(self.templateFile).get(UQ_KEY, "auto")).strip().lower()
+        if value not in ("auto", ""):
+            return None                    # the user chose a method: MintPy applies it
+        from mintpy_dlae.denoise_file import output_files
+        fnames = self.get_timeseries_filename(self.template, self.workDir)[STEP]
+        var_file = output_files(fnames["input"], fnames["output"])["variance"]
+        return var_file if os.path.isfile(var_file) else None
+
+    def run_timeseries2velocity(self, step_name):
+        """MintPy's velocity step, with velocityStd from the denoiser's variance where
+        :meth:`velocity_variance_file` gives one (the two timeFunc options set in a copy of the
+        work folder's template for this call only; the estimate itself is unchanged)."""
+        var_file = self.velocity_variance_file()
+        if var_file is None:
+            return super().run_timeseries2velocity(step_name)
+        import mintpy.cli.timeseries2velocity
+        print(f"velocity uncertainty: {UQ_KEY} = auto -> covariance, {COV_KEY} = "
+              f"{os.path.basename(var_file)} (the denoiser's variance; the fit residual of a denoised "
+              f"series is far too small)")
+        with open(self.templateFile) as f:
+            lines = [ln for ln in f if ln.split("=")[0].strip() not in (UQ_KEY, COV_KEY)]
+        lines += [f"{UQ_KEY} = covariance\n", f"{COV_KEY} = {var_file}\n"]
+        tmp = os.path.join(self.workDir, f".velocity{SUFFIX}.cfg")
+        with open(tmp, "w") as f:
+            f.writelines(lines)
+        ts_file = self.get_timeseries_filename(self.template, self.workDir)[step_name]["input"]
+        vel_file = os.path.join(self.workDir, "velocity.h5")
+        try:
+            mintpy.cli.timeseries2velocity.main([ts_file, "-t", tmp, "-o", vel_file, "--update"])
+        finally:
+            os.remove(tmp)
+        # as MintPy's step: the velocity of the weather-model delay, with the template's own options
+        model = str(self.template.get("mintpy.troposphericDelay.weatherModel", "")).upper()
+        tropo_file = os.path.join(self.workDir, "inputs", f"{model}.h5")
+        if model and os.path.isfile(tropo_file):
+            atr = readfile.read_attribute(vel_file)
+            mintpy.cli.timeseries2velocity.main([
+                tropo_file, "-t", self.templateFile, "-o", os.path.join(self.workDir, f"velocity{model}.h5"),
+                "--update", "--ref-date", atr["REF_DATE"], "--ref-yx", atr["REF_Y"], atr["REF_X"]])
+
     def run(self, steps):
         for sname in steps:
             if sname == STEP:
@@ -131,7 +183,7 @@ class DlaeTimeSeriesAnalysis(TimeSeriesAnalysis):
         matplotlib.use("Agg")
         import mintpy.cli.view
         stem = os.path.splitext(os.path.basename(cum_file))[0]
-        groups = [(io.CUMULATIVE_PREFIX + "_", ["-u", "cm"], stem)]
+        groups = [(io.CUMULATIVE_PREFIX + "_", [], stem)]   # metres: view.py keeps -u for one family only
         if any(n.startswith(io.SIGNIFICANCE_PREFIX) for n in readfile.get_slice_list(cum_file)):
             groups.append((io.SIGNIFICANCE_PREFIX, ["--vlim", "0", "5"],
                            stem.replace(io.CUMULATIVE_PREFIX, io.SIGNIFICANCE_PREFIX, 1)))

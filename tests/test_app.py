@@ -81,9 +81,21 @@ def test_app_with_stand_in_denoiser(tmp_path, fake_denoiser):
     assert cfg["mintpy.dlae"] == "yes" and cfg["mintpy.dlae.saveRemoved"] == "yes"
     vel_atr = readfile.read_attribute(str(tmp_path / "velocity.h5"))
     assert vel_atr["mintpy.dlae.model"] == "fault"   # provenance carried down the chain
+    # velocityStd from the denoiser's variance (the template left it at auto); the work folder's
+    # template is not changed, and the temporary copy is gone
+    assert vel_atr["mintpy.timeFunc.uncertaintyQuantification"] == "covariance"
+    assert vel_atr["mintpy.timeFunc.timeSeriesCovFile"].endswith("timeseriesVar_ERA5_DLAE.h5")
+    assert cfg["mintpy.timeFunc.uncertaintyQuantification"] == "auto"
+    assert not any(n.startswith(".velocity") for n in os.listdir(tmp_path))
     mtime = os.path.getmtime(tmp_path / "timeseries_ERA5_DLAE.h5")
     _run_app([truth.template_file, "--dir", str(tmp_path), "--dostep", "correct_dlae"])
     assert os.path.getmtime(tmp_path / "timeseries_ERA5_DLAE.h5") == mtime   # up to date: skip
+    # a method chosen in the template is MintPy's to apply
+    with open(truth.template_file, "a") as f:
+        f.write("\nmintpy.timeFunc.uncertaintyQuantification = residue\n")
+    _run_app([truth.template_file, "--dir", str(tmp_path), "--dostep", "velocity"])
+    vel_atr = readfile.read_attribute(str(tmp_path / "velocity.h5"))
+    assert vel_atr["mintpy.timeFunc.uncertaintyQuantification"] == "residue"
 
 
 def _real_denoiser_or_skip():
