@@ -48,20 +48,24 @@ python -m mintpy_dlae.plot learning-curves training/base/base_ckpt/state.json \
     "training/$mogi_run/${mogi_run}_ckpt/state.json" -o docs/figures/learning_curves.png
 rm -rf dlae_demo && dlae_demo.py
 cp dlae_demo/pic_dlae/demo_fault.png dlae_demo/pic_dlae/demo_fault_windows.png docs/figures/
-python docs/examples/demo_significance.py dlae_demo > /tmp/demo_significance.out
-(mkdir -p /tmp/dlae_amp30 && cd /tmp/dlae_amp30 && rm -rf dlae_demo && dlae_demo.py --amplitude 30 \
-    && python "$OLDPWD/docs/examples/demo_significance.py" dlae_demo > /tmp/demo_significance_amp30.out)
+scratch=$(mktemp -d)
+python docs/examples/demo_significance.py dlae_demo > "$scratch/significance.out"
+repo=$(pwd)
+(mkdir -p "$scratch/amp30" && cd "$scratch/amp30" && dlae_demo.py --amplitude 30 \
+    && python "$repo/docs/examples/demo_significance.py" dlae_demo > "$scratch/significance_amp30.out")
+export DEMO_SCRATCH=$scratch
 python - <<'PY'
-import json
+import json, os
+scratch = os.environ["DEMO_SCRATCH"]
 def sig(path):
     text = open(path).read()
     return json.loads(text[text.index("{"):])
 out = {"command": "dlae_demo.py; python docs/examples/demo_significance.py dlae_demo",
        "demo": json.load(open("dlae_demo/pic_dlae/demo_fault.json")),
-       "significance": sig("/tmp/demo_significance.out"),
+       "significance": sig(os.path.join(scratch, "significance.out")),
        "amplitude_30": {"command": "dlae_demo.py --amplitude 30; python docs/examples/demo_significance.py dlae_demo",
-                        "demo": json.load(open("/tmp/dlae_amp30/dlae_demo/pic_dlae/demo_fault.json")),
-                        "significance": sig("/tmp/demo_significance_amp30.out")}}
+                        "demo": json.load(open(os.path.join(scratch, "amp30", "dlae_demo", "pic_dlae", "demo_fault.json"))),
+                        "significance": sig(os.path.join(scratch, "significance_amp30.out"))}}
 json.dump(out, open("docs/figures/demo_numbers.json", "w"), indent=1)
 PY
 # the numbers quoted in docs/demo.md and README.md: docs/figures/demo_numbers.json
