@@ -150,6 +150,8 @@ def _worker(q, stop, seed_seq, args):
             except queue.Full:          # the same exception for queue.Queue and multiprocessing queues
                 continue
         if stop.is_set():
+            if hasattr(q, "cancel_join_thread"):   # a process: exit without flushing unread chunks
+                q.cancel_join_thread()
             return
 
 
@@ -200,3 +202,4 @@ def training_stream(kinds, batch_size=32, seed=0, size=40, num_dates=9, chunk_ba
                 w.join(timeout=5)
                 if w.is_alive():
                     w.terminate()
+                    w.join(timeout=5)
