@@ -115,10 +115,11 @@ class DlaeTimeSeriesAnalysis(TimeSeriesAnalysis):
         run_dlae(in_file, geom_file, self.dlae, out_file=out_file, update=True)
 
     def velocity_variance_file(self):
-        """The variance file the velocity step should use, or None: the denoised chain is on, the
-        template leaves the velocity uncertainty at ``auto`` (or does not set it), and the file exists."""
-        if self.template.get(PREFIX) is not True:
-            return None
+        """The variance file the velocity step should use, or None: the denoised chain is on and
+        writes the variance (``mintpy.dlae.saveUncertainty``), the template leaves the velocity
+        uncertainty at ``auto`` (or does not set it), and the file exists."""
+        if self.template.get(PREFIX) is not True or not self.dlae.save_uncertainty:
+            return None                    # (a variance file left by an earlier run may be stale)
         value = str(readfile.read_template(self.templateFile).get(UQ_KEY, "auto")).strip().lower()
         if value not in ("auto", ""):
             return None                    # the user chose a method: MintPy applies it
