@@ -90,6 +90,15 @@ def test_app_with_stand_in_denoiser(tmp_path, fake_denoiser):
     mtime = os.path.getmtime(tmp_path / "timeseries_ERA5_DLAE.h5")
     _run_app([truth.template_file, "--dir", str(tmp_path), "--dostep", "correct_dlae"])
     assert os.path.getmtime(tmp_path / "timeseries_ERA5_DLAE.h5") == mtime   # up to date: skip
+    # the variance is used only when this run writes it (a file left by an earlier run may be stale)
+    from mintpy_dlae.config import DlaeConfig
+    probe = app.DlaeTimeSeriesAnalysis.__new__(app.DlaeTimeSeriesAnalysis)
+    probe.template, probe.workDir = _template(tmp_path), str(tmp_path)
+    probe.templateFile = str(tmp_path / "smallbaselineApp.cfg")
+    probe.dlae = DlaeConfig.from_template({"mintpy.dlae": "yes"})
+    assert probe.velocity_variance_file().endswith("timeseriesVar_ERA5_DLAE.h5")
+    probe.dlae = DlaeConfig.from_template({"mintpy.dlae": "yes", "mintpy.dlae.saveUncertainty": "no"})
+    assert probe.velocity_variance_file() is None
     # a method chosen in the template is MintPy's to apply
     with open(truth.template_file, "a") as f:
         f.write("\nmintpy.timeFunc.uncertaintyQuantification = residue\n")
