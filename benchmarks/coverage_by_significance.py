@@ -37,15 +37,12 @@ def _bins(z, r):
 
 
 def measure(model, kind, n=256, snrs=(0.01, 0.1, 0.3, 1.0, 3.0), per_level=64):
-    from mintpy_dlae import evaluate, synthetic
-    from mintpy_dlae.dataset import GENERATOR_OPTIONS
+    from mintpy_dlae import evaluate
     from mintpy_dlae.inference import predict_windows
     from mintpy_dlae.model import load_model
     net = load_model(model)
     zs, rs = [], []
-    for i, k in enumerate(("fault", "mogi")):
-        b = synthetic.generate(n, kind=k, rng=31337 + i, **dict(GENERATOR_OPTIONS, reuse=1))
-        p = predict_windows(net, b.noisy, b.elevation, mask=b.valid)
+    for b, p in evaluate.calibration_predictions(net, n=n):
         for mean, std, truth, valid in ((p.dates, p.dates_std, b.clean[:, 1:], b.valid[:, None]),
                                         (p.cumulative, p.cumulative_std, b.cumulative, b.valid)):
             sel = np.broadcast_to(valid, mean.shape) & (std > 0)

@@ -211,22 +211,29 @@ def evaluate_to_card(model_path, kind, levels=50, per_level=64, out_prefix=None,
 COVERAGE_TARGET = 0.95
 
 
+def calibration_predictions(net, kinds=("fault", "mogi"), n=512, seed=31337):
+    """Yield (batch, prediction) on the calibration batches: ``n`` series of the training
+    distribution per kind, seeds ``seed + k`` (disjoint from training, validation and test).
+    ``net``: a loaded model.  The set that fixes the sigma factor (:func:`calibrate_sigma`)."""
+    from . import synthetic
+    from .dataset import GENERATOR_OPTIONS
+    from .inference import predict_windows
+    for i, kind in enumerate(kinds):
+        b = synthetic.generate(n, kind=kind, rng=seed + i, **dict(GENERATOR_OPTIONS, reuse=1))
+        yield b, predict_windows(net, b.noisy, b.elevation, mask=b.valid)
+
+
 def calibrate_sigma(model, kinds=("fault", "mogi"), n=512, seed=31337, target=COVERAGE_TARGET):
     """Factor k for sigma such that |mean - truth| <= 2 k sigma holds for ``target`` of the valid pixels.
 
     Measured on a calibration batch of the training distribution (seeds disjoint from training,
     validation and test), per-date maps of all kinds pooled.  Returns (k, report).
     """
-    from . import synthetic
-    from .dataset import GENERATOR_OPTIONS
-    from .inference import predict_windows
     from .model import load_model
     net = load_model(model)
     old = float(getattr(net, "sigma_scale", 1.0))
     ratios = []
-    for i, kind in enumerate(kinds):
-        b = synthetic.generate(n, kind=kind, rng=seed + i, **dict(GENERATOR_OPTIONS, reuse=1))
-        pred = predict_windows(net, b.noisy, b.elevation, mask=b.valid)
+    for b, pred in calibration_predictions(net, kinds, n, seed):
         err = np.abs(pred.dates - b.clean[:, 1:])
         sel = np.broadcast_to(b.valid[:, None], err.shape) & (pred.dates_std > 0)
         ratios.append(err[sel] / (pred.dates_std[sel] / old))

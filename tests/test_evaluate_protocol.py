@@ -76,3 +76,18 @@ def test_bad_options_stop_before_any_work(args, message, capsys):
     assert err.value.code != 0
     if message:
         assert message in str(err.value.code)
+
+
+def test_calibration_predictions_are_the_calibration_batches():
+    """One (batch, prediction) per kind, the series of synthetic.generate with seed + k (the set that
+    fixes the sigma factor, also read by benchmarks/coverage_by_significance.py)."""
+    from mintpy_dlae import synthetic
+    from mintpy_dlae.dataset import GENERATOR_OPTIONS
+    from mintpy_dlae.evaluate import calibration_predictions
+    from mintpy_dlae.model import load_model
+    got = list(calibration_predictions(load_model("fault"), kinds=("fault", "mogi"), n=3, seed=7))
+    assert len(got) == 2
+    for k, (kind, (b, p)) in enumerate(zip(("fault", "mogi"), got)):
+        expect = synthetic.generate(3, kind=kind, rng=7 + k, **dict(GENERATOR_OPTIONS, reuse=1))
+        np.testing.assert_array_equal(b.noisy, expect.noisy)
+        assert p.dates.shape == b.clean[:, 1:].shape and p.cumulative.shape == b.cumulative.shape
