@@ -74,9 +74,9 @@ def main(argv=None):
         region = np.zeros_like(valid)
         region[:, a.columns[0]:a.columns[1]] = True
         result["columns"] = list(a.columns)
+    models = [spec.split("=", 1) if "=" in spec else (os.path.basename(spec), spec) for spec in a.model]
 
-    for spec in a.model:
-        name, path = spec.split("=", 1) if "=" in spec else (os.path.basename(spec), spec)
+    for name, path in models:
         rows = measure(path, noise, height, valid, a.augment, region)
         result[name] = rows
         print(f"\n== {name}")
@@ -90,8 +90,7 @@ def main(argv=None):
         for seed in a.permute:
             perm = np.random.default_rng(seed).permutation(len(noise))
             entry = {"order": perm.tolist()}
-            for spec in a.model:
-                name, path = spec.split("=", 1) if "=" in spec else (os.path.basename(spec), spec)
+            for name, path in models:
                 entry[name] = measure(path, noise[perm], height, valid, a.augment, region)
                 print(f"dates shuffled (seed {seed}, order {perm.tolist()}): {name} RMS / raw "
                       + " ".join(f"{r['rms_ratio']:.3f}" for r in entry[name]))
