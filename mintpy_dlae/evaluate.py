@@ -294,6 +294,21 @@ def gaussian_turbulence(n, size, rng):
     return out
 
 
+def independent_noise(elevation, num_dates, rng, turbulence=True, stratified=True):
+    """The independent family's noise (n, T, H, W), metres, over ``elevation`` (n, H, W) metres:
+    Gaussian-covariance turbulence (std 2-20 mm, per-date factor U(0.2, 1)) plus a linear stratified
+    delay with a coefficient U(-1, 1) x (1-20 mm/km) per date.  ``turbulence`` / ``stratified``
+    False leave that part out (for diagnostics) with the same random draws for the other."""
+    n, size = len(elevation), elevation.shape[-1]
+    amp = np.exp(rng.uniform(np.log(2e-3), np.log(2e-2), (n, 1))) * rng.uniform(0.2, 1.0, (n, num_dates))
+    noise = gaussian_turbulence(n * num_dates, size, rng).reshape(n, num_dates, size, size) * amp[..., None, None]
+    noise *= float(turbulence)
+    hk = (elevation - elevation.mean(axis=(1, 2), keepdims=True)) / 1000.0
+    k1 = rng.uniform(-1, 1, (n, num_dates)) * np.exp(rng.uniform(np.log(1e-3), np.log(2e-2), (n, 1)))
+    noise += (float(stratified) * k1[..., None, None] * hk[:, None]).astype(np.float32)
+    return noise.astype(np.float32)
+
+
 def independent_batch(n, kind, snr, rng, size=40, num_dates=9):
     """A test batch from the independent family: the training's source physics (Okada / Mogi with
     paper-rule histories), but Gaussian-covariance turbulence, ridge terrain, a stratified delay with
@@ -305,12 +320,7 @@ def independent_batch(n, kind, snr, rng, size=40, num_dates=9):
     inc, az = random_geometry(n, rng)
     clean = synthetic.deformation(n, kind, size, num_dates, rng, inc, az)
     elev = ridge_terrain(n, size, rng)
-    amp = np.exp(rng.uniform(np.log(2e-3), np.log(2e-2), (n, 1))) * rng.uniform(0.2, 1.0, (n, num_dates))
-    noise = gaussian_turbulence(n * num_dates, size, rng).reshape(n, num_dates, size, size) * amp[..., None, None]
-    hk = (elev - elev.mean(axis=(1, 2), keepdims=True)) / 1000.0
-    k1 = rng.uniform(-1, 1, (n, num_dates)) * np.exp(rng.uniform(np.log(1e-3), np.log(2e-2), (n, 1)))
-    noise += (k1[..., None, None] * hk[:, None]).astype(np.float32)
-    noise = noise.astype(np.float32)
+    noise = independent_noise(elev, num_dates, rng)
     signal = np.abs(clean[:, -1] - clean[:, 0]).mean(axis=(1, 2))
     clean *= (snr * noise.reshape(n, -1).std(axis=1) / np.maximum(signal, 1e-30))[:, None, None, None].astype(np.float32)
     return synthetic.Batch(noisy=clean + noise, clean=clean, elevation=elev, incidence=inc.astype(np.float32),

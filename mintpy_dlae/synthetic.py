@@ -238,7 +238,7 @@ def _flat(clean, ratio=0.25):
 
 
 def noise_screens(n, num_dates, size, rng, elevation, incidence, offset=(0.3, 1.5), offset_free=0.0,
-                  area_reference=0.0):
+                  area_reference=0.0, cells=0.0):
     """Physical-amplitude atmospheric noise (n, T, S, S) in metres.
 
     ``offset`` (low, high): the per-date offset's std is U(low, high) times the screen's std;
@@ -246,9 +246,19 @@ def noise_screens(n, num_dates, size, rng, elevation, incidence, offset=(0.3, 1.
     ``area_reference``: fraction of series referenced to the patch's own mean (a product referenced
     to an area, as LiCSBAS does, or a patch around MintPy's reference point): the noise of every date
     has zero spatial mean, stratified delay included.
+    ``cells``: fraction of series whose turbulence mixes in convective cells
+    (:func:`mintpy_dlae.physics.atmosphere.convective_cells`), a share U(0.3, 1) of the variance of
+    each date.  With ``cells=0`` the draws are those of earlier versions.
     """
     T = num_dates
     turb = atmosphere.turbulence_patches(n * T, size, rng).reshape(n, T, size, size)
+    if cells > 0:
+        conv = rng.random(n) < cells
+        m = int(conv.sum())
+        if m:
+            w = rng.uniform(0.3, 1.0, size=(m, T, 1, 1)).astype(np.float32)
+            c = atmosphere.convective_cells(m * T, size, rng).reshape(m, T, size, size)
+            turb[conv] = np.sqrt(1 - w) * turb[conv] + np.sqrt(w) * c
     base = np.exp(rng.uniform(np.log(1e-3), np.log(15e-3), size=(n, 1)))
     per_date = base * np.exp(rng.uniform(np.log(0.15), 0.0, size=(n, T)))
     storm = rng.random(n) < 0.2            # one date much noisier than the rest (a storm, a bad orbit)
@@ -279,7 +289,7 @@ def noise_screens(n, num_dates, size, rng, elevation, incidence, offset=(0.3, 1.
 def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), open_window=False,
              num_sources=(1, 3), pure_noise=0.0, reuse=1, steady=0.0, seasonal=0.0, peak_snr=None,
              peak_fraction=0.0, nodata=0.0, source_extent=1.0, keep_flat=0.0, offset=(0.3, 1.5), offset_free=0.0,
-             area_reference=0.0):
+             area_reference=0.0, cells=0.0):
     """Generate ``n`` synthetic series.
 
     Parameters: n           - number of series
@@ -318,6 +328,8 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
                               (see :func:`noise_screens`)
                 area_reference - fraction of series whose noise has zero spatial mean on every date
                               (referenced to the patch's mean; see :func:`noise_screens`)
+                cells       - fraction of series whose turbulence mixes in convective cells (compact
+                              blobs; see :func:`noise_screens`)
     Returns:    Batch(noisy, clean, elevation, incidence, azimuth, snr, pixel_size, valid)
     """
     if kind not in KINDS:
@@ -329,7 +341,7 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
                   num_sources=num_sources, pure_noise=pure_noise, reuse=reuse, steady=steady, seasonal=seasonal,
                   peak_snr=peak_snr, peak_fraction=peak_fraction, nodata=nodata, source_extent=source_extent,
                   keep_flat=keep_flat, offset=tuple(offset), offset_free=offset_free,
-                  area_reference=area_reference)
+                  area_reference=area_reference, cells=cells)
     # work in cache-sized chunks: the arrays are (chunk, T, S, S) and every step is memory-bound
     chunk = max(16, int(2**21 // (num_dates * size * size)))
     if n > chunk:
@@ -340,7 +352,7 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
 
 def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure_noise, reuse, steady, seasonal,
               peak_snr, peak_fraction, nodata, source_extent=1.0, keep_flat=0.0, offset=(0.3, 1.5), offset_free=0.0,
-              area_reference=0.0):
+              area_reference=0.0, cells=0.0):
     pixel = np.exp(rng.uniform(np.log(20.0), np.log(120.0), size=n)).astype(np.float32)
     inc, az = random_geometry(n, rng)
     elevation = terrain.random_dem(n, size, rng)
@@ -378,7 +390,7 @@ def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure
     clean[silent] = 0.0
 
     noise = noise_screens(n, num_dates, size, rng, elevation, inc, offset=offset, offset_free=offset_free,
-                          area_reference=area_reference)
+                          area_reference=area_reference, cells=cells)
     if snr is not None:
         target = np.full(n, float(snr)) if np.isscalar(snr) else np.exp(rng.uniform(*np.log(snr), size=n))
         cum = np.abs(clean[:, -1] - clean[:, 0]).mean(axis=(1, 2))

@@ -177,6 +177,77 @@ def _restores_dtype_policy(fn):
     return wrapper
 
 
+def _bf16_probe_child(config_json, batch_size, size):
+    """Run in a child process by :func:`bfloat16_training_works`: two bfloat16 training steps of the
+    model ``config_json`` on random (batch_size, T, size, size) inputs; exits 0 when they complete."""
+    import keras
+
+    from .model import build_model, use_native_dilation
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    model = build_model(**json.loads(config_json))
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss={"dist": nll_loss()})
+    use_native_dilation(model)
+    rng = np.random.default_rng(0)
+    T, c = model.num_dates, model.input_channels
+    x = {"series": rng.standard_normal((batch_size, T, size, size, c)).astype(np.float32),
+         "elevation": rng.standard_normal((batch_size, size, size, 1)).astype(np.float32)}
+    y = np.concatenate([rng.standard_normal((batch_size, size, size, T - 1)), np.ones((batch_size, size, size, 1))],
+                       axis=-1).astype(np.float32)
+    for _ in range(2):
+        model.train_on_batch(x, {"dist": y})
+
+
+def bfloat16_training_works(model_config, batch_size, size=40, timeout=600):
+    """True when bfloat16 training steps of this model run on this machine, tried in a child process.
+
+    TensorFlow 2.20-2.21 crash with a segmentation fault (oneDNN's AVX512-BF16 kernels reading out
+    of bounds) in the first bfloat16 training step of the shipped layout on some AMD EPYC CPUs that
+    have AVX512-BF16 but not AMX (seen in docs/training.md), a crash that Python cannot catch.
+    The child runs two steps of the real model and batch shape; its exit status answers.  The
+    answer is cached per CPU, TensorFlow version, layout and batch shape in
+    ``~/.cache/mintpy_dlae/bf16_training.json`` (a failed write of the cache is ignored).
+    """
+    import hashlib
+    import subprocess
+    import sys
+    try:
+        import tensorflow as tf
+        tf_version = tf.__version__
+    except ImportError:          # another Keras backend: nothing known to crash
+        return True
+    cfg = json.dumps(model_config, sort_keys=True)
+    key = hashlib.sha1(f"{cpu_name()}|{tf_version}|{cfg}|{batch_size}|{size}".encode()).hexdigest()
+    cache = os.path.join(os.path.expanduser("~"), ".cache", "mintpy_dlae", "bf16_training.json")
+    try:
+        with open(cache) as f:
+            known = json.load(f)
+    except (OSError, ValueError):
+        known = {}
+    if key in known:
+        return bool(known[key])
+    code = ("import sys; from mintpy_dlae.train import _bf16_probe_child; "
+            "_bf16_probe_child(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    try:
+        res = subprocess.run([sys.executable, "-c", code, cfg, str(int(batch_size)), str(int(size))], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout)
+        ok = res.returncode == 0
+        if not ok:
+            import signal
+            why = (f"killed by {signal.Signals(-res.returncode).name}" if res.returncode < 0
+                   else f"exit status {res.returncode}: " + res.stderr.decode(errors="replace").strip()[-300:])
+            log.warning("bfloat16 training probe failed (%s)", why)
+    except subprocess.TimeoutExpired:
+        ok = False
+    known[key] = ok
+    try:
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        _atomic_write_json(known, cache)
+    except OSError:
+        pass
+    return ok
+
+
 @_restores_dtype_policy
 def train(kind, out, samples=200_000, resume=False, model_config=None, precision="auto", progress=True,
           init_from=None, generator=None, **options):
@@ -198,7 +269,24 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
     from .model import build_model, shipped_config, use_native_dilation
 
     card_path, ckpt_dir, ckpt, state_path = _paths(out)
+    auto = precision == "auto"
     precision = resolve_precision(precision)
+
+    if auto and precision == "bfloat16":
+        # 'auto' picks bfloat16 on CPUs with bfloat16 instructions; where TensorFlow crashes on them
+        # (bfloat16_training_works), fall back to float32 instead of dying mid-run
+        if resume and os.path.isfile(state_path):
+            with open(state_path) as f:
+                saved = json.load(f)
+            probe_cfg, probe_bs = saved["model_config"], int(saved["options"]["batch_size"])
+        else:
+            probe_cfg = dict(shipped_config(), **(model_config or {}))
+            probe_bs = int(options.get("batch_size", DEFAULTS["batch_size"]))
+        probe_cfg = {k: v for k, v in probe_cfg.items() if k not in ("name", "trainable")}
+        if not bfloat16_training_works(probe_cfg, probe_bs):
+            log.warning("train: bfloat16 training steps crash TensorFlow on this CPU (%s): training in float32 "
+                        "(slower; --precision bfloat16 forces bfloat16)", cpu_name())
+            precision = "float32"
     keras.config.set_dtype_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
 
     if resume and os.path.isfile(ckpt):

@@ -349,3 +349,29 @@ def test_leakage_permute_runs_shuffled_orders(tmp_path):
     noise, height, valid = load()
     assert res["fault"] == leakage.measure("fault", noise, height, valid, augment="1")
     assert res["permuted"]["5"]["fault"] == leakage.measure("fault", noise[order], height, valid, augment="1")
+
+
+def test_passthrough_families_and_ratios_by_hand(monkeypatch):
+    """benchmarks/passthrough.py: the independent family's two parts add up to the whole (same draws),
+    its stratified part is a per-date multiple of the elevation anomaly, and a predictor that returns
+    half the raw map with sigma = |mean| / 4 scores a ratio of 0.5 and 100 % above 3 sigma."""
+    from mintpy_dlae import inference
+    pt = _load("passthrough")
+    whole, e = pt.family_batch("independent", 4, 7)
+    turb, e2 = pt.family_batch("independent turbulence", 4, 7)
+    strat, _ = pt.family_batch("independent stratified", 4, 7)
+    np.testing.assert_array_equal(e, e2)
+    np.testing.assert_allclose(turb + strat, whole, atol=1e-7)
+    anomaly = (e - e.mean(axis=(1, 2), keepdims=True))[:, None]
+    k = (strat * anomaly).sum(axis=(2, 3), keepdims=True) / (anomaly ** 2).sum(axis=(2, 3), keepdims=True)
+    np.testing.assert_allclose(strat, k * anomaly, atol=1e-6)
+
+    def half(model, noisy, elevation, batch_size=64, augment=1, **kw):
+        d = 0.5 * (noisy[:, 1:] - noisy[:, :1])
+        s = np.abs(d) / 4
+        return inference.WindowPrediction(d, d[:, -1], s, s[:, -1])
+    monkeypatch.setattr(inference, "predict_windows", half)
+    r = pt.measure("any", families=("training", "independent"), n=4)
+    for v in r.values():
+        assert abs(v["rms_ratio"] - 0.5) < 1e-3 and abs(v["median_ratio"] - 0.5) < 1e-3
+        assert v["above_3_sigma"] > 0.99

@@ -333,3 +333,19 @@ def test_terrain_patches():
     assert out.shape == (64, 40, 40) and np.isfinite(out).all()
     relief = out.std(axis=(1, 2))
     assert relief.min() < 20 and relief.max() > 100        # flat and mountainous patches both occur
+
+
+def test_convective_cells_have_the_gaussian_autocorrelation_of_their_width():
+    """Cells of std r (isotropic, dense enough to be stationary) form a field whose autocorrelation at
+    lag d is exp(-d^2 / (4 r^2)) (a Gaussian convolved with itself has std r sqrt 2): checked at
+    two lags and two widths.  A width off by a factor (e.g. radius taken as a FWHM or a variance)
+    or unstandardised patches break it."""
+    rng = np.random.default_rng(3)
+    for r in (2.0, 4.0):
+        p = atmosphere.convective_cells(400, 64, rng, radius=(r, r), count=(60, 60), aspect=(1.0, 1.0))
+        np.testing.assert_allclose(p.std(axis=(1, 2)), 1.0, rtol=1e-4)
+        np.testing.assert_allclose(p.mean(axis=(1, 2)), 0.0, atol=1e-5)
+        for d in (2, 4):
+            got = np.mean(p[:, :, d:] * p[:, :, :-d]) / np.mean(p * p)
+            want = np.exp(-d * d / (4 * r * r))
+            assert abs(got - want) < 0.08, (r, d, got, want)

@@ -184,3 +184,15 @@ def test_training_stream_patch_size_from_generator_options():
     x, y = next(s)
     s.close()
     assert x["series"].shape == (2, 9, 24, 24, 2) and y.shape == (2, 24, 24, 9)
+
+
+def test_cells_change_the_noise_only():
+    """``cells`` mixes convective cells into the turbulence: the deformation is the same draw, the
+    noise differs, and ``cells=0`` draws exactly what the generator drew before the option."""
+    a = synthetic.generate(32, "mogi", rng=4, snr=1.0)
+    b = synthetic.generate(32, "mogi", rng=4, snr=1.0, cells=0.0)
+    c = synthetic.generate(32, "mogi", rng=4, snr=None, cells=1.0)
+    d = synthetic.generate(32, "mogi", rng=4, snr=None)
+    np.testing.assert_array_equal(a.noisy, b.noisy)
+    np.testing.assert_array_equal(c.clean, d.clean)
+    assert not np.allclose(c.noisy, d.noisy)

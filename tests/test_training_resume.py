@@ -106,3 +106,43 @@ def test_widen_keeps_the_function(tmp_path):
         np.testing.assert_allclose(np.asarray(new(x)[key]), np.asarray(old(x)[key]), atol=1e-5)
     with pytest.raises(ValueError, match="filters_2d"):
         widen.widen(path, 4)
+
+
+def test_bfloat16_probe_runs_real_steps_and_caches(tmp_path, monkeypatch):
+    """The probe trains a real (tiny) model in a child process and caches the answer per machine."""
+    import json
+
+    from mintpy_dlae.model import shipped_config
+    from mintpy_dlae.train import bfloat16_training_works
+    monkeypatch.setenv("HOME", str(tmp_path))
+    cfg = dict(shipped_config(), filters=4, filters_2d=4)
+    assert bfloat16_training_works(cfg, 2, size=24)
+    with open(tmp_path / ".cache" / "mintpy_dlae" / "bf16_training.json") as f:
+        assert list(json.load(f).values()) == [True]
+
+
+def test_auto_precision_falls_back_to_float32_where_bfloat16_training_crashes(tmp_path, monkeypatch, caplog):
+    """'auto' on a CPU with bfloat16 instructions: when the probe's child dies (SIGSEGV, as
+    TensorFlow 2.20-2.21 do on some AVX512-BF16 CPUs without AMX), the run trains in float32 and
+    says so; an explicit 'bfloat16' is not probed."""
+    import logging
+    import subprocess
+
+    from mintpy_dlae import config
+    from mintpy_dlae.train import train
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(config, "cpu_supports_bf16", lambda: True)
+    calls = []
+
+    def crashed(args, **kw):
+        calls.append(args)
+        return subprocess.CompletedProcess(args, -11, b"", b"")
+    monkeypatch.setattr(subprocess, "run", crashed)
+    small = dict(samples=4, steps_per_epoch=1, batch_size=2, val_size=4, progress=False,
+                 model_config={"filters": 4, "filters_2d": 4})
+    with caplog.at_level(logging.WARNING, logger="mintpy_dlae.train"):
+        _, state = train("fault", str(tmp_path / "a.keras"), precision="auto", **small)
+    assert state["segments"][-1]["precision"] == "float32" and len(calls) == 1
+    assert "SIGSEGV" in caplog.text and "float32" in caplog.text
+    _, state = train("fault", str(tmp_path / "b.keras"), precision="bfloat16", **small)
+    assert state["segments"][-1]["precision"] == "bfloat16" and len(calls) == 1

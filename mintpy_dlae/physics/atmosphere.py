@@ -139,6 +139,36 @@ def turbulence_patches(n, size, rng, slope=(2.5, 4.0), outer_scale=(2.0, 400.0),
     return allp.astype(np.float32)
 
 
+def convective_cells(n, size, rng, radius=(1.5, 12.0), count=(2, 40), aspect=(1.0, 2.5)):
+    """``n`` square patches (n, size, size) of convective cells: sparse Gaussian-shaped blobs.
+
+    Wet-delay anomalies of cumulus convection are compact cells a few km across, up to a couple of
+    cm, that a power-law spectrum reproduces poorly (Hanssen 2001, section 4.7: "convective
+    cells"); they look like a small bowl on one date.  Each patch holds Poisson(``count`` drawn
+    uniformly) cells placed over the patch and a margin, each with a N(0, 1) amplitude, a width
+    (std) log-uniform in ``radius`` px shared by the patch's cells, stretched up to ``aspect`` along a
+    random axis.  Patches are standardised to zero mean and unit std, as
+    :func:`turbulence_patches` are.
+    """
+    from scipy import ndimage
+    out = np.empty((n, size, size), np.float32)
+    r = np.exp(rng.uniform(*np.log(radius), size=n))
+    asp = rng.uniform(*aspect, size=n)
+    lam = rng.uniform(*count, size=n)
+    for i in range(n):
+        pad = int(np.ceil(3 * r[i] * asp[i]))
+        big = np.zeros((size + 2 * pad, size + 2 * pad), np.float64)
+        k = max(1, rng.poisson(lam[i] * big.size / size ** 2))
+        rows = rng.integers(0, big.shape[0], size=k)
+        cols = rng.integers(0, big.shape[1], size=k)
+        np.add.at(big, (rows, cols), rng.standard_normal(k))
+        sig = (r[i] * asp[i], r[i]) if rng.random() < 0.5 else (r[i], r[i] * asp[i])
+        f = ndimage.gaussian_filter(big, sig, mode="constant", truncate=3.0)[pad:pad + size, pad:pad + size]
+        f = f - f.mean()
+        out[i] = f / (f.std() + 1e-30)
+    return out
+
+
 def stratified(elevation, k1, k2, out=None):
     """Stratified delay s(h) = k1 (h - mean h) + k2 (h - mean h)**2 (h in km, k1 in m/km, k2 in m/km^2).
 

@@ -1,0 +1,87 @@
+"""Noise-only windows, by noise family: which part of the noise comes through the denoiser.
+
+    python benchmarks/passthrough.py --model fault --model mogi [--json docs/figures/passthrough.json]
+
+Every window holds noise only (no deformation), 40 x 40 px x 9 dates, ``--per-family`` windows per
+family (seeds 880000+, disjoint from the protocol's and the other benchmarks'):
+
+- ``training``: the training generator's noise at physical amplitudes (power-law turbulence with
+  outer scales and anisotropy, per-date reference offsets, stratified delay over real and fractal
+  terrain, ramps; ``synthetic.generate(pure_noise=1)``);
+- ``training+cells``: the same with convective cells mixed into every date's turbulence
+  (``cells=1``, the option added to training in the `fault_cc` run);
+- ``independent``: the noise of the independent test family (``evaluate.independent_noise``:
+  Gaussian-covariance turbulence and a linear stratified delay over ridge terrain), and its two
+  parts alone: ``independent turbulence`` and ``independent stratified``.
+
+Per family and model: the RMS of the output cumulative map over all windows divided by the raw
+cumulative map's (``rms_ratio``, the figure of the issue's noise-only target, <= 0.15), the median
+of the same ratio per window, and the fraction of pixels with |mean| / sigma > 3 (target <= 1 %).
+The noise-only figures of the protocol (SNR 0.01) and of the real residual (``leakage.py``) are
+averages over a mix of such families; this script tells them apart.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FAMILIES = ("training", "training+cells", "independent", "independent turbulence", "independent stratified")
+
+
+def family_batch(name, n, seed, size=40, num_dates=9):
+    """(noisy (n, T, S, S) metres, elevation (n, S, S) metres) of noise-only windows of a family."""
+    from mintpy_dlae import evaluate, synthetic
+    rng = np.random.default_rng(seed)
+    if name.startswith("training"):
+        b = synthetic.generate(n, "fault", size=size, num_dates=num_dates, rng=rng, snr=None, pure_noise=1.0,
+                               cells=1.0 if name.endswith("cells") else 0.0)
+        return b.noisy, b.elevation
+    if name.startswith("independent"):
+        elev = evaluate.ridge_terrain(n, size, rng)
+        part = name.split()[-1]
+        noise = evaluate.independent_noise(elev, num_dates, rng, turbulence=part != "stratified",
+                                           stratified=part != "turbulence")
+        return noise, elev
+    raise ValueError(f"family_batch: unknown family {name!r}; choose from {FAMILIES}")
+
+
+def measure(model, families=FAMILIES, n=128, seed=880000, augment=1):
+    """{family: {"rms_ratio", "median_ratio", "above_3_sigma"}} of ``model`` on noise-only windows."""
+    from mintpy_dlae.inference import predict_windows
+    out = {}
+    for i, name in enumerate(families):
+        noisy, elev = family_batch(name, n, seed + i)
+        p = predict_windows(model, noisy, elev, batch_size=64, augment=augment)
+        raw = (noisy[:, -1] - noisy[:, 0]).astype(np.float64)
+        cum = p.cumulative.astype(np.float64)
+        per = np.sqrt((cum ** 2).mean(axis=(1, 2)) / np.maximum((raw ** 2).mean(axis=(1, 2)), 1e-30))
+        out[name] = {"rms_ratio": round(float(np.sqrt((cum ** 2).mean() / (raw ** 2).mean())), 3),
+                     "median_ratio": round(float(np.median(per)), 3),
+                     "above_3_sigma": round(float(np.mean(np.abs(cum) > 3 * p.cumulative_std)), 5)}
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", action="append", required=True, help="fault, mogi or a .keras path (repeatable)")
+    p.add_argument("--per-family", type=int, default=128, help="windows per family (default 128)")
+    p.add_argument("--augment", default="1", choices=["1", "2", "4", "8"], help="symmetric copies (default 1)")
+    p.add_argument("--json", default=None, help="write the results here")
+    args = p.parse_args(argv)
+    sys.path.insert(0, HERE)
+    from _specs import setup, write_json
+    setup()
+    result = {"per_family": args.per_family, "augment": int(args.augment), "seed": 880000, "models": {}}
+    for m in args.model:
+        r = measure(m, n=args.per_family, augment=int(args.augment))
+        result["models"][m] = r
+        for fam, v in r.items():
+            print(f"{m:>12s}  {fam:24s} rms ratio {v['rms_ratio']:.3f}  median {v['median_ratio']:.3f}  "
+                  f"> 3 sigma {100 * v['above_3_sigma']:.2f} %", flush=True)
+    write_json(result, args.json)
+
+
+if __name__ == "__main__":
+    main()
