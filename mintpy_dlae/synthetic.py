@@ -289,7 +289,7 @@ def noise_screens(n, num_dates, size, rng, elevation, incidence, offset=(0.3, 1.
 def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), open_window=False,
              num_sources=(1, 3), pure_noise=0.0, reuse=1, steady=0.0, seasonal=0.0, peak_snr=None,
              peak_fraction=0.0, nodata=0.0, source_extent=1.0, keep_flat=0.0, offset=(0.3, 1.5), offset_free=0.0,
-             area_reference=0.0, cells=0.0):
+             area_reference=0.0, cells=0.0, steep=0.0):
     """Generate ``n`` synthetic series.
 
     Parameters: n           - number of series
@@ -330,6 +330,9 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
                               (referenced to the patch's mean; see :func:`noise_screens`)
                 cells       - fraction of series whose turbulence mixes in convective cells (compact
                               blobs; see :func:`noise_screens`)
+                steep       - fraction of series over mountain relief (400-3000 m within the patch,
+                              :func:`mintpy_dlae.physics.terrain.random_dem`), where the stratified
+                              delay is strongest
     Returns:    Batch(noisy, clean, elevation, incidence, azimuth, snr, pixel_size, valid)
     """
     if kind not in KINDS:
@@ -341,7 +344,7 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
                   num_sources=num_sources, pure_noise=pure_noise, reuse=reuse, steady=steady, seasonal=seasonal,
                   peak_snr=peak_snr, peak_fraction=peak_fraction, nodata=nodata, source_extent=source_extent,
                   keep_flat=keep_flat, offset=tuple(offset), offset_free=offset_free,
-                  area_reference=area_reference, cells=cells)
+                  area_reference=area_reference, cells=cells, steep=steep)
     # work in cache-sized chunks: the arrays are (chunk, T, S, S) and every step is memory-bound
     chunk = max(16, int(2**21 // (num_dates * size * size)))
     if n > chunk:
@@ -352,10 +355,10 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
 
 def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure_noise, reuse, steady, seasonal,
               peak_snr, peak_fraction, nodata, source_extent=1.0, keep_flat=0.0, offset=(0.3, 1.5), offset_free=0.0,
-              area_reference=0.0, cells=0.0):
+              area_reference=0.0, cells=0.0, steep=0.0):
     pixel = np.exp(rng.uniform(np.log(20.0), np.log(120.0), size=n)).astype(np.float32)
     inc, az = random_geometry(n, rng)
-    elevation = terrain.random_dem(n, size, rng)
+    elevation = terrain.random_dem(n, size, rng, steep=steep)
 
     frac_open = float(open_window)
     is_open = rng.random(n) < frac_open

@@ -196,3 +196,17 @@ def test_cells_change_the_noise_only():
     np.testing.assert_array_equal(a.noisy, b.noisy)
     np.testing.assert_array_equal(c.clean, d.clean)
     assert not np.allclose(c.noisy, d.noisy)
+
+
+def test_steep_terrain_has_mountain_relief():
+    """``steep=1``: every patch's 1-99 % height range lies in the requested 400-3000 m; ``steep=0``
+    draws what the generator drew before the option."""
+    from mintpy_dlae.physics import terrain
+    dem = terrain.random_dem(64, 40, np.random.default_rng(2), steep=1.0)
+    r = np.percentile(dem, 99, axis=(1, 2)) - np.percentile(dem, 1, axis=(1, 2))
+    assert r.min() > 400 * 0.999 and r.max() < 3000 * 1.001 and np.median(r) > 700
+    np.testing.assert_array_equal(terrain.random_dem(8, 40, np.random.default_rng(2)),
+                                  terrain.random_dem(8, 40, np.random.default_rng(2), steep=0.0))
+    a = synthetic.generate(16, "fault", rng=3, snr=1.0)
+    b = synthetic.generate(16, "fault", rng=3, snr=1.0, steep=0.0)
+    np.testing.assert_array_equal(a.noisy, b.noisy)
