@@ -26,6 +26,7 @@ python benchmarks/r2_at_snr.py --model fault --model mogi --augment 1 4 8 --json
 python benchmarks/extent.py --model fault --model mogi --json docs/figures/extent.json
 python benchmarks/coverage_by_significance.py --model fault --model mogi --json docs/figures/coverage_by_significance.json
 python benchmarks/augment.py --model fault --model mogi --json docs/figures/augment.json
+python benchmarks/passthrough.py --model fault --model mogi --json docs/figures/passthrough.json
 
 step "real noise"
 python benchmarks/injection_spread.py --model fault --model mogi --json docs/figures/injection_spread_augment.json
