@@ -123,12 +123,12 @@ def test_quality_check_can_fail(kind, snr):
 # Measured with the shipped models (96 series, seeds of batch_for); R² means, lead = mean per-series
 # difference +- its standard error.  The targets not met yet are strict xfails, so a model that meets
 # them turns the test red (XPASS) and the mark must go:
-#   fault SNR 1: 0.583; ahead of temporal smoothing (0.085) by 0.498 +- 0.068, of the all-zero map
-#     (-0.475) by 1.058 +- 0.046, of the sigma-8 blur (0.265) by 0.317 +- 0.040, of the sigma-12 blur
-#     (0.234): passes;
-#   fault SNR 2: 0.892 vs temporal 0.831, lead 0.061 +- 0.011 (5.5 standard errors: passes; the
-#     previous fault model, training/fault_area, led by 0.033 +- 0.024 and was a strict xfail);
-#     ahead of the zero map (-0.387) and the sigma-8 blur (0.470, lead 0.422 +- 0.026);
+#   fault SNR 1 (training/fault_bn): 0.566; ahead of temporal smoothing (0.085) by 0.481 +- 0.067, of
+#     the all-zero map (-0.475) by 1.041 +- 0.045, of the sigma-8 blur (0.265) by 0.300 +- 0.041, of
+#     the sigma-12 blur (0.234) by 0.331 +- 0.041: passes (fault_w96: 0.583);
+#   fault SNR 2: 0.888 vs temporal 0.831, lead 0.056 +- 0.012 (4.7 standard errors: passes; fault_w96
+#     led by 0.061 +- 0.011, the earlier training/fault_area by 0.033 +- 0.024, a strict xfail then);
+#     ahead of the zero map (-0.387) and the sigma-8 blur (0.470, lead 0.418 +- 0.027);
 #   mogi SNR 1: -0.711; ahead of phase/elevation (-2.166) by 1.455 +- 0.558 and of the zero map (-2.840)
 #     by 2.129 +- 0.274, but behind the sigma-8 blur (-0.622) by 0.089 +- 0.296 and the sigma-12 blur
 #     (-0.133);
@@ -141,8 +141,8 @@ NOT_YET = {("mogi", 1.0, 1): "behind the sigma-8 blur of the raw map by 0.089 +-
                              "by 0.406 +- 0.296 (0.322) on these 96 series",
            # with the 8 symmetric copies that denoise() averages on small frames (augment='auto';
            # docs/evaluation.md, "Test-time augmentation"), measured on the same 96 series: fault SNR 1:
-           # 0.598; fault SNR 2: 0.901, ahead of temporal smoothing (0.831) by 0.070 +- 0.011 (the
-           # previous fault model: 0.875, lead 0.044 +- 0.021)
+           # 0.582 (fault_w96 0.598); fault SNR 2: 0.895, ahead of temporal smoothing (0.831) by
+           # 0.064 +- 0.012 (fault_w96 0.901, lead 0.070 +- 0.011)
            ("mogi", 1.0, 8): "8 copies: behind the sigma-8 blur by 0.009 +- 0.287 (-0.631 vs -0.622) and the "
                              "sigma-12 blur (-0.133) by 0.498 +- 0.241",
            ("mogi", 2.0, 8): "8 copies: behind phase/elevation by 0.083 +- 0.238 (-0.055 vs 0.027) and the sigma-8 "
