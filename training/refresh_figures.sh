@@ -2,7 +2,7 @@
 # After `bash training/ship.sh FAULT_RUN MOGI_RUN`: regenerate every result file of docs/ that depends
 # on the shipped models, then re-derive the marked tables (check_docs --fix).
 #   bash training/refresh_figures.sh FAULT_RUN MOGI_RUN      (from the repository root)
-# About 45-60 min on the 2-core CPU.  The prose around the tables (docs/evaluation.md,
+# About 14 min on an idle 2-core AMD EPYC (2026-12-01), 45-60 min with other work sharing the cores.  The prose around the tables (docs/evaluation.md,
 # docs/real_data.md, README.md, the model cards' summaries, the measured comments of
 # tests/test_pretrained.py) still needs a reader afterwards: `git diff docs/figures` shows what moved.
 set -euo pipefail
