@@ -281,7 +281,9 @@ def ridge_terrain(n, size, rng):
 
 def gaussian_turbulence(n, size, rng):
     """Turbulence with a *Gaussian* covariance (white noise smoothed by an anisotropic Gaussian of
-    1-12 px, rotated): a spectrum that falls faster than any power law the training used."""
+    1-12 px, rotated): a spectrum that falls faster than any power law the training used (the
+    convective cells of ``synthetic.generate(cells=...)``, sparse Gaussian blobs, approach it when
+    dense; docs/evaluation.md)."""
     out = np.empty((n, size, size), np.float32)
     for i in range(n):
         big = rng.standard_normal((2 * size, 2 * size))

@@ -197,26 +197,37 @@ def _bf16_probe_child(config_json, batch_size, size):
         model.train_on_batch(x, {"dist": y})
 
 
+# signals of a crash inside TensorFlow's kernels (a memory kill, SIGKILL, says nothing about bfloat16)
+_CRASH_SIGNALS = ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT")
+
+
 def bfloat16_training_works(model_config, batch_size, size=40, timeout=600):
     """True when bfloat16 training steps of this model run on this machine, tried in a child process.
 
     TensorFlow 2.20-2.21 crash with a segmentation fault (oneDNN's AVX512-BF16 kernels reading out
     of bounds) in the first bfloat16 training step of the shipped layout on some AMD EPYC CPUs that
-    have AVX512-BF16 but not AMX (seen in docs/training.md), a crash that Python cannot catch.
-    The child runs two steps of the real model and batch shape; its exit status answers.  The
-    answer is cached per CPU, TensorFlow version, layout and batch shape in
-    ``~/.cache/mintpy_dlae/bf16_training.json`` (a failed write of the cache is ignored).
+    have AVX512-BF16 but not AMX (docs/training.md), a crash that Python cannot catch.  The child
+    runs two steps of the model ``model_config`` on (``batch_size``, T, ``size``, ``size``) inputs.
+    A child killed by a crash signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT) answers False; any
+    other failure (a memory kill, a timeout, an import error) is logged and answers True, since it
+    says nothing about bfloat16.  Answers from a completed or crashed child are cached per CPU,
+    accelerator, TensorFlow version, layout and input shape in
+    ``~/.cache/mintpy_dlae/bf16_training.json`` (a failed write of the cache is ignored).  The
+    environment variable ``MINTPY_DLAE_BF16_PROBE=off`` skips the probe (answers True).
     """
     import hashlib
+    import signal
     import subprocess
     import sys
+    if os.environ.get("MINTPY_DLAE_BF16_PROBE", "").strip().lower() in ("0", "off", "no", "false"):
+        return True
     try:
         import tensorflow as tf
         tf_version = tf.__version__
     except ImportError:          # another Keras backend: nothing known to crash
         return True
     cfg = json.dumps(model_config, sort_keys=True)
-    key = hashlib.sha1(f"{cpu_name()}|{tf_version}|{cfg}|{batch_size}|{size}".encode()).hexdigest()
+    key = hashlib.sha1(f"{cpu_name()}|{accelerator_name()}|{tf_version}|{cfg}|{batch_size}|{size}".encode()).hexdigest()
     cache = os.path.join(os.path.expanduser("~"), ".cache", "mintpy_dlae", "bf16_training.json")
     try:
         with open(cache) as f:
@@ -227,18 +238,28 @@ def bfloat16_training_works(model_config, batch_size, size=40, timeout=600):
         return bool(known[key])
     code = ("import sys; from mintpy_dlae.train import _bf16_probe_child; "
             "_bf16_probe_child(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    # the child imports this package the way the parent did (an uninstalled checkout on sys.path too)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     try:
         res = subprocess.run([sys.executable, "-c", code, cfg, str(int(batch_size)), str(int(size))], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout)
-        ok = res.returncode == 0
-        if not ok:
-            import signal
-            why = (f"killed by {signal.Signals(-res.returncode).name}" if res.returncode < 0
-                   else f"exit status {res.returncode}: " + res.stderr.decode(errors="replace").strip()[-300:])
-            log.warning("bfloat16 training probe failed (%s)", why)
     except subprocess.TimeoutExpired:
+        log.warning("bfloat16 training probe: no answer within %d s; assuming bfloat16 works", timeout)
+        return True
+    if res.returncode < 0:
+        name = signal.Signals(-res.returncode).name
+        if name not in _CRASH_SIGNALS:
+            log.warning("bfloat16 training probe killed by %s (not a crash); assuming bfloat16 works", name)
+            return True
+        log.warning("bfloat16 training probe: TensorFlow crashed (%s)", name)
         ok = False
+    elif res.returncode > 0:
+        log.warning("bfloat16 training probe failed to run (exit status %d; %s); assuming bfloat16 works",
+                    res.returncode, res.stderr.decode(errors="replace").strip()[-300:])
+        return True
+    else:
+        ok = True
     known[key] = ok
     try:
         os.makedirs(os.path.dirname(cache), exist_ok=True)
@@ -271,6 +292,8 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
     card_path, ckpt_dir, ckpt, state_path = _paths(out)
     auto = precision == "auto"
     precision = resolve_precision(precision)
+    if os.path.isfile(ckpt) and not resume:
+        raise FileExistsError(f"{ckpt} exists: use resume=True (--resume) or remove {ckpt_dir}")
 
     if auto and precision == "bfloat16":
         # 'auto' picks bfloat16 on CPUs with bfloat16 instructions; where TensorFlow crashes on them
@@ -279,13 +302,15 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
             with open(state_path) as f:
                 saved = json.load(f)
             probe_cfg, probe_bs = saved["model_config"], int(saved["options"]["batch_size"])
+            probe_size = int(saved.get("generator", {}).get("size", 40))
         else:
             probe_cfg = dict(shipped_config(), **(model_config or {}))
             probe_bs = int(options.get("batch_size", DEFAULTS["batch_size"]))
+            probe_size = int((generator or {}).get("size", 40))
         probe_cfg = {k: v for k, v in probe_cfg.items() if k not in ("name", "trainable")}
-        if not bfloat16_training_works(probe_cfg, probe_bs):
-            log.warning("train: bfloat16 training steps crash TensorFlow on this CPU (%s): training in float32 "
-                        "(slower; --precision bfloat16 forces bfloat16)", cpu_name())
+        if not bfloat16_training_works(probe_cfg, probe_bs, size=probe_size):
+            log.warning("train: bfloat16 training steps crash TensorFlow on this machine (%s): training in "
+                        "float32 (slower; --precision bfloat16 forces bfloat16)", cpu_name())
             precision = "float32"
     keras.config.set_dtype_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
 
@@ -299,8 +324,6 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
         model = keras.saving.load_model(ckpt, compile=True)
         log.info("resumed %s at %d samples", ckpt, state["samples_seen"])
     else:
-        if os.path.isfile(ckpt) and not resume:
-            raise FileExistsError(f"{ckpt} exists: use resume=True (--resume) or remove {ckpt_dir}")
         opts = dict(DEFAULTS, **options)
         config = dict(shipped_config(), **(model_config or {}))
         model = build_model(**config)

@@ -6,6 +6,11 @@ import types
 import numpy as np
 import pytest
 
+# train(precision="auto") probes bfloat16 training in a child process on bfloat16 CPUs (one TensorFlow
+# start per tiny test layout, and a cache in ~/.cache); the tests' tiny layouts do not crash, and the
+# probe has its own tests (tests/test_training_resume.py), which switch it back on
+os.environ["MINTPY_DLAE_BF16_PROBE"] = "off"
+
 NUM_DATE, LENGTH, WIDTH = 12, 32, 32
 REF_Y, REF_X, REF_INDEX = 10, 12, 2
 NODATA_BOX = (slice(0, 3), slice(0, 3))     # pixels that are 0 at every date (MintPy no-data)

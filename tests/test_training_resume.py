@@ -115,6 +115,7 @@ def test_bfloat16_probe_runs_real_steps_and_caches(tmp_path, monkeypatch):
     from mintpy_dlae.model import shipped_config
     from mintpy_dlae.train import bfloat16_training_works
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("MINTPY_DLAE_BF16_PROBE", raising=False)     # tests/conftest.py switches it off
     cfg = dict(shipped_config(), filters=4, filters_2d=4)
     assert bfloat16_training_works(cfg, 2, size=24)
     with open(tmp_path / ".cache" / "mintpy_dlae" / "bf16_training.json") as f:
@@ -131,6 +132,7 @@ def test_auto_precision_falls_back_to_float32_where_bfloat16_training_crashes(tm
     from mintpy_dlae import config
     from mintpy_dlae.train import train
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("MINTPY_DLAE_BF16_PROBE", raising=False)
     monkeypatch.setattr(config, "cpu_supports_bf16", lambda: True)
     calls = []
 
@@ -146,3 +148,21 @@ def test_auto_precision_falls_back_to_float32_where_bfloat16_training_crashes(tm
     assert "SIGSEGV" in caplog.text and "float32" in caplog.text
     _, state = train("fault", str(tmp_path / "b.keras"), precision="bfloat16", **small)
     assert state["segments"][-1]["precision"] == "bfloat16" and len(calls) == 1
+
+
+def test_bfloat16_probe_trusts_only_crash_signals(tmp_path, monkeypatch):
+    """A child killed for memory (SIGKILL) or one that fails to start (exit status 1) says nothing
+    about bfloat16: the probe answers True and caches nothing; a SIGSEGV answers False and is cached."""
+    import json
+    import subprocess
+
+    from mintpy_dlae.train import bfloat16_training_works
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("MINTPY_DLAE_BF16_PROBE", raising=False)
+    cache = tmp_path / ".cache" / "mintpy_dlae" / "bf16_training.json"
+    for code, want in ((-9, True), (1, True), (-11, False)):
+        monkeypatch.setattr(subprocess, "run", lambda args, code=code, **kw: subprocess.CompletedProcess(args, code, b"", b"boom"))
+        assert bfloat16_training_works({"filters": 4}, 2) is want, code
+        assert cache.exists() == (not want), code
+    assert list(json.loads(cache.read_text()).values()) == [False]
+    assert bfloat16_training_works({"filters": 4}, 2) is False       # from the cache

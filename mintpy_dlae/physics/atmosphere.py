@@ -142,13 +142,14 @@ def turbulence_patches(n, size, rng, slope=(2.5, 4.0), outer_scale=(2.0, 400.0),
 def convective_cells(n, size, rng, radius=(1.5, 12.0), count=(2, 40), aspect=(1.0, 2.5)):
     """``n`` square patches (n, size, size) of convective cells: sparse Gaussian-shaped blobs.
 
-    Wet-delay anomalies of cumulus convection are compact cells a few km across, up to a couple of
-    cm, that a power-law spectrum reproduces poorly (Hanssen 2001, section 4.7: "convective
-    cells"); they look like a small bowl on one date.  Each patch holds Poisson(``count`` drawn
-    uniformly) cells placed over the patch and a margin, each with a N(0, 1) amplitude, a width
-    (std) log-uniform in ``radius`` px shared by the patch's cells, stretched up to ``aspect`` along a
-    random axis.  Patches are standardised to zero mean and unit std, as
-    :func:`turbulence_patches` are.
+    Wet-delay anomalies of cumulus convection are compact cells, up to a couple of cm, that a
+    power-law spectrum reproduces poorly (Hanssen 2001, section 4.7: "convective cells"); they look
+    like a small bowl on one date.  Each patch holds Poisson(``count`` drawn uniformly) cells placed
+    over the patch and a margin, each with a N(0, 1) amplitude, a width (std) log-uniform in
+    ``radius`` *pixels* shared by the patch's cells (not tied to the pixel size: 30 m to 1.4 km at
+    the training's 20-120 m pixels, so the smaller cells are finer than real ones), stretched up to
+    ``aspect`` along one of the grid axes.  Patches are standardised to zero mean and unit std, as
+    :func:`turbulence_patches` are.  Dense cells make a Gaussian-covariance field.
     """
     from scipy import ndimage
     out = np.empty((n, size, size), np.float32)

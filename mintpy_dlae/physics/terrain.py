@@ -64,8 +64,11 @@ def random_dem(n, size, rng, real_fraction=0.5, base=(0.0, 3000.0), steep=0.0, s
 
     ``steep``: fraction of patches rescaled to mountain relief, their 1-99 % height range drawn
     log-uniformly in ``steep_relief`` (m): volcano flanks and ranges where the stratified delay
-    is largest (the default draws have a median range near 100 m and 10 % above 700 m).  With
-    ``steep=0`` the draws are those of earlier versions.
+    is largest (the default draws have a median range near 100 m and 10 % above 700 m).  The range
+    is not tied to the pixel size, which the caller draws separately: at 20 m pixels 3000 m over a
+    40 px patch is steeper than real terrain (the network sees elevation standardised over a 41 px
+    box, so the slope itself is not an input; the stratified delay's size is).  With ``steep=0``
+    the draws are those of earlier versions.
     """
     real = rng.random(n) < real_fraction
     out = np.empty((n, size, size), np.float32)
