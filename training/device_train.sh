@@ -8,13 +8,15 @@
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
 #       -d .whl keras==3.15.1 namex optree
-#   (checked 2026-11-30: 2.9 MB of wheels; with them the tree is about 64 MB of the tool's 64 MiB,
-#   so commit only the model, card and state.json of new runs)
+#   (checked 2026-11-30: 2.9 MB of wheels; with them the tree is about 63 MB (2026-12-01) of the
+#   tool's 64 MiB, so commit only the model, card and state.json of new runs)
 # Run with the device tool (carry [".whl", "training/NAME"] when resuming; timeout_s 600):
 #   bash training/device_train.sh SECONDS NAME <training/finetune.py arguments after NAME>
-# e.g. a fine-tune of the shipped fault model with 14 generator processes and batch 256:
-#   bash training/device_train.sh 480 fault_gpu --init training/fault_area/fault_area.keras \
-#       --samples 2000000 --lr 6e-4 --batch-size 256 --steps-per-epoch 200 --workers 14 --generator '{...}'
+# e.g. a fine-tune of the shipped fault model on its broader noise (the `fault_bn` recipe of
+# training/README.md) with 14 generator processes and batch 256:
+#   bash training/device_train.sh 480 fault_gpu --init training/fault_bn/fault_bn.keras \
+#       --samples 2000000 --lr 6e-4 --batch-size 256 --steps-per-epoch 200 --workers 14 \
+#       --generator '{"keep_flat": 1.0, "area_reference": 0.4, "steady": 0.45, "cells": 0.35, "steep": 0.3}'
 # The run stops after SECONDS (at most one epoch is lost); $OUT then holds NAME.keras, NAME.json,
 # last.keras, state.json and train.log.  Copy the first two into training/NAME/ and the checkpoint
 # pair into training/NAME/NAME_ckpt/; `python training/finetune.py NAME --samples N --resume`
