@@ -39,7 +39,7 @@ def measure(config, precision, batch_size=32, steps=15, size=40):
     native = config.pop("native_dilation", True)          # training runs them natively (train.py)
     model = build_model(**dict(shipped_config(), **config))
     if native:
-        use_native_dilation(model)
+        use_native_dilation(model, training=True)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss={"dist": nll_loss()})
     k = 8 if model.output_kind == "dates" else 1
     rng = np.random.default_rng(0)

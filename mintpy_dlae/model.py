@@ -24,12 +24,15 @@ cumulative head) has exactly 482,185 trainable parameters, the published count. 
 mean + log-sigma per date), has 312,176.
 """
 import json
+import logging
 import os
 
 import keras
 from keras import layers
 
 from .constants import MODEL_KINDS as PRETRAINED  # noqa: E402  (one list of model kinds)
+
+log = logging.getLogger(__name__)
 
 
 def paper_reference_config():
@@ -246,7 +249,33 @@ def shipped_config():
                 raw_skip=True, uncertainty=True)
 
 
-def use_native_dilation(net):
+def native_dilation_gradients_work():
+    """Whether this TensorFlow build can back-propagate through ``tf.nn.conv2d(..., dilations=2)``.
+
+    The oneDNN kernels can; TensorFlow's plain CPU kernels (used where oneDNN is off, e.g. on an x86
+    CPU without AVX-512) raise ``InvalidArgumentError: Current CPU implementations do not yet support
+    dilation rates larger than 1`` in ``Conv2DBackpropInput``/``Conv2DBackpropFilter``, while the
+    forward op works.  Checked once per process on a 1 x 8 x 8 x 1 input (milliseconds).
+    """
+    global _NATIVE_DILATION_GRADIENTS
+    if _NATIVE_DILATION_GRADIENTS is None:
+        import tensorflow as tf
+        x = tf.ones((1, 8, 8, 1))
+        k = tf.Variable(tf.ones((3, 3, 1, 1)))
+        try:
+            with tf.GradientTape() as tape:
+                y = tf.reduce_sum(tf.nn.conv2d(x, k, strides=1, padding="SAME", dilations=[2, 2]))
+            tape.gradient(y, k).numpy()
+            _NATIVE_DILATION_GRADIENTS = True
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError):
+            _NATIVE_DILATION_GRADIENTS = False
+    return _NATIVE_DILATION_GRADIENTS
+
+
+_NATIVE_DILATION_GRADIENTS = None
+
+
+def use_native_dilation(net, training=False):
     """Run the dilated 3x3 Conv2D layers of ``net`` as one native TensorFlow op each; returns ``net``.
 
     Keras routes a dilated 'same' convolution through ``tf.nn.convolution``, which on CPU becomes
@@ -255,9 +284,15 @@ def use_native_dilation(net):
     the same gradient) in one oneDNN primitive, about 1.2x faster inference for the shipped layout on
     a 2-core Xeon with AMX (``docs/benchmarks.md``).  The layers keep their class and weights (the
     shipped .keras files store ``Conv2D``); only their ``convolution_op`` is replaced, per instance.
-    Does nothing on other backends.
+    Does nothing on other backends, nor with ``training=True`` where this TensorFlow build has no
+    gradient for the native op (:func:`native_dilation_gradients_work`): training then keeps Keras's
+    own convolution.
     """
     if keras.backend.backend() != "tensorflow":
+        return net
+    if training and not native_dilation_gradients_work():
+        log.info("use_native_dilation: this TensorFlow build has no gradient for dilated conv2d on this "
+                 "CPU; training keeps Keras's own dilated convolution")
         return net
     import tensorflow as tf
 
