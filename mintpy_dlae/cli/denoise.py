@@ -71,6 +71,10 @@ def create_parser(subparsers=None):
     parser = arg_utils.add_memory_argument(parser)
     parser = arg_utils.add_parallel_argument(parser)
     parser.set_defaults(maxMemory=None, numWorker=None)
+    for action in parser._actions:      # MintPy's help says "default: None"; None means "template or 4"
+        if action.dest == "maxMemory":
+            action.help = ("max amount of memory in GB; the frame is denoised in blocks of rows that\n"
+                           "fit in it (default: the template's mintpy.compute.maxMemory, else 4)")
     return parser
 
 
