@@ -450,7 +450,7 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
         ref_cum = np.zeros(num_kept - WINDOW + 1, np.float32)
 
     blocks = io.plan_row_blocks(length, width, num_date, cfg.max_memory, halo)
-    log.info("%d block(s) of rows, to stay within --ram %s", len(blocks), format_gb(cfg.max_memory))
+    log.info("%d block(s) of rows, to stay within %s (--ram)", len(blocks), format_gb(cfg.max_memory))
     runner = BlockRunner(cfg, job)
     try:
         with io.AtomicOutputs(list(outputs.values())) as tmp:

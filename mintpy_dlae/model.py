@@ -249,30 +249,36 @@ def shipped_config():
                 raw_skip=True, uncertainty=True)
 
 
-def native_dilation_gradients_work():
-    """Whether this TensorFlow build can back-propagate through ``tf.nn.conv2d(..., dilations=2)``.
+def native_dilation_gradients_work(dtype="float32"):
+    """Whether this TensorFlow build can back-propagate through ``tf.nn.conv2d(..., dilations=2)``
+    in ``dtype`` ("float32" or "bfloat16"), inside a ``tf.function`` as training runs it.
 
     The oneDNN kernels can; TensorFlow's plain CPU kernels (used where oneDNN is off, e.g. on an x86
-    CPU without AVX-512) raise ``InvalidArgumentError: Current CPU implementations do not yet support
-    dilation rates larger than 1`` in ``Conv2DBackpropInput``/``Conv2DBackpropFilter``, while the
-    forward op works.  Checked once per process on a 1 x 8 x 8 x 1 input (milliseconds).
+    CPU without AVX-512, or for bfloat16 on a CPU without bfloat16 instructions) raise
+    ``InvalidArgumentError: Current CPU implementations do not yet support dilation rates larger than
+    1`` in ``Conv2DBackpropInput``/``Conv2DBackpropFilter``, while the forward op works.  Checked once
+    per process and dtype on a 1 x 8 x 8 x 1 input (milliseconds).
     """
-    global _NATIVE_DILATION_GRADIENTS
-    if _NATIVE_DILATION_GRADIENTS is None:
+    dtype = str(dtype)
+    if dtype not in _NATIVE_DILATION_GRADIENTS:
         import tensorflow as tf
-        x = tf.ones((1, 8, 8, 1))
-        k = tf.Variable(tf.ones((3, 3, 1, 1)))
-        try:
+
+        @tf.function
+        def grad(x, k):
             with tf.GradientTape() as tape:
-                y = tf.reduce_sum(tf.nn.conv2d(x, k, strides=1, padding="SAME", dilations=[2, 2]))
-            tape.gradient(y, k).numpy()
-            _NATIVE_DILATION_GRADIENTS = True
-        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError):
-            _NATIVE_DILATION_GRADIENTS = False
-    return _NATIVE_DILATION_GRADIENTS
+                tape.watch([x, k])
+                y = tf.reduce_sum(tf.cast(tf.nn.conv2d(x, k, strides=1, padding="SAME", dilations=[2, 2]),
+                                          tf.float32))
+            return tape.gradient(y, [x, k])
+        try:
+            [g.numpy() for g in grad(tf.ones((1, 8, 8, 1), dtype), tf.ones((3, 3, 1, 1), dtype))]
+            _NATIVE_DILATION_GRADIENTS[dtype] = True
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.NotFoundError):
+            _NATIVE_DILATION_GRADIENTS[dtype] = False
+    return _NATIVE_DILATION_GRADIENTS[dtype]
 
 
-_NATIVE_DILATION_GRADIENTS = None
+_NATIVE_DILATION_GRADIENTS = {}
 
 
 def use_native_dilation(net, training=False):
@@ -290,10 +296,13 @@ def use_native_dilation(net, training=False):
     """
     if keras.backend.backend() != "tensorflow":
         return net
-    if training and not native_dilation_gradients_work():
-        log.info("use_native_dilation: this TensorFlow build has no gradient for dilated conv2d on this "
-                 "CPU; training keeps Keras's own dilated convolution")
-        return net
+    if training:
+        dtypes = {layer.compute_dtype for layer in net.layers
+                  if type(layer) is layers.Conv2D and max(layer.dilation_rate) > 1}
+        if not all(native_dilation_gradients_work(d) for d in dtypes):
+            log.info("use_native_dilation: this TensorFlow build has no gradient for dilated conv2d in %s "
+                     "on this CPU; training keeps Keras's own dilated convolution", "/".join(sorted(dtypes)))
+            return net
     import tensorflow as tf
 
     def native(layer):

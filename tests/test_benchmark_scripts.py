@@ -279,7 +279,10 @@ def test_throughput_script_runs():
                            "--tile", "32", "--batch", "2"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout[proc.stdout.index("{"):])
-    assert 0 < out["pixel_windows_per_s_core"] <= out["pixel_windows_per_s_incl_halo"] <= out["flop_limited_pixel_windows_per_s"] * 1.05
+    # the "FLOP limit" is TensorFlow's measured float32 matmul rate, not the hardware's peak: oneDNN's
+    # convolutions beat it by 1.06x on a 2-core AVX2-only EPYC, so the check allows 1.5x (a slip in the
+    # FLOP count or the pass count would be off by whole factors)
+    assert 0 < out["pixel_windows_per_s_core"] <= out["pixel_windows_per_s_incl_halo"] <= out["flop_limited_pixel_windows_per_s"] * 1.5
     r2 = out["mean_r2_by_precision"]
     assert abs(r2["float32_snr3.0"] - r2["bfloat16_snr3.0"]) < 0.02
 
