@@ -49,6 +49,7 @@ def main():
     p.add_argument("--tile", type=int, default=256)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--precision", default="auto")
+    p.add_argument("--series", type=int, default=64, help="synthetic series per SNR for the bf16 / float32 check")
     a = p.parse_args()
     import numpy as np
 
@@ -73,7 +74,7 @@ def main():
     from mintpy_dlae import evaluate, synthetic
     diffs, r2 = [], {}
     for snr in (0.3, 3.0):
-        b = synthetic.generate(64, kind="fault", rng=99, snr=snr)
+        b = synthetic.generate(a.series, kind="fault", rng=99, snr=snr)
         out = {p_: predict_windows(a.model, b.noisy, b.elevation, precision=p_).cumulative for p_ in ("float32", "bfloat16")}
         diffs.append(float(np.sqrt(np.mean((out["bfloat16"] - out["float32"]) ** 2) / np.mean(out["float32"] ** 2))))
         for p_ in out:

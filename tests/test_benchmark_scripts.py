@@ -156,13 +156,15 @@ def test_r2_at_snr_statistics_on_a_known_batch():
 
 
 def test_injection_spread_tiny_run(tmp_path):
-    """benchmarks/injection_spread.py end to end (two centres, one window): per centre it reproduces
+    """benchmarks/injection_spread.py end to end (two centres, one window, one network pass per
+    window to keep it short): per centre it reproduces
     ``mintpy_dlae.injection.measure`` run for that centre alone (with two centres, min and max are the
     two per-centre values), and the mean is their average."""
     out = tmp_path / "spread.json"
     centres = ((35, 25), (20, 40))
     proc = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "injection_spread.py"), "--model", "fault",
-                           "--centre", "35", "25", "--centre", "20", "40", "--windows", "0", "--json", str(out)],
+                           "--centre", "35", "25", "--centre", "20", "40", "--windows", "0", "--augment", "1",
+                           "--json", str(out)],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     res = json.loads(out.read_text())["fault"]
@@ -174,7 +176,7 @@ def test_injection_spread_tiny_run(tmp_path):
     data = load()
     per_centre = {}                                       # (case, "2x" / "5x" / ..._raw) -> [value per centre]
     for c in centres:
-        rows, _ = measure("fault", *data, c, windows=(0,), factors=(2.0, 5.0))
+        rows, _ = measure("fault", *data, c, windows=(0,), factors=(2.0, 5.0), denoise_kwargs={"augment": 1})
         for r in rows:
             label = f"{r['kind']}_{r['history']}" + ("_core" if r["core"] else "")
             f = f"{r['factor']:g}x"
@@ -276,7 +278,7 @@ def test_throughput_script_runs():
     limit and nearly equal bf16 and float32 R² (it once failed after the rates, on the bf16 check)."""
     import json
     proc = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "throughput.py"), "--model", "fault",
-                           "--tile", "32", "--batch", "2"], capture_output=True, text=True, timeout=600)
+                           "--tile", "32", "--batch", "2", "--series", "16"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout[proc.stdout.index("{"):])
     # the "FLOP limit" is TensorFlow's measured float32 matmul rate, not the hardware's peak: oneDNN's

@@ -119,6 +119,12 @@ def test_native_dilation_same_output_and_gradient():
         keras.config.set_dtype_policy(old)
     nat.set_weights(ref.get_weights())
     use_native_dilation(nat)                  # the forward op is native on every TensorFlow build
+    # the dilated layers of ``nat`` now carry their own op (set per instance); ``ref`` keeps Keras's
+    dilated = [i for i, layer in enumerate(ref.layers) if hasattr(layer, "dilation_rate")
+               and getattr(layer, "rank", 2) == 2 and max(layer.dilation_rate) > 1]
+    assert dilated, "the shipped layout has dilated Conv2D layers"
+    for i in dilated:
+        assert "convolution_op" in vars(nat.layers[i]) and "convolution_op" not in vars(ref.layers[i]), i
     from mintpy_dlae.model import native_dilation_gradients_work
     grads_native = native_dilation_gradients_work("float32")
     if not grads_native:

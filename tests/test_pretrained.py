@@ -143,8 +143,8 @@ NOT_YET = {("mogi", 1.0, 1): "behind the sigma-8 blur of the raw map by 0.089 +-
            # docs/evaluation.md, "Test-time augmentation"), measured on the same 96 series: fault SNR 1:
            # 0.582 (fault_w96 0.598); fault SNR 2: 0.895, ahead of temporal smoothing (0.831) by
            # 0.064 +- 0.012 (fault_w96 0.901, lead 0.070 +- 0.011)
-           ("mogi", 1.0, 8): "8 copies: behind the sigma-8 blur by 0.009 +- 0.287 (-0.631 vs -0.622) and the "
-                             "sigma-12 blur (-0.133) by 0.498 +- 0.241",
+           ("mogi", 1.0, 8): "8 copies: level with the sigma-8 blur (behind by 0.009 +- 0.287, -0.631 vs "
+                             "-0.622), behind the sigma-12 blur (-0.133) by 0.498 +- 0.241",
            ("mogi", 2.0, 8): "8 copies: behind phase/elevation by 0.083 +- 0.238 (-0.055 vs 0.027) and the sigma-8 "
                              "blur (0.322) by 0.377 +- 0.304"}
 

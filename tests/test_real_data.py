@@ -211,8 +211,8 @@ def test_bowl_survives_the_shipped_fault_model(tmp_path):
 # steady Mogi with masked core, 5x), highest 1.00; smallest correlation lead 0.11 (mogi model).
 # MIN_GAIN_5X = 0.45 and MIN_CORR_LEAD = 0.02 leave a margin for CPU numerics (bf16); MAX_GAIN = 1.2
 # is the issue's bound on inflation.  The issue's targets (gain >= 0.8 at 5x, >= 0.7 with a masked
-# core, >= 0.5 at 2x) are met by the mogi model; for the fault model ``test_injection_targets`` is a
-# strict xfail that gives the cases it misses.
+# core, >= 0.5 at 2x) are held by ``test_injection_targets``; the one case at the edge of a target is
+# held just below it (``AT_THE_EDGE``).
 CENTER = (35, 25)
 MIN_GAIN_5X, MAX_GAIN, MIN_CORR_LEAD = 0.45, 1.2, 0.02
 
@@ -294,6 +294,8 @@ def test_injection_targets(injection_table):
     the target's edge (``AT_THE_EDGE``) is held just below it."""
     model, rows, _ = injection_table
     for r in rows:
+        if r["factor"] >= 5:   # the raw map has a gain near 1 too: the output must also be closer to the truth
+            assert r["correlation"] >= r["raw_correlation"] + MIN_CORR_LEAD, (model, r)
         if r["factor"] == 5:
             bound = AT_THE_EDGE.get((model, r["kind"], r["history"], r["core"]), 0.7 if r["core"] else 0.8)
             assert r["gain"] >= bound, (model, r)
