@@ -1,6 +1,6 @@
 """Denoising throughput in pixel-windows per second, against the limit set by FLOPs and matmul peak.
 
-    python benchmarks/throughput.py [--model fault] [--tile 256] [--precision auto]
+    python benchmarks/throughput.py [--model fault] [--tile 256] [--precision auto] [--series 64]
 
 1. Measures the machine's matmul peak with TensorFlow (bf16 and float32, 2048^3 products).
 2. Counts the network's FLOPs per pixel-window (one 9-date window at one output pixel).
