@@ -320,7 +320,9 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
                               fills it; ``Batch.valid`` marks the valid pixels.
                 source_extent - multiplies the upper bounds of the source size (fault length, width
                               and depth; Mogi depth) relative to the patch; 1 = the documented ranges
-                              (ablations use < 1 for compact sources only)
+                              (ablations use < 1 for compact sources only); a dict {kind: factor}
+                              sets it per kind (a kind left out keeps 1), e.g. {"mogi": 0.42} caps
+                              the Mogi depth at 0.5 patch widths and leaves the faults as they are
                 keep_flat   - fraction of series that keep a nearly uniform field (a source much broader
                               than the patch: a patch inside a subsidence basin) instead of redrawing it
                 offset, offset_free - the per-date reference offset of the noise: its std is U(offset)
@@ -339,6 +341,13 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
         raise ValueError(f"generate: kind must be one of {KINDS}; received kind={kind!r}")
     if num_dates < 3:
         raise ValueError(f"generate: num_dates must be >= 3; received num_dates={num_dates}")
+    if isinstance(source_extent, dict):
+        unknown = sorted(set(source_extent) - set(KINDS))
+        if unknown:
+            raise ValueError(f"generate: source_extent keys must be kinds {KINDS}; received {unknown}")
+        source_extent = float(source_extent.get(kind, 1.0))
+    if not source_extent > 0:
+        raise ValueError(f"generate: source_extent must be > 0; received source_extent={source_extent!r}")
     rng = np.random.default_rng(rng)
     kwargs = dict(kind=kind, size=size, num_dates=num_dates, rng=rng, snr=snr, open_window=open_window,
                   num_sources=num_sources, pure_noise=pure_noise, reuse=reuse, steady=steady, seasonal=seasonal,

@@ -101,6 +101,23 @@ def test_source_extent_shrinks_sources(kind):
     assert area(small) < 0.6 * area(a), (area(small), area(a))
 
 
+def test_source_extent_per_kind():
+    """A dict sets the extent of one kind only: the Mogi sources shrink, the faults are left as drawn."""
+    def area(batch):
+        c = np.abs(batch.clean[:, -1])
+        return float((c > 0.2 * c.max(axis=(1, 2), keepdims=True)).mean())
+    default = synthetic.generate(64, "mogi", rng=6)
+    capped = synthetic.generate(64, "mogi", rng=6, source_extent={"mogi": 0.25})
+    assert area(capped) < 0.6 * area(default), (area(capped), area(default))
+    fault = synthetic.generate(16, "fault", rng=7)
+    fault_dict = synthetic.generate(16, "fault", rng=7, source_extent={"mogi": 0.25})
+    np.testing.assert_array_equal(fault.clean, fault_dict.clean)
+    with pytest.raises(ValueError, match="dyke"):
+        synthetic.generate(2, "mogi", source_extent={"dyke": 0.5})
+    with pytest.raises(ValueError, match="source_extent"):
+        synthetic.generate(2, "mogi", source_extent=0.0)
+
+
 def test_keep_flat_and_offset_free():
     """``keep_flat`` keeps nearly uniform fields that the default redraws; ``offset_free`` removes the
     per-date reference offset (the noise's patch mean then comes from the stratified delay and
