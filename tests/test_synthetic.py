@@ -89,26 +89,25 @@ def test_num_dates_configurable_and_bad_kind():
         synthetic.generate(2, kind="dyke")
 
 
+def _footprint(batch):
+    """Share of the patch where the last date's |clean| is above 20 % of that map's peak."""
+    c = np.abs(batch.clean[:, -1])
+    return float((c > 0.2 * c.max(axis=(1, 2), keepdims=True)).mean())
+
+
 @pytest.mark.parametrize("kind", ["fault", "mogi"])
 def test_source_extent_shrinks_sources(kind):
     """``source_extent`` (ablations) makes sources compact."""
     a = synthetic.generate(64, kind, rng=5)
-
-    def area(batch):                  # share of the patch above 20 % of each map's peak
-        c = np.abs(batch.clean[:, -1])
-        return float((c > 0.2 * c.max(axis=(1, 2), keepdims=True)).mean())
     small = synthetic.generate(64, kind, rng=5, source_extent=0.25)
-    assert area(small) < 0.6 * area(a), (area(small), area(a))
+    assert _footprint(small) < 0.6 * _footprint(a), (_footprint(small), _footprint(a))
 
 
 def test_source_extent_per_kind():
     """A dict sets the extent of one kind only: the Mogi sources shrink, the faults are left as drawn."""
-    def area(batch):
-        c = np.abs(batch.clean[:, -1])
-        return float((c > 0.2 * c.max(axis=(1, 2), keepdims=True)).mean())
     default = synthetic.generate(64, "mogi", rng=6)
     capped = synthetic.generate(64, "mogi", rng=6, source_extent={"mogi": 0.25})
-    assert area(capped) < 0.6 * area(default), (area(capped), area(default))
+    assert _footprint(capped) < 0.6 * _footprint(default), (_footprint(capped), _footprint(default))
     fault = synthetic.generate(16, "fault", rng=7)
     fault_dict = synthetic.generate(16, "fault", rng=7, source_extent={"mogi": 0.25})
     np.testing.assert_array_equal(fault.clean, fault_dict.clean)
