@@ -2,7 +2,8 @@
 # After `bash training/ship.sh FAULT_RUN MOGI_RUN`: regenerate every result file of docs/ that depends
 # on the shipped models, then re-derive the marked tables (check_docs --fix).
 #   bash training/refresh_figures.sh FAULT_RUN MOGI_RUN      (from the repository root)
-# About 14 min on an idle 2-core AMD EPYC (2026-12-01), 45-60 min with other work sharing the cores.  The prose around the tables (docs/evaluation.md,
+# About 52 min on an idle 2-core AMD EPYC (2026-12-01, refreshing fault_bn + mogi_fd; the 8-copy protocol
+# of a new model alone takes 9 min, r2_at_snr --augment 1 4 8 about 17), more with other work sharing the cores.  The prose around the tables (docs/evaluation.md,
 # docs/real_data.md, README.md, the model cards' summaries, the measured comments of
 # tests/test_pretrained.py) still needs a reader afterwards: `git diff docs/figures` shows what moved.
 set -euo pipefail
