@@ -449,6 +449,53 @@ def layout_variance(out_file, ref_file, extra_meta=None):
     return out_file
 
 
+def rereference_variance(var_file, ref_date, max_memory=1.0):
+    """Re-reference a variance file of the denoised series (``layout_variance``) to ``ref_date``.
+
+    The stored variance of date t relative to the old reference date r0 is S[t] = |V[t] - V[r0]|
+    for the per-date variance V of the series, whose errors accumulate with independent increments
+    (docs/method.md); relative to the new reference date r1 it is |V[t] - V[r1]| = |S[t] - S[r1]|,
+    exactly when V does not decrease away from r0 (as from the first date). NaN stays NaN; the
+    reference pixel stays 0. This is what ``reference_date.py`` does to the series itself
+    (MintPy leaves the variance file alone), so ``timeseries2velocity.py --ts-cov`` sees both on one
+    date.
+
+    The file is rewritten through a temporary copy and a rename (never half-written). Returns True
+    when it changed, False when it was already on ``ref_date``. Raises DlaeInputError when
+    ``ref_date`` is not one of the file's dates.
+    """
+    import shutil
+    atr = readfile.read_attribute(var_file)
+    ref_date = str(ref_date)
+    if atr.get("REF_DATE") == ref_date:
+        return False
+    with h5py.File(var_file, "r") as f:
+        dates = [d.decode() if isinstance(d, bytes) else str(d) for d in f["date"][:]]
+        num_date, length, width = f["timeseries"].shape
+    if ref_date not in dates:
+        raise DlaeInputError(f"{var_file}: reference date {ref_date} is not one of its dates "
+                             f"({dates[0]} ... {dates[-1]})")
+    k = dates.index(ref_date)
+    folder, name = os.path.split(os.path.abspath(var_file))
+    tmp = os.path.join(folder, "." + name + ".rereference.tmp")
+    shutil.copyfile(var_file, tmp)
+    try:
+        rows = max(1, int(max_memory * 2**30 / (4 * num_date * max(width, 1))))
+        with h5py.File(tmp, "a") as f:
+            d = f["timeseries"]
+            for y0 in range(0, length, rows):
+                block = d[:, y0:y0 + rows, :]
+                d[:, y0:y0 + rows, :] = np.abs(block - block[k])
+            f.attrs["REF_DATE"] = ref_date
+        os.replace(tmp, var_file)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    log.info("%s: variance re-referenced to %s", var_file, ref_date)
+    return True
+
+
 def write_block(out_file, data, dataset, box):
     """Write a 2D or 3D block (spatial dims last) into ``dataset`` at ``box`` (a Box)."""
     _mintpy_box(box)                   # a Box, not an ambiguous tuple

@@ -128,6 +128,29 @@ class DlaeTimeSeriesAnalysis(TimeSeriesAnalysis):
         var_file = output_files(fnames["input"], fnames["output"])["variance"]
         return var_file if os.path.isfile(var_file) else None
 
+    def sync_variance_reference(self):
+        """Put the denoiser's variance file on the REF_DATE of the denoised chain: MintPy's
+        ``reference_date`` step re-references the series but not the variance
+        (:func:`mintpy_dlae.io.rereference_variance`). Nothing happens without the variance file."""
+        if self.template.get(PREFIX) is not True or not self.dlae.save_uncertainty:
+            return
+        from mintpy_dlae import io
+        from mintpy_dlae.denoise_file import output_files
+        names = self.get_timeseries_filename(self.template, self.workDir)
+        var_file = output_files(names[STEP]["input"], names[STEP]["output"])["variance"]
+        ts_file = names["velocity"]["input"]
+        if not (os.path.isfile(var_file) and os.path.isfile(ts_file)):
+            return
+        ref_date = readfile.read_attribute(ts_file).get("REF_DATE")
+        if ref_date and io.rereference_variance(var_file, ref_date):
+            print(f"{os.path.basename(var_file)}: variance re-referenced to REF_DATE = {ref_date}, as "
+                  f"{os.path.basename(ts_file)}")
+
+    def run_reference_date(self, step_name):
+        """MintPy's step, then the denoiser's variance file on the same reference date."""
+        super().run_reference_date(step_name)
+        self.sync_variance_reference()
+
     def run_timeseries2velocity(self, step_name):
         """MintPy's velocity step, with velocityStd from the denoiser's variance where
         :meth:`velocity_variance_file` gives one (the two timeFunc options set in a copy of the
@@ -136,6 +159,7 @@ class DlaeTimeSeriesAnalysis(TimeSeriesAnalysis):
         if var_file is None:
             return super().run_timeseries2velocity(step_name)
         import mintpy.cli.timeseries2velocity
+        self.sync_variance_reference()      # also after a reference_date.py run by hand
         print(f"velocity uncertainty: {UQ_KEY} = auto -> covariance, {COV_KEY} = "
               f"{os.path.basename(var_file)} (the denoiser's variance; the fit residual of a denoised "
               f"series is far too small)")

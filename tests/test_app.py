@@ -71,7 +71,7 @@ def test_app_with_stand_in_denoiser(tmp_path, fake_denoiser):
     """In-process run through velocity with mintpy.dlae = yes; then --dostep correct_dlae skips."""
     truth = build_project(tmp_path, num_date=12, shape=(30, 36), seed=2,
                           template_options={"mintpy.dlae": "yes", "mintpy.dlae.saveRemoved": "yes",
-                                            "mintpy.deramp": "linear"})
+                                            "mintpy.deramp": "linear", "mintpy.reference.date": "20200218"})
     _run_app([truth.template_file, "--dir", str(tmp_path), "--end", "velocity"])
     for name in ("timeseries_ERA5_DLAE.h5", "cumulative_ERA5_DLAE.h5",
                  "timeseriesRemoved_ERA5_DLAE.h5", "timeseries_ERA5_DLAE_ramp.h5",
@@ -87,6 +87,11 @@ def test_app_with_stand_in_denoiser(tmp_path, fake_denoiser):
     assert vel_atr["mintpy.timeFunc.timeSeriesCovFile"].endswith("timeseriesVar_ERA5_DLAE.h5")
     assert cfg["mintpy.timeFunc.uncertaintyQuantification"] == "auto"
     assert not any(n.startswith(".velocity") for n in os.listdir(tmp_path))
+    # the reference_date step moved the series to the 5th date; the variance follows it (0 there)
+    assert vel_atr["REF_DATE"] == "20200218"
+    var, var_atr = readfile.read(str(tmp_path / "timeseriesVar_ERA5_DLAE.h5"))
+    assert var_atr["REF_DATE"] == "20200218"
+    assert np.nanmax(np.abs(var[4])) == 0 and np.nanmax(var[0]) > 0 and np.nanmax(var[-1]) > 0
     mtime = os.path.getmtime(tmp_path / "timeseries_ERA5_DLAE.h5")
     _run_app([truth.template_file, "--dir", str(tmp_path), "--dostep", "correct_dlae"])
     assert os.path.getmtime(tmp_path / "timeseries_ERA5_DLAE.h5") == mtime   # up to date: skip

@@ -223,6 +223,36 @@ def test_cumulative_layout_with_uncertainty_and_variance(project):
     assert readfile.get_slice_list(var) == readfile.get_slice_list(project.ts)
 
 
+def test_rereference_variance_follows_reference_date(project):
+    """A variance relative to the first date, V[t] - V[0] with V increasing, re-referenced to date k
+    is |V[t] - V[k]| (the independent-increment rule, computed here from V itself); NaN and the
+    reference pixel's 0 are kept; a second call changes nothing; an unknown date is refused."""
+    from conftest import dates
+    var_file = str(project.dir / "timeseriesVar_ERA5_DLAE.h5")
+    with io.AtomicOutputs([var_file]) as tmp:
+        io.layout_variance(tmp[var_file], project.ts)
+    rng = np.random.default_rng(5)
+    v = np.cumsum(rng.uniform(0, 1e-6, (NUM_DATE, LENGTH, WIDTH)), axis=0).astype(np.float32)
+    stored = v - v[0]
+    stored[:, 2, 3] = np.nan
+    stored[:, 0, 0] = 0
+    with h5py.File(var_file, "a") as f:
+        f["timeseries"][:] = stored
+        f.attrs["REF_DATE"] = dates()[0]
+    k = 4
+    assert io.rereference_variance(var_file, dates()[k], max_memory=1e-6)      # one row per block
+    got, atr = readfile.read(var_file)
+    assert atr["REF_DATE"] == dates()[k]
+    want = np.abs(v - v[k])
+    want[:, 2, 3] = np.nan
+    want[:, 0, 0] = 0
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-11)        # float32 round-off
+    assert not io.rereference_variance(var_file, dates()[k])
+    with pytest.raises(io.DlaeInputError, match="19991231"):
+        io.rereference_variance(var_file, "19991231")
+    assert not [n for n in os.listdir(project.dir) if n.endswith(".tmp")]
+
+
 @pytest.mark.slow
 def test_round_trip_mintpy_tools(project):
     """info.py, tsview.py and view.py read the files written by io (subprocesses)."""

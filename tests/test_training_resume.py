@@ -166,3 +166,41 @@ def test_bfloat16_probe_trusts_only_crash_signals(tmp_path, monkeypatch):
         assert cache.exists() == (not want), code
     assert list(json.loads(cache.read_text()).values()) == [False]
     assert bfloat16_training_works({"filters": 4}, 2) is False       # from the cache
+
+
+def test_soup_averages_the_weights_and_refuses_other_layouts(tmp_path):
+    """training/soup.py: the soup's weights are the mixing-weighted mean of the ingredients' (computed
+    here from the ingredients, not by the script); the soup of a model with itself gives its outputs;
+    another layout or bad weights raise ValueError."""
+    import importlib.util
+    import json
+
+    import keras
+    import numpy as np
+    import pytest
+
+    from mintpy_dlae.model import build_model, export_float32, shipped_config
+    spec = importlib.util.spec_from_file_location(
+        "soup", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "training", "soup.py"))
+    soup = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(soup)
+    paths = []
+    for seed, f2d in ((1, 4), (2, 4), (3, 5)):
+        keras.utils.set_random_seed(seed)
+        paths.append(str(tmp_path / f"m{seed}.keras"))
+        export_float32(build_model(**dict(shipped_config(), filters=4, filters_2d=f2d))).save(paths[-1])
+    a, b = (keras.saving.load_model(p) for p in paths[:2])
+    net = soup.soup(paths[:2], str(tmp_path / "s.keras"), weights=[3, 1])
+    for got, wa, wb in zip(net.get_weights(), a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(got, 0.75 * wa + 0.25 * wb, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(net.get_weights()[0], a.get_weights()[0])
+    with open(tmp_path / "s.json") as f:
+        assert json.load(f)["lineage"]["mixing_weights"] == [0.75, 0.25]
+    same = soup.soup([paths[0], paths[0]], str(tmp_path / "same.keras"))
+    x = {"series": np.random.default_rng(0).standard_normal((1, 9, 16, 16, 2)).astype("float32"),
+         "elevation": np.zeros((1, 16, 16, 1), "float32")}
+    np.testing.assert_allclose(np.asarray(same(x)["dates"]), np.asarray(a(x)["dates"]), atol=1e-5)
+    with pytest.raises(ValueError, match="layout differs"):
+        soup.soup([paths[0], paths[2]], str(tmp_path / "bad.keras"))
+    with pytest.raises(ValueError, match="non-negative"):
+        soup.soup(paths[:2], str(tmp_path / "bad.keras"), weights=[1, -1])
