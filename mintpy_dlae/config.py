@@ -15,6 +15,7 @@ row, read the new ``DlaeConfig`` field where it is used; nothing else to keep in
 import argparse
 import dataclasses
 import logging
+import math
 import os
 import textwrap
 from importlib import resources
@@ -312,7 +313,7 @@ def check_arguments(inps, error):
     """Range checks of the parsed flags; ``error`` is ``parser.error``."""
     for o in OPTIONS:
         value = getattr(inps, o.arg_dest, None)
-        if o.minimum is not None and value is not None and value < o.minimum:
+        if o.minimum is not None and value is not None and not (value >= o.minimum and math.isfinite(value)):
             flag = o.flags[0] if o.flags else "--ram"
             error(f"{flag} {value}: expected >= {o.minimum:g}" if o.minimum >= 1
                   else f"{flag} {value}: expected a positive number of GB")
@@ -357,7 +358,7 @@ class _ConfigMethods:
                 ok = isinstance(value, (int, float)) and not isinstance(value, bool)
                 if o.parse is _int:
                     ok = isinstance(value, int) and not isinstance(value, bool)
-                if not ok or value < o.minimum:
+                if not ok or not math.isfinite(value) or value < o.minimum:
                     bad(o.key, value, f"an integer >= {o.minimum:g}" if o.parse is _int else "> 0")
         if self.precision not in PRECISIONS:
             bad(f"{PREFIX}.precision", self.precision, " / ".join(PRECISIONS))
@@ -365,6 +366,9 @@ class _ConfigMethods:
             bad(f"{PREFIX}.augment", self.augment, " / ".join(AUGMENTS))
         if not self.model:
             bad(f"{PREFIX}.model", self.model, "fault / mogi / path to a .keras file")
+        workers = str(self.num_worker).strip().lower()
+        if workers != "all" and not (workers.isdigit() and int(workers) >= 1):
+            bad("mintpy.compute.numWorker", self.num_worker, "a positive integer or all")
         if self.cluster is not None and self.cluster not in CLUSTERS:
             raise DlaeConfigError(f"mintpy.compute.cluster = {self.cluster!r}: expected one of "
                                   f"{CLUSTERS} or none")

@@ -115,8 +115,12 @@ def model_has_uncertainty(model):
     try:
         with zipfile.ZipFile(path) as z:
             conf = json.loads(z.read("config.json"))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return False
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
+        raise io.DlaeInputError(f"{path}: not a Keras model file (no readable config.json: {err})") from err
+    if not isinstance(conf, dict) or conf.get("class_name") != "DlaeNet":
+        name = conf.get("class_name") if isinstance(conf, dict) else type(conf).__name__
+        raise io.DlaeInputError(f"{path}: a Keras model of class {name!r}, not a mintpy_dlae model "
+                                "(DlaeNet, written by dlae_train.py)")
     return bool(conf.get("config", {}).get("uncertainty", False))
 
 
@@ -152,6 +156,7 @@ def prepare(ts, keep=None, days=None, ref_yx=None, origin=(0, 0)):
         days = None if days is None else np.asarray(days, float)[np.asarray(keep, int)]
     else:
         ts = ts.copy()
+    ts[np.isinf(ts)] = np.nan                  # +-inf is a missing value, as NaN
     ts = fill_missing(ts, days)
     if ref_yx is not None:
         ry, rx = ref_yx[0] - origin[0], ref_yx[1] - origin[1]
@@ -187,10 +192,14 @@ def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mas
     raw = io.read_timeseries(ts_file, read)
     inner = core.within(read)
     inp = raw[(slice(None),) + inner.slices].copy()
+    inp[np.isinf(inp)] = np.nan                # written as NaN, as a missing value
     ts = prepare(raw, keep, days, ref_yx, (read.y0, read.x0))
     del raw
     geom = io.read_geometry(geom_file, read)
     mask = io.read_mask(mask_file, read, mask_dataset) if mask_file else None
+    known = np.isfinite(geom["height"])          # no elevation: left out (scan_input counts them)
+    if not known.all():
+        mask = known if mask is None else (np.asarray(mask, bool) & known)
     res = denoise(ts, geom["height"], model=model, mask=mask, incidence=geom["incidenceAngle"],
                   azimuth=geom["azimuthAngle"], tile_size=tile_size, batch_size=batch_size,
                   precision=precision, scale=scale, box=inner, overwrite_input=True, augment=augment)
@@ -492,7 +501,25 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
         runner.close()
     for path in outputs.values():
         log.info("finished writing %s", path)
+    remove_stale_products(names, outputs)
     return outputs
+
+
+def remove_stale_products(names, outputs):
+    """Remove the products of an earlier run for the same output that this run did not write
+    (e.g. ``timeseriesVar_*`` left by a run with the uncertainty, after ``--force --no-uncertainty``):
+    beside the new series they would describe another run. Only files that carry this package's
+    provenance (``mintpy.dlae.version``) are removed, each with a log line."""
+    for product, path in names.items():
+        if product in outputs or not os.path.isfile(path):
+            continue
+        try:
+            ours = "mintpy.dlae.version" in io.readfile.read_attribute(path)
+        except Exception:  # noqa: BLE001 - not a readable MintPy file: not ours, leave it
+            ours = False
+        if ours:
+            os.remove(path)
+            log.info("removed %s: an earlier run's %s, which this run does not write", path, product)
 
 
 def frame_scales(scan, ref_yx=None):
@@ -606,6 +633,7 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
     date_data = np.zeros(n, bool)
     date_finite = np.zeros(n, bool)
     has_data = np.zeros((length, width), bool)
+    no_height = np.zeros((length, width), bool)
     num_nan = np.zeros((length, width), np.int32)
     stride = max(1, int(np.ceil(np.sqrt(length * width / max_pixels))))
     sample = np.zeros((n, -(-length // stride), -(-width // stride)), np.float32)
@@ -617,8 +645,10 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
         rows = slice((y0 + first) // stride, -(-y1 // stride))
         sample[:, rows] = block[:, first::stride, ::stride]
         if geom_file is not None:
-            height[rows] = io.read_geometry(geom_file, box, angles=())["height"][first::stride,
-                                                                                  ::stride]
+            hgt = io.read_geometry(geom_file, box, angles=())["height"]
+            height[rows] = hgt[first::stride, ::stride]
+            no_height[y0:y1] = ~np.isfinite(hgt)
+            del hgt
         finite = np.isfinite(block)
         data = finite & (block != 0)
         date_data |= data.any(axis=(1, 2))
@@ -634,6 +664,15 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
         raise io.DlaeInputError(
             f"{ts_file}: dataset 'timeseries' is 0 or NaN on every pixel of every date: nothing "
             "to denoise (MintPy's no-data)")
+    lost = has_data & no_height
+    if lost.any():
+        if lost.sum() == has_data.sum():
+            raise io.DlaeInputError(
+                f"{geom_file}: dataset 'height' is NaN on every pixel with data in {ts_file}: "
+                "nothing to denoise (the network needs the elevation)")
+        log.warning("%s: dataset 'height' is NaN on %d pixel(s) with data: they are left out "
+                    "(written as no-data)", geom_file, int(lost.sum()))
+        has_data &= ~no_height
     num_valid = int(has_data.sum())
     mask = None
     if mask_file:
@@ -661,7 +700,7 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
     partial = (num_nan > 0) & (num_nan < num_kept)
     num_filled = int(num_nan[partial].sum())
     if num_filled:
-        log.warning("%s: %d missing (NaN) values on %d pixels with data on other dates are filled "
+        log.warning("%s: %d missing (NaN or inf) values on %d pixels with data on other dates are filled "
                     "by linear interpolation in time for the network only, and written as NaN",
                     ts_file, num_filled, int(partial.sum()))
     years = [float(x) for x in ptime.date_list2vector(dates)[1]]

@@ -89,6 +89,10 @@ def test_from_template_file(tmp_path):
     ("mintpy.dlae", "maybe", "mintpy.dlae = 'maybe'"),
     ("mintpy.dlae.saveUncertainty", "maybe", "saveUncertainty = 'maybe'"),
     ("mintpy.compute.cluster", "k8s", "cluster = 'k8s'"),
+    ("mintpy.compute.maxMemory", "nan", "maxMemory = nan"),
+    ("mintpy.compute.maxMemory", "inf", "maxMemory = inf"),
+    ("mintpy.compute.numWorker", "abc", "numWorker = 'abc'"),
+    ("mintpy.compute.numWorker", "0", "numWorker = '0'"),
 ])
 def test_bad_values(key, value, match):
     with pytest.raises(DlaeConfigError, match=match):
@@ -117,7 +121,7 @@ def test_cli_overrides_template(tmp_path):
 
 
 @pytest.mark.parametrize("args", [["--update", "--force"], ["--ram", "0"], ["--tile-size", "4"],
-                                  ["--precision", "half"]])
+                                  ["--precision", "half"], ["--ram", "nan"], ["--ram", "inf"]])
 def test_cli_bad_arguments(tmp_path, args, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.cmd_line_parse([str(tmp_path / "ts.h5"), "-g", "g.h5"] + args)

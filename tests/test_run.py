@@ -354,3 +354,88 @@ def test_precision_used_is_recorded(project, fake_denoiser, monkeypatch):
         out = run.run_dlae(project.ts, project.geom, DlaeConfig(precision="auto"), force=True, progress=False)
         atr = readfile.read_attribute(out["timeseries"])
         assert (atr["mintpy.dlae.precision"], atr["mintpy.dlae.precisionUsed"]) == ("auto", expect)
+
+
+def test_inf_values_are_missing_values(project, fake_denoiser, caplog):
+    """+-inf in the input is a missing value like NaN: filled for the network, written as NaN on
+    that date only; the pixel keeps its series on the other dates."""
+    with h5py.File(project.ts, "a") as f:
+        f["timeseries"][5, 20, 7] = np.inf
+        f["timeseries"][6, 21, 8] = -np.inf
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        out = run.run_dlae(project.ts, project.geom, DlaeConfig(), progress=False)
+    data = readfile.read(out["timeseries"])[0]
+    assert np.isnan(data[5, 20, 7]) and np.isnan(data[6, 21, 8])
+    others = np.delete(data[:, 20, 7], [5, REF_INDEX])
+    assert np.isfinite(others).all() and np.all(others != 0)
+    assert "2 missing (NaN or inf) values" in caplog.text
+
+
+def test_pixels_without_height_are_left_out(tmp_path, fake_denoiser, caplog):
+    """NaN heights: those pixels are no-data in the outputs, with a count in the log; NaN on every
+    pixel with data is an error naming the dataset."""
+    ts = write_timeseries(tmp_path / "timeseries.h5")
+    geom = write_geometry(tmp_path / "geometryGeo.h5")
+    with h5py.File(geom, "a") as f:
+        f["height"][10:13, 14:17] = np.nan
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        out = run.run_dlae(ts, geom, DlaeConfig(save_cumulative=False), progress=False)
+    data = readfile.read(out["timeseries"])[0]
+    assert np.all(data[:, 10:13, 14:17] == 0)                 # MintPy's no-data of this file
+    assert np.all(np.delete(data[:, 13, 16], REF_INDEX) != 0)
+    assert "'height' is NaN on 9 pixel(s) with data" in caplog.text
+    with h5py.File(geom, "a") as f:
+        f["height"][:] = np.nan
+    with pytest.raises(io.DlaeInputError, match="'height' is NaN on every pixel with data"):
+        run.run_dlae(ts, geom, DlaeConfig(), progress=False, force=True)
+
+
+def test_force_removes_the_earlier_runs_other_products(project, fake_denoiser):
+    """A rerun that writes fewer products removes the earlier run's others (they would describe
+    another run); a file of the same name that is not this package's is left alone."""
+    first = run.run_dlae(project.ts, project.geom, DlaeConfig(save_removed=True), progress=False)
+    assert set(first) == {"timeseries", "cumulative", "variance", "removed"}
+    second = run.run_dlae(project.ts, project.geom, DlaeConfig(save_cumulative=False, save_uncertainty=False),
+                          progress=False, force=True)
+    assert set(second) == {"timeseries"}
+    for key in ("cumulative", "variance", "removed"):
+        assert not os.path.exists(first[key]), key
+    foreign = run.output_files(project.ts)["removed"]
+    with h5py.File(foreign, "w") as f:
+        f["x"] = np.zeros(3)
+    run.run_dlae(project.ts, project.geom, DlaeConfig(save_cumulative=False, save_uncertainty=False),
+                 progress=False, force=True)
+    assert os.path.exists(foreign)
+
+
+@pytest.mark.parametrize("how", ["sigterm", "ctrl_c"])
+def test_cli_interrupted_cleans_up(project, fake_denoiser, monkeypatch, how, capsys):
+    """SIGTERM (timeout, a batch system's wall-time limit) and Ctrl-C during writing: exit status
+    128 + signal number, a one-line message for Ctrl-C, no output and no temporary file left."""
+    import signal
+    calls = []
+
+    def stop(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 2:           # the reference box and the first block are done
+            if how == "sigterm":
+                os.kill(os.getpid(), signal.SIGTERM)
+            else:
+                raise KeyboardInterrupt
+        return fake_denoise(*args, **kwargs)
+
+    monkeypatch.setattr(fake_denoiser, "denoise", stop)
+    monkeypatch.setattr(io, "plan_row_blocks",
+                        lambda *a, **k: [Box(0, 10, 0, 32), Box(10, 20, 0, 32), Box(20, 32, 0, 32)])
+    before = {f: sha(project.dir / f) for f in _files(project.dir)}
+    old = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(SystemExit) as exc:
+            cli.main([project.ts, "-g", project.geom, "--save-removed"])
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    assert exc.value.code == (143 if how == "sigterm" else 130)
+    assert {f: sha(project.dir / f) for f in _files(project.dir)} == before
+    assert not [f for f in os.listdir(project.dir) if f.endswith(".tmp")]
+    if how == "ctrl_c":
+        assert "interrupted: no output written" in capsys.readouterr().err

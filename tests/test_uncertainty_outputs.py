@@ -131,3 +131,19 @@ def test_frame_scale_equals_the_engines(project):
     expect = inference.window_scales(data, valid, 9, max_pixels=64)
     np.testing.assert_array_equal(got, expect)
     assert got.shape == (NUM_DATE - 8,) and (got > 0).all()
+
+
+def test_model_file_that_is_not_a_dlae_model_is_refused(tmp_path):
+    """A zip without a Keras config, or the config of another Keras class, is refused with its
+    own error (not first taken for a model without uncertainty)."""
+    from mintpy_dlae.io import DlaeInputError
+    empty = tmp_path / "empty.keras"
+    with zipfile.ZipFile(empty, "w") as z:
+        z.writestr("readme.txt", "no model here")
+    with pytest.raises(DlaeInputError, match="not a Keras model file"):
+        denoise_file.model_has_uncertainty(str(empty))
+    seq = tmp_path / "seq.keras"
+    with zipfile.ZipFile(seq, "w") as z:
+        z.writestr("config.json", json.dumps({"class_name": "Sequential", "config": {}}))
+    with pytest.raises(DlaeInputError, match="class 'Sequential', not a mintpy_dlae model"):
+        denoise_file.model_has_uncertainty(str(seq))

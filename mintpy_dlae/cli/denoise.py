@@ -4,6 +4,7 @@ Only argparse and light imports at module level: ``-h`` is fast and never import
 """
 import glob
 import os
+import signal
 import sys
 
 from mintpy.utils import arg_utils
@@ -150,6 +151,9 @@ def main(iargs=None):
     quiet_tensorflow()
     setup_logging()
     from mintpy_dlae.io import DlaeInputError
+    # SIGTERM (timeout, SLURM/PBS at the wall-time limit) unwinds like Ctrl-C, so the temporary
+    # output files are removed on the way out
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         resolve_geometry(inps)
         cfg = build_config(inps)
@@ -158,6 +162,9 @@ def main(iargs=None):
                            update=inps.update_mode, force=inps.force, progress=inps.progress)
     except (DlaeInputError, DlaeConfigError) as err:
         raise SystemExit(f"ERROR: {err}") from None
+    except KeyboardInterrupt:
+        print("interrupted: no output written (temporary files removed)", file=sys.stderr)
+        raise SystemExit(130) from None
     if outputs:
         print("Done. Output files:\n  " + "\n  ".join(outputs.values()))
     # console scripts pass main()'s return value to sys.exit(): return None for exit status 0
