@@ -434,6 +434,7 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
                     "to %s instead", ts_file, atr.get("REF_DATE"), dates[ref_index])
     kept_dates = [d for d, k in zip(dates, keep) if k]
     attrs.update(scan.attrs())
+    attrs["REF_DATE"] = dates[ref_index]          # the date the outputs are referenced to
 
     # only now the network (TensorFlow): everything above is checked without it
     from mintpy_dlae.config import import_tensorflow_quietly

@@ -16,6 +16,7 @@ pixels of context (network + elevation box) and uses ``box=``.
 """
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -288,23 +289,97 @@ def window_scales(ts, valid, num_dates=MIN_DATES, max_pixels=250_000):
     return np.array([dataset.window_scale(sub[k:k + num_dates], v) for k in range(n - num_dates + 1)], np.float32)
 
 
+def _positive_int(name, value):
+    """``value`` as a positive int; ValueError naming ``name`` and the value otherwise."""
+    try:
+        ok = not isinstance(value, (bool, np.bool_)) and int(value) == value
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok or int(value) <= 0:
+        raise ValueError(f"denoise: {name} must be a positive integer; received {value!r}")
+    return int(value)
+
+
+def _check_mask(mask, shape):
+    """``mask`` as an (H, W) bool array (True = valid), or None.  Accepts bool, or integer / float
+    arrays holding only 0 and 1; raises TypeError / ValueError naming the offending dtype or value."""
+    if mask is None:
+        return None
+    m = np.asarray(mask)
+    if m.ndim == 0:
+        raise TypeError(f"denoise: mask must be an (H, W) = {shape} array (True = valid) or None; "
+                        f"received a scalar {type(mask).__name__} {mask!r}")
+    if m.shape != shape:
+        raise ValueError(f"denoise: mask shape {m.shape} does not match the series {shape}")
+    if m.dtype.kind == "b":
+        return m
+    if m.dtype.kind not in "iuf":
+        raise TypeError(f"denoise: mask must be bool (True = valid) or numbers 0/1; received dtype {m.dtype}")
+    bad = (m != 0) & (m != 1)               # NaN is neither
+    if bad.any():
+        y, x = np.unravel_index(np.flatnonzero(bad)[0], shape)
+        raise ValueError(f"denoise: a mask of dtype {m.dtype} must hold only 0 and 1 (or be bool, True = "
+                         f"valid); {int(bad.sum())} value(s) are not, e.g. {m[y, x].item()!r} "
+                         f"at (row, col) = ({y}, {x})")
+    return m != 0
+
+
+def _check_numeric(name, arr, what):
+    """Raise TypeError unless ``arr`` holds real integers or floats (not bool, complex, str, object)."""
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"denoise: {name} must be {what} of real numbers (integer or floating point); "
+                        f"received dtype {arr.dtype}")
+
+
+def _scan_series(ts):
+    """One pass over the dates of ts (n, H, W): per pixel, the number of non-finite (NaN, +-inf) values
+    (int32 (H, W)) and whether it has data (a finite non-zero value on some date, bool (H, W))."""
+    n, H, W = ts.shape
+    num_bad = np.zeros((H, W), np.int32)
+    has_data = np.zeros((H, W), bool)
+    for d in range(n):
+        date = ts[d]
+        finite = np.isfinite(date)
+        num_bad += ~finite
+        finite &= date != 0
+        has_data |= finite
+    return num_bad, has_data
+
+
+def _empty_dates(ts, num_bad, has_data):
+    """Indices of the dates that are non-finite on every pixel with data.  None can be while some pixel
+    with data is finite on all dates, so the dates are looked at only when none is."""
+    if ((num_bad == 0) & has_data).any():
+        return []
+    return [d for d in range(len(ts)) if not np.isfinite(ts[d][has_data]).any()]
+
+
+def _nan_result(n, num_win, h, w, augment):
+    def nan(k):
+        return np.full((k, h, w), np.nan, np.float32)
+    return DenoiseResult(timeseries=nan(n), cumulative=nan(num_win), timeseries_std=nan(n),
+                         cumulative_std=nan(num_win), augment=augment)
+
+
 def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None, tile_size=512, batch_size=32,
             precision="auto", calibrate=None, progress=False, scale=None, box=None, overwrite_input=False,
             augment="auto"):
     """Denoise a displacement time series.
 
-    Parameters: ts         - (n, H, W) LOS displacement in metres, n >= 9; no-data as NaN or 0 on all dates
-                elevation  - (H, W) metres
+    Parameters: ts         - (n, H, W) LOS displacement in metres, n >= 9, real numbers (integer or
+                             floating point; computed in float32); no-data as NaN or 0 on all dates
+                elevation  - (H, W) metres; pixels where it is NaN/inf are left out (a warning)
                 model      - 'fault', 'mogi', a path to a .keras file, or a loaded model
-                mask       - optional (H, W) bool, True = valid
+                mask       - optional (H, W) bool, True = valid (or numbers holding only 0 and 1)
                 incidence, azimuth - optional (H, W) or scalar LOS angles (deg).  Checked for shape only:
                              the shipped models were trained on random lines of sight and do not need them.
-                tile_size  - core tile size in pixels (a halo of network_halo(model) is added)
-                batch_size - windows per network call (at most; calls are also capped at
+                tile_size  - core tile size in pixels, > 0 (a halo of network_halo(model) is added)
+                batch_size - windows per network call, > 0 (at most; calls are also capped at
                              MAX_PIXELS_PER_CALL pixel-windows to bound memory)
                 precision  - 'auto' (bf16 on CPUs with AMX/AVX512-BF16), 'float32' or 'bfloat16'
                 calibrate  - ignored (the calibration gate of the first models is retired)
-                scale      - optional (n-8,) noise scale of each window, metres (default: from ``ts`` by
+                scale      - optional (n-8,) noise scale of each window, metres, positive and finite
+                             (default: from ``ts`` by
                              :func:`window_scales`; a caller that feeds row blocks of a larger frame
                              passes the frame's value so that blocks match the whole-frame result)
                 box        - optional (y0, y1, x0, x1): denoise only this part of the array; the rest is
@@ -317,11 +392,31 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                              :data:`AUTO_AUGMENT_PIXEL_WINDOWS` (:func:`resolve_augment`; 8 for small
                              frames, 1 for a 1000 x 1000 x 100 frame).  A caller that feeds blocks of a
                              larger frame passes the frame's resolved number.
-                overwrite_input - allow the no-data pixels of a float32 ``ts`` to be set to 0 in place
-                             (saves one copy of the series; for callers that own ``ts``)
+                overwrite_input - allow the no-data pixels of a float32 ``ts`` to be set to 0, and its
+                             missing values to be filled (see below), in place (saves one copy of the
+                             series; for callers that own ``ts``)
     Returns:    DenoiseResult(timeseries (n, h, w), cumulative (n-8, h, w), timeseries_std, cumulative_std,
                 augment: the number of symmetric copies used),
                 float32 metres, relative to the first date, NaN at invalid pixels; (h, w) = (H, W) or the box.
+
+    Missing values (the rule of ``mintpy_dlae.py`` as far as it applies to an array; +-inf counts as NaN):
+      * A pixel that is NaN or 0 on every date, outside ``mask``, or where ``elevation`` is NaN is
+        no-data: NaN in every output.
+      * A pixel with data that is NaN on some dates is filled for the network by linear interpolation
+        in time between its nearest dates with data (the nearest value at the ends; dates equally
+        spaced; :func:`mintpy_dlae.denoise_file.fill_missing`), with a UserWarning giving the count and
+        the first (date, row, col); ``timeseries`` and ``timeseries_std`` are NaN at those elements,
+        ``cumulative`` is kept, as ``mintpy_dlae.py`` writes them.
+      * A date that is NaN on every pixel with data raises ValueError naming its index: drop it from
+        ``ts`` (``mintpy_dlae.py`` leaves such dates out by itself).
+
+    Raises ValueError for a shape that does not match, fewer than 9 dates, a ``box`` that is not 4
+    integers inside the array, ``tile_size`` / ``batch_size`` not positive integers, a ``scale`` of
+    the wrong shape or not positive and finite, a mask with values other than 0/1, an empty date, and
+    nothing to denoise (every pixel no-data, masked out or without elevation; not raised when ``box``
+    is given: a block of a larger frame may hold no data, and its result is all NaN); TypeError for
+    a ``ts``, ``elevation`` or ``mask`` of a non-numeric dtype (bool, complex, str, object ``ts``), a
+    scalar mask and a ``model`` that is not a name, path or model.
 
     Stitching (``docs/method.md``): window k gives the deformation at dates k+1..k+8 relative to date k.
     The increment of every interval t-1 -> t is the weighted mean, over the windows that cover it, of
@@ -333,36 +428,114 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     of the increments' std), and intervals as independent (variances add along the series).
     """
     ts = np.asarray(ts)
+    _check_numeric("ts", ts, "an (n, H, W) array")
     if ts.ndim != 3:
         raise ValueError(f"denoise: ts must be (n, H, W); received shape {ts.shape}")
     n, H, W = ts.shape
     if n < MIN_DATES:
         raise ValueError(f"denoise: needs at least {MIN_DATES} dates; received {n}")
-    elevation = np.asarray(elevation, dtype=np.float32)
+    elevation = np.asarray(elevation)
+    _check_numeric("elevation", elevation, "an (H, W) array")
+    elevation = elevation.astype(np.float32, copy=False)
     if elevation.shape != (H, W):
         raise ValueError(f"denoise: elevation shape {elevation.shape} does not match the series {(H, W)}")
-    for name, arr in (("mask", mask), ("incidence", incidence), ("azimuth", azimuth)):
+    mask = _check_mask(mask, (H, W))
+    for name, arr in (("incidence", incidence), ("azimuth", azimuth)):
         if arr is not None and np.ndim(arr) > 0 and np.shape(arr) != (H, W):
             raise ValueError(f"denoise: {name} shape {np.shape(arr)} does not match the series {(H, W)}")
+    tile_size = _positive_int("tile_size", tile_size)
+    batch_size = _positive_int("batch_size", batch_size)
+    if box is not None:
+        try:
+            box = tuple(int(b) for b in box)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"denoise: box must be 4 integers (y0, y1, x0, x1); received {box!r}") from err
+        if len(box) != 4:
+            raise ValueError(f"denoise: box must be 4 integers (y0, y1, x0, x1); received {box!r}")
+    if scale is not None:
+        try:
+            scale = np.asarray(scale, np.float64)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"denoise: scale must be numbers, one per window; received {scale!r}") from err
+        bad = ~(np.isfinite(scale) & (scale > 0))
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"denoise: scale must be positive and finite (metres); window {k} has "
+                             f"{float(scale.ravel()[k])!r} ({int(bad.sum())} bad value(s))")
+    if model is None or not (isinstance(model, (str, os.PathLike)) or hasattr(model, "num_dates")):
+        raise TypeError("denoise: model must be 'fault', 'mogi', a path to a .keras file or a loaded "
+                        f"mintpy_dlae model; received {type(model).__name__} {model!r:.80}")
     _, net = prepare_model(model, precision)        # in the compute precision: no copy per call below
     T = net.num_dates
     halo = network_halo(net)
-    box = (0, H, 0, W) if box is None else tuple(int(b) for b in box)
+    block = box is not None           # a block of a larger frame: it may hold no data
+    box = (0, H, 0, W) if box is None else box
     if not (0 <= box[0] < box[1] <= H and 0 <= box[2] < box[3] <= W):
         raise ValueError(f"denoise: box {box} is not inside the array {(H, W)}")
     by0, by1, bx0, bx1 = box
     h, w = by1 - by0, bx1 - bx0
+    num_win = n - T + 1
 
-    valid = dataset.valid_mask(ts, mask) & np.isfinite(elevation)
+    # validity: one pass over the dates (no copy of the series)
+    num_bad, has_data = _scan_series(ts)
+    elev_ok = np.isfinite(elevation)
+    nothing = None
+    if not has_data.any():
+        nothing = "ts is 0 or NaN/inf on every pixel of every date (MintPy's no-data)"
+    else:
+        empty = _empty_dates(ts, num_bad, has_data)
+        if empty:
+            raise ValueError(
+                f"denoise: date(s) {empty} of ts (index along axis 0) are NaN/inf on every pixel with data; "
+                "drop them from ts (e.g. np.delete(ts, idx, axis=0)), or use mintpy_dlae.py, which leaves "
+                "such dates out")
+        if mask is not None and not (mask & has_data).any():
+            nothing = ("mask is False on every pixel" if not mask.any()
+                       else "mask is False on every pixel with data in ts")
+    valid = has_data if mask is None else has_data & mask
+    if nothing is None:
+        if not (valid & elev_ok).any():
+            nothing = "elevation is NaN/inf on every pixel" + (" with data in ts" if elev_ok.any() else "")
+        else:
+            lost = valid & ~elev_ok
+            if lost.any():
+                y, x = np.argwhere(lost)[0]
+                warnings.warn(f"denoise: elevation is NaN/inf on {int(lost.sum())} pixel(s) with data (first at "
+                              f"(row, col) = ({y}, {x})); they are treated as no-data (NaN in the output)",
+                              UserWarning, stacklevel=2)
+    if nothing is not None:
+        if not block:
+            raise ValueError(f"denoise: nothing to denoise: {nothing}")
+        return _nan_result(n, num_win, h, w, resolve_augment(augment, num_win * h * w))
+    valid &= elev_ok
+    partial = valid & (num_bad > 0)            # data with NaN holes: filled for the network
+    del num_bad, has_data, elev_ok
+
     if overwrite_input and ts.dtype == np.float32 and ts.flags.writeable:
         data = ts
         data[:, ~valid] = 0
     else:
         data = np.where(valid[None], ts, np.float32(0)).astype(np.float32, copy=False)
+    holes = None
+    if partial.any():
+        from .denoise_file import fill_missing     # the rule of mintpy_dlae.py (pure numpy)
+        py, px = np.nonzero(partial)
+        cols = data[:, py, px]                     # (n, k): only the pixels with holes
+        holes = ~np.isfinite(cols)
+        d0 = int(np.flatnonzero(holes.any(axis=1))[0])
+        j0 = int(np.flatnonzero(holes[d0])[0])
+        warnings.warn(f"denoise: ts has {int(holes.sum())} NaN/inf value(s) on {len(py)} pixel(s) with data on "
+                      f"other dates, the first at (date, row, col) = ({d0}, {py[j0]}, {px[j0]}); they are filled "
+                      "by linear interpolation in time for the network and are NaN in timeseries and "
+                      "timeseries_std", UserWarning, stacklevel=2)
+        cols[holes] = np.nan
+        data[:, py, px] = fill_missing(cols[:, :, None])[:, :, 0]
+        del cols
+        inside = (py >= by0) & (py < by1) & (px >= bx0) & (px < bx1)
+        holes = (holes[:, inside], py[inside] - by0, px[inside] - bx0)
     # elevation standardised once for the whole array, so tiles need only the network's halo
     elev = dataset.normalise_elevation(np.where(valid, elevation, np.float32(0)), valid)
 
-    num_win = n - T + 1
     augment = resolve_augment(augment, num_win * h * w)
     if scale is None:
         scale = window_scales(data, valid, T)
@@ -379,7 +552,7 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     cumulative = np.zeros((num_win, h, w), np.float32)
     cumulative_std = np.zeros((num_win, h, w), np.float32)
 
-    tiles = list(_tiles(box, (H, W), int(tile_size), halo))
+    tiles = list(_tiles(box, (H, W), tile_size, halo))
     from tqdm import tqdm
     bar = tqdm(total=len(tiles) * num_win, desc="denoise", unit="window", disable=not progress)
     w32 = w_int[:, None, None].astype(np.float32)
@@ -418,5 +591,11 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     invalid = ~valid[by0:by1, bx0:bx1]
     for arr in (series, cumulative, ts_std, cumulative_std):
         arr[:, invalid] = np.nan
+    if holes is not None and holes[1].size:      # the filled elements: NaN, as mintpy_dlae.py writes them
+        hole, yy, xx = holes
+        for arr in (series, ts_std):
+            sub = arr[:, yy, xx]
+            sub[hole] = np.nan
+            arr[:, yy, xx] = sub
     return DenoiseResult(timeseries=series, cumulative=cumulative, timeseries_std=ts_std, cumulative_std=cumulative_std,
                          augment=augment)

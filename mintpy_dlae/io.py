@@ -1,7 +1,9 @@
 """MintPy HDF5 input and output for mintpy_dlae.
 
 Everything goes through MintPy's own readers and writers (``mintpy.utils.readfile`` and
-``mintpy.utils.writefile``), so the files we write are ordinary MintPy files:
+``mintpy.utils.writefile``), so the files we write are ordinary MintPy files; only the time series
+is read as a plain h5py slice (what readfile does for it, without the ``timeseries`` object that
+fails on a REF_DATE outside the dates):
 
 * :func:`check_timeseries`, :func:`check_geometry`, :func:`check_mask`, :func:`check_output`
   validate the inputs and raise :class:`DlaeInputError` (a ``ValueError``) naming the file, the
@@ -16,8 +18,11 @@ Everything goes through MintPy's own readers and writers (``mintpy.utils.readfil
   files (same dates, bperp and metadata as the input, plus ``mintpy.dlae.*`` provenance) that
   :func:`write_block` / :func:`write_cumulative_block` fill.
 """
+import datetime as dt
 import logging
+import math
 import os
+import re
 
 import h5py
 import numpy as np
@@ -35,6 +40,8 @@ CUMULATIVE_FILE_TYPE = "cumulative"
 CUMULATIVE_PREFIX = "cumulative"
 STD_PREFIX = "cumulativeStd"           # 1-sigma of each cumulative map, metres
 SIGNIFICANCE_PREFIX = "significance"   # |cumulative| / cumulativeStd, unitless
+# the full-year date forms of mintpy.utils.ptime.get_date_str_format that a time series' 'date' uses
+DATE_FORMATS = {re.compile(r"\d{8}"): "%Y%m%d", re.compile(r"\d{8}T\d{4}"): "%Y%m%dT%H%M"}
 
 
 class DlaeInputError(ValueError):
@@ -67,13 +74,24 @@ def check_timeseries(path, min_num_date=MIN_NUM_DATE):
     """Validate a MintPy time-series file; return its metadata (``readfile.read_attribute``).
 
     Raises DlaeInputError for: a missing or non-HDF5 file, FILE_TYPE other than timeseries, a
-    missing ``timeseries``/``date`` dataset, fewer than ``min_num_date`` dates, or a UNIT other
-    than metres (e.g. radian).
+    missing ``timeseries``/``date`` dataset or a ``timeseries`` group instead of a dataset, a
+    ``timeseries`` that is not 3D, not floating point (integer, complex, bool) or has 0 rows or
+    columns (empty frame), fewer than ``min_num_date`` dates, a UNIT other than metres (e.g.
+    radian), missing LENGTH/WIDTH attributes or ones that differ from the dataset's shape, and a
+    ``date`` dataset whose length differs from the number of slices, with a value that is not a
+    YYYYMMDD (or YYYYMMDDTHHMM) string of a calendar date, or with dates not strictly increasing
+    (unsorted or duplicate). A REF_DATE that is not one of the dates is accepted (docs/usage.md:
+    the run warns and uses the first date; :func:`read_timeseries` does not need it).
     """
     path = _check_h5(path, "time-series")
-    atr = readfile.read_attribute(path)
-    ftype = atr.get("FILE_TYPE")
+    with h5py.File(path, "r") as f:
+        if isinstance(f.get("timeseries"), h5py.Group):
+            raise DlaeInputError(f"{path}: 'timeseries' is an HDF5 group, not a dataset (a MintPy "
+                                 "time-series file has a 3D 'timeseries' dataset)")
+        dtype = f["timeseries"].dtype if "timeseries" in f else None
     dsets = _datasets(path)
+    atr = _attributes(path, "timeseries", dsets.get("timeseries"))
+    ftype = atr.get("FILE_TYPE")
     if ftype != "timeseries" or "timeseries" not in dsets:
         raise DlaeInputError(
             f"{path}: FILE_TYPE = {ftype!r}, expected 'timeseries' (a MintPy time-series file "
@@ -81,6 +99,12 @@ def check_timeseries(path, min_num_date=MIN_NUM_DATE):
     shape = dsets["timeseries"]
     if len(shape) != 3:
         raise DlaeInputError(f"{path}: dataset 'timeseries' has shape {shape}, expected 3D")
+    if dtype.kind != "f":
+        raise DlaeInputError(f"{path}: dataset 'timeseries' has dtype {dtype}; MintPy time series "
+                             "are floating point (float32, metres)")
+    if 0 in shape[1:]:
+        raise DlaeInputError(f"{path}: dataset 'timeseries' has shape {shape}: empty frame "
+                             "(0 rows or columns)")
     if "date" not in dsets:
         raise DlaeInputError(f"{path}: dataset 'date' is missing")
     num_date = shape[0]
@@ -88,16 +112,60 @@ def check_timeseries(path, min_num_date=MIN_NUM_DATE):
         raise DlaeInputError(
             f"{path}: dataset 'timeseries' has {num_date} dates, mintpy_dlae needs at least "
             f"{min_num_date} (one 9-date window)")
+    _check_dates(path, num_date)
     unit = _timeseries_unit(path, atr)
     if unit is not None and unit.lower() not in METRE_UNITS:
         raise DlaeInputError(
             f"{path}: dataset 'timeseries' has UNIT = {unit!r}, expected metres ('m'); "
             "convert phase to displacement first")
-    for key, size in (("LENGTH", shape[1]), ("WIDTH", shape[2])):
-        if int(atr.get(key, size)) != size:
-            raise DlaeInputError(f"{path}: attribute {key} = {atr[key]} does not match dataset "
-                                 f"'timeseries' of shape {shape}")
     return atr
+
+
+def _attributes(path, dset, shape):
+    """readfile.read_attribute, with LENGTH and WIDTH present, integer and equal to the last two
+    axes of ``dset`` (``shape``; None: not checked)."""
+    try:
+        atr = readfile.read_attribute(path)
+    except ValueError:  # MintPy: "No attribute WIDTH found in file"; name what is missing
+        with h5py.File(path, "r") as f:
+            atr = dict(f.attrs)
+    for key, axis in (("LENGTH", -2), ("WIDTH", -1)):
+        if key not in atr:
+            raise DlaeInputError(f"{path}: attribute {key} is missing (MintPy reads the size of "
+                                 f"dataset {dset!r}, shape {shape}, from LENGTH and WIDTH)")
+        try:
+            size = int(atr[key])
+        except (TypeError, ValueError):
+            raise DlaeInputError(f"{path}: attribute {key} = {atr[key]!r} is not an integer") from None
+        if shape is not None and len(shape) >= 2 and size != shape[axis]:
+            raise DlaeInputError(f"{path}: attribute {key} = {atr[key]} does not match dataset "
+                                 f"{dset!r} of shape {shape}")
+    return atr
+
+
+def _check_dates(path, num_date):
+    """The ``date`` dataset: ``num_date`` strictly increasing YYYYMMDD[THHMM] calendar dates."""
+    with h5py.File(path, "r") as f:
+        raw = np.asarray(f["date"][()])
+    if raw.ndim != 1 or len(raw) != num_date:
+        raise DlaeInputError(f"{path}: dataset 'date' has shape {raw.shape}, expected ({num_date},) "
+                             f"like the {num_date} slices of dataset 'timeseries'")
+    dates, times = [], []
+    for i, value in enumerate(raw.tolist()):
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        fmt = next((f for r, f in DATE_FORMATS.items() if isinstance(text, str) and r.fullmatch(text)),
+                   None)
+        try:
+            times.append(dt.datetime.strptime(text, fmt))
+        except (TypeError, ValueError):
+            raise DlaeInputError(f"{path}: dataset 'date' value {value!r} (index {i}, dtype "
+                                 f"{raw.dtype}) is not a YYYYMMDD date string") from None
+        dates.append(text)
+        if i and times[i] <= times[i - 1]:
+            what = "duplicate date" if times[i] == times[i - 1] else "date out of order"
+            raise DlaeInputError(f"{path}: dataset 'date' must be strictly increasing: {what} "
+                                 f"{text} (index {i}) after {dates[i - 1]}")
+    return dates
 
 
 def _timeseries_unit(path, atr):
@@ -112,21 +180,29 @@ def check_geometry(path, shape, ts_file=None):
     """Validate a geometry file: ``height`` present, 2D shape equal to ``shape`` (length, width).
 
     Returns the list of optional angle datasets present (``incidenceAngle``, ``azimuthAngle``).
+    Raises DlaeInputError for: a missing or non-HDF5 file, no ``height`` dataset, a ``height`` or
+    angle dataset that is not 2D or whose shape differs from ``shape``, and LENGTH/WIDTH attributes
+    that are missing or differ from the shape of ``height``.
     """
     path = _check_h5(path, "geometry")
     dsets = _datasets(path)
     if "height" not in dsets:
         raise DlaeInputError(f"{path}: dataset 'height' not found in the geometry file "
                              f"(datasets: {sorted(dsets)})")
-    _check_shape(path, "height", dsets["height"][-2:], shape, ts_file)
     angles = [d for d in ("incidenceAngle", "azimuthAngle") if d in dsets]
-    for d in angles:
-        _check_shape(path, d, dsets[d][-2:], shape, ts_file)
+    for d in ["height"] + angles:
+        _check_shape(path, d, dsets[d], shape, ts_file)
+    _attributes(path, "height", dsets["height"])
     return angles
 
 
 def check_mask(path, shape, ts_file=None, dataset=None):
-    """Validate a mask file; return the name of its mask dataset (``mask`` or ``waterMask``)."""
+    """Validate a mask file; return the name of its mask dataset (``mask`` or ``waterMask``).
+
+    Raises DlaeInputError for: a missing or non-HDF5 file, no 2D mask dataset (or no ``dataset``),
+    a mask whose shape differs from ``shape``, LENGTH/WIDTH attributes that are missing or differ
+    from the mask's shape, and values other than 0 and 1 (not a mask).
+    """
     path = _check_h5(path, "mask")
     dsets = _datasets(path)
     if dataset is None:
@@ -139,6 +215,7 @@ def check_mask(path, shape, ts_file=None, dataset=None):
     elif dataset not in dsets:
         raise DlaeInputError(f"{path}: dataset {dataset!r} not found (datasets: {sorted(dsets)})")
     _check_shape(path, dataset, dsets[dataset], shape, ts_file)
+    _attributes(path, dataset, dsets[dataset])
     with h5py.File(path, "r") as f:
         dtype = f[dataset].dtype
         # a float dataset other than 0/1 (temporalCoherence, height, ...) is not a mask: "value != 0"
@@ -155,6 +232,9 @@ def check_mask(path, shape, ts_file=None, dataset=None):
 
 
 def _check_shape(path, dset, got, want, ts_file):
+    if len(got) != 2:
+        raise DlaeInputError(f"{path}: dataset {dset!r} has shape {tuple(got)}, expected 2D "
+                             f"{tuple(want)}")
     if tuple(got) != tuple(want):
         src = f" of {ts_file}" if ts_file else ""
         raise DlaeInputError(f"{path}: dataset {dset!r} has shape {tuple(got)}, different from "
@@ -237,11 +317,16 @@ def _mintpy_box(box):
 
 
 def read_timeseries(path, box=None):
-    """Read ``timeseries`` in ``box`` (a Box) as float32 (num_date, rows, cols)."""
-    data = readfile.read(path, datasetName="timeseries", box=_mintpy_box(box), print_msg=False)[0]
-    if data.ndim == 2:  # readfile squeezes a single date
-        data = data[np.newaxis]
-    return np.asarray(data, dtype=np.float32)
+    """Read ``timeseries`` in ``box`` (a Box) as float32 (num_date, rows, cols).
+
+    Read with h5py, as MintPy's readfile.read would (a plain slice of the dataset): MintPy's reader
+    opens the file as a ``timeseries`` object, which fails on a REF_DATE that is not one of the
+    dates, and docs/usage.md promises a warning and the first date for that case.
+    """
+    _mintpy_box(box)                   # a Box, not an ambiguous tuple
+    rows, cols = (slice(None), slice(None)) if box is None else box.slices
+    with h5py.File(path, "r") as f:
+        return np.asarray(f["timeseries"][:, rows, cols], dtype=np.float32)
 
 
 def read_timeseries_date(path, index):
@@ -319,8 +404,16 @@ def plan_row_blocks(length, width, num_date, max_memory=4.0, halo=0, min_rows=16
     about 1 GB on top. The blocks get a quarter of ``max_memory``, so MintPy's default of 4 GB gives
     a peak RSS near 2 GB (1.88 GiB measured on 100 x 1000 x 1000, docs/benchmarks.md; the driver
     works in place where it can, so the 10 layers are an upper bound). Blocks are evened out
-    (:func:`mintpy_dlae.boxes.split`).
+    (:func:`mintpy_dlae.boxes.split`). Raises DlaeInputError when ``max_memory`` is not a positive
+    finite number (NaN, inf, 0, negative).
     """
+    try:
+        ok = math.isfinite(max_memory) and max_memory > 0
+    except TypeError:
+        ok = False
+    if not ok:
+        raise DlaeInputError(f"max_memory (--ram) = {max_memory!r}: a positive finite number of GB "
+                             "is required")
     num_layer = 10 * num_date + 10
     bytes_per_row = width * num_layer * 4
     rows = int(max_memory / 4 * 1024 ** 3 // bytes_per_row) - 2 * halo
@@ -371,11 +464,16 @@ def layout_timeseries(out_file, ref_file, extra_meta=None):
     """Create an empty time-series file with the dates, bperp and metadata of ``ref_file``.
 
     Root attributes are copied verbatim (plus ``extra_meta``), and so are dataset-level attributes
-    such as UNIT, so MintPy sees the same file apart from the data and the provenance keys.
+    such as UNIT, so MintPy sees the same file apart from the data and the provenance keys. A
+    REF_DATE that is not one of the dates (which MintPy's readers fail on) becomes the first date,
+    the date such a run references the output to.
     """
     with h5py.File(ref_file, "r") as f:
         meta = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
         dset_attrs = {k: dict(f[k].attrs) for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+        dates = [d.decode() if isinstance(d, bytes) else str(d) for d in f["date"][:]]
+    if meta.get("REF_DATE") is not None and str(meta["REF_DATE"]) not in dates:
+        meta["REF_DATE"] = dates[0]   # not a date of the file: the run references to the first date
     meta.update(extra_meta or {})
     writefile.layout_hdf5(out_file, metadata=meta, ref_file=ref_file, print_msg=False)
     with h5py.File(out_file, "a") as f:
@@ -426,7 +524,7 @@ def layout_cumulative(out_file, ref_file, dates, extra_meta=None, window=MIN_NUM
     meta.pop("REF_DATE", None)  # differences between dates: no reference date
     meta.update(FILE_TYPE=CUMULATIVE_FILE_TYPE, UNIT="m", START_DATE=dates[0], END_DATE=dates[-1])
     pairs = np.array([[dates[k], dates[k + window - 1]] for k in range(len(names))], np.bytes_)
-    ds = {"date": [np.dtype("S8"), pairs.shape, pairs]}
+    ds = {"date": [pairs.dtype, pairs.shape, pairs]}   # S8, or S13 for YYYYMMDDTHHMM dates
     ds.update({name: [np.float32, (length, width), None] for name in units})
     writefile.layout_hdf5(out_file, ds, metadata=meta, ds_unit_dict=units, print_msg=False)
     with h5py.File(out_file, "a") as f:

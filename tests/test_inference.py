@@ -378,3 +378,148 @@ def test_copies_are_mapped_back_exactly(monkeypatch):
         many = inference.predict_windows("x", ts[None], h, augment=a)
         np.testing.assert_allclose(many.dates, one.dates, rtol=1e-5, atol=1e-9)
         np.testing.assert_allclose(many.dates_std, one.dates_std, rtol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------
+# input checks of denoise(): missing values, degenerate input, argument types and values
+# ------------------------------------------------------------------------------------------------
+def _small(seed=7):
+    return _series(n=13, H=24, W=24, seed=seed)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_date_without_data_raises_naming_it(tiny, bad):
+    ts, h = _small()
+    ts[6] = bad
+    with pytest.raises(ValueError, match=r"date\(s\) \[6\].*drop them.*mintpy_dlae\.py"):
+        inference.denoise(ts, h, model=tiny, precision="float32", augment=1)
+    ts, h = _small()
+    ts[:, :4] = np.nan                    # no-data rows do not count: the date is empty where there are data
+    ts[8, 4:] = np.nan
+    with pytest.raises(ValueError, match=r"date\(s\) \[8\]"):
+        inference.denoise(ts, h, model=tiny, precision="float32", augment=1)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_missing_values_are_filled_with_a_warning(tiny, bad):
+    """A NaN/inf element of a pixel with data is filled for the network by linear interpolation in time
+    (the rule of mintpy_dlae.py) with a warning naming the count and the first (date, row, col); the
+    result equals that of the series filled by hand, NaN at the missing element only (timeseries and its
+    std), the cumulative maps kept."""
+    ts, h = _small()
+    filled = ts.copy()
+    filled[6, 5, 5] = (ts[5, 5, 5] + ts[7, 5, 5]) / 2
+    filled[0, 9, 3] = ts[1, 9, 3]         # at the ends: the nearest value
+    ts[6, 5, 5] = bad
+    ts[0, 9, 3] = np.nan
+    ref = inference.denoise(filled, h, model=tiny, precision="float32", augment=1)
+    with pytest.warns(UserWarning, match=r"2 NaN/inf value\(s\) on 2 pixel\(s\).*\(0, 9, 3\)"):
+        res = inference.denoise(ts, h, model=tiny, precision="float32", augment=1)
+    hole = ~np.isfinite(ts)
+    assert np.isnan(res.timeseries[hole]).all() and np.isnan(res.timeseries_std[hole]).all()
+    np.testing.assert_array_equal(res.timeseries[~hole], ref.timeseries[~hole])
+    np.testing.assert_array_equal(res.timeseries_std[~hole], ref.timeseries_std[~hole])
+    np.testing.assert_array_equal(res.cumulative, ref.cumulative)
+    assert np.isfinite(res.cumulative).all()
+    # with a box that leaves the holes out, the warning stays and the result is the box of the same
+    with pytest.warns(UserWarning, match="NaN/inf"):
+        part = inference.denoise(ts, h, model=tiny, precision="float32", augment=1, box=(12, 24, 0, 24))
+    np.testing.assert_array_equal(part.timeseries, ref.timeseries[:, 12:])
+
+
+def test_nothing_to_denoise_raises_naming_the_input(tiny):
+    ts, h = _small()
+    kw = dict(model=tiny, precision="float32", augment=1)
+    with pytest.raises(ValueError, match="nothing to denoise: ts is 0 or NaN/inf on every pixel"):
+        inference.denoise(np.full_like(ts, np.nan), h, **kw)
+    with pytest.raises(ValueError, match="nothing to denoise: ts is 0"):
+        inference.denoise(np.zeros_like(ts), h, **kw)
+    with pytest.raises(ValueError, match="nothing to denoise: elevation is NaN/inf on every pixel"):
+        inference.denoise(ts, np.full_like(h, np.nan), **kw)
+    with pytest.raises(ValueError, match="nothing to denoise: mask is False on every pixel"):
+        inference.denoise(ts, h, mask=np.zeros(h.shape, bool), **kw)
+    holed = ts.copy()
+    holed[:, :, :12] = np.nan
+    mask = np.ones(h.shape, bool)
+    mask[:, 12:] = False
+    with pytest.raises(ValueError, match="nothing to denoise: mask is False on every pixel with data"):
+        inference.denoise(holed, h, mask=mask, **kw)
+    # a block of a larger frame (box given) may hold no data: all NaN, no error
+    res = inference.denoise(np.full_like(ts, np.nan), h, box=(0, 10, 0, 24), **kw)
+    assert res.timeseries.shape == (13, 10, 24) and res.cumulative.shape == (5, 10, 24)
+    assert np.isnan(res.timeseries).all() and np.isnan(res.cumulative_std).all()
+
+
+def test_elevation_missing_on_some_pixels_warns(tiny):
+    ts, h = _small()
+    h[3, 4] = np.nan
+    with pytest.warns(UserWarning, match=r"elevation is NaN/inf on 1 pixel.*\(3, 4\)"):
+        res = inference.denoise(ts, h, model=tiny, precision="float32", augment=1)
+    assert np.isnan(res.timeseries[:, 3, 4]).all() and np.isfinite(res.timeseries[:, 3, 5]).all()
+
+
+def test_mask_must_be_a_0_1_array(tiny):
+    ts, h = _small()
+    kw = dict(model=tiny, precision="float32", augment=1)
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"mask of dtype float64 must hold only 0 and 1.*at \(row, col\)"):
+        inference.denoise(ts, h, mask=rng.random(h.shape), **kw)
+    nan_mask = np.ones(h.shape)
+    nan_mask[2, 3] = np.nan
+    with pytest.raises(ValueError, match=r"nan at \(row, col\) = \(2, 3\)"):
+        inference.denoise(ts, h, mask=nan_mask, **kw)
+    with pytest.raises(TypeError, match=r"mask must be an \(H, W\) = \(24, 24\) array.*bool True"):
+        inference.denoise(ts, h, mask=True, **kw)
+    with pytest.raises(TypeError, match="mask must be bool.*dtype <U1"):
+        inference.denoise(ts, h, mask=np.full(h.shape, "x"), **kw)
+    with pytest.raises(ValueError, match="mask shape"):
+        inference.denoise(ts, h, mask=np.ones((3, 3), bool), **kw)
+    mask = np.ones(h.shape, bool)
+    mask[:5] = False
+    a = inference.denoise(ts, h, mask=mask, **kw)
+    b = inference.denoise(ts, h, mask=mask.astype(np.uint8), **kw)
+    c = inference.denoise(ts, h, mask=mask.astype(np.float32), **kw)
+    np.testing.assert_array_equal(a.timeseries, b.timeseries)
+    np.testing.assert_array_equal(a.timeseries, c.timeseries)
+    assert np.isnan(a.timeseries[:, :5]).all()
+
+
+@pytest.mark.parametrize("value", [0.0, np.nan, -1e-3, np.inf])
+def test_scale_must_be_positive_and_finite(tiny, value):
+    ts, h = _small()
+    scale = np.full(5, 1e-3, np.float32)
+    scale[2] = value
+    with pytest.raises(ValueError, match=r"scale must be positive and finite.*window 2 has"):
+        inference.denoise(ts, h, model=tiny, scale=scale, augment=1)
+
+
+@pytest.mark.parametrize("name, value", [("tile_size", 0), ("tile_size", -5), ("tile_size", 2.5),
+                                         ("batch_size", 0), ("batch_size", -1), ("batch_size", True)])
+def test_tile_and_batch_size_must_be_positive(tiny, name, value):
+    ts, h = _small()
+    with pytest.raises(ValueError, match=f"{name} must be a positive integer; received {value!r}"):
+        inference.denoise(ts, h, model=tiny, augment=1, **{name: value})
+
+
+def test_bad_model_box_and_dtypes_are_named(tiny):
+    ts, h = _small()
+    with pytest.raises(TypeError, match="model must be 'fault', 'mogi'.*received NoneType None"):
+        inference.denoise(ts, h, model=None)
+    with pytest.raises(TypeError, match="model must be.*received int 3"):
+        inference.denoise(ts, h, model=3)
+    for box in [(0, 5), (0, 5, 0, 5, 1), "abcd", 7]:
+        with pytest.raises(ValueError, match=r"box must be 4 integers \(y0, y1, x0, x1\)"):
+            inference.denoise(ts, h, model=tiny, box=box)
+    with pytest.raises(ValueError, match="box .* is not inside the array"):
+        inference.denoise(ts, h, model=tiny, box=(0, 30, 0, 5))
+    for bad in [ts.astype(complex), ts > 0, ts.astype(object), ts.astype(str), "ts"]:
+        dtype = np.asarray(bad).dtype
+        with pytest.raises(TypeError, match=f"ts must be .*real numbers.*received dtype {dtype}"):
+            inference.denoise(bad, h, model=tiny)
+    with pytest.raises(TypeError, match="elevation must be .*received dtype complex128"):
+        inference.denoise(ts, h.astype(complex), model=tiny)
+    # integers are accepted (as float32): the same result as the float series
+    mm = np.round(ts * 1e3).astype(np.int32)
+    a = inference.denoise(mm, h, model=tiny, precision="float32", augment=1)
+    b = inference.denoise(mm.astype(np.float32), h, model=tiny, precision="float32", augment=1)
+    np.testing.assert_array_equal(a.timeseries, b.timeseries)

@@ -1,5 +1,6 @@
 """mintpy_dlae.io against real MintPy files: validation, block reads, atomic round-trip writes."""
 import os
+import re
 import subprocess
 
 import h5py
@@ -278,3 +279,137 @@ def test_atomic_outputs_accept_relative_paths(tmp_path, monkeypatch):
             with open(tmp[name], "w") as f:
                 f.write("x")
     assert (tmp_path / "a.h5").is_file() and (tmp_path / "b.h5").is_file()
+
+
+# ---------------------------------------------------------------------------- bad inputs (tester's list)
+def _edit(path, name=None, data=None, drop_attrs=(), **attrs):
+    """Replace dataset ``name`` of ``path`` by ``data`` (keeping nothing of the old one), drop and
+    set root attributes."""
+    with h5py.File(path, "a") as f:
+        if name is not None:
+            del f[name]
+            f[name] = data
+        for key in drop_attrs:
+            del f.attrs[key]
+        f.attrs.update(attrs)
+    return path
+
+
+def _dates(path):
+    with h5py.File(path, "r") as f:
+        return [d.decode() for d in f["date"][:]]
+
+
+def test_dates_unsorted_or_duplicate(tmp_path):
+    path = write_timeseries(tmp_path / "timeseries.h5")
+    d = _dates(path)
+    _edit(path, "date", np.array([d[0], d[2], d[1]] + d[3:], np.bytes_))
+    with pytest.raises(io.DlaeInputError, match=rf"timeseries.h5.*'date'.*out of order {d[1]}"):
+        io.check_timeseries(path)
+    _edit(path, "date", np.array([d[0], d[1], d[1]] + d[3:], np.bytes_))
+    with pytest.raises(io.DlaeInputError, match=rf"'date'.*duplicate date {d[1]} \(index 2\)"):
+        io.check_timeseries(path)
+
+
+def test_date_count_differs_from_slices(tmp_path):
+    path = write_timeseries(tmp_path / "timeseries.h5")
+    _edit(path, "date", np.array(_dates(path)[:10], np.bytes_))
+    with pytest.raises(io.DlaeInputError, match=rf"'date' has shape \(10,\), expected \({NUM_DATE},\)"):
+        io.check_timeseries(path)
+
+
+@pytest.mark.parametrize("bad", [b"2020XX01", b"20200230", b"200101", "20200101T12"])
+def test_malformed_date_strings(tmp_path, bad):
+    """Fixed-length bytes, and a variable-length str dataset (h5py string dtype)."""
+    path = write_timeseries(tmp_path / "timeseries.h5")
+    d = _dates(path)
+    text = bad.decode() if isinstance(bad, bytes) else bad
+    dtype = np.bytes_ if isinstance(bad, bytes) else h5py.string_dtype()
+    _edit(path, "date", np.array(d[:3] + [text] + d[4:], dtype))
+    with pytest.raises(io.DlaeInputError, match=rf"timeseries.h5: dataset 'date' value b?'{text}' "
+                                                r"\(index 3.*not a YYYYMMDD date"):
+        io.check_timeseries(path)
+
+
+def test_integer_dates(tmp_path):
+    path = write_timeseries(tmp_path / "timeseries.h5")
+    _edit(path, "date", np.array([int(x) for x in _dates(path)], np.int64))
+    with pytest.raises(io.DlaeInputError, match=r"'date' value 20200101 \(index 0, dtype int64\)"):
+        io.check_timeseries(path)
+
+
+def test_dates_with_time_of_day_accepted(tmp_path):
+    path = write_timeseries(tmp_path / "timeseries.h5")
+    _edit(path, "date", np.array([x + "T1230" for x in _dates(path)], np.bytes_))
+    io.check_timeseries(path)       # MintPy's YYYYMMDDTHHMM form
+    names = io.layout_cumulative(tmp_path / "cum.h5", path, [x + "T1230" for x in _dates(path)])
+    with h5py.File(tmp_path / "cum.h5", "r") as f:
+        assert f["date"][0, 1].decode() == names[0].split("_")[-1]   # not cut to 8 characters
+
+
+def test_ref_date_not_a_date(tmp_path):
+    """docs/usage.md: 'A REF_DATE that is not one of the dates is warned about, and the first date
+    is used' -- so it is accepted, read without MintPy's timeseries object (which fails on it), and
+    the outputs carry the first date (MintPy tools can read them)."""
+    path = _edit(write_timeseries(tmp_path / "timeseries.h5"), REF_DATE="20990101")
+    assert io.check_timeseries(path)["REF_DATE"] == "20990101"
+    assert io.read_timeseries(path, Box(0, 4, 0, 8)).shape == (NUM_DATE, 4, 8)
+    out = io.layout_timeseries(str(tmp_path / "out.h5"), path)
+    assert readfile.read_attribute(out)["REF_DATE"] == _dates(path)[0]
+    assert readfile.read(out, datasetName="timeseries")[0].shape == (NUM_DATE, LENGTH, WIDTH)
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.complex64, bool])
+def test_timeseries_not_floating_point(tmp_path, dtype):
+    path = write_timeseries(tmp_path / "timeseries.h5")
+    _edit(path, "timeseries", np.zeros((NUM_DATE, LENGTH, WIDTH), dtype))
+    with pytest.raises(io.DlaeInputError,
+                       match=rf"timeseries.h5.*'timeseries' has dtype {np.dtype(dtype)}.*floating point"):
+        io.check_timeseries(path)
+
+
+@pytest.mark.parametrize("key", ["LENGTH", "WIDTH"])
+def test_mask_and_geometry_without_size_attributes(tmp_path, key):
+    mask = _edit(write_mask(tmp_path / "maskTempCoh.h5"), drop_attrs=[key])
+    with pytest.raises(io.DlaeInputError, match=rf"maskTempCoh.h5: attribute {key} is missing.*'mask'"):
+        io.check_mask(mask, (LENGTH, WIDTH))
+    geom = _edit(write_geometry(tmp_path / "geometryGeo.h5"), drop_attrs=[key])
+    with pytest.raises(io.DlaeInputError, match=rf"geometryGeo.h5: attribute {key} is missing.*'height'"):
+        io.check_geometry(geom, (LENGTH, WIDTH))
+
+
+def test_size_attributes_differ_from_mask(tmp_path):
+    mask = _edit(write_mask(tmp_path / "maskTempCoh.h5"), WIDTH=WIDTH + 1)
+    with pytest.raises(io.DlaeInputError, match=rf"attribute WIDTH = {WIDTH + 1} does not match.*'mask'"):
+        io.check_mask(mask, (LENGTH, WIDTH))
+
+
+def test_geometry_3d_height(tmp_path):
+    geom = _edit(write_geometry(tmp_path / "geometryGeo.h5"), "height",
+                 np.zeros((2, LENGTH, WIDTH), np.float32))
+    with pytest.raises(io.DlaeInputError, match=rf"'height' has shape \(2, {LENGTH}, {WIDTH}\), expected 2D"):
+        io.check_geometry(geom, (LENGTH, WIDTH))
+
+
+def test_timeseries_group_not_dataset(tmp_path):
+    path = write_timeseries(tmp_path / "timeseries.h5")
+    with h5py.File(path, "a") as f:
+        del f["timeseries"]
+        f.create_group("timeseries")["data"] = np.zeros((NUM_DATE, LENGTH, WIDTH), np.float32)
+    with pytest.raises(io.DlaeInputError, match=r"timeseries.h5: 'timeseries' is an HDF5 group, not a data"):
+        io.check_timeseries(path)
+
+
+@pytest.mark.parametrize("shape", [(0, WIDTH), (LENGTH, 0)])
+def test_empty_frame(tmp_path, shape):
+    path = _edit(write_timeseries(tmp_path / "timeseries.h5"), "timeseries",
+                 np.zeros((NUM_DATE,) + shape, np.float32), LENGTH=shape[0], WIDTH=shape[1])
+    with pytest.raises(io.DlaeInputError, match=r"'timeseries' has shape .*empty frame"):
+        io.check_timeseries(path)
+
+
+@pytest.mark.parametrize("ram", [float("nan"), float("inf"), 0, -1, "4"])
+def test_plan_row_blocks_bad_memory(ram):
+    msg = rf"max_memory \(--ram\) = {re.escape(repr(ram))}: .*positive finite"
+    with pytest.raises(io.DlaeInputError, match=msg):
+        io.plan_row_blocks(100, 50, 12, max_memory=ram)
