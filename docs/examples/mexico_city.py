@@ -355,13 +355,13 @@ def main(iargs=None):
     inps = create_parser().parse_args(iargs)
     inps.data = os.path.abspath(inps.data)
     inps.fig_dir = os.path.abspath(inps.fig_dir)
-    os.makedirs(inps.fig_dir, exist_ok=True)
     cwd = os.getcwd()
     try:
         work, runs, commands = run_all(inps)
         numbers, mask, _ = measure(work, runs)
     finally:
         os.chdir(cwd)
+    os.makedirs(inps.fig_dir, exist_ok=True)      # after run_all: it may lie in the fresh work folder
     from mintpy_dlae.denoise_file import model_sha256
     numbers["models"] = {n: {"model": f["model"], "sha256": model_sha256(f["model"])}
                          for n, f in runs.items() if "model" in f}
