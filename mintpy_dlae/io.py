@@ -285,11 +285,15 @@ def check_output(out_files, in_files, update=False, force=False):
     if force:
         return "run"
     if update:
-        if len(existing) < len(out_files):
+        missing = [f for f in out_files if f not in existing]
+        if missing:
+            log.info("%s does not exist: run again", missing[0])
             return "run"
-        t_in = max(os.path.getmtime(f) for f in in_files if f)
-        t_out = os.path.getmtime(out_files[0])
-        return "skip" if t_out >= t_in else "run"
+        newest = max((f for f in in_files if f), key=os.path.getmtime)
+        if os.path.getmtime(out_files[0]) >= os.path.getmtime(newest):
+            return "skip"
+        log.info("%s is newer than %s: run again", newest, out_files[0])
+        return "run"
     raise DlaeInputError(f"{existing[0]}: output file exists; use --update to skip it when it is "
                          "up to date, or --force to overwrite it")
 

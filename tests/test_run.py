@@ -149,6 +149,18 @@ def test_update_mode(project, fake_denoiser):
     assert readfile.read_attribute(out["timeseries"])["mintpy.dlae.maskFile"] == "maskTempCoh.h5"
 
 
+def test_update_says_why_it_runs_again(project, fake_denoiser, caplog):
+    """--update after the input changed: the log names the newer input."""
+    out = run.run_dlae(project.ts, project.geom, DlaeConfig(), progress=False)
+    for path in (project.ts, project.geom, project.mask):
+        os.utime(path, (0, 0))
+    os.utime(out["timeseries"], (1000, 1000))
+    os.utime(project.ts, (2000, 2000))
+    with caplog.at_level("INFO", logger="mintpy_dlae"):
+        assert run.run_dlae(project.ts, project.geom, DlaeConfig(), update=True, progress=False)
+    assert f"{project.ts} is newer than {out['timeseries']}: run again" in caplog.text
+
+
 def test_update_compares_the_copies_used(project, fake_denoiser):
     """--update compares the number of symmetric copies a run used, not the option's text: 'auto'
     resolves to 8 on this small frame, so after an explicit 8 it skips; 1 copy reruns."""
