@@ -447,6 +447,8 @@ class AtomicOutputs:
         self._by_name.update({os.fspath(p): self.tmp[os.path.abspath(os.fspath(p))] for p in paths})
 
     def __enter__(self):
+        for path in self.paths:
+            remove_orphan_temporaries(path)
         return self._by_name
 
     def __exit__(self, exc_type, exc, tb):
@@ -462,6 +464,24 @@ class AtomicOutputs:
         for tmp in self.tmp.values():
             if os.path.exists(tmp):
                 os.remove(tmp)
+
+
+def remove_orphan_temporaries(path):
+    """Remove the temporary files ``.<name>.<pid>.tmp`` of ``path`` left by a run that was killed
+    (SIGKILL, a node failure) before it could clean up: those whose process no longer exists."""
+    folder, name = os.path.split(os.path.abspath(path))
+    prefix = f".{name}."
+    for entry in os.listdir(folder):
+        pid = entry[len(prefix):-len(".tmp")] if entry.startswith(prefix) and entry.endswith(".tmp") else ""
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)                 # the process is alive (or not ours): keep its file
+        except ProcessLookupError:
+            os.remove(os.path.join(folder, entry))
+            log.info("removed %s, left by an interrupted run (process %s)", entry, pid)
+        except OSError:
+            pass
 
 
 def layout_timeseries(out_file, ref_file, extra_meta=None):

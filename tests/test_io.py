@@ -413,3 +413,22 @@ def test_plan_row_blocks_bad_memory(ram):
     msg = rf"max_memory \(--ram\) = {re.escape(repr(ram))}: .*positive finite"
     with pytest.raises(io.DlaeInputError, match=msg):
         io.plan_row_blocks(100, 50, 12, max_memory=ram)
+
+
+def test_orphan_temporaries_of_a_killed_run_are_removed(tmp_path):
+    """A temporary output of a process that no longer exists is removed when the next run starts;
+    one of a live process (here: this one's parent) is kept."""
+    import subprocess
+    import sys
+    out = tmp_path / "timeseries_DLAE.h5"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    orphan = tmp_path / f".timeseries_DLAE.h5.{dead}.tmp"
+    live = tmp_path / f".timeseries_DLAE.h5.{os.getppid()}.tmp"
+    other = tmp_path / ".other.h5.1.tmp"
+    for f in (orphan, live, other):
+        f.write_bytes(b"x")
+    with io.AtomicOutputs([str(out)]) as tmp:
+        with open(tmp[str(out)], "wb") as f:
+            f.write(b"new")
+    assert not orphan.exists() and live.exists() and other.exists() and out.read_bytes() == b"new"
