@@ -165,6 +165,10 @@ def main(iargs=None):
     except KeyboardInterrupt:
         print("interrupted: no output written (temporary files removed)", file=sys.stderr)
         raise SystemExit(130) from None
+    except SystemExit as err:
+        if err.code == 128 + signal.SIGTERM:
+            print("terminated (SIGTERM): no output written (temporary files removed)", file=sys.stderr)
+        raise
     if outputs:
         print("Done. Output files:\n  " + "\n  ".join(outputs.values()))
     # console scripts pass main()'s return value to sys.exit(): return None for exit status 0
