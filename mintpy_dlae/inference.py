@@ -475,6 +475,9 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     by0, by1, bx0, bx1 = box
     h, w = by1 - by0, bx1 - bx0
     num_win = n - T + 1
+    if scale is not None and np.shape(scale) != (num_win,):      # before ts may be changed in place
+        raise ValueError(f"denoise: scale must have one value per window ({num_win}); received shape "
+                         f"{np.shape(scale)}")
 
     # validity: one pass over the dates (no copy of the series)
     num_bad, has_data = _scan_series(ts)
@@ -518,19 +521,24 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
         data = np.where(valid[None], ts, np.float32(0)).astype(np.float32, copy=False)
     holes = None
     if partial.any():
-        from .denoise_file import fill_missing     # the rule of mintpy_dlae.py (pure numpy)
+        from .denoise_file import FILL_CHUNK, fill_missing     # the rule of mintpy_dlae.py (pure numpy)
         py, px = np.nonzero(partial)
-        cols = data[:, py, px]                     # (n, k): only the pixels with holes
-        holes = ~np.isfinite(cols)
+        parts = []
+        for i in range(0, len(py), FILL_CHUNK):    # (n, chunk) at a time: bounded temporaries
+            c = slice(i, i + FILL_CHUNK)
+            cols = data[:, py[c], px[c]]
+            bad = ~np.isfinite(cols)
+            cols[bad] = np.nan
+            data[:, py[c], px[c]] = fill_missing(cols[:, :, None])[:, :, 0]
+            parts.append(bad)
+        del cols
+        holes = np.concatenate(parts, axis=1)      # (n, k) bool: the filled elements
         d0 = int(np.flatnonzero(holes.any(axis=1))[0])
         j0 = int(np.flatnonzero(holes[d0])[0])
         warnings.warn(f"denoise: ts has {int(holes.sum())} NaN/inf value(s) on {len(py)} pixel(s) with data on "
-                      f"other dates, the first at (date, row, col) = ({d0}, {py[j0]}, {px[j0]}); they are filled "
+                      f"other dates, e.g. at (date, row, col) = ({d0}, {py[j0]}, {px[j0]}); they are filled "
                       "by linear interpolation in time for the network and are NaN in timeseries and "
                       "timeseries_std", UserWarning, stacklevel=2)
-        cols[holes] = np.nan
-        data[:, py, px] = fill_missing(cols[:, :, None])[:, :, 0]
-        del cols
         inside = (py >= by0) & (py < by1) & (px >= bx0) & (px < bx1)
         holes = (holes[:, inside], py[inside] - by0, px[inside] - bx0)
     # elevation standardised once for the whole array, so tiles need only the network's halo

@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import re
+import socket
 
 import h5py
 import numpy as np
@@ -41,7 +42,8 @@ CUMULATIVE_PREFIX = "cumulative"
 STD_PREFIX = "cumulativeStd"           # 1-sigma of each cumulative map, metres
 SIGNIFICANCE_PREFIX = "significance"   # |cumulative| / cumulativeStd, unitless
 # the full-year date forms of mintpy.utils.ptime.get_date_str_format that a time series' 'date' uses
-DATE_FORMATS = {re.compile(r"\d{8}"): "%Y%m%d", re.compile(r"\d{8}T\d{4}"): "%Y%m%dT%H%M"}
+DATE_FORMATS = {re.compile(r"\d{8}"): "%Y%m%d", re.compile(r"\d{8}T\d{4}"): "%Y%m%dT%H%M",
+                re.compile(r"\d{8}T\d{6}"): "%Y%m%dT%H%M%S"}
 
 
 class DlaeInputError(ValueError):
@@ -79,7 +81,7 @@ def check_timeseries(path, min_num_date=MIN_NUM_DATE):
     columns (empty frame), fewer than ``min_num_date`` dates, a UNIT other than metres (e.g.
     radian), missing LENGTH/WIDTH attributes or ones that differ from the dataset's shape, and a
     ``date`` dataset whose length differs from the number of slices, with a value that is not a
-    YYYYMMDD (or YYYYMMDDTHHMM) string of a calendar date, or with dates not strictly increasing
+    YYYYMMDD (or YYYYMMDDTHHMM[SS]) string of a calendar date, or with dates not strictly increasing
     (unsorted or duplicate). A REF_DATE that is not one of the dates is accepted (docs/usage.md:
     the run warns and uses the first date; :func:`read_timeseries` does not need it).
     """
@@ -90,8 +92,9 @@ def check_timeseries(path, min_num_date=MIN_NUM_DATE):
                                  "time-series file has a 3D 'timeseries' dataset)")
         dtype = f["timeseries"].dtype if "timeseries" in f else None
     dsets = _datasets(path)
-    atr = _attributes(path, "timeseries", dsets.get("timeseries"))
-    ftype = atr.get("FILE_TYPE")
+    with h5py.File(path, "r") as f:                    # FILE_TYPE first: the size may be missing
+        ftype = f.attrs.get("FILE_TYPE")
+    ftype = ftype.decode() if isinstance(ftype, bytes) else ftype
     if ftype != "timeseries" or "timeseries" not in dsets:
         raise DlaeInputError(
             f"{path}: FILE_TYPE = {ftype!r}, expected 'timeseries' (a MintPy time-series file "
@@ -99,6 +102,7 @@ def check_timeseries(path, min_num_date=MIN_NUM_DATE):
     shape = dsets["timeseries"]
     if len(shape) != 3:
         raise DlaeInputError(f"{path}: dataset 'timeseries' has shape {shape}, expected 3D")
+    atr = _attributes(path, "timeseries", shape)
     if dtype.kind != "f":
         raise DlaeInputError(f"{path}: dataset 'timeseries' has dtype {dtype}; MintPy time series "
                              "are floating point (float32, metres)")
@@ -144,7 +148,7 @@ def _attributes(path, dset, shape):
 
 
 def _check_dates(path, num_date):
-    """The ``date`` dataset: ``num_date`` strictly increasing YYYYMMDD[THHMM] calendar dates."""
+    """The ``date`` dataset: ``num_date`` strictly increasing YYYYMMDD[THHMM[SS]] calendar dates."""
     with h5py.File(path, "r") as f:
         raw = np.asarray(f["date"][()])
     if raw.ndim != 1 or len(raw) != num_date:
@@ -439,8 +443,7 @@ class AtomicOutputs:
 
     def __init__(self, paths):
         self.paths = [os.path.abspath(os.fspath(p)) for p in paths]
-        self.tmp = {p: os.path.join(os.path.dirname(p),
-                                    f".{os.path.basename(p)}.{os.getpid()}.tmp")
+        self.tmp = {p: os.path.join(os.path.dirname(p), f".{os.path.basename(p)}.{_run_tag()}.tmp")
                     for p in self.paths}
         # look-ups work with the paths as given (relative or absolute)
         self._by_name = dict(self.tmp)
@@ -466,11 +469,17 @@ class AtomicOutputs:
                 os.remove(tmp)
 
 
+def _run_tag():
+    """<host>-<pid> of this process: names its temporary files (a folder may be shared by nodes)."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
 def remove_orphan_temporaries(path):
-    """Remove the temporary files ``.<name>.<pid>.tmp`` of ``path`` left by a run that was killed
-    (SIGKILL, a node failure) before it could clean up: those whose process no longer exists."""
+    """Remove the temporary files ``.<name>.<host>-<pid>.tmp`` of ``path`` that a run on this host
+    left when it was killed (SIGKILL, out of memory) before it could clean up: those whose process
+    no longer exists. Files of other hosts (a folder shared by cluster nodes) are left alone."""
     folder, name = os.path.split(os.path.abspath(path))
-    prefix = f".{name}."
+    prefix = f".{name}.{socket.gethostname()}-"
     for entry in os.listdir(folder):
         pid = entry[len(prefix):-len(".tmp")] if entry.startswith(prefix) and entry.endswith(".tmp") else ""
         if not pid.isdigit() or int(pid) == os.getpid():
@@ -548,7 +557,7 @@ def layout_cumulative(out_file, ref_file, dates, extra_meta=None, window=MIN_NUM
     meta.pop("REF_DATE", None)  # differences between dates: no reference date
     meta.update(FILE_TYPE=CUMULATIVE_FILE_TYPE, UNIT="m", START_DATE=dates[0], END_DATE=dates[-1])
     pairs = np.array([[dates[k], dates[k + window - 1]] for k in range(len(names))], np.bytes_)
-    ds = {"date": [pairs.dtype, pairs.shape, pairs]}   # S8, or S13 for YYYYMMDDTHHMM dates
+    ds = {"date": [pairs.dtype, pairs.shape, pairs]}   # S8, or longer for dates with a time of day
     ds.update({name: [np.float32, (length, width), None] for name in units})
     writefile.layout_hdf5(out_file, ds, metadata=meta, ds_unit_dict=units, print_msg=False)
     with h5py.File(out_file, "a") as f:
@@ -574,17 +583,17 @@ def layout_variance(out_file, ref_file, extra_meta=None):
 def rereference_variance(var_file, ref_date, max_memory=1.0):
     """Re-reference a variance file of the denoised series (``layout_variance``) to ``ref_date``.
 
-    The stored variance of date t relative to the old reference date r0 is S[t] = |V[t] - V[r0]|
-    for the per-date variance V of the series, whose errors accumulate with independent increments
-    (docs/method.md); relative to the new reference date r1 it is |V[t] - V[r1]| = |S[t] - S[r1]|,
-    exactly when V does not decrease away from r0 (as from the first date). NaN stays NaN; the
-    reference pixel stays 0. This is what ``reference_date.py`` does to the series itself
-    (MintPy leaves the variance file alone), so ``timeseries2velocity.py --ts-cov`` sees both on one
-    date.
+    The stored variance of date t relative to the old reference date r0 (its REF_DATE; the first
+    date when it has none) is S[t] = |V[t] - V[r0]| for the per-date variance V of the series,
+    which grows along the series (its errors accumulate with independent increments,
+    docs/method.md). So V[t] - V[r0] = sign(t - r0) S[t], and relative to the new reference date
+    r1 the variance is |V[t] - V[r1]|. NaN stays NaN; the reference pixel stays 0. This is what
+    ``reference_date.py`` does to the series itself (MintPy leaves the variance file alone), so
+    ``timeseries2velocity.py --ts-cov`` sees both on one date.
 
-    The file is rewritten through a temporary copy and a rename (never half-written). Returns True
-    when it changed, False when it was already on ``ref_date``. Raises DlaeInputError when
-    ``ref_date`` is not one of the file's dates.
+    The file is rewritten through a temporary copy and a rename (:class:`AtomicOutputs`: never
+    half-written). Returns True when it changed, False when it was already on ``ref_date``.
+    Raises DlaeInputError when ``ref_date`` is not one of the file's dates.
     """
     import shutil
     atr = readfile.read_attribute(var_file)
@@ -598,22 +607,17 @@ def rereference_variance(var_file, ref_date, max_memory=1.0):
         raise DlaeInputError(f"{var_file}: reference date {ref_date} is not one of its dates "
                              f"({dates[0]} ... {dates[-1]})")
     k = dates.index(ref_date)
-    folder, name = os.path.split(os.path.abspath(var_file))
-    tmp = os.path.join(folder, "." + name + ".rereference.tmp")
-    shutil.copyfile(var_file, tmp)
-    try:
-        rows = max(1, int(max_memory * 2**30 / (4 * num_date * max(width, 1))))
-        with h5py.File(tmp, "a") as f:
+    k0 = dates.index(atr["REF_DATE"]) if atr.get("REF_DATE") in dates else 0
+    sign = np.sign(np.arange(num_date) - k0).astype(np.float32)[:, None, None]
+    rows = max(1, int(max_memory * 2**30 / (4 * num_date * max(width, 1))))
+    with AtomicOutputs([var_file]) as tmp:
+        shutil.copyfile(var_file, tmp[var_file])
+        with h5py.File(tmp[var_file], "a") as f:
             d = f["timeseries"]
             for y0 in range(0, length, rows):
-                block = d[:, y0:y0 + rows, :]
-                d[:, y0:y0 + rows, :] = np.abs(block - block[k])
+                v = d[:, y0:y0 + rows, :] * sign                 # V[t] - V[r0]
+                d[:, y0:y0 + rows, :] = np.abs(v - v[k])
             f.attrs["REF_DATE"] = ref_date
-        os.replace(tmp, var_file)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     log.info("%s: variance re-referenced to %s", var_file, ref_date)
     return True
 

@@ -248,6 +248,14 @@ def test_rereference_variance_follows_reference_date(project):
     want[:, 2, 3] = np.nan
     want[:, 0, 0] = 0
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-11)        # float32 round-off
+    # again from that middle date to an earlier one: the dates after the old reference keep
+    # growing (|V - V[2]|), not a V-shape around it
+    assert io.rereference_variance(var_file, dates()[2], max_memory=1e-6)
+    want = np.abs(v - v[2])
+    want[:, 2, 3] = np.nan
+    want[:, 0, 0] = 0
+    np.testing.assert_allclose(readfile.read(var_file)[0], want, rtol=1e-4, atol=1e-11)
+    k = 2
     assert not io.rereference_variance(var_file, dates()[k])
     with pytest.raises(io.DlaeInputError, match="19991231"):
         io.rereference_variance(var_file, "19991231")
@@ -339,9 +347,13 @@ def test_integer_dates(tmp_path):
 
 
 def test_dates_with_time_of_day_accepted(tmp_path):
+    """YYYYMMDDTHHMM and YYYYMMDDTHHMMSS (mintpy.utils.ptime) pass; window names keep the time."""
     path = write_timeseries(tmp_path / "timeseries.h5")
     _edit(path, "date", np.array([x + "T1230" for x in _dates(path)], np.bytes_))
     io.check_timeseries(path)       # MintPy's YYYYMMDDTHHMM form
+    _edit(path, "date", np.array([x[:8] + "T123015" for x in _dates(path)], np.bytes_))
+    io.check_timeseries(path)       # and YYYYMMDDTHHMMSS
+    _edit(path, "date", np.array([x[:8] + "T1230" for x in _dates(path)], np.bytes_))
     names = io.layout_cumulative(tmp_path / "cum.h5", path, [x + "T1230" for x in _dates(path)])
     with h5py.File(tmp_path / "cum.h5", "r") as f:
         assert f["date"][0, 1].decode() == names[0].split("_")[-1]   # not cut to 8 characters
@@ -423,12 +435,27 @@ def test_orphan_temporaries_of_a_killed_run_are_removed(tmp_path):
     out = tmp_path / "timeseries_DLAE.h5"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, check=True).stdout.strip()
-    orphan = tmp_path / f".timeseries_DLAE.h5.{dead}.tmp"
-    live = tmp_path / f".timeseries_DLAE.h5.{os.getppid()}.tmp"
-    other = tmp_path / ".other.h5.1.tmp"
-    for f in (orphan, live, other):
+    import socket
+    host = socket.gethostname()
+    orphan = tmp_path / f".timeseries_DLAE.h5.{host}-{dead}.tmp"
+    live = tmp_path / f".timeseries_DLAE.h5.{host}-{os.getppid()}.tmp"
+    other_host = tmp_path / f".timeseries_DLAE.h5.{host}x-{dead}.tmp"     # another node's run
+    other = tmp_path / f".other.h5.{host}-{dead}.tmp"
+    for f in (orphan, live, other_host, other):
         f.write_bytes(b"x")
     with io.AtomicOutputs([str(out)]) as tmp:
+        assert os.path.basename(tmp[str(out)]) == f".timeseries_DLAE.h5.{host}-{os.getpid()}.tmp"
         with open(tmp[str(out)], "wb") as f:
             f.write(b"new")
-    assert not orphan.exists() and live.exists() and other.exists() and out.read_bytes() == b"new"
+    assert not orphan.exists() and out.read_bytes() == b"new"
+    assert live.exists() and other_host.exists() and other.exists()
+
+
+def test_file_type_is_checked_before_the_size(tmp_path):
+    """A file that is not a time series and has no LENGTH/WIDTH is named by its FILE_TYPE."""
+    path = tmp_path / "velocity.h5"
+    with h5py.File(path, "w") as f:
+        f["velocity"] = np.zeros((4, 5), np.float32)
+        f.attrs["FILE_TYPE"] = "velocity"
+    with pytest.raises(io.DlaeInputError, match="FILE_TYPE = 'velocity'"):
+        io.check_timeseries(str(path))

@@ -447,6 +447,7 @@ def test_cli_interrupted_cleans_up(project, fake_denoiser, monkeypatch, how, cap
     finally:
         signal.signal(signal.SIGTERM, old)
     assert exc.value.code == (143 if how == "sigterm" else 130)
+    assert signal.getsignal(signal.SIGTERM) is old            # main() put the handler back
     assert {f: sha(project.dir / f) for f in _files(project.dir)} == before
     assert not [f for f in os.listdir(project.dir) if f.endswith(".tmp")]
     err = capsys.readouterr().err

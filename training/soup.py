@@ -30,7 +30,7 @@ def soup(models, out, weights=None):
         if {k: v for k, v in c.items() if k != "name"} != first:
             raise ValueError(f"{m}: layout differs from {models[0]}")
     w = np.ones(len(nets)) if weights is None else np.asarray(weights, dtype=float)
-    if w.shape != (len(nets),) or np.any(w < 0) or w.sum() <= 0:
+    if w.shape != (len(nets),) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
         raise ValueError(f"weights {weights!r}: need {len(nets)} non-negative numbers with a positive sum")
     w = w / w.sum()
     layers = [n.get_weights() for n in nets]

@@ -153,7 +153,11 @@ def main(iargs=None):
     from mintpy_dlae.io import DlaeInputError
     # SIGTERM (timeout, SLURM/PBS at the wall-time limit) unwinds like Ctrl-C, so the temporary
     # output files are removed on the way out
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        old_handler = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+        restore = True
+    except ValueError:              # not the main thread (called from a library): leave it alone
+        old_handler, restore = None, False
     try:
         resolve_geometry(inps)
         cfg = build_config(inps)
@@ -169,6 +173,9 @@ def main(iargs=None):
         if err.code == 128 + signal.SIGTERM:
             print("terminated (SIGTERM): no output written (temporary files removed)", file=sys.stderr)
         raise
+    finally:
+        if restore:
+            signal.signal(signal.SIGTERM, old_handler if old_handler is not None else signal.SIG_DFL)
     if outputs:
         print("Done. Output files:\n  " + "\n  ".join(outputs.values()))
     # console scripts pass main()'s return value to sys.exit(): return None for exit status 0
