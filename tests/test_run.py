@@ -339,19 +339,29 @@ def test_ram_is_formatted(project, fake_denoiser, capsys):
     assert "within 0.02 GB" in out and "0.0 GB" not in out
 
 
-def test_interrupted_run_leaves_no_output(project, fake_denoiser, monkeypatch):
-    """A failure after some blocks are written leaves neither outputs nor temporary files."""
+def _stop_after_first_block(monkeypatch, fake_denoiser, stop):
+    """Three row blocks; ``stop()`` is called when the second block starts (the reference box and
+    the first block are done)."""
     calls = []
 
     def flaky(*args, **kwargs):
         calls.append(1)
-        if len(calls) > 2:  # the reference box and the first block succeed
-            raise KeyboardInterrupt
+        if len(calls) > 2:
+            stop()
         return fake_denoise(*args, **kwargs)
 
     monkeypatch.setattr(fake_denoiser, "denoise", flaky)
     monkeypatch.setattr(io, "plan_row_blocks",
                         lambda *a, **k: [Box(0, 10, 0, 32), Box(10, 20, 0, 32), Box(20, 32, 0, 32)])
+
+
+def _interrupt():
+    raise KeyboardInterrupt
+
+
+def test_interrupted_run_leaves_no_output(project, fake_denoiser, monkeypatch):
+    """A failure after some blocks are written leaves neither outputs nor temporary files."""
+    _stop_after_first_block(monkeypatch, fake_denoiser, _interrupt)
     before = {f: sha(project.dir / f) for f in _files(project.dir)}
     with pytest.raises(KeyboardInterrupt):
         run.run_dlae(project.ts, project.geom, DlaeConfig(save_removed=True), progress=False)
@@ -423,22 +433,10 @@ def test_force_removes_the_earlier_runs_other_products(project, fake_denoiser):
 @pytest.mark.parametrize("how", ["sigterm", "ctrl_c"])
 def test_cli_interrupted_cleans_up(project, fake_denoiser, monkeypatch, how, capsys):
     """SIGTERM (timeout, a batch system's wall-time limit) and Ctrl-C during writing: exit status
-    128 + signal number, a one-line message for Ctrl-C, no output and no temporary file left."""
+    128 + signal number, a one-line message, no output and no temporary file left."""
     import signal
-    calls = []
-
-    def stop(*args, **kwargs):
-        calls.append(1)
-        if len(calls) > 2:           # the reference box and the first block are done
-            if how == "sigterm":
-                os.kill(os.getpid(), signal.SIGTERM)
-            else:
-                raise KeyboardInterrupt
-        return fake_denoise(*args, **kwargs)
-
-    monkeypatch.setattr(fake_denoiser, "denoise", stop)
-    monkeypatch.setattr(io, "plan_row_blocks",
-                        lambda *a, **k: [Box(0, 10, 0, 32), Box(10, 20, 0, 32), Box(20, 32, 0, 32)])
+    sigterm = lambda: os.kill(os.getpid(), signal.SIGTERM)     # noqa: E731
+    _stop_after_first_block(monkeypatch, fake_denoiser, sigterm if how == "sigterm" else _interrupt)
     before = {f: sha(project.dir / f) for f in _files(project.dir)}
     old = signal.getsignal(signal.SIGTERM)
     try:
