@@ -9,6 +9,8 @@ import sys
 
 from mintpy.utils import arg_utils
 
+from mintpy_dlae.cli import sigterm_unwinds
+
 REFERENCE = """reference:
   Rouet-Leduc, B., Jolivet, R., Dalaison, M., Johnson, P. A., and Hulbert, C. (2021), Autonomous
     extraction of millimeter-scale deformation in InSAR time series using deep learning,
@@ -151,19 +153,13 @@ def main(iargs=None):
     quiet_tensorflow()
     setup_logging()
     from mintpy_dlae.io import DlaeInputError
-    # SIGTERM (timeout, SLURM/PBS at the wall-time limit) unwinds like Ctrl-C, so the temporary
-    # output files are removed on the way out
     try:
-        old_handler = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-        restore = True
-    except ValueError:              # not the main thread (called from a library): leave it alone
-        old_handler, restore = None, False
-    try:
-        resolve_geometry(inps)
-        cfg = build_config(inps)
-        from mintpy_dlae.denoise_file import run_dlae
-        outputs = run_dlae(inps.ts_file, inps.geom_file, cfg, out_file=inps.out_file,
-                           update=inps.update_mode, force=inps.force, progress=inps.progress)
+        with sigterm_unwinds():         # SIGTERM cleans up like Ctrl-C
+            resolve_geometry(inps)
+            cfg = build_config(inps)
+            from mintpy_dlae.denoise_file import run_dlae
+            outputs = run_dlae(inps.ts_file, inps.geom_file, cfg, out_file=inps.out_file,
+                               update=inps.update_mode, force=inps.force, progress=inps.progress)
     except (DlaeInputError, DlaeConfigError) as err:
         raise SystemExit(f"ERROR: {err}") from None
     except KeyboardInterrupt:
@@ -173,9 +169,6 @@ def main(iargs=None):
         if err.code == 128 + signal.SIGTERM:
             print("terminated (SIGTERM): no output written (temporary files removed)", file=sys.stderr)
         raise
-    finally:
-        if restore:
-            signal.signal(signal.SIGTERM, old_handler if old_handler is not None else signal.SIG_DFL)
     if outputs:
         print("Done. Output files:\n  " + "\n  ".join(outputs.values()))
     # console scripts pass main()'s return value to sys.exit(): return None for exit status 0

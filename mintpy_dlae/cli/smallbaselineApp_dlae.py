@@ -111,8 +111,10 @@ def main(iargs=None):
     setup_logging()
     from mintpy_dlae.smallbaselineApp_step import run_smallbaselineApp_dlae
     from mintpy_dlae.io import DlaeInputError
+    from mintpy_dlae.cli import sigterm_unwinds
     try:
-        run_smallbaselineApp_dlae(inps)
+        with sigterm_unwinds():         # SIGTERM: the correct_dlae step's temporary files go
+            run_smallbaselineApp_dlae(inps)
     except (DlaeInputError, DlaeConfigError) as err:
         raise SystemExit(f"ERROR: {err}") from None
 
