@@ -504,7 +504,7 @@ def layout_timeseries(out_file, ref_file, extra_meta=None):
     with h5py.File(ref_file, "r") as f:
         meta = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
         dset_attrs = {k: dict(f[k].attrs) for k in f.keys() if isinstance(f[k], h5py.Dataset)}
-        dates = [d.decode() if isinstance(d, bytes) else str(d) for d in f["date"][:]]
+    dates = read_timeseries_info(ref_file)[0]
     if meta.get("REF_DATE") is not None and str(meta["REF_DATE"]) not in dates:
         meta["REF_DATE"] = dates[0]   # not a date of the file: the run references to the first date
     meta.update(extra_meta or {})
@@ -600,8 +600,8 @@ def rereference_variance(var_file, ref_date, max_memory=1.0):
     ref_date = str(ref_date)
     if atr.get("REF_DATE") == ref_date:
         return False
+    dates = read_timeseries_info(var_file)[0]
     with h5py.File(var_file, "r") as f:
-        dates = [d.decode() if isinstance(d, bytes) else str(d) for d in f["date"][:]]
         num_date, length, width = f["timeseries"].shape
     if ref_date not in dates:
         raise DlaeInputError(f"{var_file}: reference date {ref_date} is not one of its dates "

@@ -123,10 +123,14 @@ class DlaeTimeSeriesAnalysis(TimeSeriesAnalysis):
         value = str(readfile.read_template(self.templateFile).get(UQ_KEY, "auto")).strip().lower()
         if value not in ("auto", ""):
             return None                    # the user chose a method: MintPy applies it
+        var_file = self.variance_file()
+        return var_file if os.path.isfile(var_file) else None
+
+    def variance_file(self):
+        """Path of the variance file that the correct_dlae step writes (it may not exist)."""
         from mintpy_dlae.denoise_file import output_files
         fnames = self.get_timeseries_filename(self.template, self.workDir)[STEP]
-        var_file = output_files(fnames["input"], fnames["output"])["variance"]
-        return var_file if os.path.isfile(var_file) else None
+        return output_files(fnames["input"], fnames["output"])["variance"]
 
     def sync_variance_reference(self):
         """Put the denoiser's variance file on the REF_DATE of the denoised chain: MintPy's
@@ -135,10 +139,8 @@ class DlaeTimeSeriesAnalysis(TimeSeriesAnalysis):
         if self.template.get(PREFIX) is not True or not self.dlae.save_uncertainty:
             return
         from mintpy_dlae import io
-        from mintpy_dlae.denoise_file import output_files
-        names = self.get_timeseries_filename(self.template, self.workDir)
-        var_file = output_files(names[STEP]["input"], names[STEP]["output"])["variance"]
-        ts_file = names["velocity"]["input"]
+        var_file = self.variance_file()
+        ts_file = self.get_timeseries_filename(self.template, self.workDir)["velocity"]["input"]
         if not (os.path.isfile(var_file) and os.path.isfile(ts_file)):
             return
         ref_date = readfile.read_attribute(ts_file).get("REF_DATE")
