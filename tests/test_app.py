@@ -112,7 +112,7 @@ def test_app_with_stand_in_denoiser(tmp_path, fake_denoiser):
     assert vel_atr["mintpy.timeFunc.uncertaintyQuantification"] == "residue"
 
 
-def _real_denoiser_or_skip():
+def _engine_imports():
     """The engine and model modules import (a failure here is a broken installation, not a skip)."""
     from mintpy_dlae.inference import denoise, receptive_halo  # noqa: F401
     from mintpy_dlae.model import build_model  # noqa: F401
@@ -122,7 +122,7 @@ def _real_denoiser_or_skip():
 def test_end_to_end_tiny_model(tmp_path):
     """smallbaselineApp_dlae.py (installed) with a tiny untrained model, through velocity; MintPy's
     viewers read the outputs."""
-    _real_denoiser_or_skip()
+    _engine_imports()
     from mintpy_dlae.model import build_model
     model_file = str(tmp_path / "tiny.keras")
     build_model(filters=4, filters_2d=4).save(model_file)
@@ -135,6 +135,8 @@ def test_end_to_end_tiny_model(tmp_path):
                            str(work), "--end", "velocity"], capture_output=True, text=True,
                           timeout=600, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # offline: correct_troposphere took the project's inputs/ERA5.h5 (otherwise MintPy downloads ERA5)
+    assert "Use existed tropospheric delay file" in proc.stdout and "tropo_pyaps3.py" not in proc.stdout
     assert "timeseries_ERA5_DLAE_demErr.h5" in proc.stdout
     atr = readfile.read_attribute(str(work / "velocity.h5"))
     assert atr["mintpy.dlae.model"] == "tiny.keras" and len(atr["mintpy.dlae.modelSha256"]) == 64

@@ -44,7 +44,6 @@ def test_protocol_passes_the_copies_and_leaves_the_card_of_a_reduced_run(model_c
     assert header[:4] == ["snr", "model", "model_dates", "coverage"]
     rows = np.loadtxt(prefix + ".txt", skiprows=2)
     assert rows.shape == (2, len(header))
-    assert np.all((rows[:, 3] >= 0) & (rows[:, 3] <= 1))          # a coverage fraction
     # a 2 x 3 protocol must not replace the 3,200-series table of the card
     assert open(model_copy[:-len(".keras")] + ".json").read() == card_before
 

@@ -263,9 +263,9 @@ def test_compiled_forward_equals_eager_call_for_any_tile_shape(tiny):
 
 
 def test_prediction_follows_the_weights_of_a_live_model_in_the_other_precision():
-    predict_windows = inference.predict_windows
     """A float32 model predicted in bfloat16 goes through a cached copy; after its weights change (as in
     training), the next prediction must use the new weights, as a fresh model with them does."""
+    predict_windows = inference.predict_windows
     import keras
 
     old = keras.config.dtype_policy()

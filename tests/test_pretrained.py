@@ -12,8 +12,14 @@ Every threshold has a stated reason:
   the four batches (fault SNR 1: 0.265 vs 0.085; mogi SNR 1: -0.622 vs -2.166), so the baselines alone
   did not make a quality check.  An all-zero output, the raw input and heavy blurs fail this check on
   every batch of the test (``test_quality_check_can_fail``);
+* **wins most series**: a paired sign test on the same batches, which the few series with a large
+  level error that dominate a mean R² cannot swing: the model's R² is above each reference's on more
+  than half of the series by 2 binomial standard errors.  It must pass where the mean test is a strict
+  xfail (the Mogi cases), so a Mogi model that outputs zeros, the raw map or a heavy blur fails
+  (``test_sign_check_can_fail``);
 * **noise only**: output RMS <= 0.15 x the raw cumulative RMS and at most 1 % of pixels with
-  |mean| / sigma > 3 (the targets of DESIGN.md §5); the raw input fails both;
+  |mean| / sigma > 3 (the targets of DESIGN.md §5); the raw input fails both; and, for both models, an
+  output RMS at most 0.2 of raw (no regression past the models shipped before);
 * **coverage**: the 2-sigma interval covers the truth for 90-98 % of the pixels (DESIGN.md §5),
   widened by 3 binomial standard errors of the pixels' effective sample size (counted as one
   independent value per series, since errors are spatially correlated), and capped at 99.5 % on the
@@ -99,7 +105,10 @@ CASES = [(k, s) for k in KINDS for s in (1.0, 2.0)]
 def test_loads_offline_with_card(shipped):
     kind, model = shipped
     card = read_model_card(resolve_model_path(kind))
-    assert card["kind"] in (kind, {"fault": 0.5, "mogi": 0.5}) or kind in str(card["kind"])
+    # the kind of training series: one kind, or a mixture {kind: share} in which this kind has at least
+    # half (the shipped mogi model is fine-tuned on half Mogi, half fault series)
+    mix = card["kind"] if isinstance(card["kind"], dict) else {card["kind"]: 1.0}
+    assert mix.get(kind, 0.0) >= 0.5 and abs(sum(mix.values()) - 1) < 1e-6, card["kind"]
     assert card["training"]["samples_seen_total"] >= 100_000   # base run + specialisation
     assert model.uncertainty and model.input_channels == 2
     assert 0.5 < card["architecture"]["sigma_scale"] < 3.0
@@ -149,6 +158,20 @@ NOT_YET = {("mogi", 1.0, 1): "behind the sigma-8 blur of the raw map by 0.074 +-
                              "blur (0.322) by 0.495 +- 0.422"}
 
 
+_MODEL_R2 = {}
+
+
+def model_r2(kind, snr, augment):
+    """(per-series R² (N,) of the shipped model on ``batch_for(kind, snr)``, that batch), computed
+    once per case for the tests below."""
+    if (kind, snr, augment) not in _MODEL_R2:
+        batch = batch_for(kind, snr)
+        pred = predict_windows(load_model(kind), batch.noisy, batch.elevation, augment=augment)
+        _MODEL_R2[(kind, snr, augment)] = (evaluate.r2_per_sample(pred.cumulative, batch.cumulative), batch)
+    r2, batch = _MODEL_R2[(kind, snr, augment)]
+    return r2, batch
+
+
 @pytest.mark.parametrize("augment", [1, 8])
 @pytest.mark.parametrize("kind,snr", CASES)
 def test_beats_baselines(kind, snr, augment, request):
@@ -156,25 +179,91 @@ def test_beats_baselines(kind, snr, augment, request):
     denoise() uses on small frames)."""
     if (kind, snr, augment) in NOT_YET:
         request.applymarker(pytest.mark.xfail(strict=True, reason=NOT_YET[(kind, snr, augment)]))
-    model = load_model(kind)
-    batch = batch_for(kind, snr)
-    pred = predict_windows(model, batch.noisy, batch.elevation, augment=augment)
-    r2 = evaluate.r2_per_sample(pred.cumulative, batch.cumulative)
+    r2, batch = model_r2(kind, snr, augment)
     ok, failures = beats_all(r2, reference_r2(batch))
     assert ok, f"{kind} at SNR {snr}, {augment} cop{'y' if augment == 1 else 'ies'}: mean R² {r2.mean():.3f}, " \
                "not ahead of: " + "; ".join(failures)
 
 
+def wins_most(r2_model, refs):
+    """(ok, failures): on more than half of the series (by 2 binomial standard errors: 60.2 % of 96),
+    ``r2_model`` is strictly above each reference's R² of the same series (a paired sign test, which
+    single series with a large R² deficit cannot swing as they swing the mean)."""
+    n = len(r2_model)
+    need = 0.5 + 2 * 0.5 / np.sqrt(n)
+    failures = [f"{name}: wins {np.mean(r2_model > r2):.3f} of the series (needs > {need:.3f})"
+                for name, r2 in refs.items() if not np.mean(np.asarray(r2_model) > np.asarray(r2)) > need]
+    return not failures, failures
+
+
+# the blurs of the sign test: on the series it counts, a light blur (4-6 px) is the stronger reference
+# at SNR 2 (a 6 px blur is above the 8 and 12 px blurs on 0.65-0.98 of the series there)
+SIGN_BLURS = (4, 6, 8, 12)
+
+
+def sign_refs(batch, group):
+    """Per-series R² of the references of one group of the sign test: "classical" (the best classical
+    baseline and the all-zero map) or "blurs" (the raw map blurred by each of SIGN_BLURS px)."""
+    if group == "classical":
+        best, name = best_baseline_r2(batch)
+        return {f"best baseline ({name})": best,
+                "all-zero map": evaluate.r2_per_sample(np.zeros_like(batch.cumulative), batch.cumulative)}
+    return {f"raw blurred {s} px": evaluate.r2_per_sample(blur(batch, s), batch.cumulative) for s in SIGN_BLURS}
+
+
+@pytest.mark.parametrize("kind,snr", CASES)
+def test_sign_check_can_fail(kind, snr):
+    """On the very batches of test_wins_most_series, the classical group alone rejects an all-zero map
+    and the raw input, and the two groups together reject blurs of the raw map (3, 6, 8 and 12 px;
+    3 px is not one of the references)."""
+    batch = batch_for(kind, snr)
+    truth = batch.cumulative
+    groups = {g: sign_refs(batch, g) for g in ("classical", "blurs")}
+    for name, pred in {"all-zero": np.zeros_like(truth), "raw": evaluate.baseline_raw(batch)}.items():
+        assert not wins_most(evaluate.r2_per_sample(pred, truth), groups["classical"])[0], (kind, snr, name)
+    for s in (3, 6, 8, 12):
+        r2 = evaluate.r2_per_sample(blur(batch, s), truth)
+        assert not all(wins_most(r2, refs)[0] for refs in groups.values()), (kind, snr, s)
+
+
+# measured (96 series of batch_for): mogi at SNR 1 is above the 4 / 6 / 8 / 12 px blurs on 0.771 /
+# 0.635 / 0.583 / 0.562 of the series with one pass and 0.792 / 0.667 / 0.573 / 0.573 with 8 copies
+# (not significantly more than half against the heavy ones); at SNR 2 it passes against every
+# reference (0.69-0.81), so a blurred output fails the mogi cases there.  fault: 0.77-1.00.
+NOT_YET_SIGN = {("mogi", 1.0, 1, "blurs"): "above the 8 / 12 px blurs on 0.583 / 0.562 of the series",
+                ("mogi", 1.0, 8, "blurs"): "8 copies: above the 8 / 12 px blurs on 0.573 / 0.573 of the series"}
+
+
+@pytest.mark.parametrize("group", ["classical", "blurs"])
+@pytest.mark.parametrize("augment", [1, 8])
+@pytest.mark.parametrize("kind,snr", CASES)
+def test_wins_most_series(kind, snr, augment, group, request):
+    """Must pass for both models (but the strict xfails of NOT_YET_SIGN), including the Mogi cases that
+    test_beats_baselines holds as strict xfails: on most series the model's R² is above that of every
+    reference of the group (the best classical baseline and the all-zero map; the heavy blurs), so an
+    all-zero or raw output fails every case and a blurred one the "blurs" cases."""
+    if (kind, snr, augment, group) in NOT_YET_SIGN:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=NOT_YET_SIGN[(kind, snr, augment, group)]))
+    r2, batch = model_r2(kind, snr, augment)
+    ok, failures = wins_most(r2, sign_refs(batch, group))
+    assert ok, f"{kind} at SNR {snr}, {augment} cop{'y' if augment == 1 else 'ies'}: " + "; ".join(failures)
+
+
+_NOISE_ONLY = {}
+
+
 def _noise_only(model, kind):
     """On synthetic noise alone: output RMS / raw RMS, the fraction of pixels with |mean| / sigma > 3,
     and that fraction for the raw cumulative map judged with the same sigma."""
-    batch = evaluate.independent_batch(N_SERIES, kind, 1.0, rng=77)
-    noisy = batch.noisy - batch.clean                    # noise alone
-    pred = predict_windows(model, noisy, batch.elevation)
-    raw = noisy[:, -1] - noisy[:, 0]
-    ratio = np.sqrt(np.mean(pred.cumulative.astype(np.float64) ** 2) / np.mean(raw.astype(np.float64) ** 2))
-    return (ratio, np.mean(np.abs(pred.cumulative) > 3 * pred.cumulative_std),
-            np.mean(np.abs(raw) > 3 * pred.cumulative_std))
+    if kind not in _NOISE_ONLY:
+        batch = evaluate.independent_batch(N_SERIES, kind, 1.0, rng=77)
+        noisy = batch.noisy - batch.clean                    # noise alone
+        pred = predict_windows(model, noisy, batch.elevation)
+        raw = noisy[:, -1] - noisy[:, 0]
+        ratio = np.sqrt(np.mean(pred.cumulative.astype(np.float64) ** 2) / np.mean(raw.astype(np.float64) ** 2))
+        _NOISE_ONLY[kind] = (ratio, np.mean(np.abs(pred.cumulative) > 3 * pred.cumulative_std),
+                             np.mean(np.abs(raw) > 3 * pred.cumulative_std))
+    return _NOISE_ONLY[kind]
 
 
 def test_noise_only_is_not_detected(shipped):
@@ -196,6 +285,15 @@ def test_noise_only_output_rms(shipped, request):
         request.applymarker(pytest.mark.xfail(strict=True, reason="mogi: noise-only RMS ratio 0.156 > 0.15"))
     ratio, _, _ = _noise_only(model, kind)
     assert ratio <= 0.15, (kind, ratio)
+
+
+def test_noise_only_output_rms_no_regression(shipped):
+    """Must pass for both models (the 0.15 target above is a strict xfail for mogi): output RMS at
+    most 0.2 of raw on noise alone, the level of the models shipped before (training/mogi_pn 0.195),
+    so a model that passes more noise than them fails (the raw input: 1.0)."""
+    kind, model = shipped
+    ratio, _, _ = _noise_only(model, kind)
+    assert ratio <= 0.2, (kind, ratio)
 
 
 # Upper cap of the coverage: 99.5 % is what a Gaussian 2-sigma interval covers when sigma is 1.4x the

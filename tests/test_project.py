@@ -50,6 +50,8 @@ def test_mintpy_smallbaselineApp_runs_offline(tmp_path):
                           capture_output=True, text=True, timeout=300,
                           env=dict(os.environ, MPLBACKEND="Agg"))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # offline: correct_troposphere took the project's inputs/ERA5.h5 (otherwise MintPy downloads ERA5)
+    assert "Use existed tropospheric delay file" in proc.stdout and "tropo_pyaps3.py" not in proc.stdout
     for name in ("timeseries.h5", "timeseries_ERA5.h5", "timeseries_ERA5_demErr.h5",
                  "velocity.h5", "maskTempCoh.h5"):
         assert os.path.isfile(tmp_path / name), name
