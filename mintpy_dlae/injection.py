@@ -121,15 +121,20 @@ def run_injection(model, noise, elevation, valid, center, factors=(2.0, 5.0, 10.
 
 
 def noise_only(model, noise, elevation, valid, denoise_kwargs=None):
-    """Output on real noise alone: (output RMS / raw cumulative RMS, fraction |mean|/sigma > 3)."""
+    """Output on real noise alone (one 9-date window ``noise`` (9, H, W), metres).
+
+    Returns (output RMS / raw cumulative RMS, fraction of valid pixels with |mean| / sigma > 3, that
+    fraction for the raw cumulative map judged with the model's sigma: what a network that passed
+    the noise through would call significant).
+    """
     from .inference import denoise
     res = denoise(noise, elevation, model=model, mask=valid, **dict(denoise_kwargs or {}))
     out = res.cumulative[0][valid]
     raw = (noise[-1] - noise[0])[valid]
+    sigma = res.cumulative_std[0][valid]
     ratio = float(np.sqrt(np.mean(out.astype(np.float64) ** 2) / np.mean(raw.astype(np.float64) ** 2)))
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.abs(out) / res.cumulative_std[0][valid]
-    return ratio, float(np.mean(z > 3))
+        return ratio, float(np.mean(np.abs(out) / sigma > 3)), float(np.mean(np.abs(raw) / sigma > 3))
 
 
 def load_detrended(ts_file, mask_file, geometry_file):
@@ -162,7 +167,8 @@ def window_noise(noise, valid, start, num_dates=WINDOW):
 def measure(model, noise, height, valid, center, windows=(0, 4), factors=(2.0, 5.0, 10.0), denoise_kwargs=None):
     """Injection table and noise-only figures averaged over several 9-date windows of ``noise``.
 
-    Returns (rows, {"rms_ratio", "fraction_significant"}); each row: kind, history, core, factor,
+    Returns (rows, {"rms_ratio", "fraction_significant", "raw_fraction_significant"}) (the last: the
+    raw cumulative map judged with the model's sigma); each row: kind, history, core, factor,
     gain, correlation, raw_correlation, raw_gain (means over the windows; ``raw_gain`` is the raw
     cumulative map's gain, 1 + the projection of the noise on the injected shape).  ``denoise_kwargs``
     go to :func:`mintpy_dlae.inference.denoise` (e.g. ``{"augment": 1}``).
@@ -181,5 +187,6 @@ def measure(model, noise, height, valid, center, windows=(0, 4), factors=(2.0, 5
                 raw_correlation=round(float(np.mean([r["raw_correlation"] for r in rs])), 3),
                 raw_gain=round(float(np.mean([r["raw_gain"] for r in rs])), 3))
            for (kind, hist, core, f), rs in table.items()]
-    return out, {"rms_ratio": round(float(np.mean([a for a, _ in noise_rows])), 3),
-                 "fraction_significant": round(float(np.mean([b for _, b in noise_rows])), 4)}
+    return out, {"rms_ratio": round(float(np.mean([r[0] for r in noise_rows])), 3),
+                 "fraction_significant": round(float(np.mean([r[1] for r in noise_rows])), 4),
+                 "raw_fraction_significant": round(float(np.mean([r[2] for r in noise_rows])), 4)}

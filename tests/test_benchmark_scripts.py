@@ -270,7 +270,7 @@ def test_leakage_split_adds_up(monkeypatch):
     r = rows[0]
     assert abs(r["raw_rms_mm"] ** 2 - r["raw_level_mm"] ** 2 - r["raw_shape_rms_mm"] ** 2) < 0.05 * r["raw_rms_mm"] ** 2
     assert abs(r["rms_ratio"] ** 2 - r["level_ratio"] ** 2 - r["shape_ratio"] ** 2) < 0.01
-    ratio, _ = noise_only("fault", window_noise(noise, valid, 0), height, valid, denoise_kwargs={"augment": 1})
+    ratio, _, _ = noise_only("fault", window_noise(noise, valid, 0), height, valid, denoise_kwargs={"augment": 1})
     assert abs(r["rms_ratio"] - ratio) < 2e-3
 
 

@@ -267,21 +267,13 @@ def test_injection_check_can_fail(real_noise):
         assert not injection_ok(rows), name
 
 
-def test_injection_noise_only_not_detected(injection_table, real_noise):
+def test_injection_noise_only_not_detected(injection_table):
     """At most 1 % of pixels with |mean| / sigma > 3 on real noise alone (DESIGN.md §5); the raw
     cumulative map of the same windows, judged with the model's sigma, fails (measured 0.54 of the
     pixels with the fault model's sigma, 0.54 with the mogi model's: windows 0 and 4)."""
     model, _, noise_only = injection_table
     assert noise_only["fraction_significant"] <= 0.01, (model, noise_only)
-    from mintpy_dlae.inference import denoise
-    from mintpy_dlae.injection import window_noise
-    noise, height, valid = real_noise
-    raw_false = []
-    for k in (0, 4):                               # the windows of ``measure``
-        w = window_noise(noise, valid, k)
-        res = denoise(w, height, model=model, mask=valid)
-        raw_false.append(np.mean(np.abs(w[-1] - w[0])[valid] > 3 * res.cumulative_std[0][valid]))
-    assert np.mean(raw_false) > 0.01, (model, raw_false)
+    assert noise_only["raw_fraction_significant"] > 0.01, (model, noise_only)
 
 
 # Cases at the edge of a target: (model, kind, history, core) -> the bound this test holds them to.
