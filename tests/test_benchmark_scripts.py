@@ -20,6 +20,7 @@ def _load_script():
     return mod
 
 
+@pytest.mark.slow
 def test_large_frame_tiny_run(tmp_path):
     out = tmp_path / "lf.json"
     proc = subprocess.run([sys.executable, SCRIPT, "--length", "40", "--width", "40", "--dates", "10",
@@ -39,6 +40,7 @@ def test_large_frame_tiny_run(tmp_path):
     assert "serial" in proc.stdout and "GFLOP/s" in proc.stdout
 
 
+@pytest.mark.slow
 def test_geometry_matches_the_engine(tmp_path, monkeypatch):
     """Several row blocks (tiny --ram), several tiles per block, the reference box: the script's
     count of pixel-windows equals what ``predict_windows`` receives in a real run."""
@@ -75,6 +77,7 @@ def _load(name):
     return mod
 
 
+@pytest.mark.slow
 def test_train_speed_measures_every_layout():
     """benchmarks/train_speed.py runs each of its layouts (tiny sizes): a script that no longer matches
     the training code fails here, not in a user's hands."""
@@ -85,6 +88,7 @@ def test_train_speed_measures_every_layout():
         assert sps > 0 and params > 0 and flops > 0, name
 
 
+@pytest.mark.slow
 def test_ablation_variants_train(tmp_path):
     """Every variant of benchmarks/ablation.py is a valid train() call (one tiny epoch each), and the
     table writer lists every column."""
@@ -156,6 +160,7 @@ def test_r2_at_snr_statistics_on_a_known_batch():
     assert got == {"mean": 0.35, "se": 0.15, "median": 0.35, "mean_level_free": 0.875}
 
 
+@pytest.mark.slow
 def test_injection_spread_tiny_run(tmp_path, monkeypatch):
     """benchmarks/injection_spread.py end to end (two centres, one window, one network pass per
     window to keep it short): per centre it reproduces
@@ -274,6 +279,7 @@ def test_leakage_split_adds_up(monkeypatch):
     assert abs(r["rms_ratio"] - ratio) < 2e-3
 
 
+@pytest.mark.slow
 def test_throughput_script_runs():
     """benchmarks/throughput.py end to end on a small tile: positive rates whose ratio is the tile's
     share of the window, a FLOP limit that is the matmul rate over the FLOP count, a FLOP count of at

@@ -45,6 +45,7 @@ def test_quickstart_mentions_update_and_force():
     assert "tests/data/pyrate_cropA" in section and "dlae_demo" in section
 
 
+@pytest.mark.slow
 def test_quickstart_runs_as_written_on_pyrate_crop(tmp_path):
     commands = quickstart_commands()
     assert len(commands) == 2 and "--update" in commands[1]

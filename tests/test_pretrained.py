@@ -172,6 +172,7 @@ def model_r2(kind, snr, augment):
     return r2, batch
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("augment", [1, 8])
 @pytest.mark.parametrize("kind,snr", CASES)
 def test_beats_baselines(kind, snr, augment, request):
@@ -234,6 +235,7 @@ NOT_YET_SIGN = {("mogi", 1.0, 1, "blurs"): "above the 8 / 12 px blurs on 0.583 /
                 ("mogi", 1.0, 8, "blurs"): "8 copies: above the 8 / 12 px blurs on 0.573 / 0.573 of the series"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("group", ["classical", "blurs"])
 @pytest.mark.parametrize("augment", [1, 8])
 @pytest.mark.parametrize("kind,snr", CASES)

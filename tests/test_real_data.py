@@ -239,6 +239,7 @@ def injection_ok(rows):
                for r in rows if r["factor"] >= 5)
 
 
+@pytest.mark.slow
 def test_injection_keeps_signals(injection_table):
     model, rows, _ = injection_table
     bad = [r for r in rows if r["factor"] >= 5 and not injection_ok([r])]
@@ -267,6 +268,7 @@ def test_injection_check_can_fail(real_noise):
         assert not injection_ok(rows), name
 
 
+@pytest.mark.slow
 def test_injection_noise_only_not_detected(injection_table):
     """At most 1 % of pixels with |mean| / sigma > 3 on real noise alone (DESIGN.md §5); the raw
     cumulative map of the same windows, judged with the model's sigma, fails (measured 0.54 of the
@@ -286,6 +288,7 @@ def test_injection_noise_only_not_detected(injection_table):
 AT_THE_EDGE = {("fault", "mogi", "steady", False): 0.79, ("mogi", "mogi", "steady", False): 0.79}
 
 
+@pytest.mark.slow
 def test_injection_targets(injection_table):
     """Issue 10's injection targets at 5x and 2x, with the default 8 symmetric copies; the one case at
     the target's edge (``AT_THE_EDGE``) is held just below it."""

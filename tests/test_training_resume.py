@@ -5,9 +5,12 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from conftest import script
 
 
+@pytest.mark.slow
 def test_resume_in_a_fresh_process(tmp_path):
     exe = script("dlae_train.py")
     out = str(tmp_path / "tiny.keras")
@@ -34,6 +37,7 @@ def test_resume_in_a_fresh_process(tmp_path):
     assert sched(3, 4) != sched(1, 2)
 
 
+@pytest.mark.slow
 def test_init_from_records_the_lineage(tmp_path):
     """A run started from another model's weights counts that model's samples in its card's totals,
     so a shipped card says how much training its weights saw in all."""
@@ -108,6 +112,7 @@ def test_widen_keeps_the_function(tmp_path):
         widen.widen(path, 4)
 
 
+@pytest.mark.slow
 def test_bfloat16_probe_runs_real_steps_and_caches(tmp_path, monkeypatch):
     """The probe trains a real (tiny) model in a child process and caches the answer per machine."""
     import json
@@ -122,6 +127,7 @@ def test_bfloat16_probe_runs_real_steps_and_caches(tmp_path, monkeypatch):
         assert list(json.load(f).values()) == [True]
 
 
+@pytest.mark.slow
 def test_auto_precision_falls_back_to_float32_where_bfloat16_training_crashes(tmp_path, monkeypatch, caplog):
     """'auto' on a CPU with bfloat16 instructions: when the probe's child dies (SIGSEGV, as
     TensorFlow 2.20-2.21 do on some AVX512-BF16 CPUs without AMX), the run trains in float32 and

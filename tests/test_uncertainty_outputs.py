@@ -44,6 +44,7 @@ def test_velocity_std_from_the_variance_file(project, fake_denoiser):
     assert not np.allclose(std[valid], std_res[valid], rtol=0.05)   # not the residue estimate
 
 
+@pytest.mark.slow
 def test_view_shows_std_and_significance_with_units(project, fake_denoiser):
     out = denoise_file.run_dlae(project.ts, project.geom, DlaeConfig(), progress=False)
     names = [n for n in readfile.get_slice_list(out["cumulative"]) if n.startswith("cumulative_")]
