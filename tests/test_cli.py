@@ -2,7 +2,6 @@
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 from conftest import script
@@ -29,7 +28,8 @@ def test_installed_script_help(name, tmp_path):
 
 @pytest.mark.parametrize("module", ["denoise", "smallbaselineApp_dlae", "demo"])
 def test_help_is_light(module, tmp_path):
-    """`-h` of our CLIs must not import TensorFlow (and returns quickly)."""
+    """`-h` of our CLIs must not import TensorFlow (what keeps it fast; no timed assertion here: the
+    start-up time is measured by hand, docs/usage.md)."""
     code = (
         "import sys\n"
         f"from mintpy_dlae.cli import {module} as m\n"
@@ -37,11 +37,9 @@ def test_help_is_light(module, tmp_path):
         "heavy = [k for k in ('tensorflow', 'keras') if k in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
-    t0 = time.time()
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert time.time() - t0 < 30
 
 
 def test_installed_denoise_error_exit(tmp_path):
