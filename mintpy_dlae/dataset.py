@@ -40,7 +40,11 @@ def _box_mean(values, valid, window):
 
 
 def valid_mask(window, mask=None):
-    """Pixels valid on every date: finite, not exactly 0 on all dates (MintPy no-data), and in ``mask``."""
+    """Pixels valid on every date: finite, not exactly 0 on all dates (MintPy no-data), and in ``mask``.
+
+    ``window`` (..., T, H, W); ``mask`` None or broadcastable to (..., H, W) (non-zero = valid).
+    Returns bool (..., H, W).
+    """
     finite = np.isfinite(window).all(axis=-3)
     nonzero = np.any(np.where(np.isfinite(window), window, 0) != 0, axis=-3)
     valid = finite & nonzero
@@ -166,6 +170,11 @@ def training_stream(kinds, batch_size=32, seed=0, size=40, num_dates=9, chunk_ba
     many generator processes (spawned, each with its own child seed of ``seed``), for machines whose
     accelerator trains faster than one core generates (about 650 series/s per core); the order in
     which their chunks arrive, and so the exact stream, is then not reproducible.
+
+    Yields ({"series": (batch_size, num_dates, size, size, 2), "elevation": (batch_size, size, size,
+    1)}, target (batch_size, size, size, num_dates)), float32 (:func:`training_arrays`).  Raises
+    ValueError for ``workers`` < 1; as this is a generator, on the first ``next()``, not at the call.
+    Close it (``.close()``) to stop the background thread or processes.
     """
     opts = dict(GENERATOR_OPTIONS, **generator_options)
     mix = {kinds: 1.0} if isinstance(kinds, str) else dict(kinds)

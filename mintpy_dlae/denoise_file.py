@@ -78,7 +78,12 @@ def output_files(ts_file, out_file=None):
 
 
 def model_file(model):
-    """File of a model name or path (None if a named model has no shipped file)."""
+    """File of a model name or path (None if a named model has no shipped file).
+
+    Raises DlaeInputError for a path that is not an existing file, and for one whose name does not
+    end in .keras or that is not a zip archive (what a .keras file is); the model itself is not
+    loaded (no TensorFlow).
+    """
     if model in MODEL_NAMES:
         path = package_file("pretrained", f"{model}.keras")
         return path if os.path.isfile(path) else None
@@ -226,8 +231,10 @@ def fill_missing(ts, days=None):
 
     The rule (documented in docs/usage.md): linear interpolation in time between the pixel's
     nearest dates with data, the nearest value before the first / after the last of them.
-    Pixels that are NaN on every date (no-data) stay NaN. ``ts`` (n, h, w); ``days`` (n,) the
-    acquisition times (default: equally spaced). Returns a new array (or ``ts`` if nothing to fill).
+    Pixels that are NaN on every date (no-data) stay NaN; +-inf is not filled (callers turn it into
+    NaN first). ``ts`` (n, h, w); ``days`` (n,) increasing acquisition times in any unit, only their
+    ratios matter (despite the name, :func:`run_dlae` passes decimal years; default: equally
+    spaced). Returns a new array (or ``ts`` if nothing to fill).
     """
     nan = np.isnan(ts)
     partial = nan.any(axis=0) & ~nan.all(axis=0)

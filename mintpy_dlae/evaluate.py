@@ -32,7 +32,13 @@ PAPER_READING = {"r2_0.6_from_snr": 0.1, "recovery_down_to_snr": 0.02}   # Fig. 
 
 
 def r2_per_sample(pred, truth):
-    """R² of each sample: pred, truth (N, ...) -> (N,)."""
+    """R² of each sample: pred, truth (N, ...) of one shape -> (N,) float64.
+
+    R² = 1 - SSE / SST over all the elements of a sample, SSE = sum (pred - truth)^2 and SST = sum
+    (truth - mean truth)^2, about the sample's own mean (not about zero), computed in float64.  SST is
+    floored at 1e-30, so a constant truth (e.g. an all-zero pure-noise sample) gives 1 for an exact
+    prediction and a huge negative value otherwise.
+    """
     p = pred.reshape(len(pred), -1).astype(np.float64)
     t = truth.reshape(len(truth), -1).astype(np.float64)
     sse = ((p - t) ** 2).sum(axis=1)
@@ -43,15 +49,23 @@ def r2_per_sample(pred, truth):
 # ------------------------------------------------------------------------------------------------
 # baselines: each maps a synthetic Batch to a cumulative map (N, H, W) and optionally per-date maps
 def baseline_raw(batch):
+    """Raw cumulative map: last minus first date of ``batch.noisy`` (N, T, H, W) -> (N, H, W)."""
     return batch.noisy[:, -1] - batch.noisy[:, 0]
 
 
 def baseline_gaussian(batch, sigma=2.0):
+    """:func:`baseline_raw` smoothed in space by a Gaussian of std ``sigma`` px -> (N, H, W)."""
     return ndimage.gaussian_filter(baseline_raw(batch), sigma=(0, sigma, sigma))
 
 
 def baseline_phase_elevation(batch, sigma=2.0):
-    """Per-date linear fit of displacement against elevation removed, then Gaussian filtering."""
+    """Per-date linear fit of displacement against elevation removed, then Gaussian filtering.
+
+    The empirical phase-elevation correction of the stratified delay (Doin et al. 2009, J. Appl.
+    Geophys.; MintPy's ``tropo_phase_elevation.py``), here one slope per date fitted over the whole
+    patch by least squares, then :func:`baseline_gaussian`'s filter (std ``sigma`` px).
+    ``batch.noisy`` (N, T, H, W), ``batch.elevation`` (N, H, W) metres -> (N, H, W).
+    """
     n, T, H, W = batch.noisy.shape
     h = batch.elevation.reshape(n, 1, -1).astype(np.float64)
     h = h - h.mean(axis=2, keepdims=True)
@@ -70,6 +84,7 @@ def baseline_temporal(batch, sigma=1.0):
 
 
 def baseline_zero(batch):
+    """The all-zero prediction (N, H, W) (the calibration floor of R²)."""
     return np.zeros_like(batch.noisy[:, 0])
 
 
@@ -98,8 +113,13 @@ def test_set(kind="fault", levels=50, per_level=64, snr_range=(0.01, 10.0), size
 def evaluate_model(model, kind="fault", levels=50, per_level=64, snr_range=(0.01, 10.0), batch_size=64,
                    baselines=tuple(BASELINES), progress=True, family="independent", augment=1):
     """Run the protocol; returns a dict table {"snr": [...], "model": [...], "<baseline>": [...],
-    "model_dates": [...], "coverage": [...]} of mean R² per level and the fraction of pixels whose
-    2-sigma interval covers the true cumulative map (``model`` may be None for baselines only).
+    "model_dates": [...], "coverage": [...]}, one value per SNR level: "model" and each baseline,
+    the mean over the level's series of the R² (:func:`r2_per_sample`) of the cumulative map;
+    "model_dates", the mean R² of the model's per-date maps (dates 1..T-1 relative to date 0, all
+    dates and pixels of a series in one R²); "coverage", the fraction of all pixels of the level's
+    series where |cumulative - true cumulative| <= 2 sigma (sigma including the model's
+    ``sigma_scale``).  ``model`` may be None for baselines only (no "model", "model_dates" and
+    "coverage" keys then).
     ``augment``: symmetric copies per series (1, 2, 4 or 8; :func:`mintpy_dlae.inference.predict_windows`);
     a 40 x 40 x 9 series gets 8 from ``denoise(..., augment="auto")``, one pass is the paper's protocol."""
     from tqdm import tqdm
@@ -226,8 +246,14 @@ def calibration_predictions(net, kinds=("fault", "mogi"), n=512, seed=31337):
 def calibrate_sigma(model, kinds=("fault", "mogi"), n=512, seed=31337, target=COVERAGE_TARGET):
     """Factor k for sigma such that |mean - truth| <= 2 k sigma holds for ``target`` of the valid pixels.
 
-    Measured on a calibration batch of the training distribution (seeds disjoint from training,
-    validation and test), per-date maps of all kinds pooled.  Returns (k, report).
+    Measured on a calibration batch of the training distribution (:func:`calibration_predictions`,
+    seeds disjoint from training, validation and test), per-date maps of all kinds pooled: with
+    z = |mean - truth| / sigma_net over the valid pixels and dates with sigma > 0, where sigma_net
+    is the network's own sigma (the predicted sigma divided by the model's current ``sigma_scale``),
+    k = quantile(z, ``target``) / 2.  Returns (k, report); report: target, factor,
+    coverage_before (the 2-sigma coverage of the model as it is: the fraction of z <= 2 x its
+    sigma_scale), pixels, seed, kinds, n_per_kind.  Raises as :func:`mintpy_dlae.model.load_model`
+    does for a bad ``model``.
     """
     from .model import load_model
     net = load_model(model)

@@ -37,11 +37,14 @@ MAX_PIXELS_PER_CALL = 131_072
 class DenoiseResult:
     """What :func:`denoise` returns (float32 metres, NaN at no-data).
 
-    timeseries      (n, H, W)   denoised series relative to the first date
-    cumulative      (n-8, H, W) moving-window cumulative maps; window k covers dates k..k+8
-    timeseries_std  (n, H, W)   1-sigma uncertainty of ``timeseries`` (0 at the first date)
-    cumulative_std  (n-8, H, W) 1-sigma uncertainty of ``cumulative``
+    timeseries      (n, h, w)   denoised series relative to the first date
+    cumulative      (n-8, h, w) moving-window cumulative maps; window k covers dates k..k+8
+    timeseries_std  (n, h, w)   1-sigma uncertainty of ``timeseries`` (0 at the first date)
+    cumulative_std  (n-8, h, w) 1-sigma uncertainty of ``cumulative``
     augment         int         symmetric copies averaged per window (1 = one plain pass)
+
+    (h, w) = (H, W), the whole array, or the shape of ``box`` (y1 - y0, x1 - x0) when
+    :func:`denoise` was given one; the maps then cover the box only.
     """
     timeseries: np.ndarray
     cumulative: np.ndarray
@@ -51,7 +54,11 @@ class DenoiseResult:
 
     @property
     def significance(self):
-        """|cumulative| / cumulative_std (n-8, H, W): above ~3, deformation is detected."""
+        """|cumulative| / cumulative_std (n-8, h, w), unitless: above ~3, deformation is detected.
+
+        NaN at no-data; where cumulative_std is 0 (a model without an uncertainty head gives 0
+        everywhere) +inf, or NaN where the cumulative map is 0 too.
+        """
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.abs(self.cumulative) / self.cumulative_std
 
@@ -196,7 +203,13 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
     of sight, strike and turbulence orientation), so every symmetric copy is an equally valid input;
     the average keeps what all copies agree on.  The std is the root mean square of the copies' std
     (the copies see the same data, so their errors are not independent).  Costs ``augment`` passes.
+    ``batch_size``: windows per network call (at most; also capped so that a call holds at most
+    :data:`MAX_PIXELS_PER_CALL` pixel-windows, and at least 1).  ``precision``: 'auto', 'float32'
+    or 'bfloat16' (:func:`mintpy_dlae.config.resolve_precision`).
     Returns a :class:`WindowPrediction`; the std maps are 0 for a model without an uncertainty head.
+    Raises ValueError when neither ``elevation`` nor ``elevation_normalised`` is given, for a bad
+    ``precision`` or ``augment``, and, like :func:`mintpy_dlae.model.load_model`, FileNotFoundError /
+    ValueError for a model name or path that is missing or not a mintpy_dlae model.
     """
     augment = resolve_augment(augment, int(np.prod(noisy.shape[2:])) * len(noisy))
     if augment > 1:
@@ -416,7 +429,11 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     nothing to denoise (every pixel no-data, masked out or without elevation; not raised when ``box``
     is given: a block of a larger frame may hold no data, and its result is all NaN); TypeError for
     a ``ts``, ``elevation`` or ``mask`` of a non-numeric dtype (bool, complex, str, object ``ts``), a
-    scalar mask and a ``model`` that is not a name, path or model.
+    scalar mask and a ``model`` that is not a name, path or model.  Loading the model raises
+    FileNotFoundError for a model name whose shipped file is missing or a path that does not exist,
+    and ValueError for a file that is not a mintpy_dlae .keras model
+    (:func:`mintpy_dlae.model.load_model`); a ``precision`` other than 'auto', 'float32' or
+    'bfloat16' and an ``augment`` other than 'auto', 1, 2, 4 or 8 raise ValueError.
 
     Stitching (``docs/method.md``): window k gives the deformation at dates k+1..k+8 relative to date k.
     The increment of every interval t-1 -> t is the weighted mean, over the windows that cover it, of

@@ -27,7 +27,14 @@ from .constants import WINDOW  # noqa: E402  (one window length)
 
 
 def detrended_noise(ts, years, valid):
-    """Residual of ts (n, H, W) after a per-pixel least-squares line in time (years (n,)); 0 off ``valid``."""
+    """Residual of ts (n, H, W) after a per-pixel least-squares line in time, re-referenced to date 0.
+
+    ``ts`` in metres (any unit: the output has the same), ``years`` (n,) decimal years, ``valid``
+    (H, W) bool.  The line is fitted in float64 with NaN taken as 0; the residual of
+    each pixel then has its date-0 value subtracted, so date 0 is 0 everywhere.  Returns float32
+    (n, H, W), 0 off ``valid``; a NaN of ``ts`` on a valid pixel stays NaN on that date (on every
+    date if it is at date 0), so give finite values on valid pixels (:func:`load_detrended` does).
+    """
     G = np.stack([np.ones_like(years), years - years.mean()], axis=1).astype(np.float64)
     y = ts.reshape(len(ts), -1).astype(np.float64)
     coef, *_ = np.linalg.lstsq(G, np.nan_to_num(y), rcond=None)
@@ -37,11 +44,14 @@ def detrended_noise(ts, years, valid):
 
 
 def signal_map(kind, shape, center, incidence=35.0, azimuth=-102.0, depth=8.0):
-    """LOS field (H, W) of a unit source at ``center`` (row, col), peak |value| 1, pixel units.
+    """LOS field (H, W) of a unit source at ``center`` (row, col) px, float32, divided by its peak
+    |value| (so max |value| = 1, unitless), source geometry in pixel units.
 
+    ``shape`` (H, W) px; ``incidence``, ``azimuth`` degrees (MintPy's convention,
+    :mod:`mintpy_dlae.physics.los`; the default is a Sentinel-1 descending look).
     kind "mogi": a point source at ``depth`` px (subsidence: negative dV);
     kind "fault": a thrust (rake 90 deg, dip 30 deg, strike 30 deg) 20 px long and 10 px wide with its
-    top edge at 2 px depth.
+    top edge at 2 px depth (``depth`` is not used).  Raises ValueError for another ``kind``.
     """
     H, W = shape
     rows, cols = np.mgrid[0:H, 0:W].astype(np.float64)
@@ -62,7 +72,9 @@ def signal_map(kind, shape, center, incidence=35.0, azimuth=-102.0, depth=8.0):
 
 
 def history(name, num_dates=WINDOW):
-    """Normalised history (T,), 0 at date 0 and 1 at the last: 'step' (at mid-window) or 'steady'."""
+    """Normalised history (num_dates,) float32, unitless, 0 at date 0 and 1 at the last: 'step' (0
+    before date num_dates // 2, 1 from it) or 'steady' (t / (num_dates - 1)).  Raises ValueError
+    for another ``name``."""
     t = np.arange(num_dates, dtype=np.float64)
     if name == "step":
         return (t >= num_dates // 2).astype(np.float32)
@@ -80,6 +92,10 @@ def mask_core(valid, shape, radius=4.0):
 
 
 def gain_and_correlation(pred, truth, valid):
+    """(gain, correlation) of ``pred`` against ``truth`` over the ``valid`` pixels (arrays of one
+    shape, e.g. (H, W) maps in metres; ``valid`` bool), in float64: the least-squares gain
+    sum(p t) / sum(t t) (denominator floored at 1e-30) and the Pearson correlation of p and t
+    (0 when p is constant)."""
     p, t = pred[valid].astype(np.float64), truth[valid].astype(np.float64)
     gain = float((p * t).sum() / max((t * t).sum(), 1e-30))
     corr = float(np.corrcoef(p, t)[0, 1]) if p.std() > 0 else 0.0
@@ -90,9 +106,16 @@ def run_injection(model, noise, elevation, valid, center, factors=(2.0, 5.0, 10.
                   histories=("step", "steady"), core_radius=4.0, denoise_kwargs=None):
     """Inject, denoise and score; returns a list of dict rows.
 
-    noise (9, H, W) metres (a detrended real window, 0 at invalid pixels), elevation (H, W), valid (H, W).
-    Each row: kind, history, core (bool), factor, peak_m, gain, correlation, and the same for the raw
-    cumulative map (``raw_gain`` = 1 + noise leakage, for reference).
+    ``model``: a model name, path or loaded model (:func:`mintpy_dlae.inference.denoise`); ``noise``
+    (9, H, W) metres (a detrended real window, :func:`window_noise`, 0 at invalid pixels);
+    ``elevation`` (H, W) metres; ``valid`` (H, W) bool; ``center`` (row, col) px of the injected
+    source (:func:`signal_map`); ``factors``: peak |cumulative| of the injected signal in units of
+    the std of the noise's cumulative map (noise[-1] - noise[0]) over the valid pixels;
+    ``core_radius`` px (:func:`mask_core`); ``denoise_kwargs`` go to ``denoise``.
+    Every kind, history and factor is run without and with a decorrelated core.  Each row: kind,
+    history, core (bool), factor, peak_m (the peak |cumulative| injected, metres), gain, correlation
+    (:func:`gain_and_correlation` of the denoised cumulative map on the valid pixels), and the same
+    for the raw cumulative map (``raw_gain`` = 1 + noise leakage, for reference).
     """
     from .inference import denoise
     kw = dict(denoise_kwargs or {})
@@ -157,8 +180,10 @@ def load_detrended(ts_file, mask_file, geometry_file):
 
 
 def window_noise(noise, valid, start, num_dates=WINDOW):
-    """Dates start..start+8 of detrended noise, relative to the first, 0 off ``valid`` and a 1e-7
-    offset on valid pixels (MintPy no-data is 0 on every date; the reference pixel is valid data)."""
+    """Dates start..start+num_dates-1 of detrended noise ``noise`` (n, H, W) metres, relative to date
+    ``start``: float32 (num_dates, H, W), 0 off ``valid`` (H, W) bool and a 1e-7 offset on valid
+    pixels (MintPy no-data is 0 on every date; the reference pixel is valid data).  Needs
+    start + num_dates <= n: a shorter window comes back otherwise, without an error."""
     w = np.where(valid[None], noise[start:start + num_dates] - noise[start], 0.0).astype(np.float32)
     w[:, valid] += np.float32(1e-7)
     return w

@@ -205,7 +205,10 @@ def check_mask(path, shape, ts_file=None, dataset=None):
 
     Raises DlaeInputError for: a missing or non-HDF5 file, no 2D mask dataset (or no ``dataset``),
     a mask whose shape differs from ``shape``, LENGTH/WIDTH attributes that are missing or differ
-    from the mask's shape, and values other than 0 and 1 (not a mask).
+    from the mask's shape, a floating-point dataset with values other than 0, 1 and NaN (e.g.
+    temporalCoherence: not a mask), and a dtype that is neither bool, integer nor floating point.
+    Bool and integer datasets are accepted whatever their values: :func:`read_mask` counts every
+    non-zero value as valid (NaN in a float mask is invalid).
     """
     path = _check_h5(path, "mask")
     dsets = _datasets(path)
@@ -271,6 +274,9 @@ def check_output(out_files, in_files, update=False, force=False):
       :func:`provenance_matches`); otherwise 'run'. Only the main output's time counts because
       MintPy's reference_date step edits the time-series files of the chain in place.
     * otherwise                              -> DlaeInputError (never overwrite silently)
+
+    Returns 'run' or 'skip'.  Raises DlaeInputError also, before looking at the files' times, when
+    an output path is a folder, does not end in .h5, or is one of ``in_files``.
     """
     out_files = [os.fspath(f) for f in out_files]
     in_abs = {os.path.abspath(f) for f in in_files if f}
@@ -325,7 +331,9 @@ def _mintpy_box(box):
 
 
 def read_timeseries(path, box=None):
-    """Read ``timeseries`` in ``box`` (a Box) as float32 (num_date, rows, cols).
+    """Read ``timeseries`` in ``box`` (a Box; None: the whole frame) as float32 (num_date, rows, cols),
+    in the file's unit (metres for a file that passed :func:`check_timeseries`), no-data as stored
+    (0 or NaN).  Raises TypeError for a box that is not a Box.
 
     Read with h5py, as MintPy's readfile.read would (a plain slice of the dataset): MintPy's reader
     opens the file as a ``timeseries`` object, which fails on a REF_DATE that is not one of the
@@ -353,7 +361,13 @@ def read_timeseries_info(path):
 
 
 def read_geometry(path, box=None, angles=("incidenceAngle", "azimuthAngle")):
-    """Read ``height`` and, when present, the LOS angles in ``box``; missing angles are None."""
+    """Read ``height`` and, when present, the LOS angles in ``box`` (a Box; None: the whole frame).
+
+    Returns a dict of float32 (rows, cols) arrays: "height" (metres) and each name in ``angles``
+    (by default "incidenceAngle" and "azimuthAngle", degrees, MintPy's convention,
+    :mod:`mintpy_dlae.physics.los`), None for one the file lacks.  Raises TypeError for a box that
+    is not a Box.
+    """
     present = _datasets(path)
     box = _mintpy_box(box)
     out = {"height": readfile.read(path, datasetName="height", box=box, print_msg=False)[0]}
@@ -623,7 +637,12 @@ def rereference_variance(var_file, ref_date, max_memory=1.0):
 
 
 def write_block(out_file, data, dataset, box):
-    """Write a 2D or 3D block (spatial dims last) into ``dataset`` at ``box`` (a Box)."""
+    """Write ``data`` into ``dataset`` of the existing file ``out_file`` at ``box`` (a Box): a 2D
+    (rows, cols) block, or a 3D (k, rows, cols) block into dates (or layers) 0..k-1, with (rows, cols)
+    the box's shape, in the dataset's unit (metres for a time series, m^2 for a variance file).
+    Returns None.  Raises TypeError for a plain tuple or other non-Box ``box`` (the order would be
+    ambiguous).
+    """
     _mintpy_box(box)                   # a Box, not an ambiguous tuple
     block = [box.y0, box.y1, box.x0, box.x1]
     if data.ndim == 3:

@@ -1,8 +1,8 @@
 """The convolutional auto-encoder of Rouet-Leduc et al. (2021), as a serialisable Keras model.
 
 Architecture (paper facts: 11 convolutional layers, time pooled away over the first layers,
-elevation added after time is gone, purely convolutional so any H x W; layer details are the
-reconstruction of ``reference/architecture.md``):
+elevation added after time is gone, purely convolutional so any H x W; the layer details are our
+reconstruction, described in ``docs/method.md``, "The network"):
 
     series (B, T=9, H, W, C)  ->  Conv3D(F, 3x3x3)  -> MaxPool over time (3)
                               ->  Conv3D(F, 3x3x3) x 2 (3 dates) -> MaxPool over time (3) -> (B, H, W, F)
@@ -91,13 +91,28 @@ class DlaeNet(keras.Model):
             a strong signal can pass without having to be rebuilt from pooled features.
         uncertainty: bool. Also predict log sigma, the standard deviation of the error of each map
             (trained with a Gaussian negative log-likelihood), in the units of the target.
-        sigma_scale: float. Factor applied to sigma at inference, chosen after training so that the
-            2-sigma interval covers the truth for 95 % of validation pixels (1 = none).
+        sigma_scale: float. Factor applied to sigma at inference
+            (:func:`mintpy_dlae.inference.predict_windows`; the network's outputs do not include it);
+            1 = none.  Set after training by :func:`mintpy_dlae.evaluate.calibrate_sigma` and
+            :func:`mintpy_dlae.evaluate.apply_sigma_scale`: the factor k for which |mean - truth| <=
+            2 k sigma holds for 95 % of the valid pixels and dates of its own calibration set
+            (synthetic series of the training distribution, seeds disjoint from training, validation
+            and test).
 
-    Inputs: {"series": (B, T, H, W, input_channels), "elevation": (B, H, W, 1)}.
-    Outputs: {"dates": (B, H, W, T-1) mean, "cumulative": (B, H, W, 1) = last date}; with
-    ``uncertainty`` also "dates_log_sigma", "cumulative_log_sigma" and "dist" (mean and log sigma
-    concatenated, what the training loss sees).
+    Inputs: {"series": (B, T, H, W, input_channels), "elevation": (B, H, W, 1)}: the normalised
+    window and elevation of :func:`mintpy_dlae.dataset.model_inputs`.
+    Outputs, in units of the window's noise scale s (:func:`mintpy_dlae.dataset.window_scale`;
+    inference multiplies by s to get metres): {"dates": (B, H, W, T-1) mean, "cumulative": (B, H, W, 1)
+    = last date}; with ``uncertainty`` also "dates_log_sigma" (B, H, W, T-1), natural log of sigma in
+    the same units, soft-clipped to (-6, 6), "cumulative_log_sigma" (B, H, W, 1) and "dist"
+    (B, H, W, 2(T-1)), mean and log sigma concatenated, what the training loss sees.  With
+    ``output="cumulative"`` there is no "dates" key: {"cumulative": (B, H, W, 1)}, with
+    ``uncertainty`` also "dates_log_sigma" and "cumulative_log_sigma" (both (B, H, W, 1)) and
+    "dist" (B, H, W, 2).
+
+    Raises ValueError when the product of ``pools`` is not ``num_dates``, ``num_conv3d`` <
+    len(pools), ``elevation_layer`` is outside [num_conv3d + 1, num_conv3d + num_conv2d + 1],
+    ``output`` is not "dates" or "cumulative", or ``dilations`` does not have ``num_conv2d`` values.
     """
 
     def __init__(self, filters=64, filters_2d=64, num_dates=9, pools=(3, 3), num_conv3d=3, num_conv2d=7,
@@ -335,7 +350,13 @@ def pretrained_dir():
 
 
 def resolve_model_path(model):
-    """'fault' / 'mogi' -> the shipped .keras file; otherwise the given path.  Raises on bad input."""
+    """'fault' / 'mogi' -> the shipped .keras file; otherwise the given path (str or os.PathLike).
+
+    Raises FileNotFoundError when a shipped model's file is missing (incomplete install) or the path
+    is not an existing file, ValueError for an existing file whose name does not end in .keras, and
+    TypeError for a ``model`` that is neither a name nor a path.  The file's content is not read
+    (:func:`load_model` checks it).
+    """
     if isinstance(model, str) and model in PRETRAINED:
         path = os.path.join(pretrained_dir(), f"{model}.keras")
         if not os.path.isfile(path):

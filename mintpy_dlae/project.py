@@ -48,9 +48,16 @@ def build_project(work_dir, num_date=20, shape=(50, 60), kind="fault", seed=0, a
                   turbulence_std=(0.004, 0.012), name=None, template_options=None):
     """Write a synthetic MintPy project into ``work_dir``; return its :class:`Truth`.
 
+    num_date         - acquisitions, 12 days apart from 2020-01-01 (>= 9)
+    shape            - (length, width): rows and columns of the frame, 3 arc-second (~90 m) pixels
+                       on a geographic grid (the Truth arrays are (num_date, length, width))
+    kind             - "fault" (Okada) or "mogi"
+    seed             - seed of every random draw (the same seed writes the same project)
     amplitude        - peak |LOS| of the final deformation (m)
     turbulence_std   - range of the per-date turbulent delay std (m)
     template_options - extra ``key: value`` lines for the template (e.g. {"mintpy.dlae": "yes"})
+
+    Raises ValueError for a ``kind`` other than "fault" or "mogi" and for ``num_date`` < 9.
     """
     if kind not in ("fault", "mogi"):
         raise ValueError(f"kind = {kind!r}: expected 'fault' or 'mogi'")

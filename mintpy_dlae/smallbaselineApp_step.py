@@ -1,7 +1,8 @@
 """smallbaselineApp with a ``correct_dlae`` step right after ``correct_troposphere``.
 
-MintPy has no step registry, so (see reference notes §2.4/§2.5) the plugin subclasses
-``TimeSeriesAnalysis``:
+MintPy has no step registry (``mintpy/smallbaselineApp.py``: ``TimeSeriesAnalysis.run`` dispatches
+the fixed ``STEP_LIST`` of ``mintpy/defaults/template.py`` by name), so the plugin subclasses
+``TimeSeriesAnalysis`` (``docs/design.md``):
 
 * ``_read_template`` appends the ``mintpy.dlae.*`` section (:func:`mintpy_dlae.config.template_text`,
   or the options an older section lacks) to the work-dir smallbaselineApp.cfg, lets MintPy copy the
@@ -71,6 +72,18 @@ class DlaeTimeSeriesAnalysis(TimeSeriesAnalysis):
 
     @staticmethod
     def get_timeseries_filename(template, work_dir="./"):
+        """MintPy's input/output file names of each step, with the ``correct_dlae`` step added.
+
+        Returns a dict {step: {"input": ..., "output": ...}} like
+        ``TimeSeriesAnalysis.get_timeseries_filename`` (absolute paths in ``work_dir``), where
+        ``correct_dlae`` reads the output of ``correct_troposphere`` and, when the template has
+        ``mintpy.dlae`` = True, writes it with a ``_DLAE`` suffix, and the ``deramp`` and
+        ``correct_topography`` names continue that chain (else its input and output are the same
+        file: the step does nothing); ``reference_date`` gets the sorted list of every file of the
+        chain, ``velocity`` and ``geocode`` the last of them, ``hdfeos5`` that file or its
+        ``geo/geo_*`` version for radar coordinates.  Reads the attributes of the chain's first
+        file (as MintPy does), which must exist.
+        """
         steps = TimeSeriesAnalysis.get_timeseries_filename(template, work_dir)
         fin = fout = steps["correct_troposphere"]["output"]
         if template.get(PREFIX) is True:

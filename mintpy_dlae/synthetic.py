@@ -84,7 +84,13 @@ class Batch:
 
 
 def paper_snr(clean, noise):
-    """Paper SNR per sample: mean |clean[-1] - clean[0]| / std(noise over dates and pixels)."""
+    """Paper SNR per sample (Rouet-Leduc et al. 2021, Nat. Commun. 12:6480): the mean over pixels of
+    |clean[-1] - clean[0]| (the cumulative deformation) divided by the std of the noise over all
+    dates and pixels of the series.
+
+    ``clean``, ``noise`` (N, T, H, W) in one unit (metres); returns (N,) unitless (0 for a series
+    without deformation; the std is floored at 1e-30).
+    """
     signal = np.abs(clean[:, -1] - clean[:, 0]).mean(axis=(1, 2))
     return signal / (noise.reshape(len(noise), -1).std(axis=1) + 1e-30)
 
@@ -192,7 +198,12 @@ def _mogi_sources(m, size, rng, extent=1.0):
 
 def deformation(n, kind, size, num_dates, rng, incidence, azimuth, open_window=False, num_sources=(1, 3),
                 reuse=1, steady=0.0, seasonal=0.0, source_extent=1.0):
-    """Clean LOS deformation (n, T, S, S) relative to date 0, in arbitrary (unit) amplitude.
+    """Clean LOS deformation (n, T, S, S) float32 relative to date 0, in arbitrary (unit) amplitude.
+
+    ``kind`` "fault" gives Okada faults; any other value gives Mogi sources (not checked here:
+    :func:`generate` refuses unknown kinds).  ``rng``: a ``numpy.random.Generator``; ``incidence``,
+    ``azimuth``: (n,) degrees, the line of sight of each series (MintPy's convention,
+    :mod:`mintpy_dlae.physics.los`); ``size`` px (S); ``num_dates`` T.
 
     ``reuse`` > 1 computes only 1/reuse of the source fields and uses each under several of the 8
     flips/rotations of the square patch.  A flipped or rotated elastic field is the field of the
@@ -239,7 +250,10 @@ def _flat(clean, ratio=0.25):
 
 def noise_screens(n, num_dates, size, rng, elevation, incidence, offset=(0.3, 1.5), offset_free=0.0,
                   area_reference=0.0, cells=0.0):
-    """Physical-amplitude atmospheric noise (n, T, S, S) in metres.
+    """Physical-amplitude atmospheric noise (n, T, S, S) float32 in metres.
+
+    ``rng``: a ``numpy.random.Generator``; ``elevation`` (n, S, S) metres (the stratified delay);
+    ``incidence`` (n,) degrees (the zenith stratified coefficient is divided by cos(incidence)).
 
     ``offset`` (low, high): the per-date offset's std is U(low, high) times the screen's std;
     ``offset_free``: fraction of series without it (the reference pixel in or next to the patch);
@@ -336,6 +350,8 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
                               :func:`mintpy_dlae.physics.terrain.random_dem`), where the stratified
                               delay is strongest
     Returns:    Batch(noisy, clean, elevation, incidence, azimuth, snr, pixel_size, valid)
+    Raises ValueError for a ``kind`` not in ("fault", "mogi"), ``num_dates`` < 3, a ``source_extent``
+    dict with keys other than those kinds, and a ``source_extent`` that is not > 0.
     """
     if kind not in KINDS:
         raise ValueError(f"generate: kind must be one of {KINDS}; received kind={kind!r}")

@@ -15,9 +15,10 @@ optimum is mu = the posterior mean of the deformation (no shrinkage beyond what 
 and sigma = the true spread of its error.  It is weighted per pixel by sigma^(2 beta) (held
 constant in the gradient), the beta-NLL of Seitzer et al. (2022, ICLR) with beta = 0.5, which keeps
 the mean from being neglected where sigma is large; no-data pixels get weight 0, and the cumulative
-map (the last date) counts twice.  Learning rate: linear warm-up, then cosine decay to ``lr_floor``
-over the planned sample budget, set per batch from the sample count (a resumed run with the same
-budget continues the same schedule; a larger budget stretches it).
+map (the last date) counts twice.  Learning rate (:func:`lr_at`): linear warm-up, then cosine decay
+to ``lr_floor`` x the peak rate ``lr`` (``lr_floor`` is a fraction, 0.05 by default) over the planned
+sample budget, set per batch from the sample count (a resumed run with the same budget continues the
+same schedule; a larger budget stretches it).
 """
 import functools
 import json
@@ -105,10 +106,27 @@ def _nll_loss_class():
 
 
 def nll_loss(beta=0.5, cumulative_weight=2.0):
+    """The beta-NLL loss of Seitzer et al. (2022, ICLR, "On the pitfalls of heteroscedastic
+    uncertainty estimation with probabilistic neural networks") as a Keras Loss.
+
+    y_true (B, H, W, K + 1): K target maps (units of the window scale) and the validity weight v;
+    y_pred (B, H, W, 2K): K means mu and K log sigmas.  Per sample,
+
+        loss = sum_{pixels, k} c_k v sg(sigma^(2 beta)) [0.5 (y - mu)^2 / sigma^2 + log sigma]
+               / (K sum_{pixels} v + 1e-6)
+
+    with sg the stop-gradient, c_k = 1 except ``cumulative_weight`` for the last map (the cumulative
+    one); ``beta`` = 0 is the plain Gaussian NLL.  Its ``call`` gives one value per sample, (B,),
+    which Keras averages over the batch.
+    """
     return _nll_loss_class()(beta=beta, cumulative_weight=cumulative_weight)
 
 
 def lr_at(step, total_steps, base_lr, warmup_steps, floor):
+    """Learning rate of batch ``step`` (0-based) of a ``total_steps`` schedule: linear warm-up to
+    ``base_lr`` over ``warmup_steps`` (base_lr (step + 1) / warmup_steps), then cosine decay
+    (Loshchilov & Hutter 2017, ICLR, SGDR, without restarts) from ``base_lr`` to ``floor * base_lr``
+    at ``total_steps``, and ``floor * base_lr`` after it; ``floor`` is a fraction of ``base_lr``."""
     if step < warmup_steps:
         return base_lr * (step + 1) / warmup_steps
     frac = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
@@ -138,8 +156,16 @@ def validation_set(kinds, n, size=40, seed=9_000):
 
 
 def validate(model, val, batch_size=64):
-    """Mean R² of the cumulative map per SNR bin (all-zero for reference), 2-sigma coverage and
-    the noise-only output level."""
+    """Scores of ``model`` on the validation :class:`mintpy_dlae.synthetic.Batch` ``val``.
+
+    Returns a dict: "r2", the mean R² (:func:`mintpy_dlae.evaluate.r2_per_sample`) of the cumulative
+    map over the series with SNR > 0 (no-data pixels 0 in prediction and truth); "coverage_2sigma",
+    the fraction of the valid pixels with std > 0 where |cumulative - truth| <= 2 std; when there
+    are pure-noise series (SNR 0), "noise_rms_ratio", the RMS of their output cumulative map over
+    that of the raw one (last minus first date) on their valid pixels; and for each SNR bin
+    [0.01, 0.1), [0.1, 0.5), [0.5, 2), [2, 10.01) that holds series, "r2_snr_<lo>-<hi>" and
+    "zero_snr_<lo>-<hi>", the mean R² of the model and of the all-zero prediction.
+    """
     from .evaluate import r2_per_sample
     from .inference import predict_windows
     pred = predict_windows(model, val.noisy, val.elevation, mask=val.valid, batch_size=batch_size)
@@ -281,6 +307,26 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
     Every epoch (``steps_per_epoch`` batches) the checkpoint, the model and the model card are
     rewritten atomically, so an interrupted run loses at most one epoch and ``resume=True``
     continues with the sample count, optimizer state and generator options (``state.json``) preserved.
+
+    ``out`` must end in ``.keras`` (not checked here; ``dlae_train.py`` checks it); see the module
+    docstring for the files of a run.  ``samples``: the sample budget, which also sets the length of
+    the learning-rate schedule.
+
+    Resume (``resume=True`` and a checkpoint ``<out stem>_ckpt/last.keras`` exists; without one a
+    new run starts): the checkpoint fixes the model (layout, weights, optimizer state), ``kind``, the
+    generator options and the options batch_size, val_size, seed, warmup_steps, beta,
+    cumulative_weight and scale_jitter; ``model_config``, ``init_from``, ``generator`` and those
+    options are ignored.  ``samples``, ``precision`` and, when given in ``options``, steps_per_epoch,
+    lr, lr_floor, global_clipnorm and workers apply.
+
+    Returns (model, state): the compiled Keras model being trained (in the training precision, with
+    its optimizer) and the run's state (the content of ``state.json``).
+
+    Raises FileExistsError when a checkpoint exists and ``resume`` is False; ValueError for a
+    ``precision`` other than 'auto', 'float32' or 'bfloat16', a ``model_config`` that
+    :class:`mintpy_dlae.model.DlaeNet` refuses, or a model without the uncertainty head; the errors
+    of :func:`mintpy_dlae.model.load_model` for ``init_from``; and FloatingPointError when a
+    training step's loss is not finite (the last checkpoint is kept).
     """
     import keras
     from tqdm import tqdm

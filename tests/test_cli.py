@@ -92,3 +92,21 @@ def test_installed_denoise_is_quiet(tmp_path):
     assert "Done" in proc.stdout
     for word in ("cuInit", "absl", "oneDNN", "cuda"):
         assert word not in proc.stdout + proc.stderr
+
+
+def test_train_resume_warns_about_ignored_options(tmp_path, capsys):
+    """dlae_train.py --resume names every option given on the command line that the resume ignores
+    (the run's checkpoint fixes it), and says nothing when none is given.  The resumes have no
+    samples left to train (the budget is reached), which keeps the test quick."""
+    from mintpy_dlae.cli import train as cli
+    out = str(tmp_path / "tiny.keras")
+    common = ["fault", "-o", out, "--samples", "8", "--steps-per-epoch", "1", "--precision", "float32"]
+    cli.main(common + ["--batch-size", "8", "--val-size", "8", "--filters", "4", "--filters-2d", "4"])
+    capsys.readouterr()
+    cli.main(common + ["--resume", "--batch-size", "64", "--filters", "4", "--seed", "3"])
+    err = capsys.readouterr().err
+    assert "WARNING: --batch-size 64 is ignored with --resume (the run's saved value, 8, is used)" in err
+    assert "WARNING: --seed 3 is ignored with --resume (the run's saved value, 0, is used)" in err
+    assert "--filters" not in err                 # given, but the run's own value: nothing ignored
+    cli.main(common + ["--resume", "--steps-per-epoch", "2", "--lr", "1e-4"])   # options a resume takes
+    assert "WARNING" not in capsys.readouterr().err

@@ -1,7 +1,11 @@
 """dlae_train.py: train a mintpy_dlae denoiser on streamed synthetic data (CPU, bf16 when available)."""
 import argparse
+import json
 import os
 import sys
+
+# values of the options that a resume takes from the run's checkpoint instead (None = not given)
+NEW_RUN_DEFAULTS = dict(batch_size=32, val_size=384, seed=0, filters=32, filters_2d=64, elevation_layer=7)
 
 EXAMPLE = """example:
   dlae_train.py mix   -o training/base/base.keras --samples 300000           # fault + mogi, 50/50
@@ -17,18 +21,36 @@ def create_parser():
                    help="source type of the training data (mix: fault and mogi, half each)")
     p.add_argument("-o", "--output", required=True, help="output model file (.keras); checkpoints go to <stem>_ckpt/")
     p.add_argument("--samples", type=int, default=200_000, help="total training samples (learning-rate schedule length)")
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of --output")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--steps-per-epoch", type=int, default=100, help="batches between checkpoints / validations")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the last checkpoint of --output (if there is none, a new run starts). "
+                        "A resume takes kind, --batch-size, --val-size, --seed, --init-from and the model layout "
+                        "(--filters, --filters-2d, --elevation-layer) from the run's checkpoint and warns about "
+                        "any of them given here with another value; --samples, --steps-per-epoch, --precision "
+                        "and, when given, --lr and --clipnorm come from the command line")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help=f"series per training step (default {NEW_RUN_DEFAULTS['batch_size']}; "
+                        "a resume keeps the run's)")
+    p.add_argument("--steps-per-epoch", type=int, default=100,
+                   help="batches between checkpoints / validations (default 100, also on a resume)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (Adam; default 1e-3, or the resumed run's)")
-    p.add_argument("--clipnorm", type=float, default=None, help="global gradient-norm clipping (default 1.0)")
-    p.add_argument("--val-size", type=int, default=384, help="validation series checked after every epoch")
-    p.add_argument("--init-from", default=None, help="start a new run from the weights of this .keras model")
-    p.add_argument("--filters", type=int, default=32, help="Conv3D filters")
-    p.add_argument("--filters-2d", type=int, default=64, help="Conv2D filters")
-    p.add_argument("--elevation-layer", type=int, default=7, help="conv layer (1-based) that receives elevation")
+    p.add_argument("--clipnorm", type=float, default=None,
+                   help="global gradient-norm clipping (default 1.0, or the resumed run's)")
+    p.add_argument("--val-size", type=int, default=None,
+                   help=f"validation series checked after every epoch (default {NEW_RUN_DEFAULTS['val_size']}; "
+                        "a resume keeps the run's)")
+    p.add_argument("--init-from", default=None,
+                   help="start a new run from the weights of this .keras model (ignored when --resume "
+                        "continues a run)")
+    p.add_argument("--filters", type=int, default=None,
+                   help=f"Conv3D filters (default {NEW_RUN_DEFAULTS['filters']}; a resume keeps the run's)")
+    p.add_argument("--filters-2d", type=int, default=None,
+                   help=f"Conv2D filters (default {NEW_RUN_DEFAULTS['filters_2d']}; a resume keeps the run's)")
+    p.add_argument("--elevation-layer", type=int, default=None,
+                   help="conv layer (1-based) that receives elevation "
+                        f"(default {NEW_RUN_DEFAULTS['elevation_layer']}; a resume keeps the run's)")
     p.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=None,
+                   help=f"seed of the training stream (default {NEW_RUN_DEFAULTS['seed']}; a resume keeps the run's)")
     return p
 
 
@@ -44,18 +66,55 @@ def cmd_line_parse(iargs=None):
     return inps
 
 
+def resume_ignored(inps, kind, saved):
+    """Warning lines for the options given on the command line that a resume ignores (the run's
+    checkpoint fixes them): kind, --batch-size, --val-size, --seed, --init-from and the model layout,
+    each when its value differs from the saved one in ``saved`` (the run's state.json; None or a
+    missing entry: any given value is reported)."""
+    saved = saved or {}
+    options, layout = saved.get("options", {}), saved.get("model_config", {})
+    init_from = None if inps.init_from is None else os.path.basename(inps.init_from)   # state.json keeps the name
+    checks = [("kind", inps.kind, kind, saved.get("kind")),
+              ("--batch-size", inps.batch_size, inps.batch_size, options.get("batch_size")),
+              ("--val-size", inps.val_size, inps.val_size, options.get("val_size")),
+              ("--seed", inps.seed, inps.seed, options.get("seed")),
+              ("--init-from", inps.init_from, init_from, saved.get("init_from")),
+              ("--filters", inps.filters, inps.filters, layout.get("filters")),
+              ("--filters-2d", inps.filters_2d, inps.filters_2d, layout.get("filters_2d")),
+              ("--elevation-layer", inps.elevation_layer, inps.elevation_layer, layout.get("elevation_layer"))]
+    lines = []
+    for flag, shown, value, old in checks:
+        if value is None or (old is not None and value == old):
+            continue
+        was = "" if old is None else f", {old},"
+        used = "the checkpoint's weights are used" if flag == "--init-from" else f"the run's saved value{was} is used"
+        lines.append(f"WARNING: {flag} {shown} is ignored with --resume ({used})")
+    return lines
+
+
 def main(iargs=None):
     inps = cmd_line_parse(iargs)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from mintpy_dlae.train import train
-    config = dict(filters=inps.filters, filters_2d=inps.filters_2d, elevation_layer=inps.elevation_layer)
+    from mintpy_dlae.train import _paths, train
+    given = {k: getattr(inps, k) for k in NEW_RUN_DEFAULTS}
+    value = {k: NEW_RUN_DEFAULTS[k] if v is None else v for k, v in given.items()}
+    config = dict(filters=value["filters"], filters_2d=value["filters_2d"], elevation_layer=value["elevation_layer"])
     kind = {"fault": 0.5, "mogi": 0.5} if inps.kind == "mix" else inps.kind
     print("dlae_train.py " + " ".join(sys.argv[1:] if iargs is None else iargs), flush=True)
+    _, _, ckpt, state_path = _paths(inps.output)
+    if inps.resume and os.path.isfile(ckpt):
+        try:
+            with open(state_path) as f:
+                saved = json.load(f)
+        except (OSError, ValueError):
+            saved = None
+        for line in resume_ignored(inps, kind, saved):
+            print(line, file=sys.stderr, flush=True)
     # options left unset keep the defaults (new run) or the resumed run's values
-    given = {"lr": inps.lr, "global_clipnorm": inps.clipnorm}
+    override = {"lr": inps.lr, "global_clipnorm": inps.clipnorm}
     train(kind, inps.output, samples=inps.samples, resume=inps.resume, model_config=config, init_from=inps.init_from,
-          precision=inps.precision, batch_size=inps.batch_size, steps_per_epoch=inps.steps_per_epoch,
-          seed=inps.seed, val_size=inps.val_size, **{k: v for k, v in given.items() if v is not None})
+          precision=inps.precision, batch_size=value["batch_size"], steps_per_epoch=inps.steps_per_epoch,
+          seed=value["seed"], val_size=value["val_size"], **{k: v for k, v in override.items() if v is not None})
     print(f"model written: {inps.output}")
     return 0
 

@@ -4,9 +4,12 @@ Turbulence is a stationary, isotropic Gaussian random field with a von Karman-ty
 
     P(k) ~ (k**2 + k0**2) ** (-slope / 2),        k0 = 1 / (2 pi outer_scale)
 
-so that ``slope`` is the 2-D radial PSD slope at wavelengths shorter than the outer scale
-(Hanssen 2001: 8/3 to 11/3 between 0.25 and 50 km; an exponential covariance, Lohman & Simons 2005,
-is slope 3), and the field flattens (finite variance) at wavelengths beyond ``outer_scale``.
+with k the wavenumber in cycles per pixel (``scipy.fft.fftfreq``) and ``outer_scale`` in pixels, so
+that ``slope`` is the 2-D radial PSD slope at wavelengths well below 2 pi ``outer_scale`` (Hanssen
+2001: 8/3 to 11/3 between 0.25 and 50 km; an exponential covariance, Lohman & Simons 2005, is slope
+3), and the spectrum flattens (finite variance) at wavelengths beyond 1 / k0 = 2 pi ``outer_scale``
+pixels: ``outer_scale`` is the corner in angular wavenumber (2 pi k0 = 1 / outer_scale), not in
+wavelength.
 Fields are made by filtering white noise in the Fourier domain on a padded grid and cropping, so the
 periodic wrap-around of the FFT does not show.
 
@@ -47,10 +50,12 @@ def _amplitude_filter(shape, slope, outer_scale, k2=None):
 
 
 def spectral_fields(n, shape, rng, slope=8 / 3, outer_scale=np.inf, pad=2):
-    """``n`` zero-mean, unit-variance Gaussian fields of ``shape`` with the spectrum above.
+    """``n`` zero-mean, unit-variance Gaussian fields of ``shape`` (H, W) with the spectrum above.
 
     The fields are generated on a grid ``pad`` times larger and cropped, then each field is scaled to
-    unit standard deviation over the crop.  ``outer_scale`` is in pixels.
+    unit standard deviation over the crop.  ``rng``: a ``numpy.random.Generator`` (not a seed);
+    ``slope``: the 2-D PSD slope (unitless); ``outer_scale`` in pixels (np.inf: a pure power law).
+    Returns float32 (n, H, W), unitless.
     """
     big = (int(shape[0] * pad), int(shape[1] * pad))
     amp = _amplitude_filter(big, slope, outer_scale)
@@ -194,6 +199,10 @@ def random_stratified_coefficients(n, num_dates, rng, incidence=None, sigma_rang
     et al. 2003 measured ~5 mm/km, wet seasons and volcanoes reach a few cm/km), divided by
     cos(incidence).  For an exponential refractivity profile with scale height H, the curvature is
     k2 ~ -k1 / (2H); a 30 % jitter is added.
+
+    ``rng``: a ``numpy.random.Generator``; ``incidence``: (n,) degrees, or None (zenith);
+    ``scale_height``: the range of H, km.  Returns (k1, k2), float32 (n, num_dates): k1 in m/km and
+    k2 in m/km^2, the units :func:`stratified` takes.
     """
     sigma1 = np.exp(rng.uniform(*np.log(sigma_range), size=(n, 1)))
     if incidence is not None:

@@ -93,7 +93,10 @@ def okada85_local(x, y, d, dip, length, width, U1=0.0, U2=0.0, U3=0.0, nu=0.25):
                 length, width - fault length along strike and width up-dip
                 U1, U2, U3    - strike-slip (+ left-lateral), dip-slip (+ reverse), opening
                 nu     - Poisson's ratio (0.25: lambda = mu, as in Okada's Table 2)
-    Returns:    ux, uy, uz - displacement along x, y and up
+                All are scalars or arrays broadcast together by numpy.
+    Returns:    ux, uy, uz - displacement along x, y and up, arrays of the broadcast shape, in the
+                unit of U1, U2, U3 (the length unit of x, y, d, length and width cancels)
+    Raises ValueError when ``dip`` mixes vertical (|cos dip| < 1e-6) and non-vertical values in one call.
     """
     dp = np.deg2rad(np.asarray(dip))
     sd, cd = np.sin(dp), np.cos(dp)
@@ -141,7 +144,10 @@ def okada85(e, n, xc, yc, depth, strike, dip, length, width, rake, slip, opening
                             90 reverse/thrust, -90 normal)
                 slip      - slip amplitude (output has the unit of slip and opening)
                 opening   - tensile opening
-    Returns:    ue, un, uu
+    Returns:    ue, un, uu - east, north, up displacement, arrays of the broadcast shape of the
+                inputs (e.g. (B, P) for sources (B, 1) and points (1, P)), in the unit of slip
+    Raises ValueError when ``dip`` mixes vertical (90 deg) and non-vertical values in one call
+    (:func:`okada85_local`).
     """
     st = np.deg2rad(strike)
     dp = np.deg2rad(dip)

@@ -23,7 +23,12 @@ def jacksboro_dem():
 
 
 def real_patches(n, size, rng):
-    """Random crops of the Jacksboro DEM with flips/rotations, relief scaled and offset."""
+    """Random crops of the Jacksboro DEM with flips/rotations, relief scaled x0.05-3 (log-uniform).
+
+    ``rng``: a ``numpy.random.Generator``.  Returns float32 (n, size, size) metres, each patch with
+    zero mean (the caller adds the base elevation).  Raises ValueError when ``size`` exceeds the
+    DEM's shorter side (344 px).
+    """
     dem = jacksboro_dem()
     if size > min(dem.shape):
         raise ValueError(f"real_patches: size={size} larger than the sample DEM {dem.shape}")
@@ -61,6 +66,10 @@ def fractal_patches(n, size, rng, slope=(3.0, 4.7), relief_std=(2.0, 300.0)):
 
 def random_dem(n, size, rng, real_fraction=0.5, base=(0.0, 3000.0), steep=0.0, steep_relief=(400.0, 3000.0)):
     """Mix of real and fractal patches with a random base elevation (m).
+
+    Returns float32 (n, size, size) metres: a fraction ``real_fraction`` (on average) of
+    :func:`real_patches`, the rest :func:`fractal_patches`, each shifted so that its lowest pixel is
+    at a base elevation drawn uniformly in ``base`` (m).  ``rng``: a ``numpy.random.Generator``.
 
     ``steep``: fraction of patches rescaled to mountain relief, their 1-99 % height range drawn
     log-uniformly in ``steep_relief`` (m): volcano flanks and ranges where the stratified delay
