@@ -25,13 +25,13 @@ def create_parser():
                    help="continue from the last checkpoint of --output (if there is none, a new run starts). "
                         "A resume takes kind, --batch-size, --val-size, --seed, --init-from and the model layout "
                         "(--filters, --filters-2d, --elevation-layer) from the run's checkpoint and warns about "
-                        "any of them given here with another value; --samples, --steps-per-epoch, --precision "
-                        "and, when given, --lr and --clipnorm come from the command line")
+                        "any of them given here with another value; --samples, --precision and, when given, "
+                        "--steps-per-epoch, --lr and --clipnorm come from the command line")
     p.add_argument("--batch-size", type=int, default=None,
                    help=f"series per training step (default {NEW_RUN_DEFAULTS['batch_size']}; "
                         "a resume keeps the run's)")
-    p.add_argument("--steps-per-epoch", type=int, default=100,
-                   help="batches between checkpoints / validations (default 100, also on a resume)")
+    p.add_argument("--steps-per-epoch", type=int, default=None,
+                   help="batches between checkpoints / validations (default 100, or the resumed run's)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (Adam; default 1e-3, or the resumed run's)")
     p.add_argument("--clipnorm", type=float, default=None,
                    help="global gradient-norm clipping (default 1.0, or the resumed run's)")
@@ -111,9 +111,9 @@ def main(iargs=None):
         for line in resume_ignored(inps, kind, saved):
             print(line, file=sys.stderr, flush=True)
     # options left unset keep the defaults (new run) or the resumed run's values
-    override = {"lr": inps.lr, "global_clipnorm": inps.clipnorm}
+    override = {"lr": inps.lr, "global_clipnorm": inps.clipnorm, "steps_per_epoch": inps.steps_per_epoch}
     train(kind, inps.output, samples=inps.samples, resume=inps.resume, model_config=config, init_from=inps.init_from,
-          precision=inps.precision, batch_size=value["batch_size"], steps_per_epoch=inps.steps_per_epoch,
+          precision=inps.precision, batch_size=value["batch_size"],
           seed=value["seed"], val_size=value["val_size"], **{k: v for k, v in override.items() if v is not None})
     print(f"model written: {inps.output}")
     return 0
