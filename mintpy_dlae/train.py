@@ -368,7 +368,14 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
                      if k in ("steps_per_epoch", "lr", "lr_floor", "global_clipnorm", "workers")})
         _nll_loss_class()        # register the loss class: a fresh process must know it to load the checkpoint
         model = keras.saving.load_model(ckpt, compile=True)
-        log.info("resumed %s at %d samples", ckpt, state["samples_seen"])
+        _say(progress, f"resumed {ckpt} at {state['samples_seen']} samples (budget {int(samples)})")
+        if state["samples_seen"] < int(samples) and os.path.isfile(card_path):
+            with open(card_path) as f:
+                calibrated = "sigma_calibration" in json.load(f)
+            if calibrated:
+                log.warning("train: %s was sigma-calibrated; the new weights drop that calibration from the "
+                            "model and its card: run dlae_evaluate.py %s --calibrate-sigma again after "
+                            "training", out, out)
     else:
         opts = dict(DEFAULTS, **options)
         config = dict(shipped_config(), **(model_config or {}))
@@ -396,6 +403,12 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
 
     bs, spe = int(opts["batch_size"]), int(opts["steps_per_epoch"])
     total_steps = max(1, int(samples) // bs)
+    if state["samples_seen"] >= int(samples):
+        _say(progress, f"nothing to train: {out} has seen {state['samples_seen']} samples, the budget is "
+                       f"{int(samples)} (give a larger --samples to continue); files left as they were")
+        return model, state
+    _say(progress, f"training {state['kind']} to {int(samples)} samples in {precision}, batch {bs}, "
+                   f"{spe} batches per epoch")
     seed = int(opts["seed"]) + 7919 * state["epochs"] + 1
     data = training_stream(state["kind"], batch_size=bs, seed=seed, scale_jitter=opts["scale_jitter"],
                            workers=int(opts.get("workers", 1)),
@@ -413,7 +426,9 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
             model.optimizer.global_clipnorm = opts.get("global_clipnorm")
             t0 = time.time()
             losses = []
-            bar = tqdm(range(spe), desc=f"epoch {state['epochs'] + 1}", disable=not progress, leave=False)
+            # the last epoch is cut short so that the run ends at the budget (in whole batches)
+            steps = min(spe, -(-(int(samples) - state["samples_seen"]) // bs))
+            bar = tqdm(range(steps), desc=f"epoch {state['epochs'] + 1}", disable=not progress, leave=False)
             for _ in bar:
                 step = state["samples_seen"] // bs
                 lr = lr_at(step, total_steps, opts["lr"], opts["warmup_steps"], opts["lr_floor"])
@@ -438,7 +453,7 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
             entry = {"epoch": state["epochs"], "samples": state["samples_seen"],
                      "loss": round(float(np.mean(losses)), 4),
                      "lr": float(np.asarray(model.optimizer.learning_rate)),
-                     "samples_per_s": round(spe * bs / train_seconds, 1), **v}
+                     "samples_per_s": round(steps * bs / train_seconds, 1), **v}
             state["log"].append(entry)
             segment.update(end_samples=state["samples_seen"], wall_seconds=round(time.time() - seg_t0, 1))
             log.info("%s", entry)
@@ -448,6 +463,13 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
     finally:
         data.close()        # stops the generator thread or processes
     return model, state
+
+
+def _say(progress, text):
+    """A line for the person at the terminal (``progress``) and the log."""
+    log.info("%s", text)
+    if progress:
+        print(text, flush=True)
 
 
 def _save(model, state, out, ckpt, state_path, card_path):

@@ -110,3 +110,40 @@ def test_train_resume_warns_about_ignored_options(tmp_path, capsys):
     assert "--filters" not in err                 # given, but the run's own value: nothing ignored
     cli.main(common + ["--resume", "--steps-per-epoch", "2", "--lr", "1e-4"])   # options a resume takes
     assert "WARNING" not in capsys.readouterr().err
+
+
+def test_train_budget_rerun_and_calibration_messages(tmp_path, capsys):
+    """dlae_train.py: a budget that is not a whole number of epochs ends at the budget (in whole
+    batches), not at the next epoch; a second run on the same output without --resume is one clear
+    error (no traceback); a resume with no samples left says so and writes nothing; a resume of a
+    sigma-calibrated run warns that the calibration goes (the card loses it)."""
+    import json
+
+    from mintpy_dlae.cli import train as cli
+    out = str(tmp_path / "new" / "tiny.keras")               # the folder is created
+    common = ["fault", "-o", out, "--steps-per-epoch", "2", "--precision", "float32"]
+    cli.main(common + ["--samples", "20", "--batch-size", "8", "--val-size", "8", "--filters", "4", "--filters-2d", "4"])
+    card_file = str(tmp_path / "new" / "tiny.json")
+    card = json.load(open(card_file))
+    assert card["training"]["samples_seen"] == 24               # 16 + one batch of 8, not 32 (two epochs)
+    assert "model written" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="is a training run already .* add --resume"):
+        cli.cmd_line_parse(common + ["--samples", "40"])
+    before = open(out, "rb").read()
+    cli.main(common + ["--samples", "16", "--resume"])
+    said = capsys.readouterr().out
+    assert "nothing to train" in said and "model written" not in said and open(out, "rb").read() == before
+    card["sigma_calibration"] = {"factor": 1.2}                # as dlae_evaluate.py --calibrate-sigma leaves it
+    json.dump(card, open(card_file, "w"))
+    import logging
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("mintpy_dlae").addHandler(handler)
+    try:
+        cli.main(common + ["--samples", "32", "--resume"])
+    finally:
+        logging.getLogger("mintpy_dlae").removeHandler(handler)
+    assert any("was sigma-calibrated" in r.getMessage() and "--calibrate-sigma" in r.getMessage() for r in records)
+    card = json.load(open(card_file))
+    assert "sigma_calibration" not in card and card["training"]["samples_seen"] == 32

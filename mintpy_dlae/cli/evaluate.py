@@ -61,8 +61,10 @@ def cmd_line_parse(iargs=None):
 
 def main(iargs=None):
     inps = cmd_line_parse(iargs)
-    from mintpy_dlae.config import quiet_tensorflow
+    from mintpy_dlae.config import import_tensorflow_quietly, quiet_tensorflow
     quiet_tensorflow()
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        import_tensorflow_quietly()          # TensorFlow's start-up lines, as mintpy_dlae.py does
     import json
 
     from mintpy_dlae import evaluate
@@ -88,8 +90,10 @@ def main(iargs=None):
         full = (inps.levels, inps.per_level) == (50, 64)
         write_card = not inps.no_card and full and inps.model not in ("fault", "mogi")
         if not write_card and not inps.no_card:
-            print("model card left unchanged (" + ("a shipped model" if inps.model in ("fault", "mogi")
-                                                     else "a reduced protocol") + ")")
+            print("evaluation table not written to the model card (" +
+                  ("a shipped model" if inps.model in ("fault", "mogi") else
+                   f"a reduced protocol: {inps.levels} levels x {inps.per_level} series, the card's is 50 x 64") +
+                  ")" + ("; the sigma calibration above is in the model and its card" if inps.calibrate_sigma else ""))
         table = evaluate.evaluate_to_card(path, kind, levels=inps.levels, per_level=inps.per_level,
                                           out_prefix=prefix, write_card=write_card, family=inps.family,
                                           augment=inps.augment)

@@ -20,7 +20,9 @@ def create_parser():
     p.add_argument("kind", choices=["fault", "mogi", "mix"],
                    help="source type of the training data (mix: fault and mogi, half each)")
     p.add_argument("-o", "--output", required=True, help="output model file (.keras); checkpoints go to <stem>_ckpt/")
-    p.add_argument("--samples", type=int, default=200_000, help="total training samples (learning-rate schedule length)")
+    p.add_argument("--samples", type=int, default=200_000,
+                   help="total training samples, the learning-rate schedule's length (default 200000: hours on a "
+                        "2-core CPU at 13-60 samples/s); the last epoch is cut short to end at it")
     p.add_argument("--resume", action="store_true",
                    help="continue from the last checkpoint of --output (if there is none, a new run starts). "
                         "A resume takes kind, --batch-size, --val-size, --seed, --init-from and the model layout "
@@ -48,7 +50,9 @@ def create_parser():
     p.add_argument("--elevation-layer", type=int, default=None,
                    help="conv layer (1-based) that receives elevation "
                         f"(default {NEW_RUN_DEFAULTS['elevation_layer']}; a resume keeps the run's)")
-    p.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"])
+    p.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"],
+                   help="training precision (default auto: mixed bfloat16 where the CPU has AVX512-BF16 or AMX "
+                        "and a probe step runs, float32 otherwise; the choice is printed and kept in the card)")
     p.add_argument("--seed", type=int, default=None,
                    help=f"seed of the training stream (default {NEW_RUN_DEFAULTS['seed']}; a resume keeps the run's)")
     return p
@@ -60,9 +64,18 @@ def cmd_line_parse(iargs=None):
         raise SystemExit(f"dlae_train.py: error: --output must end with .keras; received {inps.output!r}")
     out_dir = os.path.dirname(os.path.abspath(inps.output))
     if not os.path.isdir(out_dir):
-        raise SystemExit(f"dlae_train.py: error: output folder does not exist: {out_dir}")
+        try:
+            os.makedirs(out_dir)
+        except OSError as err:
+            raise SystemExit(f"dlae_train.py: error: cannot create the output folder {out_dir}: {err}")
+        print(f"created folder {out_dir}")
     if not os.access(out_dir, os.W_OK):
         raise SystemExit(f"dlae_train.py: error: output folder is not writable: {out_dir}")
+    ckpt = os.path.splitext(inps.output)[0] + "_ckpt"           # the run's checkpoint (mintpy_dlae.train)
+    if not inps.resume and os.path.isfile(os.path.join(ckpt, "last.keras")):
+        raise SystemExit(f"dlae_train.py: error: {inps.output} is a training run already (checkpoint "
+                         f"{os.path.join(ckpt, 'last.keras')}): add --resume to continue it, or choose "
+                         f"another --output, or remove {ckpt} to start again")
     return inps
 
 
@@ -95,6 +108,9 @@ def resume_ignored(inps, kind, saved):
 def main(iargs=None):
     inps = cmd_line_parse(iargs)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from mintpy_dlae.config import import_tensorflow_quietly
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        import_tensorflow_quietly()          # TensorFlow's start-up lines, as mintpy_dlae.py does
     from mintpy_dlae.train import _paths, train
     given = {k: getattr(inps, k) for k in NEW_RUN_DEFAULTS}
     value = {k: NEW_RUN_DEFAULTS[k] if v is None else v for k, v in given.items()}
@@ -102,6 +118,7 @@ def main(iargs=None):
     kind = {"fault": 0.5, "mogi": 0.5} if inps.kind == "mix" else inps.kind
     print("dlae_train.py " + " ".join(sys.argv[1:] if iargs is None else iargs), flush=True)
     _, _, ckpt, state_path = _paths(inps.output)
+    saved = None
     if inps.resume and os.path.isfile(ckpt):
         try:
             with open(state_path) as f:
@@ -112,10 +129,13 @@ def main(iargs=None):
             print(line, file=sys.stderr, flush=True)
     # options left unset keep the defaults (new run) or the resumed run's values
     override = {"lr": inps.lr, "global_clipnorm": inps.clipnorm, "steps_per_epoch": inps.steps_per_epoch}
-    train(kind, inps.output, samples=inps.samples, resume=inps.resume, model_config=config, init_from=inps.init_from,
-          precision=inps.precision, batch_size=value["batch_size"],
-          seed=value["seed"], val_size=value["val_size"], **{k: v for k, v in override.items() if v is not None})
-    print(f"model written: {inps.output}")
+    _, state = train(kind, inps.output, samples=inps.samples, resume=inps.resume, model_config=config,
+                     init_from=inps.init_from, precision=inps.precision, batch_size=value["batch_size"],
+                     seed=value["seed"], val_size=value["val_size"],
+                     **{k: v for k, v in override.items() if v is not None})
+    if state["samples_seen"] > (saved or {}).get("samples_seen", 0):
+        print(f"model written: {inps.output} ({state['samples_seen']} samples seen; sigma not calibrated yet: "
+              f"dlae_evaluate.py {inps.output} --calibrate-sigma)")
     return 0
 
 
