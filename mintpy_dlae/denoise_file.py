@@ -133,11 +133,42 @@ def load_model(model):
     """Load once in the driver; a clear DlaeInputError for a bad file."""
     from mintpy_dlae.model import load_model as _load
     try:
-        return _load(model)
+        net = _load(model)
     except (OSError, ValueError) as err:
         if isinstance(err, io.DlaeInputError):
             raise
         raise io.DlaeInputError(f"{model}: cannot load a mintpy_dlae model ({err})") from err
+    for line in model_warnings(model, getattr(net, "uncertainty", False)):
+        log.warning("%s", line)
+    return net
+
+
+# the shipped models saw 1.27-1.30 million training samples; a model far below that is a trial
+FEW_TRAINING_SAMPLES = 100_000
+
+
+def model_warnings(model, uncertainty=True):
+    """Warnings about a model of one's own (none for the shipped ones): no sigma calibration in its
+    card (its std and significance are the network's uncorrected ones), or fewer than
+    FEW_TRAINING_SAMPLES training samples seen (a trial run: it may remove real signal).  Reads the
+    card only (no TensorFlow)."""
+    if model in MODEL_NAMES:
+        return []
+    card_file = os.path.splitext(model_file(model))[0] + ".json"      # model.model_card_path's rule
+    try:
+        with open(card_file) as f:
+            card = json.load(f)
+    except (OSError, ValueError):
+        card = {}
+    name, lines = os.path.basename(str(model)), []
+    if uncertainty and "sigma_calibration" not in card:
+        lines.append(f"{name} has no sigma calibration in its card: its std and significance are the network's "
+                     f"own, not checked against the truth (dlae_evaluate.py {model} --calibrate-sigma)")
+    seen = card.get("training", {}).get("samples_seen_total", card.get("training", {}).get("samples_seen"))
+    if seen is not None and int(seen) < FEW_TRAINING_SAMPLES:
+        lines.append(f"{name} has seen {int(seen)} training samples (the shipped models 1.3 million): a trial "
+                     "model may remove real deformation; compare with --model fault or mogi")
+    return lines
 
 
 def provenance(cfg, ts_file):

@@ -148,3 +148,21 @@ def test_model_file_that_is_not_a_dlae_model_is_refused(tmp_path):
         z.writestr("config.json", json.dumps({"class_name": "Sequential", "config": {}}))
     with pytest.raises(DlaeInputError, match="class 'Sequential', not a mintpy_dlae model"):
         denoise_file.model_has_uncertainty(str(seq))
+
+
+def test_model_warnings_for_models_of_ones_own(tmp_path):
+    """A model of one's own without a sigma calibration in its card, or with few training samples,
+    gets a warning each; a calibrated, long-trained one and the shipped models get none."""
+    import json
+    import zipfile
+    path = str(tmp_path / "mine.keras")
+    zipfile.ZipFile(path, "w").close()                       # what model_file checks: a zip named .keras
+    card = {"training": {"samples_seen": 4800, "samples_seen_total": 4800}}
+    json.dump(card, open(tmp_path / "mine.json", "w"))
+    lines = denoise_file.model_warnings(path)
+    assert len(lines) == 2 and "no sigma calibration" in lines[0] and "4800 training samples" in lines[1]
+    assert denoise_file.model_warnings(path, uncertainty=False) == [lines[1]]
+    card.update(sigma_calibration={"factor": 1.1}, training={"samples_seen_total": 1_270_400})
+    json.dump(card, open(tmp_path / "mine.json", "w"))
+    assert denoise_file.model_warnings(path) == []
+    assert denoise_file.model_warnings("fault") == [] and denoise_file.model_warnings("mogi") == []
