@@ -417,7 +417,8 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
     val = validation_set(state["kind"], int(opts["val_size"]))
     segment = {"start_samples": state["samples_seen"], "cpu": cpu_name(), "cores": os.cpu_count(),
                "accelerator": accelerator_name(), "precision": precision, "backend": keras.backend.backend(),
-               "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+               "started": time.strftime("%Y-%m-%d %H:%M:%S"), "versions": _versions(),
+               "samples_budget": int(samples), "steps_per_epoch": spe, "lr": opts["lr"]}
     state["segments"].append(segment)
     seg_t0 = time.time()
 
@@ -463,6 +464,18 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
     finally:
         data.close()        # stops the generator thread or processes
     return model, state
+
+
+def _versions():
+    """Versions of the packages that make a run reproducible (recorded per training segment)."""
+    import importlib.metadata as md
+    out = {}
+    for name in ("mintpy_dlae", "keras", "tensorflow", "jax", "numpy", "scipy"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return out
 
 
 def _say(progress, text):

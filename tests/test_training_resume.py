@@ -24,6 +24,11 @@ def test_resume_in_a_fresh_process(tmp_path):
     with open(str(tmp_path / "tiny_ckpt" / "state.json")) as f:
         state = json.load(f)
     assert state["samples_seen"] == 32 and len(state["segments"]) == 2
+    # each segment records its budget and the package versions (the resume's budget is the new one)
+    import keras
+    assert [s["samples_budget"] for s in state["segments"]] == [16, 32]
+    assert all(s["versions"]["keras"] == keras.__version__ and "mintpy_dlae" in s["versions"]
+               for s in state["segments"])
     # the learning rate logged after each epoch is the schedule's value at that epoch's last step:
     # epoch 1 ends at step 1 of a 16-sample run (2 steps of 8), epoch 2 (resumed) at step 3 of a
     # 32-sample run (4 steps); both in the warm-up, so they differ

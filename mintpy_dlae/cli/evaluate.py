@@ -99,6 +99,8 @@ def main(iargs=None):
                                           augment=inps.augment)
     print(open(prefix + ".txt").read())
     print(json.dumps(evaluate.summarise(table), indent=1))
+    print(f"(r2_at_snr_*: interpolated in log SNR between the {len(table['snr'])} levels of the table; "
+          "r2_0.6_from_snr: the lowest level from which every level reaches 0.6)")
     print(f"table: {prefix}.txt  plot: {prefix}.png")
     return 0
 
