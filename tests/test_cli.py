@@ -147,3 +147,12 @@ def test_train_budget_rerun_and_calibration_messages(tmp_path, capsys):
     assert any("was sigma-calibrated" in r.getMessage() and "--calibrate-sigma" in r.getMessage() for r in records)
     card = json.load(open(card_file))
     assert "sigma_calibration" not in card and card["training"]["samples_seen"] == 32
+
+
+def test_train_help_defaults_are_the_recipes():
+    """The defaults that dlae_train.py's help states are the ones train() applies to a new run."""
+    from mintpy_dlae.cli.train import NEW_RUN_DEFAULTS
+    from mintpy_dlae.model import shipped_config
+    from mintpy_dlae.train import DEFAULTS
+    recipe = dict(DEFAULTS, **shipped_config())
+    assert {k: recipe[k] for k in NEW_RUN_DEFAULTS} == NEW_RUN_DEFAULTS

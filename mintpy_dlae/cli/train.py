@@ -4,7 +4,9 @@ import json
 import os
 import sys
 
-# values of the options that a resume takes from the run's checkpoint instead (None = not given)
+# the defaults of a new run, for the help only (train() applies mintpy_dlae.train.DEFAULTS and
+# mintpy_dlae.model.shipped_config, which tests/test_cli.py checks these against); the options are
+# None when not given, so that a resume keeps the run's values
 NEW_RUN_DEFAULTS = dict(batch_size=32, val_size=384, seed=0, filters=32, filters_2d=64, elevation_layer=7)
 
 EXAMPLE = """example:
@@ -112,9 +114,7 @@ def main(iargs=None):
     if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
         import_tensorflow_quietly()          # TensorFlow's start-up lines, as mintpy_dlae.py does
     from mintpy_dlae.train import _paths, train
-    given = {k: getattr(inps, k) for k in NEW_RUN_DEFAULTS}
-    value = {k: NEW_RUN_DEFAULTS[k] if v is None else v for k, v in given.items()}
-    config = dict(filters=value["filters"], filters_2d=value["filters_2d"], elevation_layer=value["elevation_layer"])
+    config = {k: getattr(inps, k) for k in ("filters", "filters_2d", "elevation_layer") if getattr(inps, k) is not None}
     kind = {"fault": 0.5, "mogi": 0.5} if inps.kind == "mix" else inps.kind
     print("dlae_train.py " + " ".join(sys.argv[1:] if iargs is None else iargs), flush=True)
     _, _, ckpt, state_path = _paths(inps.output)
@@ -128,11 +128,11 @@ def main(iargs=None):
         for line in resume_ignored(inps, kind, saved):
             print(line, file=sys.stderr, flush=True)
     # options left unset keep the defaults (new run) or the resumed run's values
-    override = {"lr": inps.lr, "global_clipnorm": inps.clipnorm, "steps_per_epoch": inps.steps_per_epoch}
+    given = {"lr": inps.lr, "global_clipnorm": inps.clipnorm, "steps_per_epoch": inps.steps_per_epoch,
+             "batch_size": inps.batch_size, "seed": inps.seed, "val_size": inps.val_size}
     _, state = train(kind, inps.output, samples=inps.samples, resume=inps.resume, model_config=config,
-                     init_from=inps.init_from, precision=inps.precision, batch_size=value["batch_size"],
-                     seed=value["seed"], val_size=value["val_size"],
-                     **{k: v for k, v in override.items() if v is not None})
+                     init_from=inps.init_from, precision=inps.precision,
+                     **{k: v for k, v in given.items() if v is not None})
     if state["samples_seen"] > (saved or {}).get("samples_seen", 0):
         print(f"model written: {inps.output} ({state['samples_seen']} samples seen; sigma not calibrated yet: "
               f"dlae_evaluate.py {inps.output} --calibrate-sigma)")
