@@ -361,9 +361,13 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
     keras.config.set_dtype_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
 
     if resume and os.path.isfile(ckpt):
-        with open(state_path) as f:
-            state = json.load(f)
-        opts = dict(state["options"])
+        try:
+            with open(state_path) as f:
+                state = json.load(f)
+            opts = dict(state["options"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{state_path}: the run's state is missing or damaged ({err}); remove {ckpt_dir} "
+                             "to start the run again") from err
         opts.update({k: v for k, v in options.items()
                      if k in ("steps_per_epoch", "lr", "lr_floor", "global_clipnorm", "workers")})
         _nll_loss_class()        # register the loss class: a fresh process must know it to load the checkpoint
@@ -441,9 +445,10 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
                 if not np.isfinite(res["loss"]):
                     raise FloatingPointError(
                         f"train: the loss is {res['loss']} at sample {state['samples_seen']} of {out} (precision "
-                        f"{precision}); the last checkpoint ({ckpt}) is left as it was. With bfloat16 on patches "
-                        "larger than 48 px the Conv3D kernel gradients overflow on some CPUs (docs/training.md): "
-                        "train in float32 (precision='float32', --precision float32) or on 40 px patches.")
+                        f"{precision}); the last checkpoint ({ckpt}) is left as it was." + (
+                            " With bfloat16 on patches larger than 48 px the Conv3D kernel gradients overflow on "
+                            "some CPUs (docs/training.md): train in float32 (precision='float32', --precision "
+                            "float32) or on 40 px patches." if precision == "bfloat16" else ""))
                 losses.append(res["loss"])
                 state["samples_seen"] += bs
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
@@ -460,6 +465,10 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
             log.info("%s", entry)
             if progress:
                 print(json.dumps(entry), flush=True)
+            if not all(np.isfinite(np.asarray(w)).all() for w in model.get_weights()):
+                raise FloatingPointError(
+                    f"train: the weights of {out} are no longer finite after sample {state['samples_seen']} "
+                    f"(learning rate {opts['lr']}); the last checkpoint ({ckpt}) is left as it was")
             _save(model, state, out, ckpt, state_path, card_path)
     finally:
         data.close()        # stops the generator thread or processes

@@ -1,5 +1,6 @@
 """Installed console scripts start from any folder; -h is fast and never imports TensorFlow."""
 import os
+import re
 import subprocess
 import sys
 
@@ -156,3 +157,42 @@ def test_train_help_defaults_are_the_recipes():
     from mintpy_dlae.train import DEFAULTS
     recipe = dict(DEFAULTS, **shipped_config())
     assert {k: recipe[k] for k in NEW_RUN_DEFAULTS} == NEW_RUN_DEFAULTS
+
+
+@pytest.mark.parametrize("bad,message", [
+    (["--samples", "0"], "--samples must be >= 1; received 0"),
+    (["--batch-size", "-2"], "--batch-size must be >= 1; received -2"),
+    (["--steps-per-epoch", "0"], "--steps-per-epoch must be >= 1; received 0"),
+    (["--val-size", "0"], "--val-size must be >= 1; received 0"),
+    (["--seed", "-5"], "--seed must be >= 0; received -5"),
+    (["--filters", "0"], "--filters must be >= 1; received 0"),
+    (["--lr", "nan"], "--lr must be a positive finite number; received nan"),
+    (["--lr", "0"], "--lr must be a positive finite number; received 0.0"),
+    (["--clipnorm", "-1"], "--clipnorm must be a positive finite number; received -1.0"),
+    (["--init-from", "missing.keras"], "--init-from: model file not found: missing.keras"),
+])
+def test_train_refuses_bad_options(tmp_path, bad, message):
+    """dlae_train.py: values that hung the run (a negative seed, no samples per epoch), poisoned the
+    weights (--lr nan) or crashed it (--batch-size 0) are refused in one line, before any folder is made."""
+    from mintpy_dlae.cli import train as cli
+    out = tmp_path / "new" / "m.keras"
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        cli.cmd_line_parse(["fault", "-o", str(out), *bad])
+    assert not (tmp_path / "new").exists()
+
+
+def test_train_output_folder_and_damaged_state(tmp_path):
+    """An --output that is a folder is refused; a resume whose state.json is damaged (an interrupt
+    between the checkpoint and the state) is one error line naming the file and the way out."""
+    from mintpy_dlae.cli import train as cli
+    (tmp_path / "d.keras").mkdir()
+    with pytest.raises(SystemExit, match="--output is a folder"):
+        cli.cmd_line_parse(["fault", "-o", str(tmp_path / "d.keras")])
+    out = str(tmp_path / "m.keras")
+    common = ["fault", "-o", out, "--samples", "8", "--batch-size", "8", "--steps-per-epoch", "1", "--val-size", "8",
+              "--filters", "4", "--filters-2d", "4", "--precision", "float32"]
+    cli.main(common)
+    with open(tmp_path / "m_ckpt" / "state.json", "w") as f:
+        f.write('{"samples_seen": 8, "opt')                       # truncated
+    with pytest.raises(SystemExit, match=r"state.json: the run's state is missing or damaged .* remove .*m_ckpt"):
+        cli.main(common[:4] + ["16", "--resume"])

@@ -1,6 +1,7 @@
 """dlae_train.py: train a mintpy_dlae denoiser on streamed synthetic data (CPU, bf16 when available)."""
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -62,8 +63,22 @@ def create_parser():
 
 def cmd_line_parse(iargs=None):
     inps = create_parser().parse_args(args=iargs)
-    if not inps.output.endswith(".keras"):
-        raise SystemExit(f"dlae_train.py: error: --output must end with .keras; received {inps.output!r}")
+    if not inps.output.endswith(".keras") or os.path.basename(inps.output) == ".keras":
+        raise SystemExit(f"dlae_train.py: error: --output must be a file name ending with .keras; "
+                         f"received {inps.output!r}")
+    if os.path.isdir(inps.output):
+        raise SystemExit(f"dlae_train.py: error: --output is a folder: {inps.output}")
+    for flag, value, low in (("--samples", inps.samples, 1), ("--batch-size", inps.batch_size, 1),
+                             ("--steps-per-epoch", inps.steps_per_epoch, 1), ("--val-size", inps.val_size, 1),
+                             ("--seed", inps.seed, 0), ("--filters", inps.filters, 1),
+                             ("--filters-2d", inps.filters_2d, 1)):
+        if value is not None and value < low:
+            raise SystemExit(f"dlae_train.py: error: {flag} must be >= {low}; received {value}")
+    for flag, value in (("--lr", inps.lr), ("--clipnorm", inps.clipnorm)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise SystemExit(f"dlae_train.py: error: {flag} must be a positive finite number; received {value}")
+    if inps.init_from is not None and not os.path.isfile(inps.init_from):
+        raise SystemExit(f"dlae_train.py: error: --init-from: model file not found: {inps.init_from}")
     out_dir = os.path.dirname(os.path.abspath(inps.output))
     if not os.path.isdir(out_dir):
         try:
@@ -130,9 +145,16 @@ def main(iargs=None):
     # options left unset keep the defaults (new run) or the resumed run's values
     given = {"lr": inps.lr, "global_clipnorm": inps.clipnorm, "steps_per_epoch": inps.steps_per_epoch,
              "batch_size": inps.batch_size, "seed": inps.seed, "val_size": inps.val_size}
-    _, state = train(kind, inps.output, samples=inps.samples, resume=inps.resume, model_config=config,
-                     init_from=inps.init_from, precision=inps.precision,
-                     **{k: v for k, v in given.items() if v is not None})
+    try:
+        _, state = train(kind, inps.output, samples=inps.samples, resume=inps.resume, model_config=config,
+                         init_from=inps.init_from, precision=inps.precision,
+                         **{k: v for k, v in given.items() if v is not None})
+    except KeyboardInterrupt:
+        print(f"interrupted: the last checkpoint of {inps.output} is kept; continue with --resume",
+              file=sys.stderr)
+        return 130
+    except (ValueError, OSError, FloatingPointError) as err:     # bad layout, init model, damaged checkpoint
+        raise SystemExit(f"dlae_train.py: error: {err}")
     if state["samples_seen"] > (saved or {}).get("samples_seen", 0):
         print(f"model written: {inps.output} ({state['samples_seen']} samples seen; sigma not calibrated yet: "
               f"dlae_evaluate.py {inps.output} --calibrate-sigma)")
