@@ -196,3 +196,18 @@ def test_train_output_folder_and_damaged_state(tmp_path):
         f.write('{"samples_seen": 8, "opt')                       # truncated
     with pytest.raises(SystemExit, match=r"state.json: the run's state is missing or damaged .* remove .*m_ckpt"):
         cli.main(common[:4] + ["16", "--resume"])
+
+
+def test_evaluate_refuses_what_is_not_a_model(tmp_path):
+    """dlae_evaluate.py: a text file, a zip named .keras that holds no model, and a folder are one
+    error line each (they were tracebacks after the TensorFlow import)."""
+    import zipfile
+
+    from mintpy_dlae.cli import evaluate as cli
+    (tmp_path / "notes.txt").write_text("x")
+    zipfile.ZipFile(tmp_path / "empty.keras", "w").close()
+    (tmp_path / "dir.keras").mkdir()
+    for name, message in (("notes.txt", "not a mintpy_dlae model"), ("empty.keras", "not a mintpy_dlae model"),
+                          ("dir.keras", "is a folder")):
+        with pytest.raises(SystemExit, match=message):
+            cli.cmd_line_parse([str(tmp_path / name)])
