@@ -80,13 +80,15 @@ def output_files(ts_file, out_file=None):
 def model_file(model):
     """File of a model name or path (None if a named model has no shipped file).
 
-    Raises DlaeInputError for a path that is not an existing file, and for one whose name does not
-    end in .keras or that is not a zip archive (what a .keras file is); the model itself is not
-    loaded (no TensorFlow).
+    Raises DlaeInputError for a path that is not an existing file (a folder included), and for one
+    whose name does not end in .keras or that is not a zip archive (what a .keras file is); the
+    model itself is not loaded (no TensorFlow).
     """
     if model in MODEL_NAMES:
         path = package_file("pretrained", f"{model}.keras")
         return path if os.path.isfile(path) else None
+    if os.path.isdir(model):
+        raise io.DlaeInputError(f"{model}: the model is a folder, not a file")
     if not os.path.isfile(model):
         raise io.DlaeInputError(f"model file not found: {model} (use fault, mogi or the path of "
                                 "a .keras file written by dlae_train.py)")

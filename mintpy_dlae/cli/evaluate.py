@@ -43,14 +43,16 @@ def cmd_line_parse(iargs=None):
     if inps.model is None and not inps.baselines_only:
         raise SystemExit("dlae_evaluate.py: error: give a model ('fault', 'mogi' or a .keras path) or --baselines-only")
     if inps.model and inps.model not in ("fault", "mogi"):
-        if os.path.isdir(inps.model):
-            raise SystemExit(f"dlae_evaluate.py: error: the model is a folder, not a file: {inps.model}")
-        if not os.path.isfile(inps.model):
-            raise SystemExit(f"dlae_evaluate.py: error: model file not found: {inps.model}")
+        # mintpy_dlae.py's check (an existing .keras zip), and the config.json a model holds; no TensorFlow
         import zipfile
-        # a .keras file is a zip archive holding config.json (checked here, before TensorFlow)
-        if not (inps.model.endswith(".keras") and zipfile.is_zipfile(inps.model)
-                and "config.json" in zipfile.ZipFile(inps.model).namelist()):
+
+        from mintpy_dlae import io
+        from mintpy_dlae.denoise_file import model_file
+        try:
+            model_file(inps.model)
+        except io.DlaeInputError as err:
+            raise SystemExit(f"dlae_evaluate.py: error: {err}")
+        if "config.json" not in zipfile.ZipFile(inps.model).namelist():
             raise SystemExit(f"dlae_evaluate.py: error: {inps.model}: not a mintpy_dlae model (a .keras file "
                              "written by dlae_train.py)")
     if inps.levels < 2 or inps.per_level < 1:
