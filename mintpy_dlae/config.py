@@ -466,26 +466,35 @@ class _LevelFormatter:
         return (self._tagged if record.levelno >= logging.WARNING else self._plain).format(record)
 
 
-def setup_logging(level=None):
-    """Send the mintpy_dlae log to the current ``sys.stdout``, as MintPy's scripts print."""
+def setup_logging(level=None, stderr=False):
+    """Send the mintpy_dlae log to the current ``sys.stdout`` (``sys.stderr`` with ``stderr``), as
+    MintPy's scripts print: 'message' for INFO, 'WARNING: message' above.  ``level``: the logger's
+    level (default INFO; ``logging.WARNING`` keeps only the warnings, for a script that prints its
+    own progress).  Returns the 'mintpy_dlae' logger; a second call does not add a second handler
+    (it sets the stream and level of the first)."""
     import logging
     import sys
 
-    class _Stdout(logging.StreamHandler):
+    class _Current(logging.StreamHandler):
+        """The stream at each record (pytest's capsys and Dask swap sys.stdout / sys.stderr)."""
+        to_stderr = False
+
         @property
         def stream(self):
-            return sys.stdout
+            return sys.stderr if self.to_stderr else sys.stdout
 
         @stream.setter
         def stream(self, value):
             pass
 
     logger = logging.getLogger("mintpy_dlae")
-    if not any(getattr(h, "_dlae_cli", False) for h in logger.handlers):
-        handler = _Stdout()
+    handler = next((h for h in logger.handlers if getattr(h, "_dlae_cli", False)), None)
+    if handler is None:
+        handler = _Current()
         handler._dlae_cli = True
         handler.setFormatter(_LevelFormatter())
         logger.addHandler(handler)
+    handler.to_stderr = stderr
     logger.setLevel(level or logging.INFO)
     return logger
 

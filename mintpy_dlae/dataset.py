@@ -144,19 +144,37 @@ def _chunks(names, p, batch_size, chunk_batches, size, num_dates, scale_jitter, 
         yield training_arrays(batch, rng, scale_jitter)
 
 
+class _Failed:
+    """What a generator thread or process puts on the queue instead of a chunk when it fails."""
+
+    def __init__(self, text):
+        self.text = text
+
+
+def _put(q, stop, item):
+    """Put ``item`` on ``q``, giving up when ``stop`` is set; True when it was put."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=1.0)
+            return True
+        except queue.Full:              # the same exception for queue.Queue and multiprocessing queues
+            continue
+    return False
+
+
 def _worker(q, stop, seed_seq, args):
-    """Body of a generator thread or process: put chunks on ``q`` until ``stop`` is set."""
-    for chunk in _chunks(*args, rng=np.random.default_rng(seed_seq)):
-        while not stop.is_set():
-            try:
-                q.put(chunk, timeout=1.0)
+    """Body of a generator thread or process: put chunks on ``q`` until ``stop`` is set.  An error
+    is put on the queue (a :class:`_Failed`) for the consumer to raise, not left to end the thread
+    silently while the trainer waits for the next chunk."""
+    try:
+        for chunk in _chunks(*args, rng=np.random.default_rng(seed_seq)):
+            if not _put(q, stop, chunk):
                 break
-            except queue.Full:          # the same exception for queue.Queue and multiprocessing queues
-                continue
-        if stop.is_set():
-            if hasattr(q, "cancel_join_thread"):   # a process: exit without flushing unread chunks
-                q.cancel_join_thread()
-            return
+    except Exception as err:            # noqa: BLE001 - reported to the consumer, which raises it
+        if _put(q, stop, _Failed(f"{type(err).__name__}: {err}")):
+            return                      # a process flushes the report to the queue before it exits
+    if hasattr(q, "cancel_join_thread"):   # stopped: a process exits without flushing unread chunks
+        q.cancel_join_thread()
 
 
 def training_stream(kinds, batch_size=32, seed=0, size=40, num_dates=9, chunk_batches=8, scale_jitter=0.4,
@@ -174,6 +192,8 @@ def training_stream(kinds, batch_size=32, seed=0, size=40, num_dates=9, chunk_ba
     Yields ({"series": (batch_size, num_dates, size, size, 2), "elevation": (batch_size, size, size,
     1)}, target (batch_size, size, size, num_dates)), float32 (:func:`training_arrays`).  Raises
     ValueError for ``workers`` < 1; as this is a generator, on the first ``next()``, not at the call.
+    Raises RuntimeError, naming the error, when the generator fails in its thread or process (a
+    ``seed`` that numpy refuses, a bad generator option), or when a generator process dies.
     Close it (``.close()``) to stop the background thread or processes.
     """
     opts = dict(GENERATOR_OPTIONS, **generator_options)
@@ -200,7 +220,16 @@ def training_stream(kinds, batch_size=32, seed=0, size=40, num_dates=9, chunk_ba
         w.start()
     try:
         while True:
-            inputs, target = q.get()
+            try:
+                item = q.get(timeout=5.0)
+            except queue.Empty:
+                if not any(w.is_alive() for w in procs):
+                    raise RuntimeError("training_stream: the data generator stopped (its thread or "
+                                       "processes ended) without an error message") from None
+                continue
+            if isinstance(item, _Failed):
+                raise RuntimeError(f"training_stream: the data generator failed: {item.text}")
+            inputs, target = item
             for i in range(0, len(target), batch_size):
                 sl = slice(i, i + batch_size)
                 yield {k: v[sl] for k, v in inputs.items()}, target[sl]

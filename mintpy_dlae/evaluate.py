@@ -275,14 +275,12 @@ def calibrate_sigma(model, kinds=("fault", "mogi"), n=512, seed=31337, target=CO
 
 def apply_sigma_scale(model_path, k, report=None):
     """Rewrite a .keras model with ``sigma_scale = k`` (atomically) and record it in its card."""
-    from .model import DlaeNet, export_float32, load_model, model_card_path, read_model_card
+    from .model import DlaeNet, export_float32, load_model, model_card_path, read_model_card, save_model_atomic
     from .model import atomic_write_json as _atomic_write_json
     net = load_model(model_path)
     new = DlaeNet.from_config(dict(net.get_config(), sigma_scale=float(k)))
     new.set_weights(net.get_weights())
-    tmp = model_path[:-len(".keras")] + ".tmp.keras"
-    export_float32(new).save(tmp)
-    os.replace(tmp, model_path)
+    save_model_atomic(export_float32(new), model_path)
     card = read_model_card(model_path)
     card["sigma_calibration"] = report
     card.setdefault("architecture", {})["sigma_scale"] = float(k)

@@ -409,6 +409,19 @@ def atomic_write_json(obj, path):
     os.replace(tmp, path)
 
 
+def save_model_atomic(model, path):
+    """Save a Keras ``model`` to ``path`` (.keras) through ``<stem>.tmp.keras`` and a rename, so
+    that ``path`` is never half-written; the temporary file is removed when the save fails or is
+    interrupted (Ctrl-C)."""
+    tmp = path[:-len(".keras")] + ".tmp.keras"
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def export_float32(model):
     """An uncompiled float32 copy of ``model`` with the same weights (what ships)."""
     old = keras.config.dtype_policy()

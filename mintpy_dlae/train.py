@@ -23,6 +23,7 @@ same schedule; a larger budget stretches it).
 import functools
 import json
 import logging
+import math
 import os
 import platform
 import time
@@ -30,7 +31,7 @@ import time
 import numpy as np
 
 from .model import atomic_write_json as _atomic_write_json
-from .model import export_float32
+from .model import export_float32, save_model_atomic
 
 log = logging.getLogger(__name__)
 
@@ -400,6 +401,7 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
                  "generator": dict(GENERATOR_OPTIONS, **(generator or {})), "model_config": model.get_config()}
     if not model.uncertainty:
         raise ValueError("train: the model needs the uncertainty head (uncertainty=True)")
+    _check_options(opts, samples)
     use_native_dilation(model, training=True)     # same arithmetic and gradients, about 1.15x faster steps on this CPU (TF only)
     state["samples_budget"] = int(samples)
     state["options"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in opts.items()}
@@ -487,6 +489,21 @@ def _versions():
     return out
 
 
+def _check_options(opts, samples):
+    """ValueError naming the first option of a run that cannot train (``dlae_train.py`` checks the
+    same before it starts; this is for train() called from Python): counts below 1, a negative
+    seed (numpy refuses it in the data thread), a learning rate or clipping norm that is not a
+    positive finite number."""
+    for name, value, low in (("samples", samples, 1), ("batch_size", opts["batch_size"], 1),
+                             ("steps_per_epoch", opts["steps_per_epoch"], 1), ("val_size", opts["val_size"], 1),
+                             ("seed", opts["seed"], 0), ("workers", opts.get("workers", 1), 1)):
+        if int(value) != value or value < low:
+            raise ValueError(f"train: {name} must be an integer >= {low}; received {value!r}")
+    for name in ("lr", "global_clipnorm"):
+        if not (math.isfinite(float(opts[name])) and float(opts[name]) > 0):
+            raise ValueError(f"train: {name} must be a positive finite number; received {opts[name]!r}")
+
+
 def _say(progress, text):
     """A line for the person at the terminal (``progress``) and the log."""
     log.info("%s", text)
@@ -495,13 +512,9 @@ def _say(progress, text):
 
 
 def _save(model, state, out, ckpt, state_path, card_path):
-    tmp = ckpt[:-len(".keras")] + ".tmp.keras"
-    model.save(tmp)
-    os.replace(tmp, ckpt)
+    save_model_atomic(model, ckpt)
     _atomic_write_json(state, state_path)
-    tmp_out = out[:-len(".keras")] + ".tmp.keras"
-    export_float32(model).save(tmp_out)
-    os.replace(tmp_out, out)
+    save_model_atomic(export_float32(model), out)
     card = {}
     if os.path.isfile(card_path):
         with open(card_path) as f:

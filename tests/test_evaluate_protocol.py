@@ -66,7 +66,7 @@ def test_card_entry_per_copy_count(model_copy, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["fault", "--augment", "3"], None),
-    (["fault", "-o", "no_such_folder/ev"], "output folder does not exist"),
+    (["fault", "-o", "."], "not a folder"),
     (["fault", "--calibrate-sigma"], "already calibrated"),
 ])
 def test_bad_options_stop_before_any_work(args, message, capsys):
@@ -75,6 +75,18 @@ def test_bad_options_stop_before_any_work(args, message, capsys):
     assert err.value.code != 0
     if message:
         assert message in str(err.value.code)
+
+
+def test_output_folder_is_made_after_the_checks(tmp_path, monkeypatch, capsys):
+    """-o into a missing folder makes it (as dlae_train.py does), but only once every option is
+    accepted: a refused command leaves no folder behind."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit):
+        cli.cmd_line_parse(["fault", "--calibrate-sigma", "-o", "new/ev"])
+    assert not (tmp_path / "new").exists()
+    inps = cli.cmd_line_parse(["fault", "-o", "new/sub/ev"])
+    assert (tmp_path / "new" / "sub").is_dir() and inps.output == "new/sub/ev"
+    assert "created folder" in capsys.readouterr().out
 
 
 def test_calibration_predictions_are_the_calibration_batches():

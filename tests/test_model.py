@@ -69,6 +69,24 @@ def test_save_load_round_trip(tmp_path):
     np.testing.assert_array_equal(np.asarray(m(x)["dates"]), np.asarray(m2(x)["dates"]))
 
 
+def test_interrupted_save_leaves_the_old_model_and_no_temporary(tmp_path, monkeypatch):
+    """save_model_atomic: a save cut short (Ctrl-C while Keras writes) keeps the earlier file whole
+    and removes its half-written temporary."""
+    from mintpy_dlae.model import save_model_atomic
+    m = build_model(filters=4, filters_2d=4)
+    path = str(tmp_path / "m.keras")
+    save_model_atomic(m, path)
+    before = open(path, "rb").read()
+
+    def cut(self, filepath, *args, **kwargs):
+        open(filepath, "wb").write(b"half a zip")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(keras.Model, "save", cut)
+    with pytest.raises(KeyboardInterrupt):
+        save_model_atomic(m, path)
+    assert sorted(os.listdir(tmp_path)) == ["m.keras"] and open(path, "rb").read() == before
+
+
 def test_load_model_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothere.keras"):
         load_model(str(tmp_path / "nothere.keras"))

@@ -187,6 +187,23 @@ def test_training_stream_worker_processes():
         next(training_stream("fault", workers=0))
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_training_stream_raises_what_its_generator_raises(workers):
+    """A generator that fails in its thread or process (an option synthetic.generate does not know;
+    with one thread, a negative seed, which numpy refuses there) is an error of the stream, named,
+    not a trainer waiting forever for the next chunk."""
+    from mintpy_dlae.dataset import training_stream
+    s = training_stream("fault", batch_size=2, seed=0, chunk_batches=1, workers=workers, no_such_option=1)
+    with pytest.raises(RuntimeError, match="data generator failed: TypeError: .*no_such_option"):
+        next(s)
+    s.close()
+    if workers == 1:
+        s = training_stream("fault", batch_size=2, seed=-5, chunk_batches=1)
+        with pytest.raises(RuntimeError, match="data generator failed: ValueError"):
+            next(s)
+        s.close()
+
+
 def test_training_stream_patch_size_from_generator_options():
     """train(generator={"size": S}) passes the generator options to the stream as keywords, so a run's
     patch size is recorded in its card with them; the stream honours it."""

@@ -68,6 +68,18 @@ def test_train_leaves_the_dtype_policy_as_it_found_it(tmp_path):
     assert keras.config.dtype_policy().name == before
 
 
+@pytest.mark.parametrize("option, value", [("seed", -5), ("batch_size", 0), ("steps_per_epoch", 2.5),
+                                           ("lr", float("nan")), ("global_clipnorm", 0.0)])
+def test_train_refuses_options_that_cannot_train(tmp_path, option, value):
+    """train() from Python refuses what dlae_train.py refuses, before it writes anything (a negative
+    seed used to hang the data thread)."""
+    from mintpy_dlae.train import train
+    with pytest.raises(ValueError, match=f"train: {option} must be"):
+        train("fault", str(tmp_path / "t.keras"), samples=8, precision="float32", progress=False,
+              model_config={"filters": 4, "filters_2d": 4}, **{option: value})
+    assert os.listdir(tmp_path) == []
+
+
 def test_non_finite_loss_stops_the_run_and_keeps_the_checkpoint(tmp_path, monkeypatch):
     """A step whose loss is not finite stops training with a clear error, before the epoch's weights
     (NaN by then) overwrite the model or the checkpoint of the previous epoch."""

@@ -22,7 +22,8 @@ def soup(models, out, weights=None):
     """
     import numpy as np
 
-    from mintpy_dlae.model import DlaeNet, atomic_write_json, export_float32, load_model, read_model_card
+    from mintpy_dlae.model import (DlaeNet, atomic_write_json, export_float32, load_model, read_model_card,
+                                   save_model_atomic)
     nets = [load_model(m) for m in models]
     configs = [dict(n.get_config(), sigma_scale=1.0) for n in nets]
     first = {k: v for k, v in configs[0].items() if k != "name"}
@@ -37,9 +38,7 @@ def soup(models, out, weights=None):
     mean = [sum(wi * ws[j] for wi, ws in zip(w, layers)).astype(layers[0][j].dtype) for j in range(len(layers[0]))]
     net = DlaeNet.from_config(configs[0])
     net.set_weights(mean)
-    tmp = out[:-len(".keras")] + ".tmp.keras"
-    export_float32(net).save(tmp)
-    os.replace(tmp, out)
+    save_model_atomic(export_float32(net), out)
     cards = [read_model_card(m) for m in models]
     card = {k: v for k, v in cards[0].items() if k not in ("training", "evaluation", "evaluation_augment8",
                                                              "sigma_calibration", "lineage", "training_run")}

@@ -80,8 +80,8 @@ def main():
           f"{old.count_params():,} -> {new.count_params():,} parameters, max output change {d:.2e}")
     if d > 1e-4:
         raise SystemExit("widen: the widened network does not reproduce the source")
-    from mintpy_dlae.model import export_float32
-    export_float32(new).save(a.out)
+    from mintpy_dlae.model import export_float32, save_model_atomic
+    save_model_atomic(export_float32(new), a.out)
 
 
 if __name__ == "__main__":

@@ -58,12 +58,21 @@ def cmd_line_parse(iargs=None):
     if inps.levels < 2 or inps.per_level < 1:
         raise SystemExit(f"dlae_evaluate.py: error: need --levels >= 2 and --per-level >= 1; "
                          f"received {inps.levels}, {inps.per_level}")
-    if inps.output and not os.path.isdir(os.path.dirname(os.path.abspath(inps.output))):
-        raise SystemExit(f"dlae_evaluate.py: error: output folder does not exist: "
-                         f"{os.path.dirname(os.path.abspath(inps.output))}")
     if inps.calibrate_sigma and inps.model in ("fault", "mogi"):
         raise SystemExit("dlae_evaluate.py: error: --calibrate-sigma rewrites the model file; the installed "
                          f"{inps.model!r} model is already calibrated (copy it first to recalibrate)")
+    out_dir = os.path.dirname(os.path.abspath(inps.output)) if inps.output else None
+    if out_dir and os.path.isdir(inps.output):
+        raise SystemExit(f"dlae_evaluate.py: error: -o is a prefix of the .txt and .png it writes, not a "
+                         f"folder: {inps.output} (e.g. -o {os.path.join(inps.output, 'eval')})")
+    if out_dir and not os.path.isdir(out_dir):        # as dlae_train.py does, once every option is checked
+        try:
+            os.makedirs(out_dir)
+        except OSError as err:
+            raise SystemExit(f"dlae_evaluate.py: error: cannot create the output folder {out_dir}: {err}")
+        print(f"created folder {out_dir}")
+    if out_dir and not os.access(out_dir, os.W_OK):
+        raise SystemExit(f"dlae_evaluate.py: error: output folder is not writable: {out_dir}")
     # 'auto': the copies denoise() would average for one 40 x 40 x 9 series
     from mintpy_dlae.config import resolve_augment
     inps.augment = resolve_augment(inps.augment, 40 * 40)

@@ -125,7 +125,10 @@ def resume_ignored(inps, kind, saved):
 def main(iargs=None):
     inps = cmd_line_parse(iargs)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from mintpy_dlae.config import import_tensorflow_quietly
+    import logging
+
+    from mintpy_dlae.config import import_tensorflow_quietly, setup_logging
+    setup_logging(logging.WARNING, stderr=True)  # the package's warnings as 'WARNING: ...' (progress is printed)
     if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
         import_tensorflow_quietly()          # TensorFlow's start-up lines, as mintpy_dlae.py does
     from mintpy_dlae.train import _paths, train
