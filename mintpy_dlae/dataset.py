@@ -56,16 +56,19 @@ def valid_mask(window, mask=None):
 def window_scale(window, valid):
     """Noise scale of each window, metres: windows (..., T, H, W), valid (..., H, W) -> (...,).
 
-    sqrt(median over valid pixels of mean_t (w[t] - w[t-1])**2); 0 for a window without valid pixels.
+    sqrt(median over valid pixels of mean_t (w[t] - w[t-1])**2).  The mean of a pixel is over its
+    finite increments (NaN or inf on a date: the increments next to it are left out), and pixels
+    without any, or whose increments are all exactly 0 (a constant value, e.g. a gap filled with the
+    nearest date's value), are left out of the median, so that they cannot pull the scale to 0; 0 for
+    a window with no pixel left.
     """
+    import warnings
     inc = np.diff(window.astype(np.float64), axis=-3)
-    msq = np.where(valid, (inc ** 2).mean(axis=-3), np.nan)
-    flat = msq.reshape(msq.shape[:-2] + (-1,))
-    with np.errstate(all="ignore"):
-        import warnings
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            med = np.nanmedian(flat, axis=-1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)      # all-NaN slices: pixels without data
+        msq = np.nanmean(np.where(np.isfinite(inc), inc * inc, np.nan), axis=-3)
+        msq = np.where(valid & (msq > 0), msq, np.nan)
+        med = np.nanmedian(msq.reshape(msq.shape[:-2] + (-1,)), axis=-1)
     return np.sqrt(np.nan_to_num(med, nan=0.0)).astype(np.float32)
 
 

@@ -215,8 +215,8 @@ def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mas
     dates in years). ``threads``: TensorFlow threads of this process (Dask workers). ``augment``: the
     number of symmetric copies, resolved once for the whole frame (:func:`mintpy_dlae.config.resolve_augment`).
 
-    Returns (timeseries (k, h, w), cumulative (k-8, h, w), timeseries_std, cumulative_std (None
-    for a model without uncertainty), the input block (n, h, w) as read, box) for the k kept dates,
+    Returns (timeseries (k, h, w), cumulative (k-8, h, w), timeseries_std, cumulative_std, the
+    input block (n, h, w) as read, box) for the k kept dates,
     as the denoiser gives them: referenced to the first kept date, NaN at no-data pixels.
     """
     if threads:
@@ -305,7 +305,8 @@ def _interp_nan(sub, t):
 
 
 def reference_values(job, ref_yx, length, width):
-    """Denoised series and cumulative maps at REF_Y/REF_X (nearest valid pixels if masked)."""
+    """Denoised series and cumulative maps at REF_Y/REF_X (if it is masked: the mean of the valid
+    pixels within REF_SEARCH_RADIUS of it)."""
     ry, rx = ref_yx
     r = REF_SEARCH_RADIUS
     box = Box(max(ry - r, 0), min(ry + r + 1, length), max(rx - r, 0), min(rx + r + 1, width))

@@ -4,11 +4,13 @@ For a time series of n >= 9 dates, window k covers dates k..k+8 (n-8 windows, th
 integral).  Each window is normalised (:mod:`mintpy_dlae.dataset`), passed through the network and
 scaled back to metres, giving the deformation at its 9 dates relative to its first date, and its
 cumulative map (last minus first).  The per-date outputs of all windows are stitched into one time
-series by averaging, for every interval between consecutive dates, the increments of all windows
-that cover it, then integrating.
+series by a weighted mean, for every interval between consecutive dates, of the increments of all
+windows that cover it (weights :func:`window_weights`: the window's middle counts most), then
+integrating.
 
 Each window is normalised by one noise scale computed over the whole frame (:func:`window_scales`),
-and the network runs once per window and gives the mean and the standard deviation of each date.
+and the network runs once per window (or on 2, 4 or 8 symmetric copies of it, ``augment``) and
+gives the mean and the standard deviation of each date.
 Elevation is standardised once for the array given, and space is cut into tiles with a halo of
 ``network_halo(model)`` pixels (the network's receptive radius + 1), so tiled results equal
 whole-image results; a caller that cuts a frame into blocks gives each block ``receptive_halo(model)``
@@ -29,7 +31,8 @@ log = logging.getLogger(__name__)
 
 from .constants import WINDOW as MIN_DATES  # noqa: E402  (one window length)
 # Upper bound of pixels x windows per network call.  Activations take ~3 kB per pixel-window for the
-# paper-size network (64 filters x 9 then 3 dates), so this keeps them near 0.4 GB whatever the tile.
+# paper-size network (64 filters x 9 then 3 dates), so this keeps them near 0.4 GB when a tile fits
+# in it; a larger tile (denoise's default 512 px + halo: about 320,000 px) goes one window per call.
 MAX_PIXELS_PER_CALL = 131_072
 
 
@@ -381,6 +384,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
 
     Parameters: ts         - (n, H, W) LOS displacement in metres, n >= 9, real numbers (integer or
                              floating point; computed in float32); no-data as NaN or 0 on all dates
+                             (so a MintPy reference pixel, 0 on every date, comes out NaN here;
+                             mintpy_dlae.py feeds it a tiny value and re-references the output)
                 elevation  - (H, W) metres; pixels where it is NaN/inf are left out (a warning)
                 model      - 'fault', 'mogi', a path to a .keras file, or a loaded model
                 mask       - optional (H, W) bool, True = valid (or numbers holding only 0 and 1)
@@ -483,6 +488,10 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
         raise TypeError("denoise: model must be 'fault', 'mogi', a path to a .keras file or a loaded "
                         f"mintpy_dlae model; received {type(model).__name__} {model!r:.80}")
     _, net = prepare_model(model, precision)        # in the compute precision: no copy per call below
+    if getattr(net, "output_kind", "dates") != "dates":
+        raise ValueError("denoise: the model has a cumulative-only head (one map per window, as the paper's); "
+                         "the time series needs a model with one map per date (the shipped 'fault' and "
+                         "'mogi'; dlae_train.py's default layout). predict_windows() gives its cumulative maps")
     T = net.num_dates
     halo = network_halo(net)
     block = box is not None           # a block of a larger frame: it may hold no data
@@ -562,11 +571,9 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     elev = dataset.normalise_elevation(np.where(valid, elevation, np.float32(0)), valid)
 
     augment = resolve_augment(augment, num_win * h * w)
-    if scale is None:
+    if scale is None:      # after the filling, as mintpy_dlae.py's frame_scales (constant pixels left out)
         scale = window_scales(data, valid, T)
     scale = np.asarray(scale, np.float32)
-    if scale.shape != (num_win,):
-        raise ValueError(f"denoise: scale must have one value per window ({num_win}); received shape {scale.shape}")
     w_int = window_weights(T)
     # series[t] accumulates the weighted increments of interval t-1 -> t, then becomes the series
     series = np.zeros((n, h, w), np.float32)

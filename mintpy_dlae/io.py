@@ -400,7 +400,7 @@ def nodata_value(path, atr=None, nan_pixels=None):
 
     ``nan_pixels`` (when known, e.g. from denoise_file.scan_input): whether some pixels are NaN on every
     date with data; NaN holes on a few dates, or an all-NaN missing date, do not make NaN the
-    no-data value of the file.
+    no-data value of the file.  Without it (a cheaper guess): NaN if the last date holds any NaN.
     """
     atr = atr or readfile.read_attribute(path)
     value = str(atr.get("NO_DATA_VALUE", "none")).lower()

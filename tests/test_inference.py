@@ -219,6 +219,48 @@ def test_window_scale_of_a_random_walk():
     np.testing.assert_allclose(dataset.window_scale(w, valid), expected, rtol=0.05)
 
 
+def test_window_scale_leaves_out_constant_and_missing_values():
+    """Pixels that do not change within a window (a gap filled with the nearest date's value) and
+    missing increments do not enter the scale: with 60 % of the pixels constant the scale is that of
+    the others (it was 0, and the network's input 1e28), NaN / inf next to a date are skipped."""
+    sigma = 2e-3
+    rng = np.random.default_rng(4)
+    w = np.cumsum(rng.normal(0, sigma, (9, 100, 100)), axis=0)
+    valid = np.ones((100, 100), bool)
+    alone = dataset.window_scale(w[:, 60:], valid[60:])          # the 40 % that change
+    w[:, :60] = w[:1, :60]                                       # 60 % constant over the window
+    np.testing.assert_allclose(dataset.window_scale(w, valid), alone, rtol=1e-6)
+    w[3, 60:70, :] = np.nan                                      # a missing date on some pixels
+    w[5, 70:72, :] = np.inf
+    got = dataset.window_scale(w, valid)
+    assert np.isfinite(got) and abs(got / alone - 1) < 0.05
+    assert dataset.window_scale(np.zeros((9, 5, 5)), np.ones((5, 5), bool)) == 0     # nothing changes
+
+
+def test_gaps_on_most_pixels_keep_the_output_bounded(tiny):
+    """A series whose last dates are missing on most pixels (filled with their last value for the
+    network) is denoised with the scale of the pixels that have data: finite, bounded output, and
+    the last window (constant on those pixels) is not silenced by a zero scale, as it was."""
+    ts, h = _series(n=12, H=40, W=40)
+    ts[3:, :, :26] = np.nan                                      # 65 % of the pixels lose dates 3-11
+    with pytest.warns(UserWarning, match="NaN/inf"):
+        res = inference.denoise(ts, h, model=tiny, precision="float32", augment=1)
+    data_rms = float(np.sqrt(np.nanmean(ts ** 2)))
+    assert np.isfinite(res.cumulative).all()
+    assert np.abs(res.cumulative).max() < 100 * data_rms
+    assert np.abs(res.cumulative[-1][:, 26:]).max() > 1e-3 * data_rms      # window 3: dates 3-11
+
+
+def test_cumulative_only_model_is_refused_for_the_time_series():
+    """A model with the paper's cumulative-only head has no per-date maps: denoise() refuses it
+    (its time series was a zero-padded guess) and names predict_windows() for its cumulative maps."""
+    net = build_model(**dict(shipped_config(), filters=4, filters_2d=4, output="cumulative"))
+    ts, h = _series(n=9, H=24, W=24)
+    with pytest.raises(ValueError, match="cumulative-only head"):
+        inference.denoise(ts, h, model=net, precision="float32")
+    assert inference.predict_windows(net, ts[None], h[None]).cumulative.shape == (1, 24, 24)
+
+
 def test_elevation_standardisation_is_local():
     """Changing the terrain farther than 2 x NORM_WINDOW / 2 away (the local variance is a box mean
     around the local mean, itself a box mean) leaves the standardised elevation as it was."""
