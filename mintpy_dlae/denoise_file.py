@@ -140,6 +140,10 @@ def load_model(model):
         if isinstance(err, io.DlaeInputError):
             raise
         raise io.DlaeInputError(f"{model}: cannot load a mintpy_dlae model ({err})") from err
+    if getattr(net, "output_kind", "dates") != "dates":
+        raise io.DlaeInputError(f"{model}: the model has a cumulative-only head (the paper's layout): it gives "
+                                "no time series; use a model with one map per date ('fault', 'mogi' or "
+                                "dlae_train.py's default layout)")
     for line in model_warnings(model, getattr(net, "uncertainty", False)):
         log.warning("%s", line)
     return net

@@ -488,10 +488,12 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
         raise TypeError("denoise: model must be 'fault', 'mogi', a path to a .keras file or a loaded "
                         f"mintpy_dlae model; received {type(model).__name__} {model!r:.80}")
     _, net = prepare_model(model, precision)        # in the compute precision: no copy per call below
-    if getattr(net, "output_kind", "dates") != "dates":
-        raise ValueError("denoise: the model has a cumulative-only head (one map per window, as the paper's); "
-                         "the time series needs a model with one map per date (the shipped 'fault' and "
-                         "'mogi'; dlae_train.py's default layout). predict_windows() gives its cumulative maps")
+    cumulative_only = getattr(net, "output_kind", "dates") != "dates"
+    if cumulative_only:
+        warnings.warn("denoise: the model has a cumulative-only head (one map per window, as the paper's): "
+                      "the cumulative maps are its own, the time series and its std are NaN (a time series "
+                      "needs one map per date: the shipped 'fault' and 'mogi', dlae_train.py's default layout)",
+                      UserWarning, stacklevel=2)
     T = net.num_dates
     halo = network_halo(net)
     block = box is not None           # a block of a larger frame: it may hold no data
@@ -623,6 +625,9 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     invalid = ~valid[by0:by1, bx0:bx1]
     for arr in (series, cumulative, ts_std, cumulative_std):
         arr[:, invalid] = np.nan
+    if cumulative_only:                         # its per-date maps were zeros but the last: no series
+        series[:] = np.nan
+        ts_std[:] = np.nan
     if holes is not None and holes[1].size:      # the filled elements: NaN, as mintpy_dlae.py writes them
         hole, yy, xx = holes
         for arr in (series, ts_std):

@@ -251,14 +251,23 @@ def test_gaps_on_most_pixels_keep_the_output_bounded(tiny):
     assert np.abs(res.cumulative[-1][:, 26:]).max() > 1e-3 * data_rms      # window 3: dates 3-11
 
 
-def test_cumulative_only_model_is_refused_for_the_time_series():
-    """A model with the paper's cumulative-only head has no per-date maps: denoise() refuses it
-    (its time series was a zero-padded guess) and names predict_windows() for its cumulative maps."""
+def test_cumulative_only_model_gives_no_time_series(tmp_path):
+    """A model with the paper's cumulative-only head has no per-date maps: denoise() keeps its
+    cumulative maps (those of predict_windows) and gives a NaN time series with a warning (it was a
+    zero-padded guess: 0 on every date but each window's last); mintpy_dlae.py refuses the model."""
+    from mintpy_dlae import io
+    from mintpy_dlae.denoise_file import load_model
     net = build_model(**dict(shipped_config(), filters=4, filters_2d=4, output="cumulative"))
     ts, h = _series(n=9, H=24, W=24)
-    with pytest.raises(ValueError, match="cumulative-only head"):
-        inference.denoise(ts, h, model=net, precision="float32")
-    assert inference.predict_windows(net, ts[None], h[None]).cumulative.shape == (1, 24, 24)
+    with pytest.warns(UserWarning, match="cumulative-only head"):
+        res = inference.denoise(ts, h, model=net, precision="float32", augment=1)
+    assert np.isnan(res.timeseries).all() and np.isnan(res.timeseries_std).all()
+    ref = inference.predict_windows(net, ts[None], h[None], precision="float32")
+    np.testing.assert_allclose(res.cumulative, ref.cumulative, rtol=1e-4, atol=1e-7)
+    path = str(tmp_path / "cum.keras")
+    net.save(path)
+    with pytest.raises(io.DlaeInputError, match="cumulative-only head"):
+        load_model(path)
 
 
 def test_elevation_standardisation_is_local():
