@@ -339,6 +339,8 @@ def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel
     Pixels that are no-data in the input (all dates 0, or NaN) keep their input values; pixels the
     denoiser leaves out (mask) get ``nodata``; NaN input elements stay NaN, and the dates left out
     (``~keep``) keep the input's values there (NaN or 0, the input's own marks of missing data).
+    A cumulative map (and its std and significance) is NaN at a pixel whose input is missing (NaN
+    or inf) on the window's first or last date.
     Values below FLUSH_BELOW in magnitude are written as exact 0.
 
     Uncertainty (with ``den_std``): the variance of the series relative to REF_DATE is
@@ -379,6 +381,12 @@ def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel
     out[~keep] = inp[~keep]
     out[nan_in] = np.nan
     cum[:, ~valid] = np.nan
+    # a window whose first or last date is missing at a pixel (filled for the network) has no
+    # measured cumulative displacement there: NaN, as the series is NaN on those dates
+    missing = ~np.isfinite(inp[np.flatnonzero(keep)])
+    ends = missing[:len(cum)] | missing[WINDOW - 1:WINDOW - 1 + len(cum)]
+    del missing
+    cum[ends] = np.nan
     result = {"timeseries": out, "cumulative": cum}
     if removed:
         rem = inp - out
@@ -403,6 +411,7 @@ def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel
             var[keep, ref_pixel[0], ref_pixel[1]] = 0
         cstd = cum_std if overwrite and cum_std.dtype == np.float32 else np.array(cum_std, np.float32)
         cstd[:, ~valid] = np.nan
+        cstd[ends] = np.nan
         with np.errstate(divide="ignore", invalid="ignore"):
             sig = np.abs(cum) / cstd
         sig[~np.isfinite(sig)] = np.nan
@@ -653,7 +662,8 @@ class InputScan:
 
 MISSING_RULE = ("dates with no data on any pixel (NaN or 0 everywhere, REF_DATE apart) are left "
                 "out of the network and keep the input values; a pixel's NaN on other dates is "
-                "filled by linear interpolation in time for the network only and written as NaN")
+                "filled by linear interpolation in time for the network only and written as NaN, "
+                "and the cumulative maps of the windows that begin or end on it are NaN there")
 
 
 def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max_memory=4.0,

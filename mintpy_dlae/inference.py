@@ -42,6 +42,7 @@ class DenoiseResult:
 
     timeseries      (n, h, w)   denoised series relative to the first date
     cumulative      (n-8, h, w) moving-window cumulative maps; window k covers dates k..k+8
+                                (NaN, with its std, at a pixel missing on date k or k+8)
     timeseries_std  (n, h, w)   1-sigma uncertainty of ``timeseries`` (0 at the first date)
     cumulative_std  (n-8, h, w) 1-sigma uncertainty of ``cumulative``
     augment         int         symmetric copies averaged per window (1 = one plain pass)
@@ -633,6 +634,11 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
         for arr in (series, ts_std):
             sub = arr[:, yy, xx]
             sub[hole] = np.nan
+            arr[:, yy, xx] = sub
+        ends = hole[:num_win] | hole[T - 1:T - 1 + num_win]    # a window's first or last date missing
+        for arr in (cumulative, cumulative_std):
+            sub = arr[:, yy, xx]
+            sub[ends] = np.nan
             arr[:, yy, xx] = sub
     return DenoiseResult(timeseries=series, cumulative=cumulative, timeseries_std=ts_std, cumulative_std=cumulative_std,
                          augment=augment)

@@ -225,6 +225,24 @@ def test_nan_holes_on_some_dates(files, fake_denoiser, caplog, monkeypatch):
     same = ~np.isnan(inp)
     same[:, REF_Y, REF_X] = False                           # the reference pixel is fed a tiny constant
     np.testing.assert_array_equal(net[same], inp[same])
+    # the cumulative maps (12 dates: windows 0-3 cover dates k..k+8) are NaN, with their std and
+    # significance, where the window's first or last date is missing: date 0 and date 8 end
+    # window 0, date 10 ends window 2; the holes of dates 4 and 7 are inside every window
+    ends = np.zeros((4,) + inp.shape[1:], bool)
+    ends[0, 5, 6] = ends[0, 20:, :8] = ends[2, 30, 30] = True
+    for name in ("cumulative", "cumulativeStd", "significance"):
+        cum = np.stack([readfile.read(out["cumulative"], datasetName=f"{name}_{w}")[0]
+                        for w in _window_names(out["cumulative"])])
+        nodata = np.isnan(cum[1])                           # window 1: no missing first or last date
+        assert not nodata[5, 6] and nodata.mean() < 0.1, name
+        np.testing.assert_array_equal(np.isnan(cum), nodata[None] | ends, err_msg=name)
+
+
+def _window_names(path):
+    """The '<first>_<last>' names of the cumulative maps of a cumulative_*.h5 file, in order."""
+    import h5py
+    with h5py.File(path, "r") as f:
+        return sorted(k[len("cumulative_"):] for k in f if k.startswith("cumulative_"))
 
 
 def test_fill_missing_rule():

@@ -246,9 +246,10 @@ def test_gaps_on_most_pixels_keep_the_output_bounded(tiny):
     with pytest.warns(UserWarning, match="NaN/inf"):
         res = inference.denoise(ts, h, model=tiny, precision="float32", augment=1)
     data_rms = float(np.sqrt(np.nanmean(ts ** 2)))
-    assert np.isfinite(res.cumulative).all()
-    assert np.abs(res.cumulative).max() < 100 * data_rms
-    assert np.abs(res.cumulative[-1][:, 26:]).max() > 1e-3 * data_rms      # window 3: dates 3-11
+    kept = res.cumulative[:, :, 26:]
+    assert np.isfinite(kept).all() and np.abs(kept).max() < 100 * data_rms
+    assert np.abs(kept[-1]).max() > 1e-3 * data_rms        # window 3 (dates 3-11) is not silenced
+    assert np.isnan(res.cumulative[:, :, :26]).all()       # every window's last date is missing there
 
 
 def test_cumulative_only_model_gives_no_time_series(tmp_path):
@@ -456,7 +457,7 @@ def test_missing_values_are_filled_with_a_warning(tiny, bad):
     """A NaN/inf element of a pixel with data is filled for the network by linear interpolation in time
     (the rule of mintpy_dlae.py) with a warning naming the count and the first (date, row, col); the
     result equals that of the series filled by hand, NaN at the missing element only (timeseries and its
-    std), the cumulative maps kept."""
+    std), the cumulative maps kept but where the missing date is a window's first or last."""
     ts, h = _small()
     filled = ts.copy()
     filled[6, 5, 5] = (ts[5, 5, 5] + ts[7, 5, 5]) / 2
@@ -470,8 +471,12 @@ def test_missing_values_are_filled_with_a_warning(tiny, bad):
     assert np.isnan(res.timeseries[hole]).all() and np.isnan(res.timeseries_std[hole]).all()
     np.testing.assert_array_equal(res.timeseries[~hole], ref.timeseries[~hole])
     np.testing.assert_array_equal(res.timeseries_std[~hole], ref.timeseries_std[~hole])
-    np.testing.assert_array_equal(res.cumulative, ref.cumulative)
-    assert np.isfinite(res.cumulative).all()
+    ends = np.zeros(ref.cumulative.shape, bool)           # 13 dates: window k covers dates k..k+8
+    ends[0, 9, 3] = True                                   # date 0 is window 0's first date; date 6
+                                                           # is no window's first or last
+    for a, b in ((res.cumulative, ref.cumulative), (res.cumulative_std, ref.cumulative_std)):
+        assert np.isnan(a[ends]).all() and np.isfinite(a[~ends]).all()
+        np.testing.assert_array_equal(a[~ends], b[~ends])
     # with a box that leaves the holes out, the warning stays and the result is the box of the same
     with pytest.warns(UserWarning, match="NaN/inf"):
         part = inference.denoise(ts, h, model=tiny, precision="float32", augment=1, box=(12, 24, 0, 24))
