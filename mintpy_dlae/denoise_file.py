@@ -678,7 +678,8 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
       carry missing acquisitions as all-NaN dates, other files as all-0 dates (REF_DATE is 0
       everywhere by definition and is never empty). Empty dates are left out of the network.
     * A pixel that is NaN on some kept dates and has data on others is filled for the network
-      (:func:`fill_missing`) and written as NaN on those dates.
+      (:func:`fill_missing`) and written as NaN on those dates. Exact zeros of such pixels (REF_DATE
+      apart) are data; a warning counts them, as they may be missing values written as 0.
     * Nothing valid to denoise (every pixel 0/NaN on every date, or outside the mask) and fewer
       than 9 dates with data raise DlaeInputError, naming the file, the dataset and why.
     """
@@ -691,6 +692,7 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
     has_data = np.zeros((length, width), bool)
     no_height = np.zeros((length, width), bool)
     num_nan = np.zeros((length, width), np.int32)
+    zero_at_data = np.zeros(n, np.int64)
     stride = max(1, int(np.ceil(np.sqrt(length * width / max_pixels))))
     sample = np.zeros((n, -(-length // stride), -(-width // stride)), np.float32)
     height = np.zeros(sample.shape[1:], np.float32)
@@ -711,6 +713,8 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
         date_finite |= finite.any(axis=(1, 2))
         has_data[y0:y1] = data.any(axis=0)
         num_nan[y0:y1] = n - finite.sum(axis=0)
+        # exact zeros of pixels with data on other dates (REF_DATE apart): read as data
+        zero_at_data[:] += ((block == 0) & has_data[y0:y1]).sum(axis=(1, 2))
         del block, finite, data
     keep = date_data.copy()
     keep[ref_index] |= date_finite[ref_index]       # the reference date is 0 everywhere
@@ -753,6 +757,14 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
         log.warning("%s: %d date(s) with no data on any pixel (NaN or 0 everywhere) are left out "
                     "of the network and keep the input values (NaN or 0) in the outputs: %s",
                     ts_file, len(empty), ", ".join(empty))
+    zero_at_data[ref_index] = 0                      # every pixel is 0 on REF_DATE
+    num_zero = int(zero_at_data[keep].sum())
+    if num_zero:
+        d = int(np.flatnonzero(zero_at_data * keep)[0])
+        log.warning("%s: %d value(s) are exactly 0 on dates other than REF_DATE at pixels with data on "
+                    "other dates (e.g. %d on %s); they are read as data (0 m), not as missing values: "
+                    "if they mark missing values, set them to NaN", ts_file, num_zero,
+                    int(zero_at_data[d]), dates[d])
     partial = (num_nan > 0) & (num_nan < num_kept)
     num_filled = int(num_nan[partial].sum())
     if num_filled:

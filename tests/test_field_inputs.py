@@ -238,6 +238,27 @@ def test_nan_holes_on_some_dates(files, fake_denoiser, caplog, monkeypatch):
         np.testing.assert_array_equal(np.isnan(cum), nodata[None] | ends, err_msg=name)
 
 
+def test_zeros_on_some_dates_are_data_with_a_warning(files, fake_denoiser, caplog):
+    """Exact zeros of pixels with data on other dates (missing values written as 0 by some tools)
+    are read as data, and a warning counts them (REF_DATE, 0 everywhere, and the reference pixel
+    apart), naming the first date, so that the user can mark them with NaN."""
+    d, geom = files
+
+    def zeros(x):
+        x[8:, 20:24, :] = 0.0               # 4 rows x 32 columns on the last 4 dates
+    ts = edit(write_timeseries(d / "timeseries_ERA5.h5"), zeros)
+    with h5py.File(ts, "r") as f:
+        first = f["date"][8].decode()
+    with caplog.at_level(logging.WARNING):
+        denoise(ts, geom)
+    assert "512 value(s) are exactly 0 on dates other than REF_DATE" in caplog.text
+    assert f"e.g. 128 on {first}" in caplog.text and "set them to NaN" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        denoise(write_timeseries(d / "timeseries_clean.h5"), geom)
+    assert "exactly 0" not in caplog.text
+
+
 def _window_names(path):
     """The '<first>_<last>' names of the cumulative maps of a cumulative_*.h5 file, in order."""
     import h5py
