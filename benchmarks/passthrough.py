@@ -2,8 +2,8 @@
 
     python benchmarks/passthrough.py --model fault --model mogi [--json docs/figures/passthrough.json]
 
-Every window holds noise only (no deformation), 40 x 40 px x 9 dates, ``--per-family`` windows per
-family (seeds 880000+, disjoint from the protocol's and the other benchmarks'):
+Every window holds noise only (no deformation), 40 x 40 px x 9 dates (``--size`` for larger
+frames), ``--per-family`` windows per family (seeds 880000+, disjoint from the protocol's and the other benchmarks'):
 
 - ``training``: the training generator's noise with ``synthetic.generate``'s default options
   (power-law turbulence with outer scales and anisotropy, per-date reference offsets, stratified
@@ -80,12 +80,13 @@ def gravity_waves(n, num_dates, size, rng):
     return out
 
 
-def measure(model, families=FAMILIES, n=128, seed=880000, augment=1):
-    """{family: {"rms_ratio", "median_ratio", "above_3_sigma"}} of ``model`` on noise-only windows."""
+def measure(model, families=FAMILIES, n=128, seed=880000, augment=1, size=40):
+    """{family: {"rms_ratio", "median_ratio", "above_3_sigma"}} of ``model`` on noise-only windows
+    of ``size`` x ``size`` px."""
     from mintpy_dlae.inference import predict_windows
     out = {}
     for name in families:
-        noisy, elev = family_batch(name, n, seed + SEED_OFFSET[name])
+        noisy, elev = family_batch(name, n, seed + SEED_OFFSET[name], size=size)
         p = predict_windows(model, noisy, elev, batch_size=64, augment=augment)
         raw = (noisy[:, -1] - noisy[:, 0]).astype(np.float64)
         cum = p.cumulative.astype(np.float64)
@@ -101,14 +102,18 @@ def main(argv=None):
     p.add_argument("--model", action="append", required=True, help="fault, mogi or a .keras path (repeatable)")
     p.add_argument("--per-family", type=int, default=128, help="windows per family (default 128)")
     p.add_argument("--augment", default="1", choices=["1", "2", "4", "8"], help="symmetric copies (default 1)")
+    p.add_argument("--size", type=int, default=40, help="window size in px (default 40, the protocol's)")
+    p.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES),
+                   help="noise families (default all)")
     p.add_argument("--json", default=None, help="write the results here")
     args = p.parse_args(argv)
     sys.path.insert(0, HERE)
     from _specs import setup, write_json
     setup()
-    result = {"per_family": args.per_family, "augment": int(args.augment), "seed": 880000, "models": {}}
+    result = {"per_family": args.per_family, "augment": int(args.augment), "seed": 880000, "size": args.size,
+              "models": {}}
     for m in args.model:
-        r = measure(m, n=args.per_family, augment=int(args.augment))
+        r = measure(m, families=args.families, n=args.per_family, augment=int(args.augment), size=args.size)
         result["models"][m] = r
         for fam, v in r.items():
             print(f"{m:>12s}  {fam:24s} rms ratio {v['rms_ratio']:.3f}  median {v['median_ratio']:.3f}  "

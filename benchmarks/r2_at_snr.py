@@ -33,7 +33,8 @@ def _stats(pred, truth):
             "median": round(float(np.median(r2)), 4), "mean_level_free": round(float(free.mean()), 4)}
 
 
-def score(models, kinds=("fault", "mogi"), snrs=(0.5, 1.0, 2.0), per_level=192, seed=777000, augments=(1,)):
+def score(models, kinds=("fault", "mogi"), snrs=(0.5, 1.0, 2.0), per_level=192, seed=777000, augments=(1,),
+          size=40):
     """{"<kind>@<snr>": {method: stats}}; a model run with ``augment`` a > 1 symmetric copies is
     listed as "<name>_aug<a>", with ``paired_vs_1``: the mean and standard error of its per-series
     R² minus the one-copy R² on the same series (when 1 is among ``augments``)."""
@@ -47,7 +48,7 @@ def score(models, kinds=("fault", "mogi"), snrs=(0.5, 1.0, 2.0), per_level=192, 
     out = {}
     for ki, kind in enumerate(kinds):
         for si, snr in enumerate(snrs):
-            b = independent_batch(per_level, kind, float(snr), seed + 100 * ki + si)
+            b = independent_batch(per_level, kind, float(snr), seed + 100 * ki + si, size=size)
             row = {}
             for name, net in nets.items():
                 r2_one = None
@@ -77,10 +78,11 @@ def main(argv=None):
     p.add_argument("--snr", type=float, nargs="+", default=[0.5, 1.0, 2.0])
     p.add_argument("--augment", type=int, nargs="+", default=[1], choices=[1, 2, 4, 8],
                    help="symmetric copies (test-time augmentation) to score each model with (default 1)")
+    p.add_argument("--size", type=int, default=40, help="series size in px (default 40, the protocol's)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
     models = dict(m.split("=", 1) if "=" in m else (m, m) for m in a.model)
-    res = score(models, snrs=a.snr, per_level=a.per_level, augments=tuple(a.augment))
+    res = score(models, snrs=a.snr, per_level=a.per_level, augments=tuple(a.augment), size=a.size)
     print(f"{'set':10s} {'method':16s} {'mean':>7s} {'se':>6s} {'median':>7s} {'level-free':>10s}")
     for key, row in res.items():
         for name, r in row.items():
@@ -93,7 +95,7 @@ def main(argv=None):
             for name, r in row.items():
                 flat[f"{name} {key}"] = r
         from mintpy_dlae.model import atomic_write_json
-        atomic_write_json({"per_level": a.per_level, "table": flat, "by_set": res}, a.json)
+        atomic_write_json({"per_level": a.per_level, "size": a.size, "table": flat, "by_set": res}, a.json)
     return res
 
 
