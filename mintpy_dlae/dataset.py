@@ -73,13 +73,21 @@ def window_scale(window, valid):
 
 
 def normalise_series(window, valid, scale=None):
-    """Network series input (..., T, H, W, 2) = (x / s, valid) and the scale s (...,)."""
+    """Network series input (..., T, H, W, 2) = (x / s, valid) and the scale s: (...,), one per
+    window (default :func:`window_scale`), or a map (..., H, W) given in ``scale``."""
     s = window_scale(window, valid) if scale is None else np.asarray(scale, np.float32)
-    s_safe = np.maximum(s, TINY)[..., None, None, None]
+    s_safe = broadcast_scale(np.maximum(s, TINY), window.ndim)
     x = (window - window[..., :1, :, :]) / s_safe
     v = np.broadcast_to(valid[..., None, :, :], x.shape)
     x = np.where(v, x, 0.0).astype(np.float32)
     return np.stack([x, v.astype(np.float32)], axis=-1), s
+
+
+def broadcast_scale(s, ndim):
+    """A scale per window (..., ) or per pixel (..., H, W) shaped to multiply windows of ``ndim``
+    dimensions (..., T, H, W): (..., 1, 1, 1) or (..., 1, H, W)."""
+    s = np.asarray(s)
+    return s[..., None, None, None] if s.ndim == ndim - 3 else s[..., None, :, :]
 
 
 def normalise_elevation(elevation, valid, window_px=NORM_WINDOW):

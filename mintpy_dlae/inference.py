@@ -196,7 +196,9 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
 
     noisy (N, T, H, W) metres, elevation (N, H, W) or (H, W) metres, mask (N, H, W) or (H, W) bool,
     scale (N,) metres: the noise scale of each window (default: computed from ``noisy`` by
-    :func:`mintpy_dlae.dataset.window_scale`; pass the whole frame's value when ``noisy`` is a tile).
+    :func:`mintpy_dlae.dataset.window_scale`; pass the whole frame's value when ``noisy`` is a tile),
+    or (N, H, W): a scale per pixel (a map that varies slowly compared with the network's view;
+    ``benchmarks/local_scale.py``).
     ``elevation_normalised`` (N, H, W) or (H, W): the network's elevation channel, already standardised
     (:func:`mintpy_dlae.dataset.normalise_elevation` over a larger area, as :func:`denoise` does), in
     which case ``elevation`` is not used.
@@ -223,7 +225,8 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
             p = predict_windows(model, np.ascontiguousarray(fwd(noisy)),
                                 None if elevation is None else np.ascontiguousarray(fwd(elevation)),
                                 mask=None if mask is None else np.ascontiguousarray(fwd(mask)), batch_size=batch_size,
-                                precision=precision, scale=scale,
+                                precision=precision,
+                                scale=scale if scale is None or np.ndim(scale) == 1 else np.ascontiguousarray(fwd(scale)),
                                 elevation_normalised=None if elevation_normalised is None
                                 else np.ascontiguousarray(fwd(elevation_normalised)))
             d, v = inv(p.dates), inv(p.dates_std) ** 2
@@ -239,6 +242,8 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
         raise ValueError("predict_windows: give elevation or elevation_normalised")
     if elevation_normalised is not None:
         elevation = None
+        if np.ndim(elevation_normalised) == 2:
+            elevation_normalised = np.broadcast_to(elevation_normalised, (N,) + np.shape(elevation_normalised))
     elif elevation.ndim == 2:
         elevation = np.broadcast_to(elevation, (N,) + elevation.shape)
     if mask is not None and mask.ndim == 2:
@@ -258,17 +263,17 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
                                                 scale=None if scale is None else np.asarray(scale)[sl])
         inputs["series"] = inputs["series"][..., :channels]
         if elevation_normalised is not None:
-            e = np.broadcast_to(elevation_normalised, valid.shape)
+            e = elevation_normalised[sl]
             inputs["elevation"] = np.where(valid, e, 0.0).astype(np.float32)[..., None]
         out = forward(inputs)
         d = np.asarray(out["dates"] if "dates" in out else out["cumulative"], dtype=np.float32)
-        d = np.moveaxis(d, -1, 1) * s[:, None, None, None]
+        d = np.moveaxis(d, -1, 1) * dataset.broadcast_scale(s, 4)
         if d.shape[1] == 1:          # cumulative-only (paper) head: no per-date maps
             d = np.concatenate([np.zeros((len(d), T - 2) + d.shape[2:], np.float32), d], axis=1)
         dates[sl] = np.where(valid[:, None], d, 0.0)
         if "dates_log_sigma" in out:
             ls = np.moveaxis(np.asarray(out["dates_log_sigma"], dtype=np.float32), -1, 1)
-            sd = np.exp(ls) * (sigma_scale * s[:, None, None, None])
+            sd = np.exp(ls) * (sigma_scale * dataset.broadcast_scale(s, 4))
             std[sl] = np.where(valid[:, None], sd, 0.0)
     return WindowPrediction(dates, dates[:, -1].copy(), std, std[:, -1].copy())
 

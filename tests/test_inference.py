@@ -271,6 +271,25 @@ def test_cumulative_only_model_gives_no_time_series(tmp_path):
         load_model(path)
 
 
+def test_a_constant_scale_map_is_the_scale(tiny):
+    """predict_windows(scale=map (N, H, W)) with the same value everywhere gives what the scale
+    (N,) gives, with one pass and with symmetric copies (the map is turned with each copy); a map
+    that doubles gives twice the mean and sigma (the network sees the same normalised input)."""
+    ts, h = _series(n=9, H=24, W=30)
+    noisy, elev = ts[None], h[None]
+    s = dataset.window_scale(noisy, dataset.valid_mask(noisy))
+    smap = np.broadcast_to(s[:, None, None], (1, 24, 30)).astype(np.float32)
+    for a in (1, 8):
+        ref = inference.predict_windows(tiny, noisy, elev, precision="float32", augment=a, scale=s)
+        got = inference.predict_windows(tiny, noisy, elev, precision="float32", augment=a, scale=smap)
+        np.testing.assert_allclose(got.cumulative, ref.cumulative, rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(got.dates_std, ref.dates_std, rtol=1e-6, atol=1e-12)
+    two = inference.predict_windows(tiny, 2 * noisy, elev, precision="float32", scale=2 * smap)
+    one = inference.predict_windows(tiny, noisy, elev, precision="float32", scale=smap)
+    np.testing.assert_allclose(two.cumulative, 2 * one.cumulative, rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose(two.cumulative_std, 2 * one.cumulative_std, rtol=1e-5, atol=1e-12)
+
+
 def test_elevation_standardisation_is_local():
     """Changing the terrain farther than 2 x NORM_WINDOW / 2 away (the local variance is a box mean
     around the local mean, itself a box mean) leaves the standardised elevation as it was."""
