@@ -290,6 +290,21 @@ def test_a_constant_scale_map_is_the_scale(tiny):
     np.testing.assert_allclose(two.cumulative_std, 2 * one.cumulative_std, rtol=1e-5, atol=1e-12)
 
 
+def test_normalised_elevation_per_window_over_several_batches(tiny):
+    """predict_windows(elevation_normalised=(N, H, W)) with more windows than one batch gives each
+    window its own channel (it failed to broadcast), as elevation=(N, H, W) does; (H, W) is shared."""
+    rng = np.random.default_rng(3)
+    noisy = np.cumsum(rng.normal(0, 3e-3, (5, 9, 20, 20)), axis=1).astype(np.float32)
+    elev = (rng.standard_normal((5, 20, 20)) * 200 + 800).astype(np.float32)
+    valid = dataset.valid_mask(noisy)
+    norm = np.stack([dataset.normalise_elevation(e, v) for e, v in zip(elev, valid)])
+    ref = inference.predict_windows(tiny, noisy, elev, batch_size=2, precision="float32")
+    got = inference.predict_windows(tiny, noisy, None, elevation_normalised=norm, batch_size=2, precision="float32")
+    np.testing.assert_allclose(got.cumulative, ref.cumulative, rtol=1e-5, atol=1e-9)
+    one = inference.predict_windows(tiny, noisy, None, elevation_normalised=norm[0], batch_size=2, precision="float32")
+    np.testing.assert_allclose(one.cumulative[0], ref.cumulative[0], rtol=1e-5, atol=1e-9)
+
+
 def test_elevation_standardisation_is_local():
     """Changing the terrain farther than 2 x NORM_WINDOW / 2 away (the local variance is a box mean
     around the local mean, itself a box mean) leaves the standardised elevation as it was."""
