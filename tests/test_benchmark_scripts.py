@@ -397,3 +397,26 @@ def test_passthrough_families_and_ratios_by_hand(monkeypatch):
     for v in r.values():
         assert abs(v["rms_ratio"] - 0.5) < 1e-3 and abs(v["median_ratio"] - 0.5) < 1e-3
         assert v["above_3_sigma"] > 0.99
+
+
+def test_local_scale_map_by_hand():
+    """benchmarks/local_scale.py: a frame no larger than the box gets the window's one scale; a frame
+    whose right half is 5x noisier gets a map near each half's own scale away from the boundary."""
+    sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+    try:
+        from local_scale import scale_map
+    finally:
+        sys.path.remove(os.path.join(REPO, "benchmarks"))
+    from mintpy_dlae import dataset
+    rng = np.random.default_rng(0)
+    small = np.cumsum(rng.normal(0, 1e-3, (2, 9, 40, 40)), axis=1)
+    np.testing.assert_allclose(scale_map(small, box=64),
+                               np.broadcast_to(dataset.window_scale(small, dataset.valid_mask(small))[:, None, None],
+                                               (2, 40, 40)), rtol=1e-6)
+    big = np.cumsum(rng.normal(0, 1e-3, (1, 9, 128, 128)), axis=1)
+    big[..., 64:] *= 5
+    m = scale_map(big, box=48, step=8)[0]
+    left = dataset.window_scale(big[..., :64], dataset.valid_mask(big[..., :64]))[0]
+    right = dataset.window_scale(big[..., 64:], dataset.valid_mask(big[..., 64:]))[0]
+    np.testing.assert_allclose(m[:, :16], left, rtol=0.1)
+    np.testing.assert_allclose(m[:, -16:], right, rtol=0.1)
