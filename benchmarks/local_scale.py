@@ -40,11 +40,7 @@ def scale_map(noisy, valid=None, box=64, step=16):
     from mintpy_dlae import dataset
     N, T, H, W = noisy.shape
     valid = dataset.valid_mask(noisy) if valid is None else np.broadcast_to(valid, (N, H, W))
-    inc = np.diff(noisy.astype(np.float64), axis=1)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        msq = np.nanmean(np.where(np.isfinite(inc), inc * inc, np.nan), axis=1)
-        msq = np.where(valid & (msq > 0), msq, np.nan)
+    msq = dataset.increment_power(noisy, valid)          # the pixels window_scale takes the median of
 
     def centres(n):
         if n <= box:

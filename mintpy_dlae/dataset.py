@@ -63,13 +63,23 @@ def window_scale(window, valid):
     a window with no pixel left.
     """
     import warnings
+    msq = increment_power(window, valid)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)      # all-NaN slices: windows without pixels
+        med = np.nanmedian(msq.reshape(msq.shape[:-2] + (-1,)), axis=-1)
+    return np.sqrt(np.nan_to_num(med, nan=0.0)).astype(np.float32)
+
+
+def increment_power(window, valid):
+    """Per-pixel mean squared date-to-date increment (..., H, W), metres², of windows (..., T, H, W)
+    over the finite increments; NaN where :func:`window_scale` leaves the pixel out (not ``valid``,
+    no finite increment, or all increments exactly 0)."""
+    import warnings
     inc = np.diff(window.astype(np.float64), axis=-3)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)      # all-NaN slices: pixels without data
         msq = np.nanmean(np.where(np.isfinite(inc), inc * inc, np.nan), axis=-3)
-        msq = np.where(valid & (msq > 0), msq, np.nan)
-        med = np.nanmedian(msq.reshape(msq.shape[:-2] + (-1,)), axis=-1)
-    return np.sqrt(np.nan_to_num(med, nan=0.0)).astype(np.float32)
+        return np.where(valid & (msq > 0), msq, np.nan)
 
 
 def normalise_series(window, valid, scale=None):
