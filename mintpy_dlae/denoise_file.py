@@ -714,7 +714,7 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
         has_data[y0:y1] = data.any(axis=0)
         num_nan[y0:y1] = n - finite.sum(axis=0)
         # exact zeros of pixels with data on other dates (REF_DATE apart): read as data
-        zero_at_data[:] += ((block == 0) & has_data[y0:y1]).sum(axis=(1, 2))
+        zero_at_data += ((block == 0) & has_data[y0:y1]).sum(axis=(1, 2))
         del block, finite, data
     keep = date_data.copy()
     keep[ref_index] |= date_finite[ref_index]       # the reference date is 0 everywhere
