@@ -5,7 +5,8 @@ the engine gives it, set to zero, and taken from other windows (shuffled).
 
 Noise-only windows (``passthrough.family_batch``; seeds 880000+): the training generator's noise
 (stratified delay over real and fractal terrain included) and the independent family's stratified
-delay alone (a linear delay over ridge terrain, no turbulence), at 40 px and 128 px; figure: the
+delay alone (a linear delay over ridge terrain, no turbulence) and a seasonal stratified delay alone
+(coherent in time, so that only the elevation tells it from a deformation), at 40 px and 128 px; figure: the
 output RMS / raw RMS of the cumulative map.  And the mean / median R² of the fault series of the
 independent family at SNR 1 (40 px, 128 series, seed 777001).  One pass.  If the elevation channel
 carried the stratified delay, zeroing or shuffling it would raise the output on the stratified noise.
@@ -34,7 +35,7 @@ def measure(model, n=64):
     from mintpy_dlae.model import load_model
     net = load_model(model)
     out = {}
-    for fam, seed in (("training", 880000), ("independent stratified", 880002)):
+    for fam, seed in (("training", 880000), ("independent stratified", 880002), ("seasonal stratified", 880004)):
         for size in (40, 128):
             noisy, elev = family_batch(fam, n, seed, size=size)
             raw = (noisy[:, -1] - noisy[:, 0]).astype(np.float64)

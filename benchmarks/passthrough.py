@@ -15,6 +15,12 @@ frames), ``--per-family`` windows per family (seeds 880000+, disjoint from the p
   parts alone, from the same draws: ``independent turbulence`` and ``independent stratified``.
   Dense convective cells are Gaussian-covariance turbulence too, so since ``fault_bn`` this family
   is no longer foreign to the fault model's training noise;
+- ``seasonal stratified``: a stratified delay that follows the seasons instead of changing at
+  random from date to date (a lapse rate A sin(2 pi t / 1 yr + phi), A 2-20 mm/km with a random
+  sign, acquisitions 6, 12, 24 or 36 days apart), linear in the elevation, over the ridge terrain:
+  it accumulates over a window like a deformation proportional to elevation, so only its
+  correlation with the elevation input tells it apart (built here, not by the training generator);
+  ``independent + seasonal``: the same added to the independent family's turbulence;
 - ``waves``: a family that neither training nor the test family uses: atmospheric gravity (lee)
   waves, a plane wave of 5-25 px wavelength in a random direction under a Gaussian envelope of
   8-30 px, on every date with its own phase, direction and place (per-date amplitudes as the
@@ -35,10 +41,10 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAMILIES = ("training", "training+cells", "independent", "independent turbulence", "independent stratified",
-            "waves")
+            "waves", "seasonal stratified", "independent + seasonal")
 # the independent family and its two parts share one seed, so that the parts add up to the whole
 SEED_OFFSET = {"training": 0, "training+cells": 1, "independent": 2, "independent turbulence": 2,
-               "independent stratified": 2, "waves": 3}
+               "independent stratified": 2, "waves": 3, "seasonal stratified": 4, "independent + seasonal": 4}
 
 
 def family_batch(name, n, seed, size=40, num_dates=9):
@@ -49,6 +55,12 @@ def family_batch(name, n, seed, size=40, num_dates=9):
         b = synthetic.generate(n, "fault", size=size, num_dates=num_dates, rng=rng, snr=None, pure_noise=1.0,
                                cells=1.0 if name.endswith("cells") else 0.0)
         return b.noisy, b.elevation
+    if name in ("seasonal stratified", "independent + seasonal"):
+        elev = evaluate.ridge_terrain(n, size, rng)
+        noise = seasonal_stratified(elev, num_dates, rng)
+        if name.startswith("independent"):
+            noise += evaluate.independent_noise(elev, num_dates, rng, stratified=False)
+        return noise, elev
     if name.startswith("independent"):
         elev = evaluate.ridge_terrain(n, size, rng)
         part = name.split()[-1]
@@ -58,6 +70,18 @@ def family_batch(name, n, seed, size=40, num_dates=9):
     if name == "waves":
         return gravity_waves(n, num_dates, size, rng), evaluate.ridge_terrain(n, size, rng)
     raise ValueError(f"family_batch: unknown family {name!r}; choose from {FAMILIES}")
+
+
+def seasonal_stratified(elevation, num_dates, rng):
+    """(n, T, S, S) metres: k_t (h - mean h) with the lapse rate k_t = A sin(2 pi t dt / 365.25 d + phi)
+    of a seasonal cycle (Doin et al. 2009), A log-uniform 2-20 mm/km with a random sign, phi uniform,
+    dt 6, 12, 24 or 36 days; ``elevation`` (n, S, S) metres."""
+    n = len(elevation)
+    dt = rng.choice([6.0, 12.0, 24.0, 36.0], size=(n, 1))
+    amp = rng.choice([-1.0, 1.0], size=(n, 1)) * np.exp(rng.uniform(np.log(2e-3), np.log(2e-2), (n, 1)))
+    k = amp * np.sin(2 * np.pi * np.arange(num_dates)[None, :] * dt / 365.25 + rng.uniform(0, 2 * np.pi, (n, 1)))
+    hk = (elevation - elevation.mean(axis=(1, 2), keepdims=True)) / 1000.0
+    return (k[..., None, None] * hk[:, None]).astype(np.float32)
 
 
 def gravity_waves(n, num_dates, size, rng):

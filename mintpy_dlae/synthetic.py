@@ -249,7 +249,7 @@ def _flat(clean, ratio=0.25):
 
 
 def noise_screens(n, num_dates, size, rng, elevation, incidence, offset=(0.3, 1.5), offset_free=0.0,
-                  area_reference=0.0, cells=0.0):
+                  area_reference=0.0, cells=0.0, stratified_season=0.0):
     """Physical-amplitude atmospheric noise (n, T, S, S) float32 in metres.
 
     ``rng``: a ``numpy.random.Generator``; ``elevation`` (n, S, S) metres (the stratified delay);
@@ -263,6 +263,8 @@ def noise_screens(n, num_dates, size, rng, elevation, incidence, offset=(0.3, 1.
     ``cells``: fraction of series whose turbulence mixes in convective cells
     (:func:`mintpy_dlae.physics.atmosphere.convective_cells`), a share U(0.3, 1) of the variance of
     each date.  With ``cells=0`` the draws are those of earlier versions.
+    ``stratified_season``: fraction of series whose stratified delay also follows the seasonal cycle
+    (temporally coherent, :func:`mintpy_dlae.physics.atmosphere.random_stratified_coefficients`).
     """
     T = num_dates
     turb = atmosphere.turbulence_patches(n * T, size, rng).reshape(n, T, size, size)
@@ -284,7 +286,7 @@ def noise_screens(n, num_dates, size, rng, elevation, incidence, offset=(0.3, 1.
         offset[rng.random(n) < offset_free] = 0.0
     noise = turb * per_date[:, :, None, None].astype(np.float32)
     noise += (offset * per_date)[:, :, None, None].astype(np.float32)
-    k1, k2 = atmosphere.random_stratified_coefficients(n, T, rng, incidence=incidence)
+    k1, k2 = atmosphere.random_stratified_coefficients(n, T, rng, incidence=incidence, seasonal=stratified_season)
     atmosphere.stratified(elevation, k1, k2, out=noise)
     # planar ramps in half the samples: N(0, 1) x U(0.02, 1) x 0.05 mm per pixel and date, i.e. about
     # 0.4-2.5 mm/km at 20-120 m pixels (orbit residual, long-wavelength atmosphere)
@@ -303,7 +305,7 @@ def noise_screens(n, num_dates, size, rng, elevation, incidence, offset=(0.3, 1.
 def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), open_window=False,
              num_sources=(1, 3), pure_noise=0.0, reuse=1, steady=0.0, seasonal=0.0, peak_snr=None,
              peak_fraction=0.0, nodata=0.0, source_extent=1.0, keep_flat=0.0, offset=(0.3, 1.5), offset_free=0.0,
-             area_reference=0.0, cells=0.0, steep=0.0):
+             area_reference=0.0, cells=0.0, steep=0.0, stratified_season=0.0):
     """Generate ``n`` synthetic series.
 
     Parameters: n           - number of series
@@ -349,6 +351,10 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
                 steep       - fraction of series over mountain relief (400-3000 m within the patch,
                               :func:`mintpy_dlae.physics.terrain.random_dem`), where the stratified
                               delay is strongest
+                stratified_season - fraction of series whose stratified delay follows the seasonal
+                              cycle over the window (coherent in time, so that only its correlation
+                              with the elevation tells it from a deformation; see
+                              :func:`mintpy_dlae.physics.atmosphere.random_stratified_coefficients`)
     Returns:    Batch(noisy, clean, elevation, incidence, azimuth, snr, pixel_size, valid)
     Raises ValueError for a ``kind`` not in ("fault", "mogi"), ``num_dates`` < 3, a ``source_extent``
     dict with keys other than those kinds, and a ``source_extent`` that is not > 0.
@@ -369,7 +375,7 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
                   num_sources=num_sources, pure_noise=pure_noise, reuse=reuse, steady=steady, seasonal=seasonal,
                   peak_snr=peak_snr, peak_fraction=peak_fraction, nodata=nodata, source_extent=source_extent,
                   keep_flat=keep_flat, offset=tuple(offset), offset_free=offset_free,
-                  area_reference=area_reference, cells=cells, steep=steep)
+                  area_reference=area_reference, cells=cells, steep=steep, stratified_season=stratified_season)
     # work in cache-sized chunks: the arrays are (chunk, T, S, S) and every step is memory-bound
     chunk = max(16, int(2**21 // (num_dates * size * size)))
     if n > chunk:
@@ -380,7 +386,7 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
 
 def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure_noise, reuse, steady, seasonal,
               peak_snr, peak_fraction, nodata, source_extent=1.0, keep_flat=0.0, offset=(0.3, 1.5), offset_free=0.0,
-              area_reference=0.0, cells=0.0, steep=0.0):
+              area_reference=0.0, cells=0.0, steep=0.0, stratified_season=0.0):
     pixel = np.exp(rng.uniform(np.log(20.0), np.log(120.0), size=n)).astype(np.float32)
     inc, az = random_geometry(n, rng)
     elevation = terrain.random_dem(n, size, rng, steep=steep)
@@ -418,7 +424,7 @@ def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure
     clean[silent] = 0.0
 
     noise = noise_screens(n, num_dates, size, rng, elevation, inc, offset=offset, offset_free=offset_free,
-                          area_reference=area_reference, cells=cells)
+                          area_reference=area_reference, cells=cells, stratified_season=stratified_season)
     if snr is not None:
         target = np.full(n, float(snr)) if np.isscalar(snr) else np.exp(rng.uniform(*np.log(snr), size=n))
         cum = np.abs(clean[:, -1] - clean[:, 0]).mean(axis=(1, 2))

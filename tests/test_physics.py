@@ -320,6 +320,52 @@ def test_stratified_coefficients_are_physical():
     assert 1 / 6 <= ratio <= 1 / 3, ratio
 
 
+def test_seasonal_stratified_coefficients_follow_an_annual_sinusoid():
+    """The seasonal part of the lapse rate is a sampled sinusoid of period one year: any sequence
+    x_t = A sin(w t + phi) obeys x_(t+1) + x_(t-1) = 2 cos(w) x_t (a trigonometric identity,
+    independent of the code), so with the white part switched off (a negligible ``sigma_range``)
+    each series must satisfy it with one cos(w) per series, and w = 2 pi dt / 365.25 d must give an
+    acquisition interval dt inside ``interval_days``.  The amplitude must lie in ``seasonal_range``
+    (zenith, no incidence given); the unselected series keep the white part only."""
+    rng = np.random.default_rng(11)
+    n, T = 400, 9
+    k1, k2 = atmosphere.random_stratified_coefficients(n, T, rng, sigma_range=(1e-12, 2e-12), seasonal=0.5,
+                                                       seasonal_range=(2e-3, 2e-2), interval_days=(6.0, 48.0))
+    x = k1.astype(np.float64)
+    seasonal = np.abs(x).max(axis=1) > 1e-6
+    assert 0.4 < seasonal.mean() < 0.6
+    assert np.abs(x[~seasonal]).max() < 1e-9
+    xs = x[seasonal]
+    # least-squares cos(w) per series from the three-term identity, then its residual
+    num = ((xs[:, 2:] + xs[:, :-2]) * xs[:, 1:-1]).sum(axis=1)
+    c = num / (2 * (xs[:, 1:-1] ** 2).sum(axis=1))
+    resid = xs[:, 2:] + xs[:, :-2] - 2 * c[:, None] * xs[:, 1:-1]
+    assert np.abs(resid).max() < 1e-5 * np.abs(xs).max()
+    dt = np.arccos(np.clip(c, -1, 1)) * 365.25 / (2 * np.pi)
+    assert dt.min() > 6.0 - 0.05 and dt.max() < 48.0 + 0.05, (dt.min(), dt.max())
+    # amplitude: sqrt(x_t^2 + ((x_(t+1) - cos(w) x_t) / sin(w))^2) recovers A exactly for a sinusoid
+    w = np.arccos(np.clip(c, -1, 1))
+    amp = np.sqrt(xs[:, 0] ** 2 + ((xs[:, 1] - c * xs[:, 0]) / np.sin(w)) ** 2)
+    assert amp.min() > 2e-3 * 0.999 and amp.max() < 2e-2 * 1.001, (amp.min(), amp.max())
+    # the curvature follows the seasonal k1 (exponential profile, 30 % jitter)
+    assert 1 / 6 <= np.median(-k2[seasonal] / k1[seasonal]) <= 1 / 3
+
+
+def test_seasonal_off_keeps_earlier_draws():
+    """``seasonal=0`` (the default) must draw exactly what earlier versions drew, so that every
+    seeded training stream, test set and benchmark of the project is unchanged: the draws are
+    rebuilt here by hand in the documented order (sigma, k1, H, jitter)."""
+    rng = np.random.default_rng(3)
+    k1, k2 = atmosphere.random_stratified_coefficients(5, 7, rng)
+    r = np.random.default_rng(3)
+    sigma = np.exp(r.uniform(np.log(2e-3), np.log(3e-2), size=(5, 1)))
+    e1 = r.standard_normal((5, 7)) * sigma
+    H = r.uniform(1.5, 3.0, size=(5, 1))
+    e2 = -e1 / (2 * H) * (1 + 0.3 * r.standard_normal((5, 7)))
+    np.testing.assert_allclose(k1, e1.astype(np.float32), rtol=1e-6)
+    np.testing.assert_allclose(k2, e2.astype(np.float32), rtol=1e-6)
+
+
 def test_terrain_patches():
     rng = np.random.default_rng(2)
     dem = terrain.jacksboro_dem()

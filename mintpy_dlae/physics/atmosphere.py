@@ -192,13 +192,24 @@ def stratified(elevation, k1, k2, out=None):
 
 
 def random_stratified_coefficients(n, num_dates, rng, incidence=None, sigma_range=(2e-3, 3e-2),
-                                   scale_height=(1.5, 3.0)):
+                                   scale_height=(1.5, 3.0), seasonal=0.0, seasonal_range=(2e-3, 2e-2),
+                                   interval_days=(6.0, 48.0)):
     """Per-date stratified coefficients with physically consistent curvature.
 
     k1 ~ N(0, sigma1) with sigma1 log-uniform in ``sigma_range`` (m per km of height, zenith; Emardson
     et al. 2003 measured ~5 mm/km, wet seasons and volcanoes reach a few cm/km), divided by
     cos(incidence).  For an exponential refractivity profile with scale height H, the curvature is
     k2 ~ -k1 / (2H); a 30 % jitter is added.
+
+    ``seasonal``: the fraction of series whose k1 also follows the annual cycle of the lower
+    troposphere's water vapour, A sin(2 pi t / 365.25 d + phi): the phase-elevation ratio varies
+    seasonally with an amplitude of several mm/km (Doin et al. 2009, J. Appl. Geophys. 69:35-50;
+    Jolivet et al. 2014, JGR Solid Earth 119), and a global weather model corrects only part of it.
+    A is log-uniform in ``seasonal_range`` (m/km, zenith, divided by cos(incidence)) with a random
+    sign, phi uniform, and the acquisitions ``interval_days`` (uniform) apart.  Unlike the white
+    per-date part, this delay accumulates over a window like a deformation proportional to
+    elevation: only its correlation with the elevation tells it apart.  With ``seasonal=0`` the
+    draws are those of earlier versions.
 
     ``rng``: a ``numpy.random.Generator``; ``incidence``: (n,) degrees, or None (zenith);
     ``scale_height``: the range of H, km.  Returns (k1, k2), float32 (n, num_dates): k1 in m/km and
@@ -209,7 +220,17 @@ def random_stratified_coefficients(n, num_dates, rng, incidence=None, sigma_rang
         sigma1 = sigma1 / np.cos(np.deg2rad(incidence))[:, None]
     k1 = rng.standard_normal((n, num_dates)) * sigma1
     H = rng.uniform(*scale_height, size=(n, 1))
-    k2 = -k1 / (2 * H) * (1 + 0.3 * rng.standard_normal((n, num_dates)))
+    jitter = rng.standard_normal((n, num_dates))
+    if seasonal > 0:
+        sel = rng.random(n) < seasonal
+        m = int(sel.sum())
+        amp = rng.choice([-1.0, 1.0], size=m) * np.exp(rng.uniform(*np.log(seasonal_range), size=m))
+        if incidence is not None:
+            amp = amp / np.cos(np.deg2rad(np.asarray(incidence)[sel]))
+        t = np.arange(num_dates)[None, :] * rng.uniform(*interval_days, size=(m, 1))
+        phase = rng.uniform(0.0, 2 * np.pi, size=(m, 1))
+        k1[sel] += amp[:, None] * np.sin(2 * np.pi * t / 365.25 + phase)
+    k2 = -k1 / (2 * H) * (1 + 0.3 * jitter)
     return k1.astype(np.float32), k2.astype(np.float32)
 
 
