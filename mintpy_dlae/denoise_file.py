@@ -424,6 +424,84 @@ def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel
     return result
 
 
+MAX_LAPSE_MM_PER_KM = 50.0      # the steepest slant phase-elevation ratio an atmosphere makes (ElevationCheck)
+
+
+class ElevationCheck:
+    """Does a denoised cumulative map follow the elevation?  A stratified delay that changes with
+    the seasons accumulates over a window like a deformation proportional to elevation; the shipped
+    networks do not use their elevation input to tell the two apart (docs/method.md, limits) and
+    keep it, with a high ``significance``.  This accumulates, per cumulative window and over the
+    frame's pixels where the map is finite, the sums of the least-squares line map = a + k h, and
+    :meth:`flagged` names the windows where that line explains at least ``r2_min`` of the map's
+    variance (Pearson r^2) and its elevation-shaped part, |k| std(h), is at least ``z_min`` times
+    the mean cumulative std (when the model gives one), with a slope k that an atmosphere can make:
+    |k| <= ``max_lapse`` (in the map's unit per metre of height; the caller passes 50 mm/km, above
+    the few cm/km that wet seasons and volcanoes reach, Emardson et al. 2003, and the slant factor
+    1/cos(45 deg)).  Without that bound the subsidence of a flat sedimentary basin, which follows its
+    few metres of relief (the Mexico City crop: r = 0.71 with 2,650 mm/km over 7 m), would be
+    flagged.  A deformation that follows the topography (inflation under a summit) is flagged too:
+    the check says "look", not "atmosphere".
+
+    ``add(height (h, w) metres, cumulative (W, h, w), cumulative_std (W, h, w) or None)`` per block;
+    the sums are float64 about the first block's mean height (conditioning only).
+    """
+
+    def __init__(self, num_windows):
+        self.sums = np.zeros((num_windows, 7))      # n, h, h^2, c, c^2, h c, sigma
+        self.h0 = None
+        self.has_std = True
+
+    def add(self, height, cumulative, cumulative_std=None):
+        h = np.asarray(height, np.float64)
+        if self.h0 is None:
+            self.h0 = float(np.nanmean(h)) if np.isfinite(h).any() else 0.0
+        h = h - self.h0
+        self.has_std &= cumulative_std is not None
+        for i in range(len(cumulative)):
+            c = cumulative[i].astype(np.float64)
+            ok = np.isfinite(c) & np.isfinite(h)
+            if cumulative_std is not None:
+                sd = cumulative_std[i].astype(np.float64)
+                ok &= np.isfinite(sd)
+            hv, cv = h[ok], c[ok]
+            self.sums[i] += (ok.sum(), hv.sum(), (hv * hv).sum(), cv.sum(), (cv * cv).sum(), (hv * cv).sum(),
+                             sd[ok].sum() if cumulative_std is not None else 0.0)
+
+    def flagged(self, r2_min=0.5, z_min=2.0, max_lapse=np.inf):
+        """[(window index, r, k in the map's unit per metre of height, std(h) in metres, mean
+        cumulative std or NaN)] of the windows that follow the elevation (see the class)."""
+        out = []
+        for i, (n, sh, shh, sc, scc, shc, ssd) in enumerate(self.sums):
+            if n < 10:
+                continue
+            vh, vc, cov = shh / n - (sh / n) ** 2, scc / n - (sc / n) ** 2, shc / n - (sh / n) * (sc / n)
+            if vh <= 0 or vc <= 0:
+                continue
+            r, k = cov / np.sqrt(vh * vc), cov / vh
+            sigma = ssd / n if self.has_std else np.nan
+            if r * r >= r2_min and abs(k) <= max_lapse and (not self.has_std or abs(k) * np.sqrt(vh) >= z_min * sigma):
+                out.append((i, float(r), float(k), float(np.sqrt(vh)), float(sigma)))
+        return out
+
+
+def warn_elevation_correlation(check, window_names, unit="m"):
+    """Log one warning for the windows that :class:`ElevationCheck` flags (none: nothing)."""
+    to_mm = {"m": 1e3, "cm": 10.0, "mm": 1.0}.get(unit, np.nan)
+    found = check.flagged(max_lapse=MAX_LAPSE_MM_PER_KM * 1e-3 / to_mm if np.isfinite(to_mm) else np.inf)
+    if not found:
+        return found
+    i, r, k, relief, _ = max(found, key=lambda f: abs(f[1]))
+    log.warning("%d of %d cumulative window(s) follow the elevation (the line map = a + k height "
+                "explains >= 50 %% of the map and is >= 2 sigma), e.g. %s: r = %.2f, k = %.1f mm/km "
+                "over %.0f m of relief (std). A stratified delay that changes with the seasons looks "
+                "like this, and the networks do not remove it (docs/method.md, limits); a deformation "
+                "that follows the topography does too. Check it (MintPy's tropo_phase_elevation.py) "
+                "before reading it as deformation.", len(found), len(check.sums), window_names[i], r,
+                k * to_mm * 1e3, relief)
+    return found
+
+
 def flush_tiny(data, below=FLUSH_BELOW):
     """Set values smaller than ``below`` in magnitude (denormals, silenced outputs) to exact 0."""
     with np.errstate(invalid="ignore"):
@@ -529,6 +607,7 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
             if "removed" in outputs:
                 io.layout_timeseries(tmp[outputs["removed"]], ts_file,
                                      dict(attrs, **{"mintpy.dlae.product": "removed"}))
+            elev_check = ElevationCheck(max(num_kept - WINDOW + 1, 0))
             for box in _progress(blocks, progress):
                 den, cum, den_std, cum_std, inp = runner(box, num_kept, uncertainty)
                 ref_pixel = None
@@ -538,6 +617,8 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
                                      keep, den_std if uncertainty else None, cum_std,
                                      removed="removed" in outputs, overwrite=True)
                 del den, cum, den_std, cum_std, inp
+                elev_check.add(io.read_geometry(geom_file, box, angles=())["height"], res["cumulative"],
+                               res.get("cumulative_std"))
                 io.write_block(tmp[outputs["timeseries"]], res["timeseries"], "timeseries", box)
                 if cum_names:
                     io.write_cumulative_block(tmp[outputs["cumulative"]], cum_names,
@@ -554,6 +635,8 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
                     io.write_block(tmp[outputs["removed"]], res["removed"], "timeseries", box)
     finally:
         runner.close()
+    warn_elevation_correlation(elev_check, [f"{kept_dates[i]}_{kept_dates[i + WINDOW - 1]}"
+                                            for i in range(len(elev_check.sums))], atr.get("UNIT", "m"))
     for path in outputs.values():
         log.info("finished writing %s", path)
     remove_stale_products(names, outputs)

@@ -471,3 +471,18 @@ def test_volcano_edifice_and_gain_by_hand(monkeypatch):
         r = vol.measure("any", n=4, factors=(5.0,))
         for v in r.values():
             assert abs(v["gain"] - scale) < 1e-3 and abs(v["peak_kept"] - scale) < 1e-3, r
+
+
+def test_elevation_check_rule_by_hand():
+    """benchmarks/elevation_check.py applies the driver's rule per window: a map that is 10 mm/km
+    times the elevation anomaly (with a little noise, sigma 1 mm) is flagged, the same map at
+    2,000 mm/km (no atmosphere's lapse rate) is not, and neither is noise alone."""
+    ec = _load("elevation_check")
+    rng = np.random.default_rng(1)
+    elev = rng.uniform(0, 1500, (3, 40, 40)).astype(np.float32)
+    elev[:, :20] += 800
+    anomaly = elev - elev.mean(axis=(1, 2), keepdims=True)
+    cum = np.stack([1e-5 * anomaly[0], 2e-3 * anomaly[1], np.zeros_like(anomaly[2])])
+    cum = cum + rng.normal(0, 1e-4, cum.shape)
+    std = np.full_like(cum, 1e-3)
+    np.testing.assert_array_equal(ec.flagged(cum, std, elev), [True, False, False])

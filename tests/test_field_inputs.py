@@ -377,3 +377,67 @@ def test_tiny_values_written_as_zero(files, fake_denoiser, monkeypatch):
                 assert np.all(np.nan_to_num(f[name][()]) == 0)
     assert run.flush_tiny(np.array([1e-30, -5e-7, 2e-6], np.float32)).tolist() == \
         [0.0, 0.0, pytest.approx(2e-6)]
+
+
+# ------------------------------------------------------------------ a map that follows the elevation
+def test_elevation_check_sums_match_numpy():
+    """ElevationCheck fed in row blocks (with NaN holes) gives numpy's Pearson r and least-squares
+    slope of the whole frame, and flags by the documented rule (r^2 >= 0.5 and |k| std(h) >= 2
+    times the mean sigma)."""
+    rng = np.random.default_rng(3)
+    h = rng.uniform(200, 2200, (30, 20))
+    cum = np.stack([7e-6 * h + rng.normal(0, s, h.shape) for s in (1e-3, 2e-2)])   # follows h / noise
+    cum[:, 3:6, 4:9] = np.nan
+    std = np.full_like(cum, 1e-3)
+    chk = run.ElevationCheck(2)
+    for y0, y1 in ((0, 11), (11, 30)):
+        chk.add(h[y0:y1], cum[:, y0:y1], std[:, y0:y1])
+    ok = np.isfinite(cum[0])
+    r = np.corrcoef(h[ok], cum[0][ok])[0, 1]
+    k = np.polyfit(h[ok], cum[0][ok], 1)[0]
+    found = chk.flagged()
+    assert [f[0] for f in found] == [0]
+    np.testing.assert_allclose(found[0][1:4], [r, k, h[ok].std()], rtol=1e-9)
+    assert np.corrcoef(h[ok], cum[1][ok])[0, 1] ** 2 < 0.5
+    # a large sigma makes the same elevation-shaped part insignificant
+    chk2 = run.ElevationCheck(1)
+    chk2.add(h, cum[:1], np.full_like(cum[:1], 0.1))
+    assert chk2.flagged() == []
+    # the lapse-rate bound: 7 mm/km is an atmosphere's (kept at 50 mm/km), 2,650 mm/km over a few
+    # metres of relief (a basin's subsidence) is not
+    assert [f[0] for f in chk.flagged(max_lapse=5e-5)] == [0]
+    flat = rng.uniform(2217, 2287, (30, 20))
+    chk3 = run.ElevationCheck(1)
+    chk3.add(flat, (2.65e-3 * flat + rng.normal(0, 1e-3, flat.shape))[None], np.full((1, 30, 20), 1e-3))
+    assert len(chk3.flagged()) == 1 and chk3.flagged(max_lapse=5e-5) == []
+
+
+def test_a_map_that_follows_the_elevation_is_named(files, fake_denoiser, caplog):
+    """A seasonal stratified delay (a lapse rate 15 mm/km x sin(2 pi t / 1 yr), 12-day sampling) on
+    a mountain slope (500-3300 m; std 640 m) comes through the stand-in denoiser (cumulative sigma
+    2 mm) and is named with its r; the plain random-walk series over the same slope is not."""
+    d, geom = files
+    yy, xx = np.mgrid[:LENGTH, :WIDTH]
+    hgt = (500.0 + 60.0 * yy + 30.0 * xx)
+    with h5py.File(geom, "a") as f:
+        f["height"][()] = hgt.astype(np.float32)
+
+    def seasonal(x):
+        t = np.arange(x.shape[0]) * 12.0
+        k = 15e-6 * np.sin(2 * np.pi * t / 365.25)                     # m per m of height
+        delay = k[:, None, None] * (hgt - hgt.mean())[None]
+        delay -= delay[REF_INDEX]
+        delay -= delay[:, REF_Y:REF_Y + 1, REF_X:REF_X + 1]
+        data = np.any(x != 0, axis=0)
+        x[:, data] = 0.1 * x[:, data] + delay[:, data].astype(x.dtype)
+    ts = edit(write_timeseries(d / "timeseries_ERA5.h5"), seasonal)
+    with caplog.at_level(logging.WARNING):
+        denoise(ts, geom)
+    assert "cumulative window(s) follow the elevation" in caplog.text
+    assert "tropo_phase_elevation.py" in caplog.text
+    text = caplog.text[caplog.text.index("e.g."):]
+    assert " r = 0.9" in text or " r = 1.0" in text or " r = -0.9" in text or " r = -1.0" in text, text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        denoise(write_timeseries(d / "timeseries_clean.h5"), geom)
+    assert "follow the elevation" not in caplog.text

@@ -17,6 +17,8 @@
 #   bash training/device_train.sh 480 fault_gpu --init training/fault_bn/fault_bn.keras \
 #       --samples 2000000 --lr 6e-4 --batch-size 256 --steps-per-epoch 200 --workers 14 \
 #       --generator '{"keep_flat": 1.0, "area_reference": 0.4, "steady": 0.45, "cells": 0.35, "steep": 0.3}'
+# (add "stratified_season": 0.35 to teach the seasonal stratified delay; training/README.md,
+# "Seasonal stratified delay": short CPU runs did not make the network use its elevation input)
 # The run stops after SECONDS (at most one epoch is lost); $OUT then holds NAME.keras, NAME.json,
 # last.keras, state.json and train.log.  Copy the first two into training/NAME/ and the checkpoint
 # pair into training/NAME/NAME_ckpt/; `python training/finetune.py NAME --samples N --resume`
