@@ -436,15 +436,16 @@ class ElevationCheck:
     :meth:`flagged` names the windows where that line explains at least ``r2_min`` of the map's
     variance (Pearson r^2) and its elevation-shaped part, |k| std(h), is at least ``z_min`` times
     the mean cumulative std (when the model gives one), with a slope k that an atmosphere can make:
-    |k| <= ``max_lapse`` (in the map's unit per metre of height; the caller passes 50 mm/km, above
+    |k| <= ``max_lapse`` (metres per metre of height: the input is in metres, ``io.check_timeseries``;
+    the caller passes 50 mm/km, above
     the few cm/km that wet seasons and volcanoes reach, Emardson et al. 2003, and the slant factor
     1/cos(45 deg)).  Without that bound the subsidence of a flat sedimentary basin, which follows its
     few metres of relief (the Mexico City crop: r = 0.71 with 2,650 mm/km over 7 m), would be
     flagged.  A deformation that follows the topography (inflation under a summit) is flagged too:
     the check says "look", not "atmosphere".
 
-    ``add(height (h, w) metres, cumulative (W, h, w), cumulative_std (W, h, w) or None)`` per block;
-    the sums are float64 about the first block's mean height (conditioning only).
+    ``add(height (h, w) metres, cumulative (W, h, w) metres, cumulative_std (W, h, w) or None)`` per
+    block; the sums are float64 about the first finite mean height of a block (conditioning only).
     """
 
     def __init__(self, num_windows):
@@ -454,9 +455,10 @@ class ElevationCheck:
 
     def add(self, height, cumulative, cumulative_std=None):
         h = np.asarray(height, np.float64)
-        if self.h0 is None:
-            self.h0 = float(np.nanmean(h)) if np.isfinite(h).any() else 0.0
-        h = h - self.h0
+        finite = np.isfinite(h)
+        if self.h0 is None and finite.any():
+            self.h0 = float(h[finite].mean())
+        h = h - (self.h0 or 0.0)
         self.has_std &= cumulative_std is not None
         for i in range(len(cumulative)):
             c = cumulative[i].astype(np.float64)
@@ -469,8 +471,8 @@ class ElevationCheck:
                              sd[ok].sum() if cumulative_std is not None else 0.0)
 
     def flagged(self, r2_min=0.5, z_min=2.0, max_lapse=np.inf):
-        """[(window index, r, k in the map's unit per metre of height, std(h) in metres, mean
-        cumulative std or NaN)] of the windows that follow the elevation (see the class)."""
+        """[(window index, r, k in metres per metre of height, std(h) in metres, mean cumulative
+        std or NaN)] of the windows that follow the elevation (see the class)."""
         out = []
         for i, (n, sh, shh, sc, scc, shc, ssd) in enumerate(self.sums):
             if n < 10:
@@ -485,20 +487,19 @@ class ElevationCheck:
         return out
 
 
-def warn_elevation_correlation(check, window_names, unit="m"):
+def warn_elevation_correlation(check, window_names):
     """Log one warning for the windows that :class:`ElevationCheck` flags (none: nothing)."""
-    to_mm = {"m": 1e3, "cm": 10.0, "mm": 1.0}.get(unit, np.nan)
-    found = check.flagged(max_lapse=MAX_LAPSE_MM_PER_KM * 1e-3 / to_mm if np.isfinite(to_mm) else np.inf)
+    found = check.flagged(max_lapse=MAX_LAPSE_MM_PER_KM * 1e-6)
     if not found:
         return found
     i, r, k, relief, _ = max(found, key=lambda f: abs(f[1]))
     log.warning("%d of %d cumulative window(s) follow the elevation (the line map = a + k height "
-                "explains >= 50 %% of the map and is >= 2 sigma), e.g. %s: r = %.2f, k = %.1f mm/km "
-                "over %.0f m of relief (std). A stratified delay that changes with the seasons looks "
-                "like this, and the networks do not remove it (docs/method.md, limits); a deformation "
-                "that follows the topography does too. Check it (MintPy's tropo_phase_elevation.py) "
-                "before reading it as deformation.", len(found), len(check.sums), window_names[i], r,
-                k * to_mm * 1e3, relief)
+                "explains >= 50 %% of the map%s), e.g. %s: r = %.2f, k = %.1f mm/km over %.0f m of "
+                "relief (std). A stratified delay that changes with the seasons looks like this, and "
+                "the networks do not remove it (docs/method.md, limits); a deformation that follows "
+                "the topography does too. Check it (MintPy's tropo_phase_elevation.py) before reading "
+                "it as deformation.", len(found), len(check.sums),
+                " and is >= 2 sigma" if check.has_std else "", window_names[i], r, k * 1e6, relief)
     return found
 
 
@@ -573,6 +574,7 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     import_tensorflow_quietly()
     from mintpy_dlae.inference import receptive_halo
     net = load_model(cfg.model)          # once; Dask workers load the file themselves
+    has_sigma = model_has_uncertainty(cfg.model)     # also with the uncertainty outputs off
     halo = int(receptive_halo(net))
     scale = frame_scales(scan, ref_yx)
     nodata = io.nodata_value(ts_file, atr, nan_pixels=scan.nan_nodata)
@@ -616,9 +618,10 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
                 res = finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel,
                                      keep, den_std if uncertainty else None, cum_std,
                                      removed="removed" in outputs, overwrite=True)
-                del den, cum, den_std, cum_std, inp
+                # the network's sigma also when the uncertainty outputs are off (the same rule)
                 elev_check.add(io.read_geometry(geom_file, box, angles=())["height"], res["cumulative"],
-                               res.get("cumulative_std"))
+                               res.get("cumulative_std", cum_std if has_sigma else None))
+                del den, cum, den_std, cum_std, inp
                 io.write_block(tmp[outputs["timeseries"]], res["timeseries"], "timeseries", box)
                 if cum_names:
                     io.write_cumulative_block(tmp[outputs["cumulative"]], cum_names,
@@ -636,7 +639,7 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     finally:
         runner.close()
     warn_elevation_correlation(elev_check, [f"{kept_dates[i]}_{kept_dates[i + WINDOW - 1]}"
-                                            for i in range(len(elev_check.sums))], atr.get("UNIT", "m"))
+                                            for i in range(len(elev_check.sums))])
     for path in outputs.values():
         log.info("finished writing %s", path)
     remove_stale_products(names, outputs)
@@ -811,9 +814,9 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
     if lost.any():
         if lost.sum() == has_data.sum():
             raise io.DlaeInputError(
-                f"{geom_file}: dataset 'height' is NaN on every pixel with data in {ts_file}: "
+                f"{geom_file}: dataset 'height' is NaN (or inf) on every pixel with data in {ts_file}: "
                 "nothing to denoise (the network needs the elevation)")
-        log.warning("%s: dataset 'height' is NaN on %d pixel(s) with data: they are left out "
+        log.warning("%s: dataset 'height' is NaN (or inf) on %d pixel(s) with data: they are left out "
                     "(written as no-data)", geom_file, int(lost.sum()))
         has_data &= ~no_height
     num_valid = int(has_data.sum())
@@ -908,7 +911,7 @@ class BlockRunner:
                                               sub_boxes)
         results = self.cluster.collect_result(futures, results, box.mintpy, t0)
         if not uncertainty:
-            results[2] = results[3] = None
+            results[2] = None          # the cumulative std stays: the elevation check uses it
         return tuple(results)
 
     def close(self):

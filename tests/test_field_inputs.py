@@ -437,7 +437,35 @@ def test_a_map_that_follows_the_elevation_is_named(files, fake_denoiser, caplog)
     assert "tropo_phase_elevation.py" in caplog.text
     text = caplog.text[caplog.text.index("e.g."):]
     assert " r = 0.9" in text or " r = 1.0" in text or " r = -0.9" in text or " r = -1.0" in text, text
+    flagged = caplog.text[caplog.text.index("WARNING"):].split(" of ")[0]
+    # the same rule without the uncertainty outputs (the network's sigma is still used), and with
+    # an infinite height in the first of several row blocks (left out, not spreading to the rest)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        run.run_dlae(ts, geom, DlaeConfig(save_uncertainty=False), force=True, progress=False)
+    assert "and is >= 2 sigma)" in caplog.text
+    assert caplog.text[caplog.text.index("WARNING"):].split(" of ")[0] == flagged
+    with h5py.File(geom, "a") as f:
+        f["height"][2, 5] = np.inf
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        run.run_dlae(ts, geom, DlaeConfig(max_memory=1e-4), force=True, progress=False)
+    assert "follow the elevation" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         denoise(write_timeseries(d / "timeseries_clean.h5"), geom)
     assert "follow the elevation" not in caplog.text
+
+
+def test_elevation_warning_without_sigma(caplog):
+    """A model without sigma: the rule is r^2 and the lapse rate only, and the warning does not
+    claim a 2-sigma test; k is printed in mm/km from the metres of the map."""
+    rng = np.random.default_rng(5)
+    h = rng.uniform(500, 2500, (20, 20))
+    chk = run.ElevationCheck(2)
+    chk.add(h, np.stack([12e-6 * h, rng.normal(0, 1e-3, h.shape)]), None)
+    with caplog.at_level(logging.WARNING):
+        found = run.warn_elevation_correlation(chk, ["20200101_20200407", "20200113_20200419"])
+    assert [f[0] for f in found] == [0]
+    assert "1 of 2 cumulative window(s)" in caplog.text and "2 sigma" not in caplog.text
+    assert "e.g. 20200101_20200407: r = 1.00, k = 12.0 mm/km" in caplog.text

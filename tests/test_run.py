@@ -405,10 +405,10 @@ def test_pixels_without_height_are_left_out(tmp_path, fake_denoiser, caplog):
     data = readfile.read(out["timeseries"])[0]
     assert np.all(data[:, 10:13, 14:17] == 0)                 # MintPy's no-data of this file
     assert np.all(np.delete(data[:, 13, 16], REF_INDEX) != 0)
-    assert "'height' is NaN on 9 pixel(s) with data" in caplog.text
+    assert "'height' is NaN (or inf) on 9 pixel(s) with data" in caplog.text
     with h5py.File(geom, "a") as f:
         f["height"][:] = np.nan
-    with pytest.raises(io.DlaeInputError, match="'height' is NaN on every pixel with data"):
+    with pytest.raises(io.DlaeInputError, match=r"'height' is NaN \(or inf\) on every pixel with data"):
         run.run_dlae(ts, geom, DlaeConfig(), progress=False, force=True)
 
 
