@@ -10,7 +10,11 @@ driver checks a frame (``denoise_file.ElevationCheck``: r^2 >= 0.5 of the line m
 "training"; seeds 880000+), and the independent test family's fault and Mogi series at SNR 1 and 3
 (seed 4242, a ridge terrain that the sources ignore), where a flag is a false alarm unless the true
 map itself follows the terrain (``truth_r2``: the fraction of windows whose true map has r^2 >= 0.5).
-Figure: the fraction of windows flagged.
+Figure: the fraction of windows flagged.  For the two seasonal families also the cases "after a
+phase-elevation correction": each date's least-squares line against the elevation over the window
+removed first, what MintPy's ``tropo_phase_elevation.py`` does before the network runs (there
+``rms_ratio``: output RMS / raw cumulative RMS of the uncorrected window, and ``above_3_sigma``, the
+fraction of pixels with |mean| / sigma > 3, are given too, as for the families without correction).
 """
 import argparse
 import os
@@ -33,6 +37,22 @@ def flagged(cum, std, elev):
     return out
 
 
+def phase_elevation_corrected(noisy, elev):
+    """(n, T, S, S): each date minus its least-squares line a_t + k_t h over the window."""
+    h = (elev - elev.mean(axis=(1, 2), keepdims=True)).astype(np.float64)[:, None]
+    y = noisy.astype(np.float64)
+    y = y - y.mean(axis=(2, 3), keepdims=True)
+    k = (y * h).sum(axis=(2, 3), keepdims=True) / (h * h).sum(axis=(2, 3), keepdims=True)
+    return (noisy - k * h).astype(np.float32)
+
+
+def _ratios(p, noisy):
+    raw = (noisy[:, -1] - noisy[:, 0]).astype(np.float64)
+    cum = p.cumulative.astype(np.float64)
+    return {"rms_ratio": round(float(np.sqrt((cum ** 2).mean() / (raw ** 2).mean())), 3),
+            "above_3_sigma": round(float(np.mean(np.abs(cum) > 3 * p.cumulative_std)), 4)}
+
+
 def measure(model, n=128):
     from passthrough import SEED_OFFSET, family_batch
 
@@ -42,7 +62,12 @@ def measure(model, n=128):
     for name in FAMILIES:
         noisy, elev = family_batch(name, n, 880000 + SEED_OFFSET[name])
         p = predict_windows(model, noisy, elev, batch_size=64)
-        out[f"noise alone: {name}"] = {"flagged": round(float(flagged(p.cumulative, p.cumulative_std, elev).mean()), 3)}
+        out[f"noise alone: {name}"] = {"flagged": round(float(flagged(p.cumulative, p.cumulative_std, elev).mean()), 3),
+                                       **_ratios(p, noisy)}
+        if "seasonal" in name:
+            p = predict_windows(model, phase_elevation_corrected(noisy, elev), elev, batch_size=64)
+            out[f"noise alone: {name}, after phase-elevation correction"] = {
+                "flagged": round(float(flagged(p.cumulative, p.cumulative_std, elev).mean()), 3), **_ratios(p, noisy)}
     for kind in ("fault", "mogi"):
         for snr in (1.0, 3.0):
             b = independent_batch(n, kind, snr, 4242)
@@ -71,6 +96,8 @@ def main(argv=None):
         result["models"][m] = r
         for case, v in r.items():
             extra = f"  (true map follows the terrain: {v['truth_r2']:.3f})" if "truth_r2" in v else ""
+            if "rms_ratio" in v:
+                extra = f"  output / raw {v['rms_ratio']:.3f}, > 3 sigma {100 * v['above_3_sigma']:.2f} %"
             print(f"{m:>12s}  {case:36s} flagged {v['flagged']:.3f}{extra}", flush=True)
     result["table"] = {f"{m} {case}": v for m, r in result["models"].items() for case, v in r.items()}
     write_json(result, args.json)

@@ -486,3 +486,13 @@ def test_elevation_check_rule_by_hand():
     cum = cum + rng.normal(0, 1e-4, cum.shape)
     std = np.full_like(cum, 1e-3)
     np.testing.assert_array_equal(ec.flagged(cum, std, elev), [True, False, False])
+    # the phase-elevation correction removes a per-date slope in the elevation exactly (the
+    # per-date offsets stay) and leaves a field uncorrelated with it (a checkerboard on a ramp)
+    yy, xx = np.mgrid[:40, :40]
+    h = (300.0 + 20.0 * yy + 5.0 * xx)[None].astype(np.float32)
+    k = np.linspace(-8e-6, 8e-6, 9)[None, :, None, None]
+    delay = (k * (h - h.mean())[:, None] + np.arange(9)[None, :, None, None] * 1e-3).astype(np.float32)
+    offsets = np.broadcast_to(np.arange(9)[None, :, None, None] * 1e-3, delay.shape)
+    np.testing.assert_allclose(ec.phase_elevation_corrected(delay, h), offsets, atol=1e-7)
+    other = np.broadcast_to(((yy + xx) % 2 - 0.5)[None, None] * 1e-3, (1, 9, 40, 40)).astype(np.float32)
+    np.testing.assert_allclose(ec.phase_elevation_corrected(other + delay, h), other + offsets, atol=2e-6)
