@@ -425,6 +425,7 @@ def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel
 
 
 MAX_LAPSE_MM_PER_KM = 50.0      # the steepest slant phase-elevation ratio an atmosphere makes (ElevationCheck)
+ELEVATION_ATTRIBUTE = "mintpy.dlae.followsElevation"    # the flagged windows, "none", on the outputs
 
 
 class ElevationCheck:
@@ -488,19 +489,21 @@ class ElevationCheck:
 
 
 def warn_elevation_correlation(check, window_names):
-    """Log one warning for the windows that :class:`ElevationCheck` flags (none: nothing)."""
+    """Log one warning for the windows that :class:`ElevationCheck` flags (with the driver's 50 mm/km
+    bound); returns their names ([] when none, and nothing is logged)."""
     found = check.flagged(max_lapse=MAX_LAPSE_MM_PER_KM * 1e-6)
     if not found:
-        return found
+        return []
     i, r, k, relief, _ = max(found, key=lambda f: abs(f[1]))
     log.warning("%d of %d cumulative window(s) follow the elevation (the line map = a + k height "
                 "explains >= 50 %% of the map%s), e.g. %s: r = %.2f, k = %.1f mm/km over %.0f m of "
                 "relief (std). A stratified delay that changes with the seasons looks like this, and "
                 "the networks do not remove it (docs/method.md, limits); a deformation that follows "
                 "the topography does too. Check it (MintPy's tropo_phase_elevation.py) before reading "
-                "it as deformation.", len(found), len(check.sums),
-                " and is >= 2 sigma" if check.has_std else "", window_names[i], r, k * 1e6, relief)
-    return found
+                "it as deformation; the outputs' attribute %s lists them.", len(found), len(check.sums),
+                " and is >= 2 sigma" if check.has_std else "", window_names[i], r, k * 1e6, relief,
+                ELEVATION_ATTRIBUTE)
+    return [window_names[f[0]] for f in found]
 
 
 def flush_tiny(data, below=FLUSH_BELOW):
@@ -636,10 +639,13 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
                     io.write_block(tmp[outputs["variance"]], res["variance"], "timeseries", box)
                 if "removed" in outputs:
                     io.write_block(tmp[outputs["removed"]], res["removed"], "timeseries", box)
+            follows = warn_elevation_correlation(elev_check, [f"{kept_dates[i]}_{kept_dates[i + WINDOW - 1]}"
+                                                              for i in range(len(elev_check.sums))])
+            for key in ("timeseries", "cumulative"):
+                if key in outputs:
+                    io.set_attribute(tmp[outputs[key]], ELEVATION_ATTRIBUTE, ",".join(follows) or "none")
     finally:
         runner.close()
-    warn_elevation_correlation(elev_check, [f"{kept_dates[i]}_{kept_dates[i + WINDOW - 1]}"
-                                            for i in range(len(elev_check.sums))])
     for path in outputs.values():
         log.info("finished writing %s", path)
     remove_stale_products(names, outputs)

@@ -308,6 +308,12 @@ def check_output(out_files, in_files, update=False, force=False):
                          "up to date, or --force to overwrite it")
 
 
+def set_attribute(path, key, value):
+    """Set the root attribute ``key`` of the HDF5 file ``path`` to the string ``value``."""
+    with h5py.File(path, "a") as f:
+        f.attrs[key] = str(value)
+
+
 def provenance_matches(path, attrs):
     """True if every ``mintpy.dlae.*`` key in ``attrs`` has the same value in the file ``path``."""
     try:

@@ -432,8 +432,13 @@ def test_a_map_that_follows_the_elevation_is_named(files, fake_denoiser, caplog)
         x[:, data] = 0.1 * x[:, data] + delay[:, data].astype(x.dtype)
     ts = edit(write_timeseries(d / "timeseries_ERA5.h5"), seasonal)
     with caplog.at_level(logging.WARNING):
-        denoise(ts, geom)
+        out = denoise(ts, geom)
     assert "cumulative window(s) follow the elevation" in caplog.text
+    # the flagged windows travel with the files (the attribute names them, in order)
+    listed = readfile.read_attribute(out["timeseries"])["mintpy.dlae.followsElevation"].split(",")
+    assert readfile.read_attribute(out["cumulative"])["mintpy.dlae.followsElevation"] == ",".join(listed)
+    assert listed and set(listed) <= set(_window_names(out["cumulative"]))
+    assert caplog.text.split(" of ")[0].split()[-1] == str(len(listed))
     assert "tropo_phase_elevation.py" in caplog.text
     text = caplog.text[caplog.text.index("e.g."):]
     assert " r = 0.9" in text or " r = 1.0" in text or " r = -0.9" in text or " r = -1.0" in text, text
@@ -453,8 +458,9 @@ def test_a_map_that_follows_the_elevation_is_named(files, fake_denoiser, caplog)
     assert "follow the elevation" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        denoise(write_timeseries(d / "timeseries_clean.h5"), geom)
+        out = denoise(write_timeseries(d / "timeseries_clean.h5"), geom)
     assert "follow the elevation" not in caplog.text
+    assert readfile.read_attribute(out["timeseries"])["mintpy.dlae.followsElevation"] == "none"
 
 
 def test_elevation_warning_without_sigma(caplog):
@@ -466,6 +472,6 @@ def test_elevation_warning_without_sigma(caplog):
     chk.add(h, np.stack([12e-6 * h, rng.normal(0, 1e-3, h.shape)]), None)
     with caplog.at_level(logging.WARNING):
         found = run.warn_elevation_correlation(chk, ["20200101_20200407", "20200113_20200419"])
-    assert [f[0] for f in found] == [0]
+    assert found == ["20200101_20200407"]
     assert "1 of 2 cumulative window(s)" in caplog.text and "2 sigma" not in caplog.text
     assert "e.g. 20200101_20200407: r = 1.00, k = 12.0 mm/km" in caplog.text
