@@ -441,7 +441,7 @@ class ElevationCheck:
     the caller passes 50 mm/km, above
     the few cm/km that wet seasons and volcanoes reach, Emardson et al. 2003, and the slant factor
     1/cos(45 deg)).  Without that bound the subsidence of a flat sedimentary basin, which follows its
-    few metres of relief (the Mexico City crop: r = 0.71 with 2,650 mm/km over 7 m), would be
+    few metres of relief (the Mexico City crop: r up to 0.71 with 2,650 mm/km over 7 m), could be
     flagged.  A deformation that follows the topography (inflation under a summit) is flagged too:
     the check says "look", not "atmosphere".
 
