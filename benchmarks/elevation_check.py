@@ -42,12 +42,10 @@ def flagged(cum, std, elev):
 
 
 def phase_elevation_corrected(noisy, elev):
-    """(n, T, S, S): each date minus its least-squares line a_t + k_t h over the window."""
-    h = (elev - elev.mean(axis=(1, 2), keepdims=True)).astype(np.float64)[:, None]
-    y = noisy.astype(np.float64)
-    y = y - y.mean(axis=(2, 3), keepdims=True)
-    k = (y * h).sum(axis=(2, 3), keepdims=True) / (h * h).sum(axis=(2, 3), keepdims=True)
-    return (noisy - k * h).astype(np.float32)
+    """(n, T, S, S) float32: each date minus its least-squares slope in the elevation over the window
+    (:func:`mintpy_dlae.evaluate.phase_elevation_corrected`)."""
+    from mintpy_dlae.evaluate import phase_elevation_corrected as corrected
+    return corrected(noisy, elev).astype(np.float32)
 
 
 def _ratios(p, noisy):

@@ -58,21 +58,27 @@ def baseline_gaussian(batch, sigma=2.0):
     return ndimage.gaussian_filter(baseline_raw(batch), sigma=(0, sigma, sigma))
 
 
-def baseline_phase_elevation(batch, sigma=2.0):
-    """Per-date linear fit of displacement against elevation removed, then Gaussian filtering.
-
-    The empirical phase-elevation correction of the stratified delay (Doin et al. 2009, J. Appl.
-    Geophys.; MintPy's ``tropo_phase_elevation.py``), here one slope per date fitted over the whole
-    patch by least squares, then :func:`baseline_gaussian`'s filter (std ``sigma`` px).
-    ``batch.noisy`` (N, T, H, W), ``batch.elevation`` (N, H, W) metres -> (N, H, W).
+def phase_elevation_corrected(noisy, elevation):
+    """The empirical phase-elevation correction of the stratified delay (Doin et al. 2009, J. Appl.
+    Geophys.; MintPy's ``tropo_phase_elevation.py``), one slope per date fitted over the whole patch
+    by least squares and removed (each date keeps its mean).
+    ``noisy`` (N, T, H, W), ``elevation`` (N, H, W) metres -> (N, T, H, W) float64.
     """
-    n, T, H, W = batch.noisy.shape
-    h = batch.elevation.reshape(n, 1, -1).astype(np.float64)
+    n, T, H, W = noisy.shape
+    h = elevation.reshape(n, 1, -1).astype(np.float64)
     h = h - h.mean(axis=2, keepdims=True)
-    y = batch.noisy.reshape(n, T, -1).astype(np.float64)
+    y = noisy.reshape(n, T, -1).astype(np.float64)
     y = y - y.mean(axis=2, keepdims=True)
     k = (y * h).sum(axis=2, keepdims=True) / np.maximum((h * h).sum(axis=2, keepdims=True), 1e-12)
-    corrected = (batch.noisy.reshape(n, T, -1) - k * h).reshape(n, T, H, W)
+    return (noisy.reshape(n, T, -1) - k * h).reshape(n, T, H, W)
+
+
+def baseline_phase_elevation(batch, sigma=2.0):
+    """Per-date linear fit of displacement against elevation removed
+    (:func:`phase_elevation_corrected`), then :func:`baseline_gaussian`'s filter (std ``sigma`` px).
+    ``batch.noisy`` (N, T, H, W), ``batch.elevation`` (N, H, W) metres -> (N, H, W).
+    """
+    corrected = phase_elevation_corrected(batch.noisy, batch.elevation)
     cum = corrected[:, -1] - corrected[:, 0]
     return ndimage.gaussian_filter(cum, sigma=(0, sigma, sigma))
 
