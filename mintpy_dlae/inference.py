@@ -66,6 +66,27 @@ class DenoiseResult:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.abs(self.cumulative) / self.cumulative_std
 
+    def follows_elevation(self, elevation):
+        """The windows whose cumulative map follows ``elevation`` ((h, w) metres, the array given
+        to :func:`denoise`, or its ``box``): ``mintpy_dlae.py``'s check (r^2 >= 0.5 of the line
+        map = a + k h, |k| std(h) >= 2 mean sigma, |k| <= 50 mm/km;
+        :class:`mintpy_dlae.denoise_file.ElevationCheck`), as [{"window", "r", "k_mm_per_km",
+        "relief_m"}], window k covering dates k..k+8; [] when none.  A seasonal stratified delay,
+        which the networks keep, looks like this (docs/method.md, limits), and so does a
+        deformation that follows the topography.  Raises ValueError for an elevation of another
+        shape than the maps.
+        """
+        from mintpy_dlae.denoise_file import MAX_LAPSE_MM_PER_KM, ElevationCheck
+        elevation = np.asarray(elevation, np.float64)
+        if elevation.shape != self.cumulative.shape[1:]:
+            raise ValueError(f"follows_elevation: elevation must have the maps' shape {self.cumulative.shape[1:]}; "
+                             f"received {elevation.shape}")
+        check = ElevationCheck(len(self.cumulative))
+        std = self.cumulative_std
+        check.add(elevation, self.cumulative, std if std is not None and np.any(std > 0) else None)
+        return [{"window": i, "r": r, "k_mm_per_km": k * 1e6, "relief_m": relief}
+                for i, r, k, relief, _ in check.flagged(max_lapse=MAX_LAPSE_MM_PER_KM * 1e-6)]
+
 
 @dataclass
 class WindowPrediction:

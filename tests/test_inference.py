@@ -613,3 +613,20 @@ def test_bad_model_box_and_dtypes_are_named(tiny):
     a = inference.denoise(mm, h, model=tiny, precision="float32", augment=1)
     b = inference.denoise(mm.astype(np.float32), h, model=tiny, precision="float32", augment=1)
     np.testing.assert_array_equal(a.timeseries, b.timeseries)
+
+
+def test_follows_elevation_of_a_result():
+    """DenoiseResult.follows_elevation applies mintpy_dlae.py's rule to the result's maps: a window
+    that is 12 mm/km times the elevation (plus 0.5 mm noise, sigma 1 mm) is named with k from the
+    metres of the maps; a noise window is not; an elevation of another shape is refused."""
+    rng = np.random.default_rng(2)
+    h = rng.uniform(400, 2400, (24, 24))
+    cum = np.stack([12e-6 * h + rng.normal(0, 5e-4, h.shape), rng.normal(0, 5e-4, h.shape)]).astype(np.float32)
+    res = inference.DenoiseResult(timeseries=np.zeros((10, 24, 24), np.float32), cumulative=cum,
+                                  cumulative_std=np.full_like(cum, 1e-3))
+    found = res.follows_elevation(h)
+    assert [f["window"] for f in found] == [0]
+    assert abs(found[0]["k_mm_per_km"] - 12.0) < 0.3 and found[0]["r"] > 0.9
+    assert abs(found[0]["relief_m"] - h.std()) < 1e-6
+    with pytest.raises(ValueError, match="elevation must have the maps' shape"):
+        res.follows_elevation(h[:10])
