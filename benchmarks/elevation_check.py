@@ -32,12 +32,12 @@ FAMILIES = ("seasonal stratified", "independent + seasonal", "independent", "tra
 
 def flagged(cum, std, elev):
     """(n,) bool: the driver's rule per window (map in metres)."""
-    from mintpy_dlae.denoise_file import MAX_LAPSE_MM_PER_KM, ElevationCheck
+    from mintpy_dlae.denoise_file import ElevationCheck
     out = np.zeros(len(cum), bool)
     for i in range(len(cum)):
         chk = ElevationCheck(1)
         chk.add(elev[i], cum[i:i + 1], None if std is None else std[i:i + 1])
-        out[i] = bool(chk.flagged(max_lapse=MAX_LAPSE_MM_PER_KM * 1e-6))
+        out[i] = bool(chk.flagged())
     return out
 
 
@@ -87,7 +87,7 @@ def mexico_city(model):
     """{window: {"r", "k_mm_per_km", "relief_m", "flagged", "flagged_without_bound"}} on the crop."""
     from mintpy.utils import readfile
 
-    from mintpy_dlae.denoise_file import MAX_LAPSE_MM_PER_KM, ElevationCheck
+    from mintpy_dlae.denoise_file import ElevationCheck
     from mintpy_dlae.inference import denoise
     data = os.path.join(HERE, "..", "tests", "data", "pyrate_cropA")
     ts = readfile.read(os.path.join(data, "timeseries_demErr.h5"), datasetName="timeseries")[0]
@@ -98,10 +98,10 @@ def mexico_city(model):
     res = denoise(ts, height, model=model, mask=mask)
     chk = ElevationCheck(len(res.cumulative))
     chk.add(height, res.cumulative, res.cumulative_std)
-    bounded = {f[0] for f in chk.flagged(max_lapse=MAX_LAPSE_MM_PER_KM * 1e-6)}
-    unbounded = {f[0] for f in chk.flagged()}
+    bounded = {f[0] for f in chk.flagged()}
+    unbounded = {f[0] for f in chk.flagged(max_lapse=np.inf)}
     out = {}
-    for i, r, k, relief, _ in chk.flagged(r2_min=0.0, z_min=0.0):
+    for i, r, k, relief, _ in chk.flagged(r2_min=0.0, z_min=0.0, max_lapse=np.inf):
         out[f"{dates[i]}_{dates[i + 8]}"] = {"r": round(r, 3), "k_mm_per_km": round(k * 1e6, 1), "relief_m": round(relief, 1),
                      "flagged": i in bounded, "flagged_without_bound": i in unbounded}
     return out

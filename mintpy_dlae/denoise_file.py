@@ -437,10 +437,9 @@ class ElevationCheck:
     :meth:`flagged` names the windows where that line explains at least ``r2_min`` of the map's
     variance (Pearson r^2) and its elevation-shaped part, |k| std(h), is at least ``z_min`` times
     the mean cumulative std (when the model gives one), with a slope k that an atmosphere can make:
-    |k| <= ``max_lapse`` (metres per metre of height: the input is in metres, ``io.check_timeseries``;
-    the caller passes 50 mm/km, above
-    the few cm/km that wet seasons and volcanoes reach, Emardson et al. 2003, and the slant factor
-    1/cos(45 deg)).  Without that bound the subsidence of a flat sedimentary basin, which follows its
+    |k| <= ``max_lapse`` (metres per metre of height, the input being in metres by
+    ``io.check_timeseries``; default MAX_LAPSE_MM_PER_KM = 50 mm/km, above the few cm/km that wet
+    seasons and volcanoes reach, Emardson et al. 2003, times the slant factor 1/cos(45 deg)).  Without that bound the subsidence of a flat sedimentary basin, which follows its
     few metres of relief (the Mexico City crop: r up to 0.71 with 2,650 mm/km over 7 m), could be
     flagged.  A deformation that follows the topography (inflation under a summit) is flagged too:
     the check says "look", not "atmosphere".
@@ -471,7 +470,7 @@ class ElevationCheck:
             self.sums[i] += (ok.sum(), hv.sum(), (hv * hv).sum(), cv.sum(), (cv * cv).sum(), (hv * cv).sum(),
                              sd[ok].sum() if cumulative_std is not None else 0.0)
 
-    def flagged(self, r2_min=0.5, z_min=2.0, max_lapse=np.inf):
+    def flagged(self, r2_min=0.5, z_min=2.0, max_lapse=MAX_LAPSE_MM_PER_KM * 1e-6):
         """[(window index, r, k in metres per metre of height, std(h) in metres, mean cumulative
         std or NaN)] of the windows that follow the elevation (see the class)."""
         out = []
@@ -489,9 +488,9 @@ class ElevationCheck:
 
 
 def warn_elevation_correlation(check, window_names):
-    """Log one warning for the windows that :class:`ElevationCheck` flags (with the driver's 50 mm/km
-    bound); returns their names ([] when none, and nothing is logged)."""
-    found = check.flagged(max_lapse=MAX_LAPSE_MM_PER_KM * 1e-6)
+    """Log one warning for the windows that :class:`ElevationCheck` flags; returns their names ([]
+    when none, and nothing is logged)."""
+    found = check.flagged()
     if not found:
         return []
     i, r, k, relief, _ = max(found, key=lambda f: abs(f[1]))

@@ -76,7 +76,7 @@ class DenoiseResult:
         deformation that follows the topography.  Raises ValueError for an elevation of another
         shape than the maps.
         """
-        from mintpy_dlae.denoise_file import MAX_LAPSE_MM_PER_KM, ElevationCheck
+        from mintpy_dlae.denoise_file import ElevationCheck
         elevation = np.asarray(elevation, np.float64)
         if elevation.shape != self.cumulative.shape[1:]:
             raise ValueError(f"follows_elevation: elevation must have the maps' shape {self.cumulative.shape[1:]}; "
@@ -85,7 +85,7 @@ class DenoiseResult:
         std = self.cumulative_std
         check.add(elevation, self.cumulative, std if std is not None and np.any(std > 0) else None)
         return [{"window": i, "r": r, "k_mm_per_km": k * 1e6, "relief_m": relief}
-                for i, r, k, relief, _ in check.flagged(max_lapse=MAX_LAPSE_MM_PER_KM * 1e-6)]
+                for i, r, k, relief, _ in check.flagged()]
 
 
 @dataclass
