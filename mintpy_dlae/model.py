@@ -67,6 +67,20 @@ class DatesToChannels(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="mintpy_dlae")
+class ElevationChannels(layers.Layer):
+    """[series (B, T, H, W, C), elevation (B, H, W, 1)] -> (B, T, H, W, C + 2): the series with the
+    standardised elevation h and the product x h (x: the normalised phase, channel 0) appended on
+    every date, so that the first layers can compare each date's map with the relief (a stratified
+    delay k_t h makes x h ~ k_t h^2).  Pointwise: the receptive field does not change."""
+
+    def call(self, inputs):
+        series, elevation = inputs
+        x = series[..., :1]
+        h = keras.ops.expand_dims(keras.ops.cast(elevation, series.dtype), 1)     # (B, 1, H, W, 1)
+        return keras.ops.concatenate([series, x * 0 + h, x * h], axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="mintpy_dlae")
 class DlaeNet(keras.Model):
     """Denoising auto-encoder for 9-date InSAR windows.
 
@@ -98,6 +112,10 @@ class DlaeNet(keras.Model):
             2 k sigma holds for 95 % of the valid pixels and dates of its own calibration set
             (synthetic series of the training distribution, seeds disjoint from training, validation
             and test).
+        elevation_features: bool. Also give the first Conv3D layer the elevation and its product
+            with each date's map (:class:`ElevationChannels`), besides the elevation that enters
+            before ``elevation_layer`` (an experiment, training/README.md "Seasonal stratified
+            delay"; the shipped models have it off).
 
     Inputs: {"series": (B, T, H, W, input_channels), "elevation": (B, H, W, 1)}: the normalised
     window and elevation of :func:`mintpy_dlae.dataset.model_inputs`.
@@ -118,7 +136,7 @@ class DlaeNet(keras.Model):
     def __init__(self, filters=64, filters_2d=64, num_dates=9, pools=(3, 3), num_conv3d=3, num_conv2d=7,
                  elevation_layer=7, output="dates", separable_time=False, activation="leaky_relu",
                  input_channels=1, dilations=None, raw_skip=False, uncertainty=False, sigma_scale=1.0,
-                 **kwargs):
+                 elevation_features=False, **kwargs):
         kwargs.pop("shrink_tau", None)            # retired calibration gate of the first models
         pools = tuple(int(p) for p in pools)
         prod = 1
@@ -145,6 +163,8 @@ class DlaeNet(keras.Model):
         for k, p in enumerate(pools[1:], start=1):
             pool_after[num_conv3d - (len(pools) - 1 - k)] = p
         x = series
+        if elevation_features:
+            x = ElevationChannels(name="elevation_channels")([series, elevation])
         for i in range(1, num_conv3d + 1):
             if separable_time:
                 x = layers.Conv3D(filters, (1, 3, 3), padding="same", activation=activation,
@@ -200,6 +220,7 @@ class DlaeNet(keras.Model):
         self.raw_skip = bool(raw_skip)
         self.uncertainty = bool(uncertainty)
         self.sigma_scale = float(sigma_scale)
+        self.elevation_features = bool(elevation_features)
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable,
@@ -208,7 +229,8 @@ class DlaeNet(keras.Model):
                 "elevation_layer": self.elevation_layer, "output": self.output_kind,
                 "separable_time": self.separable_time, "activation": self.activation,
                 "input_channels": self.input_channels, "dilations": list(self.dilations),
-                "raw_skip": self.raw_skip, "uncertainty": self.uncertainty, "sigma_scale": self.sigma_scale}
+                "raw_skip": self.raw_skip, "uncertainty": self.uncertainty, "sigma_scale": self.sigma_scale,
+                "elevation_features": self.elevation_features}
 
     @classmethod
     def from_config(cls, config):

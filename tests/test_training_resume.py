@@ -129,6 +129,52 @@ def test_widen_keeps_the_function(tmp_path):
         widen.widen(path, 4)
 
 
+def test_elevation_channels_and_their_zero_start(tmp_path):
+    """ElevationChannels appends h and x h to every date (checked against numpy); a model with
+    ``elevation_features`` survives a save / load; training/add_elevation_features.py gives a
+    trained model those channels with the source's outputs exactly, and the new weights matter once
+    they are not zero (the elevation then changes the output)."""
+    import importlib.util
+
+    import keras
+    import numpy as np
+    import pytest
+
+    from mintpy_dlae.model import ElevationChannels, build_model, export_float32, load_model, shipped_config
+    rng = np.random.default_rng(0)
+    series = rng.standard_normal((2, 9, 6, 7, 2)).astype("float32")
+    elev = rng.standard_normal((2, 6, 7, 1)).astype("float32")
+    out = np.asarray(ElevationChannels()([series, elev]))
+    h = np.broadcast_to(elev[:, None], series[..., :1].shape)
+    np.testing.assert_allclose(out, np.concatenate([series, h, series[..., :1] * h], axis=-1), rtol=1e-6)
+
+    keras.utils.set_random_seed(3)
+    src = build_model(**dict(shipped_config(), filters=4, filters_2d=4))
+    path = str(tmp_path / "src.keras")
+    export_float32(src).save(path)
+    spec = importlib.util.spec_from_file_location("add_elevation_features", os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "training", "add_elevation_features.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    old, new = mod.add_elevation_features(path)
+    assert new.elevation_features and new.count_params() == old.count_params() + 3 * 3 * 3 * 2 * 4
+    x = {"series": rng.standard_normal((2, 9, 20, 23, 2)).astype("float32"),
+         "elevation": rng.standard_normal((2, 20, 23, 1)).astype("float32")}
+    for key in ("dates", "dates_log_sigma"):
+        np.testing.assert_allclose(np.asarray(new(x)[key]), np.asarray(old(x)[key]), atol=1e-5)
+    new_path = str(tmp_path / "new.keras")
+    new.save(new_path)
+    back = load_model(new_path)
+    assert back.elevation_features and mod.input_weight_rms(new_path)[2:] == [0.0, 0.0]
+    k = back.get_layer("conv1").get_weights()
+    k[0][..., 2:, :] = rng.standard_normal(k[0][..., 2:, :].shape)
+    back.get_layer("conv1").set_weights(k)
+    flat = dict(x, elevation=np.zeros_like(x["elevation"]))
+    assert np.abs(np.asarray(back(x)["dates"]) - np.asarray(back(flat)["dates"])).max() > 1e-3
+    with pytest.raises(ValueError, match="already"):
+        mod.add_elevation_features(new_path)
+
+
 @pytest.mark.slow
 def test_bfloat16_probe_runs_real_steps_and_caches(tmp_path, monkeypatch):
     """The probe trains a real (tiny) model in a child process and caches the answer per machine."""

@@ -19,6 +19,11 @@
 #       --generator '{"keep_flat": 1.0, "area_reference": 0.4, "steady": 0.45, "cells": 0.35, "steep": 0.3}'
 # (add "stratified_season": 0.35 to teach the seasonal stratified delay; training/README.md,
 # "Seasonal stratified delay": short CPU runs did not make the network use its elevation input)
+# or, to train a network with elevation channels at its first layer from the start (no --init;
+# `fault_ef` in the same section: a fine-tune does not take them up):
+#   bash training/device_train.sh 480 fault_ef_gpu --samples 2000000 --lr 1e-3 --batch-size 256 \
+#       --steps-per-epoch 200 --workers 14 --model-config '{"elevation_features": true}' \
+#       --generator '{"keep_flat": 1.0, "area_reference": 0.4, "steady": 0.45, "cells": 0.35, "steep": 0.3, "stratified_season": 0.35}'
 # The run stops after SECONDS (at most one epoch is lost); $OUT then holds NAME.keras, NAME.json,
 # last.keras, state.json and train.log.  Copy the first two into training/NAME/ and the checkpoint
 # pair into training/NAME/NAME_ckpt/; `python training/finetune.py NAME --samples N --resume`
