@@ -71,15 +71,17 @@ def signal_map(kind, shape, center, incidence=35.0, azimuth=-102.0, depth=8.0):
     return (los / np.abs(los).max()).astype(np.float32)
 
 
-def history(name, num_dates=WINDOW):
+def history(name, num_dates=WINDOW, times=None):
     """Normalised history (num_dates,) float32, unitless, 0 at date 0 and 1 at the last: 'step' (0
-    before date num_dates // 2, 1 from it) or 'steady' (t / (num_dates - 1)).  Raises ValueError
-    for another ``name``."""
-    t = np.arange(num_dates, dtype=np.float64)
+    before date num_dates // 2, 1 from it) or 'steady' ((t - t0) / (t_last - t0), with ``times`` t
+    the acquisition times in any unit, default 0, 1, ..., num_dates - 1: a constant rate in time).
+    Raises ValueError for another ``name``."""
+    i = np.arange(num_dates, dtype=np.float64)
     if name == "step":
-        return (t >= num_dates // 2).astype(np.float32)
+        return (i >= num_dates // 2).astype(np.float32)
     if name == "steady":
-        return (t / (num_dates - 1)).astype(np.float32)
+        t = i if times is None else np.asarray(times, np.float64)
+        return ((t - t[0]) / (t[-1] - t[0])).astype(np.float32)
     raise ValueError(f"history: name must be 'step' or 'steady'; received {name!r}")
 
 

@@ -109,7 +109,24 @@ def _shape(u, kind):
     return u           # step: duration ~ 0 handled by the caller
 
 
-def histories(n, num_dates, rng, open_window=False, steady=0.0, seasonal=0.0):
+def acquisition_times(n, num_dates, rng, irregular=0.0, max_gap=8):
+    """Acquisition times (n, T) float64 of each series, in units of the mean interval of a regular
+    window: rows 0, 1, ..., T-1, except a fraction ``irregular`` whose intervals are one repeat cycle
+    with probability 0.7 and otherwise 2 to ``max_gap`` cycles (acquisitions missed, a winter of
+    snow-covered and dropped dates, a satellite lost), rescaled to span T-1 like a regular window,
+    so that a steady rate keeps its cumulative value while its increments follow the gaps."""
+    T = num_dates
+    t = np.broadcast_to(np.arange(T, dtype=np.float64), (n, T)).copy()
+    irr = rng.random(n) < irregular
+    m = int(irr.sum())
+    if m:
+        cycles = np.where(rng.random((m, T - 1)) < 0.7, 1, rng.integers(2, max_gap + 1, size=(m, T - 1)))
+        c = np.concatenate([np.zeros((m, 1)), np.cumsum(cycles, axis=1)], axis=1)
+        t[irr] = (T - 1) * c / c[:, -1:]
+    return t
+
+
+def histories(n, num_dates, rng, open_window=False, steady=0.0, seasonal=0.0, times=None):
     """Per-sample history h(t) at the dates 0..T-1, with values in about [-1, 1].
 
     Returns (n, T) float32.  Paper rule (``open_window`` False): h = 0 at dates 0 and 1,
@@ -117,10 +134,13 @@ def histories(n, num_dates, rng, open_window=False, steady=0.0, seasonal=0.0):
     lets the event start before the window and end after it.  A fraction ``steady`` of the rows
     are constant-rate motion over the whole window (what a sliding window sees on a long series
     of steady subsidence or creep), and a fraction ``seasonal`` are up-and-down motion
-    sin(2 pi t / P + phase) with a period P of 4-30 dates (aquifers, reservoirs).
+    sin(2 pi t / P + phase) with a period P of 4-30 dates (aquifers, reservoirs).  ``times`` (n, T):
+    the acquisition times t of each row (:func:`acquisition_times`; default 0, 1, ..., T-1), at
+    which every shape is evaluated: a steady rate then grows with the time elapsed, not the
+    number of dates.
     """
     T = num_dates
-    t = np.arange(T, dtype=np.float64)[None, :]
+    t = np.arange(T, dtype=np.float64)[None, :] if times is None else np.asarray(times, np.float64)
     if open_window:
         onset = rng.uniform(-T / 2, T - 1, size=(n, 1))
         duration = np.exp(rng.uniform(np.log(0.3), np.log(2.0 * T), size=(n, 1)))
@@ -147,13 +167,14 @@ def histories(n, num_dates, rng, open_window=False, steady=0.0, seasonal=0.0):
     if lin.any():          # constant rate, with a little date-to-date jitter of the rate
         rate = 1.0 + 0.1 * rng.standard_normal((int(lin.sum()), T))
         rate[:, 0] = 0.0
-        h[lin] = np.cumsum(rate, axis=1) / (T - 1)
+        dt = np.broadcast_to(np.diff(t, axis=1, prepend=t[:, :1]), (n, T))[lin]
+        h[lin] = np.cumsum(rate * dt, axis=1) / (T - 1)
     sea = (draw >= steady) & (draw < steady + seasonal)
     if sea.any():
         m = int(sea.sum())
         period = np.exp(rng.uniform(np.log(4.0), np.log(30.0), size=(m, 1)))
         phase = rng.uniform(0, 2 * np.pi, size=(m, 1))
-        h[sea] = np.sin(2 * np.pi * t / period + phase)
+        h[sea] = np.sin(2 * np.pi * np.broadcast_to(t, (n, T))[sea] / period + phase)
     return h.astype(np.float32)
 
 
@@ -197,7 +218,7 @@ def _mogi_sources(m, size, rng, extent=1.0):
 
 
 def deformation(n, kind, size, num_dates, rng, incidence, azimuth, open_window=False, num_sources=(1, 3),
-                reuse=1, steady=0.0, seasonal=0.0, source_extent=1.0):
+                reuse=1, steady=0.0, seasonal=0.0, source_extent=1.0, irregular=0.0):
     """Clean LOS deformation (n, T, S, S) float32 relative to date 0, in arbitrary (unit) amplitude.
 
     ``kind`` "fault" gives Okada faults; any other value gives Mogi sources (not checked here:
@@ -209,6 +230,8 @@ def deformation(n, kind, size, num_dates, rng, incidence, azimuth, open_window=F
     flips/rotations of the square patch.  A flipped or rotated elastic field is the field of the
     mirrored or rotated source seen from the mirrored or rotated line of sight, so this is physical
     data augmentation; it makes the fault generator several times faster for training.
+    ``irregular``: fraction of the series sampled at irregular times (:func:`acquisition_times`;
+    all sources of a series share them).
     """
     lo, hi = num_sources
     counts = rng.integers(lo, hi + 1, size=n)
@@ -230,7 +253,8 @@ def deformation(n, kind, size, num_dates, rng, incidence, azimuth, open_window=F
     peak = np.abs(los).max(axis=1, keepdims=True) + 1e-12
     amp = np.exp(rng.uniform(np.log(0.2), 0.0, size=(m, 1))).astype(np.float32)
     los = los * (amp / peak)
-    hist = histories(m, num_dates, rng, open_window=open_window, steady=steady, seasonal=seasonal)   # (m, T)
+    times = acquisition_times(n, num_dates, rng, irregular)[owner] if irregular > 0 else None
+    hist = histories(m, num_dates, rng, open_window=open_window, steady=steady, seasonal=seasonal, times=times)
     hist = hist - hist[:, :1]
     out = np.zeros((n, num_dates, size * size), np.float32)
     for k in range(hi):
@@ -305,7 +329,7 @@ def noise_screens(n, num_dates, size, rng, elevation, incidence, offset=(0.3, 1.
 def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), open_window=False,
              num_sources=(1, 3), pure_noise=0.0, reuse=1, steady=0.0, seasonal=0.0, peak_snr=None,
              peak_fraction=0.0, nodata=0.0, source_extent=1.0, keep_flat=0.0, offset=(0.3, 1.5), offset_free=0.0,
-             area_reference=0.0, cells=0.0, steep=0.0, stratified_season=0.0):
+             area_reference=0.0, cells=0.0, steep=0.0, stratified_season=0.0, irregular=0.0):
     """Generate ``n`` synthetic series.
 
     Parameters: n           - number of series
@@ -355,6 +379,9 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
                               cycle over the window (coherent in time, so that only its correlation
                               with the elevation tells it from a deformation; see
                               :func:`mintpy_dlae.physics.atmosphere.random_stratified_coefficients`)
+                irregular   - fraction of series acquired at irregular times (gaps of 2-8 repeat
+                              cycles; :func:`acquisition_times`): their histories are evaluated at
+                              those times, so a steady rate jumps across a gap
     Returns:    Batch(noisy, clean, elevation, incidence, azimuth, snr, pixel_size, valid)
     Raises ValueError for a ``kind`` not in ("fault", "mogi"), ``num_dates`` < 3, a ``source_extent``
     dict with keys other than those kinds, and a ``source_extent`` that is not > 0.
@@ -375,7 +402,8 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
                   num_sources=num_sources, pure_noise=pure_noise, reuse=reuse, steady=steady, seasonal=seasonal,
                   peak_snr=peak_snr, peak_fraction=peak_fraction, nodata=nodata, source_extent=source_extent,
                   keep_flat=keep_flat, offset=tuple(offset), offset_free=offset_free,
-                  area_reference=area_reference, cells=cells, steep=steep, stratified_season=stratified_season)
+                  area_reference=area_reference, cells=cells, steep=steep, stratified_season=stratified_season,
+                  irregular=irregular)
     # work in cache-sized chunks: the arrays are (chunk, T, S, S) and every step is memory-bound
     chunk = max(16, int(2**21 // (num_dates * size * size)))
     if n > chunk:
@@ -386,7 +414,7 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
 
 def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure_noise, reuse, steady, seasonal,
               peak_snr, peak_fraction, nodata, source_extent=1.0, keep_flat=0.0, offset=(0.3, 1.5), offset_free=0.0,
-              area_reference=0.0, cells=0.0, steep=0.0, stratified_season=0.0):
+              area_reference=0.0, cells=0.0, steep=0.0, stratified_season=0.0, irregular=0.0):
     pixel = np.exp(rng.uniform(np.log(20.0), np.log(120.0), size=n)).astype(np.float32)
     inc, az = random_geometry(n, rng)
     elevation = terrain.random_dem(n, size, rng, steep=steep)
@@ -399,7 +427,8 @@ def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure
         if sel.any():
             clean[sel] = deformation(int(sel.sum()), kind, size, num_dates, rng, inc[sel], az[sel],
                                      open_window=flag, num_sources=num_sources, reuse=reuse,
-                                     steady=steady, seasonal=seasonal, source_extent=source_extent)
+                                     steady=steady, seasonal=seasonal, source_extent=source_extent,
+                                     irregular=irregular)
     # a source whose field is nearly uniform over the patch (deep or distant) has no shape to find:
     # its cumulative map is an offset, which the atmosphere's per-date offsets make unidentifiable.
     # Such draws are replaced (up to 5 tries) so that every series carries a visible pattern, except
@@ -415,7 +444,8 @@ def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure
             if sel.any():
                 clean[sel] = deformation(int(sel.sum()), kind, size, num_dates, rng, inc[sel], az[sel],
                                          open_window=flag, num_sources=num_sources, reuse=reuse,
-                                     steady=steady, seasonal=seasonal, source_extent=source_extent)
+                                         steady=steady, seasonal=seasonal, source_extent=source_extent,
+                                         irregular=irregular)
     # physical deformation amplitude: peak cumulative 1 mm - 10 cm
     peak = np.abs(clean).max(axis=(1, 2, 3)) + 1e-12
     amp = np.exp(rng.uniform(np.log(1e-3), np.log(0.1), size=n)) / peak

@@ -496,3 +496,50 @@ def test_elevation_check_rule_by_hand():
     np.testing.assert_allclose(ec.phase_elevation_corrected(delay, h), offsets, atol=1e-7)
     other = np.broadcast_to(((yy + xx) % 2 - 0.5)[None, None] * 1e-3, (1, 9, 40, 40)).astype(np.float32)
     np.testing.assert_allclose(ec.phase_elevation_corrected(other + delay, h), other + offsets, atol=2e-6)
+
+
+def test_irregular_gains_of_a_stand_in_by_hand(monkeypatch):
+    """benchmarks/irregular.py with a stand-in denoiser that returns its input unchanged: every
+    window gain must equal the raw cumulative map's gain and every velocity gain the raw series',
+    both recomputed here with numpy (np.polyfit against the real times, np.linalg.lstsq for the gain)."""
+    from types import SimpleNamespace
+
+    from mintpy_dlae import inference
+    from mintpy_dlae.injection import history, signal_map, window_noise
+    mod = _load("irregular")
+    rng = np.random.default_rng(0)
+    n, H, W = 13, 48, 40
+    noise = (3e-3 * rng.standard_normal((n, H, W))).astype(np.float32)
+    valid = np.ones((H, W), bool)
+    valid[:3] = False
+    height = np.zeros((H, W), np.float32)
+
+    def echo(ts, elevation, model=None, mask=None, **kw):
+        ts = np.where(mask[None], ts, np.nan)
+        return SimpleNamespace(timeseries=ts, cumulative=ts[8:] - ts[:-8])
+
+    monkeypatch.setattr(inference, "denoise", echo)
+    monkeypatch.setattr(mod, "CENTER", (24, 20))
+    out = mod.measure(None, noise, height, valid)
+
+    def gain(p, t):
+        return float(np.linalg.lstsq(t[:, None].astype(np.float64), p.astype(np.float64), rcond=None)[0][0])
+
+    shape = signal_map("mogi", (H, W), (24, 20))
+    t = mod.times(mod.WINDOW_PATTERNS["gap at the end"])
+    g = []
+    for k in mod.WINDOWS:
+        w = window_noise(noise, valid, k)
+        truth = 5.0 * float((w[-1] - w[0])[valid].std()) * shape
+        data = w + history("steady", 9, t)[:, None, None] * truth
+        g.append(gain((data[-1] - data[0])[valid], truth[valid]))
+    assert abs(out["window"]["gap at the end"]["mogi_5x"] - np.mean(g)) < 2e-3
+
+    t = mod.times(mod.SERIES_PATTERNS["gap after date 2"])
+    full = window_noise(noise, valid, 0, n)
+    truth = 5.0 * float((full[-1] - full[0])[valid].std()) * shape
+    data = full + ((t - t[0]) / (t[-1] - t[0]))[:, None, None] * truth
+    v = np.polyfit(t, data[:, valid], 1)[0]
+    expected = gain(v, (truth / (t[-1] - t[0]))[valid])
+    cell = out["series"]["gap after date 2"]
+    assert abs(cell["mogi_velocity"] - expected) < 2e-3 and abs(cell["mogi_raw_velocity"] - expected) < 2e-3

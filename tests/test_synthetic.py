@@ -241,3 +241,44 @@ def test_steep_terrain_has_mountain_relief():
     gentle = terrain.random_dem(256, 40, np.random.default_rng(2))
     r0 = np.percentile(gentle, 99, axis=(1, 2)) - np.percentile(gentle, 1, axis=(1, 2))
     assert np.median(r0) < 400 and np.mean(r0 > 700) < 0.3, (np.median(r0), np.mean(r0 > 700))
+
+
+def test_irregular_acquisition_times():
+    """A fraction ``irregular`` of the rows gets gaps: intervals of 1 repeat cycle (probability 0.7)
+    or 2-8 cycles, rescaled to span T-1; the other rows are 0..T-1.  A steady history evaluated at
+    those times grows with the time elapsed: averaged over many rows (the rate jitter has mean 1) it
+    is t / (T-1), not the date index."""
+    rng = np.random.default_rng(4)
+    n, T = 4000, 9
+    t = synthetic.acquisition_times(n, T, rng, irregular=0.4)
+    regular = np.all(t == np.arange(T), axis=1)
+    assert abs((~regular).mean() - 0.4) < 0.03
+    assert np.all(t[:, 0] == 0) and np.allclose(t[:, -1], T - 1) and np.all(np.diff(t, axis=1) > 0)
+    irr = t[~regular]
+    cycles = np.diff(irr, axis=1) / np.diff(irr, axis=1).min(axis=1, keepdims=True)
+    total = np.round(cycles.sum(axis=1))                              # the gaps in repeat cycles
+    steps = np.diff(irr, axis=1) * total[:, None] / (T - 1)
+    np.testing.assert_allclose(steps, np.round(steps), atol=1e-9)      # whole repeat cycles
+    steps = np.round(steps)
+    assert steps.min() == 1 and steps.max() == 8
+    # the rows drawn irregular whose 8 intervals all came out 1 (0.7 ** 8) look regular here
+    long = (steps > 1).sum() / (len(steps) / (1 - 0.7 ** 8) * (T - 1))
+    assert abs(long - 0.3) < 0.02, long
+    assert np.all(synthetic.acquisition_times(5, T, rng, irregular=0.0) == np.arange(T))
+
+    h = synthetic.histories(n, T, np.random.default_rng(5), steady=1.0, times=t)
+    np.testing.assert_allclose(h[~regular].mean(axis=0), (irr / (T - 1)).mean(axis=0), atol=0.01)
+    np.testing.assert_allclose(h[regular].mean(axis=0), np.arange(T) / (T - 1), atol=0.01)
+
+
+def test_irregular_off_draws_as_before_and_on_changes_histories_only():
+    """``irregular=0`` (the default) does not touch the random stream, so every seeded stream,
+    test set and benchmark is unchanged (also checked once against the previous version's file);
+    ``irregular=1`` changes the deformation, drawn after the elevation, which stays the same."""
+    opts = dict(snr=(0.5, 5.0), steady=1.0, open_window=1.0)
+    a = synthetic.generate(16, "fault", rng=9, **opts)
+    b = synthetic.generate(16, "fault", rng=9, irregular=0.0, **opts)
+    for f in a.__dataclass_fields__:
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+    c = synthetic.generate(16, "fault", rng=9, irregular=1.0, **opts)
+    assert np.array_equal(a.elevation, c.elevation) and not np.allclose(a.clean, c.clean)
