@@ -10,7 +10,7 @@ that follow the gaps: across a gap of 6 repeat cycles the motion of 6 intervals 
 Noise and injection as ``benchmarks/injection.py`` (detrended ``timeseries_demErr.h5``, a Mogi bowl
 and an Okada thrust at row 35, col 25, 2x and 5x the std of the window's cumulative noise), with a
 history that is steady in time, (t - t0) / (t_last - t0), for gap patterns given as the intervals in
-repeat cycles:
+repeat cycles (gaps of 6 cycles, and of 2 and 3 at the end of a window):
 
 - ``window``: 9-date windows 0-8 and 4-12 (mean), gain of the cumulative map (least-squares slope
   of the denoised map on the injected one over the valid pixels, ``injection.gain_and_correlation``);
@@ -35,7 +35,8 @@ from injection import CENTER, WINDOWS, load  # noqa: E402
 GAP = 6
 WINDOW_PATTERNS = {"regular": [1] * 8, "gap in the middle": [1, 1, 1, GAP, 1, 1, 1, 1],
                    "envisat-like": [1, 2, 1, 4, 1, 1, 3, 2],
-                   "gap at the start": [GAP] + [1] * 7, "gap at the end": [1] * 7 + [GAP]}
+                   "gap at the start": [GAP] + [1] * 7, "gap of 2 at the end": [1] * 7 + [2],
+                   "gap of 3 at the end": [1] * 7 + [3], "gap at the end": [1] * 7 + [GAP]}
 SERIES_PATTERNS = {"regular": [1] * 12, "gap in the middle": [1] * 6 + [GAP] + [1] * 5,
                    "gap after date 2": [1, GAP] + [1] * 10, "gap before the last date": [1] * 11 + [GAP],
                    "envisat-like": [1, 2, 1, 4, 1, 1, 3, 2, 1, 1, 5, 1]}

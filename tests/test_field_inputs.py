@@ -475,3 +475,42 @@ def test_elevation_warning_without_sigma(caplog):
     assert found == ["20200101_20200407"]
     assert "1 of 2 cumulative window(s)" in caplog.text and "2 sigma" not in caplog.text
     assert "e.g. 20200101_20200407: r = 1.00, k = 12.0 mm/km" in caplog.text
+
+
+def test_edge_gap_windows_by_hand():
+    """Windows whose first or last interval is >= 3 x the median interval, worked out by hand: 14
+    dates 12 days apart, a 48-day interval between dates 10 and 11 (interval 10).  Windows span 9
+    dates (intervals i..i+7): window 3 ends across it (interval 3 + 7 = 10); no window of the six
+    (0-5) begins with interval 10.  A 36-day gap (3 x 12) counts, 35 days does not."""
+    days = np.arange(14) * 12.0
+    days[11:] += 36.0
+    assert run.edge_gap_windows(days / 365.25) == [(3, pytest.approx(48.0))]
+    days = np.arange(14) * 12.0
+    days[1:] += 24.0                                   # interval 0 = 36 days: window 0 begins with it
+    assert [i for i, _ in run.edge_gap_windows(days / 365.25)] == [0]
+    days[1:] -= 1.0
+    assert run.edge_gap_windows(days / 365.25) == []
+    assert run.edge_gap_windows(np.arange(8) / 30.0) == []          # fewer than 9 dates: no window
+
+
+def test_a_window_across_a_gap_is_named(files, fake_denoiser, caplog):
+    """mintpy_dlae's driver names the windows that begin or end across a long gap in one warning;
+    an evenly sampled file gets none."""
+    import datetime as dt
+    d, geom = files
+    ts = write_timeseries(d / "timeseries.h5")
+    with caplog.at_level(logging.WARNING):
+        denoise(ts, geom)
+    assert "across a gap" not in caplog.text
+    caplog.clear()
+    ts2 = write_timeseries(d / "timeseries_gap.h5")
+    with h5py.File(ts2, "a") as f:
+        old = [x.decode() for x in f["date"][()]]
+        shifted = [(dt.datetime.strptime(x, "%Y%m%d") + dt.timedelta(days=60 if i >= NUM_DATE - 1 else 0))
+                   .strftime("%Y%m%d") for i, x in enumerate(old)]
+        f["date"][()] = np.array(shifted, np.bytes_)
+    with caplog.at_level(logging.WARNING):
+        denoise(ts2, geom)
+    last = f"{shifted[NUM_DATE - 9]}_{shifted[NUM_DATE - 1]}"
+    assert "1 of %d cumulative window(s) begin or end across a gap" % (NUM_DATE - 8) in caplog.text
+    assert f"e.g. {last} (72 days)" in caplog.text
