@@ -506,39 +506,56 @@ def warn_elevation_correlation(check, window_names):
 
 
 EDGE_GAP_FACTOR = 3.0
+EDGE_GAP_ATTRIBUTE = "mintpy.dlae.edgeGapWindows"
 
 
-def edge_gap_windows(years, factor=EDGE_GAP_FACTOR):
-    """Windows whose first or last interval spans a gap: [(window index, gap in days)] for the
-    9-date windows of the acquisition times ``years`` (k,) (decimal years, increasing) whose first
-    or last interval is at least ``factor`` x the median interval (the larger of the two is given).
-    A steady motion arrives across such a gap as one large increment at the window's edge, which
-    the networks shrink like one noisy date (docs/real_data.md, "Gaps in the acquisitions": at 5x
-    the noise a Mogi bowl keeps 0.69 of a steady motion across a gap of 3 intervals at the end, 0.57
-    across 6, against 0.80 evenly sampled)."""
-    dt = np.diff(np.asarray(years, float)) * 365.25
+def acquisition_days(dates):
+    """Days since the first date (k,) float64 of MintPy date strings (YYYYMMDD or YYYYMMDDTHHMM),
+    from calendar dates (exact whole days for YYYYMMDD, unlike decimal years)."""
+    from mintpy.utils import ptime
+    t = ptime.date_list2vector(list(dates))[0]
+    return np.array([(x - t[0]).total_seconds() / 86400.0 for x in t])
+
+
+def edge_gap_windows(dates, factor=EDGE_GAP_FACTOR):
+    """Windows whose first or last interval spans a gap: [(window index, "first" or "last", gap in
+    days)] for the 9-date windows of ``dates`` (k,) (MintPy date strings, increasing) whose first
+    or last interval is at least ``factor`` x the median interval (the longer of the two when both
+    are).  A steady motion arrives across such a gap as one large increment at the window's edge,
+    which the networks shrink like one noisy date (docs/real_data.md, "Gaps in the acquisitions":
+    at 5x the noise the fault model keeps 0.69 of a steady Mogi bowl across a gap of 3 repeat
+    cycles at the end, 0.57 across 6, against 0.80 evenly sampled)."""
+    dt = np.diff(acquisition_days(dates))
     if len(dt) < WINDOW - 1:
         return []
-    big = dt >= factor * np.median(dt)
-    return [(i, float(max(dt[i], dt[i + WINDOW - 2]))) for i in range(len(dt) - WINDOW + 2)
-            if big[i] or big[i + WINDOW - 2]]
+    big = dt >= factor * np.median(dt) * (1 - 1e-9)      # whole days: exactly 3 x counts
+    out = []
+    for i in range(len(dt) - WINDOW + 2):
+        first, last = dt[i], dt[i + WINDOW - 2]
+        if big[i] or big[i + WINDOW - 2]:
+            side = "first" if big[i] and (first >= last or not big[i + WINDOW - 2]) else "last"
+            out.append((i, side, float(first if side == "first" else last)))
+    return out
 
 
-def warn_edge_gaps(years, dates):
-    """Log one warning naming the windows of :func:`edge_gap_windows` (``dates``: the YYYYMMDD of
-    ``years``); returns their names ([] when none, and nothing is logged)."""
-    found = edge_gap_windows(years)
+def warn_edge_gaps(ts_file, dates):
+    """Log one warning that names every window of :func:`edge_gap_windows` of ``dates`` (the kept
+    dates of ``ts_file``); returns the window names ("D1_D2", as in the cumulative file's
+    ``cumulative_D1_D2``), [] when none (and nothing is logged)."""
+    found = edge_gap_windows(dates)
     if not found:
         return []
-    names = [f"{dates[i]}_{dates[i + WINDOW - 1]}" for i, _ in found]
-    i, gap = max(found, key=lambda f: f[1])
-    log.warning("%d of %d cumulative window(s) begin or end across a gap of at least %g x the median "
-                "interval between acquisitions (%.0f days), e.g. %s_%s (%.0f days): a steady motion "
-                "arrives there as one large increment at the window's edge, and the denoised map of "
-                "such a window keeps less of it (docs/real_data.md, 'Gaps in the acquisitions'). The "
-                "denoised time series keeps it: fit a rate with timeseries2velocity.py rather than "
-                "reading those windows.", len(found), len(years) - WINDOW + 1, EDGE_GAP_FACTOR,
-                float(np.median(np.diff(np.asarray(years, float)) * 365.25)), dates[i], dates[i + WINDOW - 1], gap)
+    names = [f"{dates[i]}_{dates[i + WINDOW - 1]}" for i, _, _ in found]
+    listed = [f"{n} ({side} interval {gap:.0f} days)" for n, (_, side, gap) in zip(names, found)]
+    med = float(np.median(np.diff(acquisition_days(dates))))
+    log.warning("%s: %d of %d 9-date window(s) begin or end across a gap between acquisitions of at "
+                "least %g x the median interval (the median is %.0f days): %s. Across such a gap a "
+                "steady motion arrives as one large increment at the window's edge, and the window's "
+                "denoised cumulative map keeps less of it (docs/real_data.md, 'Gaps in the "
+                "acquisitions'). The denoised time series keeps it: fit a rate with "
+                "timeseries2velocity.py rather than reading those windows. The outputs' attribute "
+                "%s lists them.", ts_file, len(found), len(dates) - WINDOW + 1, EDGE_GAP_FACTOR, med,
+                "; ".join(listed), EDGE_GAP_ATTRIBUTE)
     return names
 
 
@@ -605,8 +622,8 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
         log.warning("%s: REF_DATE %s has no data (NaN on every pixel): the output is referenced "
                     "to %s instead", ts_file, atr.get("REF_DATE"), dates[ref_index])
     kept_dates = [d for d, k in zip(dates, keep) if k]
-    warn_edge_gaps(np.asarray(scan.days, float)[keep], kept_dates)
     attrs.update(scan.attrs())
+    attrs[EDGE_GAP_ATTRIBUTE] = ",".join(warn_edge_gaps(ts_file, kept_dates)) or "none"
     attrs["REF_DATE"] = dates[ref_index]          # the date the outputs are referenced to
 
     # only now the network (TensorFlow): everything above is checked without it

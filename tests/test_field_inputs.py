@@ -477,40 +477,60 @@ def test_elevation_warning_without_sigma(caplog):
     assert "e.g. 20200101_20200407: r = 1.00, k = 12.0 mm/km" in caplog.text
 
 
+def _dates(start, intervals):
+    import datetime as dt
+    d = [dt.datetime.strptime(start, "%Y%m%d")]
+    for k in intervals:
+        d.append(d[-1] + dt.timedelta(days=k))
+    return [x.strftime("%Y%m%d") for x in d]
+
+
 def test_edge_gap_windows_by_hand():
-    """Windows whose first or last interval is >= 3 x the median interval, worked out by hand: 14
-    dates 12 days apart, a 48-day interval between dates 10 and 11 (interval 10).  Windows span 9
-    dates (intervals i..i+7): window 3 ends across it (interval 3 + 7 = 10); no window of the six
-    (0-5) begins with interval 10.  A 36-day gap (3 x 12) counts, 35 days does not."""
-    days = np.arange(14) * 12.0
-    days[11:] += 36.0
-    assert run.edge_gap_windows(days / 365.25) == [(3, pytest.approx(48.0))]
-    days = np.arange(14) * 12.0
-    days[1:] += 24.0                                   # interval 0 = 36 days: window 0 begins with it
-    assert [i for i, _ in run.edge_gap_windows(days / 365.25)] == [0]
-    days[1:] -= 1.0
-    assert run.edge_gap_windows(days / 365.25) == []
-    assert run.edge_gap_windows(np.arange(8) / 30.0) == []          # fewer than 9 dates: no window
+    """Windows whose first or last interval is >= 3 x the median interval, worked out by hand on
+    calendar dates: 14 dates 12 days apart with a 48-day interval 10 (dates 10 -> 11).  Windows span
+    9 dates (intervals i..i+7): window 3 ends across it (3 + 7 = 10); none of the six (0-5) begins
+    with it.  Exactly 36 days (3 x 12) counts, also across New Year (decimal years made it 35.25
+    days) and from any start date; 35 days does not."""
+    iv = [12] * 10 + [48] + [12] * 2
+    assert run.edge_gap_windows(_dates("20200101", iv)) == [(3, "last", 48.0)]
+    for start in ("20190803", "20201101", "20161007", "20230315"):
+        for pos in (0, 4, 7, 11):
+            iv = [12] * 12
+            iv[pos] = 36
+            found = run.edge_gap_windows(_dates(start, iv))
+            expect = ([(pos, "first", 36.0)] if pos <= 4 else []) + ([(pos - 7, "last", 36.0)] if pos >= 7 else [])
+            assert found == expect, (start, pos, found)
+            iv[pos] = 35
+            assert run.edge_gap_windows(_dates(start, iv)) == []
+    iv = [12] * 10                  # 11 dates, windows 0-2: window 1 begins across 60 days (interval 1)
+    iv[1], iv[8] = 60, 40           # and ends across 40 (interval 8): named once, by the longer side
+    assert run.edge_gap_windows(_dates("20201219", iv)) == [(1, "first", 60.0)]
+    assert run.edge_gap_windows(_dates("20200101", [12] * 7)) == []       # fewer than 9 dates
 
 
 def test_a_window_across_a_gap_is_named(files, fake_denoiser, caplog):
-    """mintpy_dlae's driver names the windows that begin or end across a long gap in one warning;
-    an evenly sampled file gets none."""
-    import datetime as dt
+    """mintpy_dlae's driver names every window that begins or ends across a long gap in one warning
+    and in the outputs' attribute; an evenly sampled file gets none ("none")."""
     d, geom = files
     ts = write_timeseries(d / "timeseries.h5")
     with caplog.at_level(logging.WARNING):
-        denoise(ts, geom)
+        out = denoise(ts, geom)
     assert "across a gap" not in caplog.text
+    assert readfile.read_attribute(out["timeseries"])[run.EDGE_GAP_ATTRIBUTE] == "none"
     caplog.clear()
     ts2 = write_timeseries(d / "timeseries_gap.h5")
+    iv = [12] * (NUM_DATE - 1)
+    iv[0], iv[-1] = 48, 72                     # NUM_DATE 12: window 0 begins, window 3 ends across a gap
+    shifted = _dates("20201201", iv)
     with h5py.File(ts2, "a") as f:
-        old = [x.decode() for x in f["date"][()]]
-        shifted = [(dt.datetime.strptime(x, "%Y%m%d") + dt.timedelta(days=60 if i >= NUM_DATE - 1 else 0))
-                   .strftime("%Y%m%d") for i, x in enumerate(old)]
         f["date"][()] = np.array(shifted, np.bytes_)
+        f.attrs["REF_DATE"] = shifted[REF_INDEX]
     with caplog.at_level(logging.WARNING):
-        denoise(ts2, geom)
+        out = denoise(ts2, geom)
+    first = f"{shifted[0]}_{shifted[8]}"
     last = f"{shifted[NUM_DATE - 9]}_{shifted[NUM_DATE - 1]}"
-    assert "1 of %d cumulative window(s) begin or end across a gap" % (NUM_DATE - 8) in caplog.text
-    assert f"e.g. {last} (72 days)" in caplog.text
+    assert f"2 of {NUM_DATE - 8} 9-date window(s) begin or end across a gap" in caplog.text
+    assert f"{first} (first interval 48 days); {last} (last interval 72 days)" in caplog.text
+    assert ts2 in caplog.text
+    for key in ("timeseries", "cumulative"):
+        assert readfile.read_attribute(out[key])[run.EDGE_GAP_ATTRIBUTE] == f"{first},{last}"
