@@ -18,7 +18,8 @@
 #       --samples 2000000 --lr 6e-4 --batch-size 256 --steps-per-epoch 200 --workers 14 \
 #       --generator '{"keep_flat": 1.0, "area_reference": 0.4, "steady": 0.45, "cells": 0.35, "steep": 0.3}'
 # (add "stratified_season": 0.35 to teach the seasonal stratified delay; training/README.md,
-# "Seasonal stratified delay": short CPU runs did not make the network use its elevation input)
+# "Seasonal stratified delay": short CPU runs did not make the network use its elevation input;
+# add "irregular": 0.3 for windows sampled with gaps, "Irregular sampling, and a control")
 # or, to train a network with elevation channels at its first layer from the start (no --init;
 # `fault_ef` in the same section: a fine-tune does not take them up):
 #   bash training/device_train.sh 480 fault_ef_gpu --samples 2000000 --lr 1e-3 --batch-size 256 \
