@@ -16,33 +16,28 @@ a fine-tune has taken up the new channels.
 """
 import argparse
 import os
+import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from widen import max_output_change, rebuild  # noqa: E402
+
 
 def add_elevation_features(src):
-    from mintpy_dlae.model import build_model, load_model
+    """(old, new): the model file ``src`` and the same network with ``elevation_features``, the first
+    Conv3D layer reading the two new input channels with zero weights."""
+    from mintpy_dlae.model import load_model
     old = load_model(src)
-    cfg = dict(old.get_config())
-    for key in ("name", "trainable"):
-        cfg.pop(key, None)
-    if cfg.get("elevation_features"):
+    if old.elevation_features:
         raise ValueError(f"add_elevation_features: {src} already has them")
-    cfg["elevation_features"] = True
-    new = build_model(**cfg)
-    for layer in new.layers:
-        try:
-            src_layer = old.get_layer(layer.name)
-        except ValueError:
-            continue
-        ws_old, ws_new = src_layer.get_weights(), layer.get_weights()
-        if all(a.shape == b.shape for a, b in zip(ws_old, ws_new)):
-            layer.set_weights(ws_old)
-            continue
+
+    def zero_start(name, ws_old, ws_new):
         k_new = np.zeros_like(ws_new[0])               # (3, 3, 3, C + 2, F): the new inputs read with 0
         k_new[..., :ws_old[0].shape[-2], :] = ws_old[0]
-        layer.set_weights([k_new] + ws_old[1:])
-    return old, new
+        return [k_new] + ws_old[1:]
+
+    return old, rebuild(old, zero_start, elevation_features=True)
 
 
 def input_weight_rms(path):
@@ -68,11 +63,7 @@ def main():
         p.error("give SRC and OUT, or --weights MODEL")
     from mintpy_dlae.model import save_model_atomic
     old, new = add_elevation_features(a.src)
-    rng = np.random.default_rng(1)
-    x = {"series": rng.standard_normal((2, old.num_dates, 32, 32, old.input_channels)).astype("float32"),
-         "elevation": rng.standard_normal((2, 32, 32, 1)).astype("float32")}
-    x["series"][..., 1] = 1.0
-    d = max(float(np.abs(np.asarray(new(x)[k]) - np.asarray(old(x)[k])).max()) for k in ("dates", "dates_log_sigma"))
+    d = max_output_change(old, new)
     if d > 1e-4:
         raise SystemExit(f"add_elevation_features: the output changed by {d:.2e}")
     save_model_atomic(new, a.out)
