@@ -81,6 +81,45 @@ class ElevationChannels(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="mintpy_dlae")
+class StratifiedEstimate(layers.Layer):
+    """[series (B, T, H, W, C), elevation (B, H, W, 1)] -> (B, T, H, W, 1): for every date, the part of
+    its map that a local linear regression on the elevation explains, the classical phase/elevation
+    estimate of a stratified tropospheric delay (MintPy's ``tropo_phase_elevation.py`` fits one per
+    date and frame; here per date and per ``box`` x ``box`` neighbourhood, so that the estimate does
+    not depend on the frame's size):
+
+        k_t(p) = cov(x_t, h) / (var(h) + eps),    s_t(p) = k_t(p) (h(p) - mean(h)),
+
+    moments over the valid pixels (channel 1 of ``series``, when present) of the box centred on p.
+    x_t is channel 0 (the normalised phase of date t, date 0 = 0), h the standardised elevation
+    (:func:`mintpy_dlae.dataset.model_inputs`); s_t is 0 on invalid pixels.  Computed in float32 with
+    two separable box averages (no trainable weights).  A network given s_t next to x_t can subtract
+    the delay with one linear weight, where from x_t and h alone it would need a product."""
+
+    def __init__(self, box=41, eps=0.01, **kwargs):
+        super().__init__(**kwargs)
+        self.box = int(box)
+        self.eps = float(eps)
+
+    def call(self, inputs):
+        series, elevation = inputs
+        ops = keras.ops
+        x = ops.cast(series[..., :1], "float32")
+        m = ops.cast(series[..., 1:2], "float32") if series.shape[-1] > 1 else ops.ones_like(x)
+        h = ops.expand_dims(ops.cast(elevation, "float32"), 1) + ops.zeros_like(x)   # (B, T, H, W, 1)
+        moments = ops.concatenate([m, m * x, m * h, m * x * h, m * h * h], axis=-1)
+        moments = ops.average_pool(moments, (1, self.box, 1), strides=1, padding="same")
+        moments = ops.average_pool(moments, (1, 1, self.box), strides=1, padding="same")
+        n = ops.maximum(moments[..., :1], 1e-6)                     # share of valid pixels in the box
+        mx, mh, mxh, mhh = (moments[..., i:i + 1] / n for i in range(1, 5))
+        k = (mxh - mx * mh) / (ops.maximum(mhh - mh * mh, 0.0) + self.eps)
+        return k * (h - mh) * m
+
+    def get_config(self):
+        return dict(super().get_config(), box=self.box, eps=self.eps)
+
+
+@keras.saving.register_keras_serializable(package="mintpy_dlae")
 class DlaeNet(keras.Model):
     """Denoising auto-encoder for 9-date InSAR windows.
 
@@ -116,6 +155,11 @@ class DlaeNet(keras.Model):
             with each date's map (:class:`ElevationChannels`), besides the elevation that enters
             before ``elevation_layer`` (an experiment, training/README.md "Seasonal stratified
             delay"; the shipped models have it off).
+        stratified_estimate: bool. Also give the first Conv3D layer, and with ``raw_skip`` the first
+            decoder layer, each date's local phase/elevation estimate (:class:`StratifiedEstimate`,
+            ``stratified_box`` px box), so that a stratified delay can be subtracted linearly (an
+            experiment, training/README.md "A phase/elevation channel"; the shipped models have it off).
+        stratified_box: int. Box of :class:`StratifiedEstimate` in pixels (odd).
 
     Inputs: {"series": (B, T, H, W, input_channels), "elevation": (B, H, W, 1)}: the normalised
     window and elevation of :func:`mintpy_dlae.dataset.model_inputs`.
@@ -136,7 +180,7 @@ class DlaeNet(keras.Model):
     def __init__(self, filters=64, filters_2d=64, num_dates=9, pools=(3, 3), num_conv3d=3, num_conv2d=7,
                  elevation_layer=7, output="dates", separable_time=False, activation="leaky_relu",
                  input_channels=1, dilations=None, raw_skip=False, uncertainty=False, sigma_scale=1.0,
-                 elevation_features=False, **kwargs):
+                 elevation_features=False, stratified_estimate=False, stratified_box=41, **kwargs):
         kwargs.pop("shrink_tau", None)            # retired calibration gate of the first models
         pools = tuple(int(p) for p in pools)
         prod = 1
@@ -165,6 +209,9 @@ class DlaeNet(keras.Model):
         x = series
         if elevation_features:
             x = ElevationChannels(name="elevation_channels")([series, elevation])
+        if stratified_estimate:
+            strat = StratifiedEstimate(box=stratified_box, dtype="float32", name="stratified_estimate")([series, elevation])
+            x = layers.Concatenate(name="add_stratified_estimate")([x, strat])
         for i in range(1, num_conv3d + 1):
             if separable_time:
                 x = layers.Conv3D(filters, (1, 3, 3), padding="same", activation=activation,
@@ -179,7 +226,10 @@ class DlaeNet(keras.Model):
         x = SqueezeTime(name="drop_time")(x)
         if raw_skip:
             raw = DatesToChannels(dtype=x.dtype, name="input_dates")(series)
-            x = layers.Concatenate(name="add_input_dates")([x, raw])
+            skips = [x, raw]
+            if stratified_estimate:
+                skips.append(DatesToChannels(dtype=x.dtype, name="stratified_dates")(strat))
+            x = layers.Concatenate(name="add_input_dates")(skips)
         n_out = num_dates - 1 if output == "dates" else 1
         for i in range(first_2d, last + 1):
             if i == elevation_layer:
@@ -221,6 +271,8 @@ class DlaeNet(keras.Model):
         self.uncertainty = bool(uncertainty)
         self.sigma_scale = float(sigma_scale)
         self.elevation_features = bool(elevation_features)
+        self.stratified_estimate = bool(stratified_estimate)
+        self.stratified_box = int(stratified_box)
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable,
@@ -230,7 +282,8 @@ class DlaeNet(keras.Model):
                 "separable_time": self.separable_time, "activation": self.activation,
                 "input_channels": self.input_channels, "dilations": list(self.dilations),
                 "raw_skip": self.raw_skip, "uncertainty": self.uncertainty, "sigma_scale": self.sigma_scale,
-                "elevation_features": self.elevation_features}
+                "elevation_features": self.elevation_features, "stratified_estimate": self.stratified_estimate,
+                "stratified_box": self.stratified_box}
 
     @classmethod
     def from_config(cls, config):

@@ -273,3 +273,67 @@ def test_soup_averages_the_weights_and_refuses_other_layouts(tmp_path):
         soup.soup([paths[0], paths[2]], str(tmp_path / "bad.keras"))
     with pytest.raises(ValueError, match="non-negative"):
         soup.soup(paths[:2], str(tmp_path / "bad.keras"), weights=[1, -1])
+
+
+def test_stratified_estimate_against_a_local_regression_by_hand(tmp_path):
+    """StratifiedEstimate: on each date the local least-squares fit of the map on the elevation over
+    the valid pixels of a box (worked out here with scipy's box filter and a per-pixel normal
+    equation), 0 on invalid pixels; a delay k_t h + c_t is recovered exactly up to the box's mean;
+    a model with ``stratified_estimate`` survives a save / load, and add_elevation_features.py
+    --stratified gives a trained model the channel with the source's outputs exactly."""
+    import importlib.util
+
+    import numpy as np
+    from scipy.ndimage import uniform_filter
+
+    from mintpy_dlae.model import StratifiedEstimate, build_model, export_float32, load_model, shipped_config
+    rng = np.random.default_rng(5)
+    B, T, H, W, box = 2, 9, 17, 23, 7
+    series = rng.standard_normal((B, T, H, W, 2)).astype("float32")
+    valid = rng.random((B, T, H, W)) > 0.2
+    series[..., 1] = valid
+    series[..., 0] *= valid
+    elev = rng.standard_normal((B, H, W, 1)).astype("float32")
+    out = np.asarray(StratifiedEstimate(box=box, eps=0.0)([series, elev]))[..., 0]
+
+    def box_mean(a):                          # sum over the box inside the frame (zeros outside)
+        return uniform_filter(a.astype("float64"), size=(1, 1, box, box), mode="constant")
+
+    m, x = valid.astype("float64"), series[..., 0].astype("float64")
+    h = np.broadcast_to(elev[:, None, :, :, 0], x.shape).astype("float64")
+    n = box_mean(m)
+    mh, mx = box_mean(m * h) / n, box_mean(m * x) / n
+    k = (box_mean(m * x * h) / n - mx * mh) / (box_mean(m * h * h) / n - mh ** 2)
+    np.testing.assert_allclose(out, k * (h - mh) * m, atol=2e-4)
+    assert np.all(out[~valid] == 0)
+
+    kt, ct = rng.standard_normal(T), rng.standard_normal(T)   # a pure stratified delay plus a level
+    pure = np.stack([series[..., 0] * 0 + kt[None, :, None, None] * h + ct[None, :, None, None],
+                     np.ones_like(h)], axis=-1).astype("float32")
+    est = np.asarray(StratifiedEstimate(box=box, eps=0.0)([pure, elev]))[..., 0]
+    hbar = uniform_filter(h, size=(1, 1, box, box), mode="constant") / uniform_filter(
+        np.ones_like(h), size=(1, 1, box, box), mode="constant")
+    np.testing.assert_allclose(est, kt[None, :, None, None] * (h - hbar), atol=2e-4)
+
+    src = build_model(**dict(shipped_config(), filters=4, filters_2d=4))
+    path = str(tmp_path / "src.keras")
+    export_float32(src).save(path)
+    spec = importlib.util.spec_from_file_location("add_elevation_features", os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "training", "add_elevation_features.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    old, new = mod.add_elevation_features(path, "stratified_estimate")
+    # one channel more at the first layer (3x3x3 kernel), nine more at the decoder's first (3x3)
+    assert new.count_params() == old.count_params() + 3 * 3 * 3 * 1 * 4 + 3 * 3 * 9 * 4
+    xin = {"series": series, "elevation": elev}
+    for key in ("dates", "dates_log_sigma"):
+        np.testing.assert_allclose(np.asarray(new(xin)[key]), np.asarray(old(xin)[key]), atol=1e-5)
+    new_path = str(tmp_path / "new.keras")
+    new.save(new_path)
+    back = load_model(new_path)
+    assert back.stratified_estimate and back.stratified_box == 41
+    k = back.get_layer("conv1").get_weights()
+    k[0][..., 2:, :] = 1.0
+    back.get_layer("conv1").set_weights(k)
+    flat = dict(xin, elevation=np.zeros_like(elev))
+    assert np.abs(np.asarray(back(xin)["dates"]) - np.asarray(back(flat)["dates"])).max() > 1e-3

@@ -1,6 +1,7 @@
 """Give a trained model the elevation channels of its first layer without changing what it computes.
 
     python training/add_elevation_features.py SRC.keras OUT.keras
+    python training/add_elevation_features.py --stratified SRC.keras OUT.keras
 
 The model is rebuilt with ``elevation_features=True`` (:class:`mintpy_dlae.model.ElevationChannels`:
 the standardised elevation h and the product x h appended to every date of the series): every layer
@@ -8,6 +9,11 @@ keeps its trained weights, and the first Conv3D layer reads the two new channels
 so the output is that of the source (checked on a random batch) while the gradients reach the new
 weights from the first step.  Fine-tune the result with ``training/finetune.py NAME --init OUT.keras
 --model-config '{"elevation_features": true}' ...``.
+
+With ``--stratified`` the model gets the local phase/elevation estimate instead
+(:class:`mintpy_dlae.model.StratifiedEstimate`, ``stratified_estimate=True``): one more channel per
+date at the first layer and one more per date at the decoder's first layer (the input-date skip),
+both read with zero weights; fine-tune with ``--model-config '{"stratified_estimate": true}'``.
 
     python training/add_elevation_features.py --weights MODEL.keras
 
@@ -24,20 +30,22 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from widen import max_output_change, rebuild  # noqa: E402
 
 
-def add_elevation_features(src):
-    """(old, new): the model file ``src`` and the same network with ``elevation_features``, the first
-    Conv3D layer reading the two new input channels with zero weights."""
+def zero_start(name, ws_old, ws_new):
+    """The weights of a layer whose inputs gained channels at the end: the trained kernel on the old
+    input channels, zeros on the new ones (the kernel's input axis is its second to last)."""
+    k_new = np.zeros_like(ws_new[0])
+    k_new[..., :ws_old[0].shape[-2], :] = ws_old[0]
+    return [k_new] + ws_old[1:]
+
+
+def add_elevation_features(src, what="elevation_features"):
+    """(old, new): the model file ``src`` and the same network with ``what`` ("elevation_features" or
+    "stratified_estimate") switched on, every new input channel read with zero weights."""
     from mintpy_dlae.model import load_model
     old = load_model(src)
-    if old.elevation_features:
-        raise ValueError(f"add_elevation_features: {src} already has them")
-
-    def zero_start(name, ws_old, ws_new):
-        k_new = np.zeros_like(ws_new[0])               # (3, 3, 3, C + 2, F): the new inputs read with 0
-        k_new[..., :ws_old[0].shape[-2], :] = ws_old[0]
-        return [k_new] + ws_old[1:]
-
-    return old, rebuild(old, zero_start, elevation_features=True)
+    if getattr(old, what):
+        raise ValueError(f"add_elevation_features: {src} already has {what}")
+    return old, rebuild(old, zero_start, **{what: True})
 
 
 def input_weight_rms(path):
@@ -52,17 +60,22 @@ def main():
     p.add_argument("src", nargs="?")
     p.add_argument("out", nargs="?")
     p.add_argument("--weights", metavar="MODEL", help="print the first layer's weight RMS per input channel")
+    p.add_argument("--stratified", action="store_true", help="add the phase/elevation estimate instead")
     a = p.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if a.weights:
-        names = ["phase", "validity", "h", "x h"]
+        from mintpy_dlae.model import load_model
+        net = load_model(a.weights)
+        names = ["phase", "validity"][:net.input_channels]
+        names += ["h", "x h"] if net.elevation_features else []
+        names += ["phase/elevation"] if net.stratified_estimate else []
         rms = input_weight_rms(a.weights)
         print(", ".join(f"{n}: {r:.4f}" for n, r in zip(names, rms)))
         return
     if not (a.src and a.out):
         p.error("give SRC and OUT, or --weights MODEL")
     from mintpy_dlae.model import save_model_atomic
-    old, new = add_elevation_features(a.src)
+    old, new = add_elevation_features(a.src, "stratified_estimate" if a.stratified else "elevation_features")
     d = max_output_change(old, new)
     if d > 1e-4:
         raise SystemExit(f"add_elevation_features: the output changed by {d:.2e}")
