@@ -329,7 +329,7 @@ def noise_screens(n, num_dates, size, rng, elevation, incidence, offset=(0.3, 1.
 def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), open_window=False,
              num_sources=(1, 3), pure_noise=0.0, reuse=1, steady=0.0, seasonal=0.0, peak_snr=None,
              peak_fraction=0.0, nodata=0.0, source_extent=1.0, keep_flat=0.0, offset=(0.3, 1.5), offset_free=0.0,
-             area_reference=0.0, cells=0.0, steep=0.0, stratified_season=0.0, irregular=0.0):
+             area_reference=0.0, cells=0.0, steep=0.0, stratified_season=0.0, irregular=0.0, volcanic=0.0):
     """Generate ``n`` synthetic series.
 
     Parameters: n           - number of series
@@ -382,6 +382,11 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
                 irregular   - fraction of series acquired at irregular times (gaps of 2-8 repeat
                               cycles; :func:`acquisition_times`): their histories are evaluated at
                               those times, so a steady rate jumps across a gap
+                volcanic    - fraction of the series with deformation whose elevation gets an
+                              edifice (300-2500 m) over the centre of their deformation
+                              (:func:`mintpy_dlae.physics.terrain.add_edifices`): a deformation that
+                              follows the relief, as a stratified delay does.  With ``volcanic=0``
+                              the draws are those of earlier versions
     Returns:    Batch(noisy, clean, elevation, incidence, azimuth, snr, pixel_size, valid)
     Raises ValueError for a ``kind`` not in ("fault", "mogi"), ``num_dates`` < 3, a ``source_extent``
     dict with keys other than those kinds, and a ``source_extent`` that is not > 0.
@@ -403,7 +408,7 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
                   peak_snr=peak_snr, peak_fraction=peak_fraction, nodata=nodata, source_extent=source_extent,
                   keep_flat=keep_flat, offset=tuple(offset), offset_free=offset_free,
                   area_reference=area_reference, cells=cells, steep=steep, stratified_season=stratified_season,
-                  irregular=irregular)
+                  irregular=irregular, volcanic=volcanic)
     # work in cache-sized chunks: the arrays are (chunk, T, S, S) and every step is memory-bound
     chunk = max(16, int(2**21 // (num_dates * size * size)))
     if n > chunk:
@@ -414,7 +419,7 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
 
 def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure_noise, reuse, steady, seasonal,
               peak_snr, peak_fraction, nodata, source_extent=1.0, keep_flat=0.0, offset=(0.3, 1.5), offset_free=0.0,
-              area_reference=0.0, cells=0.0, steep=0.0, stratified_season=0.0, irregular=0.0):
+              area_reference=0.0, cells=0.0, steep=0.0, stratified_season=0.0, irregular=0.0, volcanic=0.0):
     pixel = np.exp(rng.uniform(np.log(20.0), np.log(120.0), size=n)).astype(np.float32)
     inc, az = random_geometry(n, rng)
     elevation = terrain.random_dem(n, size, rng, steep=steep)
@@ -452,6 +457,10 @@ def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure
     clean *= amp[:, None, None, None].astype(np.float32)
     silent = rng.random(n) < pure_noise
     clean[silent] = 0.0
+    if volcanic > 0:
+        sel = (rng.random(n) < volcanic) & ~silent
+        if sel.any():
+            elevation[sel] = terrain.add_edifices(elevation[sel], np.abs(clean[sel]).max(axis=1), rng)
 
     noise = noise_screens(n, num_dates, size, rng, elevation, inc, offset=offset, offset_free=offset_free,
                           area_reference=area_reference, cells=cells, stratified_season=stratified_season)

@@ -282,3 +282,35 @@ def test_irregular_off_draws_as_before_and_on_changes_histories_only():
         assert np.array_equal(getattr(a, f), getattr(b, f)), f
     c = synthetic.generate(16, "fault", rng=9, irregular=1.0, **opts)
     assert np.array_equal(a.elevation, c.elevation) and not np.allclose(a.clean, c.clean)
+
+
+def test_volcanic_edifices_over_the_deformation():
+    """``volcanic=0`` leaves every draw as before; ``volcanic=1`` raises, on every series with
+    deformation, an edifice of 300-2500 m whose summit is the pixel of largest displacement (the
+    elevation change, worked out as the difference of the two batches, peaks there), so that the
+    displacement and the elevation correlate (they do not without it); pure-noise series keep their
+    elevation; the deformation's shape does not change (its scale does: the SNR is set against the
+    noise, whose stratified part follows the new relief)."""
+    from mintpy_dlae.physics.terrain import add_edifices
+    opts = dict(snr=(0.5, 5.0), pure_noise=0.2)
+    a = synthetic.generate(48, "mogi", rng=4, **opts)
+    b = synthetic.generate(48, "mogi", rng=4, volcanic=0.0, **opts)
+    for f in a.__dataclass_fields__:
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+    c = synthetic.generate(48, "mogi", rng=4, volcanic=1.0, **opts)
+    def unit(x):
+        return x / np.maximum(np.abs(x).max(axis=(1, 2, 3), keepdims=True), 1e-30)
+    np.testing.assert_allclose(unit(a.clean), unit(c.clean), atol=1e-5)
+    rise = c.elevation - a.elevation
+    silent = np.abs(a.clean).max(axis=(1, 2, 3)) == 0
+    assert silent.any() and np.all(rise[silent] == 0)
+    corr_on, corr_off = [], []
+    for i in np.flatnonzero(~silent):
+        field = np.abs(a.clean[i]).max(axis=0)
+        assert np.unravel_index(rise[i].argmax(), rise[i].shape) == np.unravel_index(field.argmax(), field.shape)
+        assert 300.0 * 0.999 <= rise[i].max() <= 2500.0 * 1.001
+        corr_on.append(np.corrcoef(field.ravel(), c.elevation[i].ravel())[0, 1])
+        corr_off.append(np.corrcoef(field.ravel(), a.elevation[i].ravel())[0, 1])
+    assert np.mean(corr_on) > 0.4 and abs(np.mean(corr_off)) < 0.15
+    flat = np.zeros((1, 8, 8), np.float32)
+    assert np.array_equal(add_edifices(flat.copy(), np.zeros((1, 8, 8)), np.random.default_rng(0)), flat)

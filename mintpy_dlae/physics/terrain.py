@@ -95,3 +95,32 @@ def random_dem(n, size, rng, real_fraction=0.5, base=(0.0, 3000.0), steep=0.0, s
     out -= out.min(axis=(1, 2), keepdims=True)
     out += rng.uniform(*base, size=(n, 1, 1)).astype(np.float32)
     return out
+
+
+def add_edifices(elevation, field, rng, relief=(300.0, 2500.0), width=(0.6, 1.5), exponent=(1.0, 2.5)):
+    """Raise a volcanic edifice over each deformation field: ``elevation`` (n, S, S) metres, changed in
+    place and returned; ``field`` (n, S, S) the displacement whose largest |value| sets the summit.
+
+    The edifice h(r) = R exp(-(r / w)^p) is centred on the pixel of largest |field|, with R drawn
+    uniformly in ``relief`` (m), p in ``exponent`` (1 a cone, 2 a Gaussian dome) and w = U(``width``)
+    times the radius of the area where |field| exceeds half its peak (at least 2 px): a source under
+    the summit, whose uplift or subsidence follows the relief as a stratified delay of one sign would
+    (Mogi sources under a volcano; a thrust under the range it builds).  The patch's own relief
+    stays on top as texture, which the delay follows and the deformation does not.  Rows whose field
+    is all zero are left as they are.  ``rng``: a ``numpy.random.Generator``.
+    """
+    n, S, _ = elevation.shape
+    yy, xx = np.mgrid[0:S, 0:S].astype(np.float32)
+    R = rng.uniform(*relief, size=n)
+    f = rng.uniform(*width, size=n)
+    p = rng.uniform(*exponent, size=n)
+    for i in range(n):
+        a = np.abs(field[i])
+        top = a.max()
+        if not top > 0:
+            continue
+        cy, cx = np.unravel_index(int(a.argmax()), a.shape)
+        w = max(2.0, f[i] * np.sqrt((a >= 0.5 * top).sum() / np.pi))
+        r = np.hypot(yy - cy, xx - cx) / w
+        elevation[i] += (R[i] * np.exp(-r ** p[i])).astype(elevation.dtype)
+    return elevation
