@@ -25,6 +25,10 @@
 #   bash training/device_train.sh 480 fault_ef_gpu --samples 2000000 --lr 1e-3 --batch-size 256 \
 #       --steps-per-epoch 200 --workers 14 --model-config '{"elevation_features": true}' \
 #       --generator '{"keep_flat": 1.0, "area_reference": 0.4, "steady": 0.45, "cells": 0.35, "steep": 0.3, "stratified_season": 0.35}'
+# (`"stratified_estimate": true` in --model-config instead gives the first layers each date's local
+# phase/elevation fit: a CPU fine-tune took it up and then lost real-noise gain and a volcano's
+# inflation, training/README.md "A phase/elevation channel"; from the start, with "volcanic": 0.25
+# and "steep": 0.6 in the generator, is the untried arm)
 # The run stops after SECONDS (at most one epoch is lost); $OUT then holds NAME.keras, NAME.json,
 # last.keras, state.json and train.log.  Copy the first two into training/NAME/ and the checkpoint
 # pair into training/NAME/NAME_ckpt/; `python training/finetune.py NAME --samples N --resume`
