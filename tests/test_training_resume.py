@@ -10,6 +10,27 @@ import pytest
 from conftest import script
 
 
+def _training_script(name):
+    """The module ``training/<name>.py`` (the training scripts are not an installed package)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "training", f"{name}.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _small_model_file(tmp_path):
+    """Path of a 4-filter model of the shipped layout (seed 3), saved in float32."""
+    import keras
+
+    from mintpy_dlae.model import build_model, export_float32, shipped_config
+    keras.utils.set_random_seed(3)
+    path = str(tmp_path / "src.keras")
+    export_float32(build_model(**dict(shipped_config(), filters=4, filters_2d=4))).save(path)
+    return path
+
+
 @pytest.mark.slow
 def test_resume_in_a_fresh_process(tmp_path):
     exe = script("dlae_train.py")
@@ -103,21 +124,11 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_checkpoint(tmp_path, monkey
 def test_widen_keeps_the_function(tmp_path):
     """training/widen.py: a decoder widened from 4 to 7 filters gives the source's outputs exactly
     (dates and log sigma, any input), has more parameters, and refuses to narrow."""
-    import importlib.util
-
-    import keras
     import numpy as np
     import pytest
 
-    from mintpy_dlae.model import build_model, export_float32, shipped_config
-    keras.utils.set_random_seed(3)
-    src = build_model(**dict(shipped_config(), filters=4, filters_2d=4))
-    path = str(tmp_path / "src.keras")
-    export_float32(src).save(path)
-    spec = importlib.util.spec_from_file_location(
-        "widen", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "training", "widen.py"))
-    widen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(widen)
+    path = _small_model_file(tmp_path)
+    widen = _training_script("widen")
     old, new = widen.widen(path, 7)
     assert new.filters_2d == 7 and new.count_params() > old.count_params()
     rng = np.random.default_rng(0)
@@ -134,13 +145,10 @@ def test_elevation_channels_and_their_zero_start(tmp_path):
     ``elevation_features`` survives a save / load; training/add_elevation_features.py gives a
     trained model those channels with the source's outputs exactly, and the new weights matter once
     they are not zero (the elevation then changes the output)."""
-    import importlib.util
-
-    import keras
     import numpy as np
     import pytest
 
-    from mintpy_dlae.model import ElevationChannels, build_model, export_float32, load_model, shipped_config
+    from mintpy_dlae.model import ElevationChannels, load_model
     rng = np.random.default_rng(0)
     series = rng.standard_normal((2, 9, 6, 7, 2)).astype("float32")
     elev = rng.standard_normal((2, 6, 7, 1)).astype("float32")
@@ -148,14 +156,8 @@ def test_elevation_channels_and_their_zero_start(tmp_path):
     h = np.broadcast_to(elev[:, None], series[..., :1].shape)
     np.testing.assert_allclose(out, np.concatenate([series, h, series[..., :1] * h], axis=-1), rtol=1e-6)
 
-    keras.utils.set_random_seed(3)
-    src = build_model(**dict(shipped_config(), filters=4, filters_2d=4))
-    path = str(tmp_path / "src.keras")
-    export_float32(src).save(path)
-    spec = importlib.util.spec_from_file_location("add_elevation_features", os.path.join(
-        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "training", "add_elevation_features.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    path = _small_model_file(tmp_path)
+    mod = _training_script("add_elevation_features")
     old, new = mod.add_elevation_features(path)
     assert new.elevation_features and new.count_params() == old.count_params() + 3 * 3 * 3 * 2 * 4
     x = {"series": rng.standard_normal((2, 9, 20, 23, 2)).astype("float32"),
@@ -241,7 +243,6 @@ def test_soup_averages_the_weights_and_refuses_other_layouts(tmp_path):
     """training/soup.py: the soup's weights are the mixing-weighted mean of the ingredients' (computed
     here from the ingredients, not by the script); the soup of a model with itself gives its outputs;
     another layout or bad weights raise ValueError."""
-    import importlib.util
     import json
 
     import keras
@@ -249,10 +250,7 @@ def test_soup_averages_the_weights_and_refuses_other_layouts(tmp_path):
     import pytest
 
     from mintpy_dlae.model import build_model, export_float32, shipped_config
-    spec = importlib.util.spec_from_file_location(
-        "soup", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "training", "soup.py"))
-    soup = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(soup)
+    soup = _training_script("soup")
     paths = []
     for seed, f2d in ((1, 4), (2, 4), (3, 5)):
         keras.utils.set_random_seed(seed)
@@ -281,12 +279,10 @@ def test_stratified_estimate_against_a_local_regression_by_hand(tmp_path):
     equation), 0 on invalid pixels; a delay k_t h + c_t is recovered exactly up to the box's mean;
     a model with ``stratified_estimate`` survives a save / load, and add_elevation_features.py
     --stratified gives a trained model the channel with the source's outputs exactly."""
-    import importlib.util
-
     import numpy as np
     from scipy.ndimage import uniform_filter
 
-    from mintpy_dlae.model import StratifiedEstimate, build_model, export_float32, load_model, shipped_config
+    from mintpy_dlae.model import StratifiedEstimate, load_model
     rng = np.random.default_rng(5)
     B, T, H, W, box = 2, 9, 17, 23, 7
     series = rng.standard_normal((B, T, H, W, 2)).astype("float32")
@@ -315,13 +311,8 @@ def test_stratified_estimate_against_a_local_regression_by_hand(tmp_path):
         np.ones_like(h), size=(1, 1, box, box), mode="constant")
     np.testing.assert_allclose(est, kt[None, :, None, None] * (h - hbar), atol=2e-4)
 
-    src = build_model(**dict(shipped_config(), filters=4, filters_2d=4))
-    path = str(tmp_path / "src.keras")
-    export_float32(src).save(path)
-    spec = importlib.util.spec_from_file_location("add_elevation_features", os.path.join(
-        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "training", "add_elevation_features.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    path = _small_model_file(tmp_path)
+    mod = _training_script("add_elevation_features")
     old, new = mod.add_elevation_features(path, "stratified_estimate")
     # one channel more at the first layer (3x3x3 kernel), nine more at the decoder's first (3x3)
     assert new.count_params() == old.count_params() + 3 * 3 * 3 * 1 * 4 + 3 * 3 * 9 * 4
