@@ -94,10 +94,17 @@ class StratifiedEstimate(layers.Layer):
     x_t is channel 0 (the normalised phase of date t, date 0 = 0), h the standardised elevation
     (:func:`mintpy_dlae.dataset.model_inputs`); s_t is 0 on invalid pixels.  Computed in float32 with
     two separable box averages (no trainable weights).  A network given s_t next to x_t can subtract
-    the delay with one linear weight, where from x_t and h alone it would need a product."""
+    the delay with one linear weight, where from x_t and h alone it would need a product.
+
+    Raises ValueError for a ``box`` that is not a positive odd number of pixels (an even box would
+    shift the fit by half a pixel) or a negative ``eps``."""
 
     def __init__(self, box=41, eps=0.01, **kwargs):
         super().__init__(**kwargs)
+        if int(box) != box or box < 1 or box % 2 == 0:
+            raise ValueError(f"StratifiedEstimate: box must be a positive odd number of pixels; received box={box!r}")
+        if not eps >= 0:
+            raise ValueError(f"StratifiedEstimate: eps must be >= 0; received eps={eps!r}")
         self.box = int(box)
         self.eps = float(eps)
 
@@ -159,7 +166,7 @@ class DlaeNet(keras.Model):
             decoder layer, each date's local phase/elevation estimate (:class:`StratifiedEstimate`,
             ``stratified_box`` px box), so that a stratified delay can be subtracted linearly (an
             experiment, training/README.md "A phase/elevation channel"; the shipped models have it off).
-        stratified_box: int. Box of :class:`StratifiedEstimate` in pixels (odd).
+        stratified_box: int. Box of :class:`StratifiedEstimate` in pixels (positive and odd).
 
     Inputs: {"series": (B, T, H, W, input_channels), "elevation": (B, H, W, 1)}: the normalised
     window and elevation of :func:`mintpy_dlae.dataset.model_inputs`.

@@ -278,8 +278,10 @@ def test_stratified_estimate_against_a_local_regression_by_hand(tmp_path):
     the valid pixels of a box (worked out here with scipy's box filter and a per-pixel normal
     equation), 0 on invalid pixels; a delay k_t h + c_t is recovered exactly up to the box's mean;
     a model with ``stratified_estimate`` survives a save / load, and add_elevation_features.py
-    --stratified gives a trained model the channel with the source's outputs exactly."""
+    --stratified gives a trained model the channel with the source's outputs exactly; an even box
+    or a negative eps is refused."""
     import numpy as np
+    import pytest
     from scipy.ndimage import uniform_filter
 
     from mintpy_dlae.model import StratifiedEstimate, load_model
@@ -310,6 +312,9 @@ def test_stratified_estimate_against_a_local_regression_by_hand(tmp_path):
     hbar = uniform_filter(h, size=(1, 1, box, box), mode="constant") / uniform_filter(
         np.ones_like(h), size=(1, 1, box, box), mode="constant")
     np.testing.assert_allclose(est, kt[None, :, None, None] * (h - hbar), atol=2e-4)
+    for bad in (dict(box=40), dict(box=0), dict(eps=-1.0)):
+        with pytest.raises(ValueError, match="StratifiedEstimate"):
+            StratifiedEstimate(**bad)
 
     path = _small_model_file(tmp_path)
     mod = _training_script("add_elevation_features")
