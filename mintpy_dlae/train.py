@@ -296,6 +296,21 @@ def bfloat16_training_works(model_config, batch_size, size=40, timeout=600):
     return ok
 
 
+def _read_state(state_path, ckpt_dir):
+    """The run state saved beside a checkpoint (a dict with "options", "model_config", ...).
+
+    Raises ValueError naming the file and the way out when it is missing, not JSON, or lacks the
+    run's options or model configuration (an interrupt between the checkpoint and the state)."""
+    try:
+        with open(state_path) as f:
+            state = json.load(f)
+        dict(state["options"]), dict(state["model_config"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{state_path}: the run's state is missing or damaged ({err}); remove {ckpt_dir} "
+                         "to start the run again") from err
+    return state
+
+
 @_restores_dtype_policy
 def train(kind, out, samples=200_000, resume=False, model_config=None, precision="auto", progress=True,
           init_from=None, generator=None, **options):
@@ -345,9 +360,8 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
     if auto and precision == "bfloat16":
         # 'auto' picks bfloat16 on CPUs with bfloat16 instructions; where TensorFlow crashes on them
         # (bfloat16_training_works), fall back to float32 instead of dying mid-run
-        if resume and os.path.isfile(state_path):
-            with open(state_path) as f:
-                saved = json.load(f)
+        if resume and os.path.isfile(ckpt):
+            saved = _read_state(state_path, ckpt_dir)
             probe_cfg, probe_bs = saved["model_config"], int(saved["options"]["batch_size"])
             probe_size = int(saved.get("generator", {}).get("size", 40))
         else:
@@ -362,13 +376,8 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
     keras.config.set_dtype_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
 
     if resume and os.path.isfile(ckpt):
-        try:
-            with open(state_path) as f:
-                state = json.load(f)
-            opts = dict(state["options"])
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"{state_path}: the run's state is missing or damaged ({err}); remove {ckpt_dir} "
-                             "to start the run again") from err
+        state = _read_state(state_path, ckpt_dir)
+        opts = dict(state["options"])
         opts.update({k: v for k, v in options.items()
                      if k in ("steps_per_epoch", "lr", "lr_floor", "global_clipnorm", "workers")})
         _nll_loss_class()        # register the loss class: a fresh process must know it to load the checkpoint

@@ -175,9 +175,11 @@ def test_train_refuses_bad_options(tmp_path, bad, message):
     assert not (tmp_path / "new").exists()
 
 
-def test_train_output_folder_and_damaged_state(tmp_path):
+def test_train_output_folder_and_damaged_state(tmp_path, monkeypatch):
     """An --output that is a folder is refused; a resume whose state.json is damaged (an interrupt
-    between the checkpoint and the state) is one error line naming the file and the way out."""
+    between the checkpoint and the state) is one error line naming the file and the way out, also
+    where 'auto' precision picks bfloat16 and reads the state to probe it (a CPU with AVX512-BF16:
+    that path was a JSON traceback)."""
     from mintpy_dlae.cli import train as cli
     (tmp_path / "d.keras").mkdir()
     with pytest.raises(SystemExit, match="--output is a folder"):
@@ -188,6 +190,10 @@ def test_train_output_folder_and_damaged_state(tmp_path):
     cli.main(common)
     with open(tmp_path / "m_ckpt" / "state.json", "w") as f:
         f.write('{"samples_seen": 8, "opt')                       # truncated
+    with pytest.raises(SystemExit, match=r"state.json: the run's state is missing or damaged .* remove .*m_ckpt"):
+        cli.main(common[:4] + ["16", "--resume"])
+    import mintpy_dlae.inference
+    monkeypatch.setattr(mintpy_dlae.inference, "resolve_precision", lambda precision: "bfloat16")
     with pytest.raises(SystemExit, match=r"state.json: the run's state is missing or damaged .* remove .*m_ckpt"):
         cli.main(common[:4] + ["16", "--resume"])
 
