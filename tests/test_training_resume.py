@@ -328,6 +328,8 @@ def test_stratified_estimate_against_a_local_regression_by_hand(tmp_path):
     new.save(new_path)
     back = load_model(new_path)
     assert back.stratified_estimate and back.stratified_box == 41
+    dates_rms, estimates_rms = mod.skip_weight_rms(new_path)
+    assert dates_rms > 0 and estimates_rms == 0 and mod.skip_weight_rms(path) is None
     k = back.get_layer("conv1").get_weights()
     k[0][..., 2:, :] = 1.0
     back.get_layer("conv1").set_weights(k)

@@ -17,8 +17,9 @@ both read with zero weights; fine-tune with ``--model-config '{"stratified_estim
 
     python training/add_elevation_features.py --weights MODEL.keras
 
-prints the RMS of the first layer's weights on each input channel (phase, validity, h, x h): how far
-a fine-tune has taken up the new channels.
+prints the RMS of the first layer's weights on each input channel (phase, validity, h, x h, or the
+phase/elevation estimate), and for the estimate also the first decoder layer's weights on the dates
+and estimates of the input-date skip: how far a fine-tune has taken up the new channels.
 """
 import argparse
 import os
@@ -55,6 +56,19 @@ def input_weight_rms(path):
     return [float(np.sqrt(np.mean(k[..., c, :] ** 2))) for c in range(k.shape[-2])]
 
 
+def skip_weight_rms(path):
+    """For a model with the phase/elevation channel and the input-date skip: the RMS of the first
+    decoder layer's kernel over the T input dates and over the T phase/elevation estimates that the
+    skip appends after the encoder's features, (dates, estimates); None for other models."""
+    from mintpy_dlae.model import load_model
+    net = load_model(path)
+    if not (net.stratified_estimate and net.raw_skip):
+        return None
+    k = net.get_layer(f"conv{net.num_conv3d + 1}").get_weights()[0]      # (3, 3, F + 2 T, G)
+    T = net.num_dates
+    return (float(np.sqrt(np.mean(k[..., -2 * T:-T, :] ** 2))), float(np.sqrt(np.mean(k[..., -T:, :] ** 2))))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("src", nargs="?")
@@ -71,6 +85,9 @@ def main():
         names += ["phase/elevation"] if net.stratified_estimate else []
         rms = input_weight_rms(a.weights)
         print(", ".join(f"{n}: {r:.4f}" for n, r in zip(names, rms)))
+        skip = skip_weight_rms(a.weights)
+        if skip:
+            print(f"first decoder layer: input dates {skip[0]:.4f}, phase/elevation estimates {skip[1]:.4f}")
         return
     if not (a.src and a.out):
         p.error("give SRC and OUT, or --weights MODEL")
