@@ -383,7 +383,7 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
                               cycles; :func:`acquisition_times`): their histories are evaluated at
                               those times, so a steady rate jumps across a gap
                 volcanic    - fraction of the series with deformation whose elevation gets an
-                              edifice (300-2500 m) over the centre of their deformation
+                              edifice (300-2500 m) whose summit is their pixel of largest displacement
                               (:func:`mintpy_dlae.physics.terrain.add_edifices`): a deformation that
                               follows the relief, as a stratified delay does.  With ``volcanic=0``
                               the draws are those of earlier versions

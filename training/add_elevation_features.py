@@ -49,19 +49,25 @@ def add_elevation_features(src, what="elevation_features"):
     return old, rebuild(old, zero_start, **{what: True})
 
 
-def input_weight_rms(path):
-    """RMS of the first Conv3D layer's kernel over each input channel: a list, one per channel."""
+def _loaded(model):
+    """A loaded model: ``model`` itself, or the model file it names."""
     from mintpy_dlae.model import load_model
-    k = load_model(path).get_layer("conv1").get_weights()[0]
+    return load_model(model) if isinstance(model, (str, os.PathLike)) else model
+
+
+def input_weight_rms(model):
+    """RMS of the first Conv3D layer's kernel over each input channel: a list, one per channel
+    (``model``: a loaded model or a model file)."""
+    k = _loaded(model).get_layer("conv1").get_weights()[0]
     return [float(np.sqrt(np.mean(k[..., c, :] ** 2))) for c in range(k.shape[-2])]
 
 
-def skip_weight_rms(path):
+def skip_weight_rms(model):
     """For a model with the phase/elevation channel and the input-date skip: the RMS of the first
     decoder layer's kernel over the T input dates and over the T phase/elevation estimates that the
-    skip appends after the encoder's features, (dates, estimates); None for other models."""
-    from mintpy_dlae.model import load_model
-    net = load_model(path)
+    skip appends after the encoder's features, (dates, estimates); None for other models (``model``:
+    a loaded model or a model file)."""
+    net = _loaded(model)
     if not (net.stratified_estimate and net.raw_skip):
         return None
     k = net.get_layer(f"conv{net.num_conv3d + 1}").get_weights()[0]      # (3, 3, F + 2 T, G)
@@ -78,14 +84,13 @@ def main():
     a = p.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if a.weights:
-        from mintpy_dlae.model import load_model
-        net = load_model(a.weights)
+        net = _loaded(a.weights)
         names = ["phase", "validity"][:net.input_channels]
         names += ["h", "x h"] if net.elevation_features else []
         names += ["phase/elevation"] if net.stratified_estimate else []
-        rms = input_weight_rms(a.weights)
+        rms = input_weight_rms(net)
         print(", ".join(f"{n}: {r:.4f}" for n, r in zip(names, rms)))
-        skip = skip_weight_rms(a.weights)
+        skip = skip_weight_rms(net)
         if skip:
             print(f"first decoder layer: input dates {skip[0]:.4f}, phase/elevation estimates {skip[1]:.4f}")
         return
