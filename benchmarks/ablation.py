@@ -50,6 +50,12 @@ VARIANTS = {
     "v2_f32": ("the shipped recipe (seed 2, float32)", {}, {}, {"seed": 2, "precision": "float32"}),
     "no_nodata_f32": ("no no-data in training (seed 2, float32)", {}, {"nodata": 0.0},
                       {"seed": 2, "precision": "float32"}),
+    # the two suspects of the first models, against v2_f32 (same seed, precision and budget)
+    "local_norm_f32": ("the first models' normalisation: a per-pixel noise scale over a 41 px box instead of "
+                       "one per window (seed 2, float32)", {"scale_box": 41}, {}, {"seed": 2, "precision": "float32"}),
+    "r2_loss_f32": ("the first models' R²-type loss on the means (noise floor 1 -> 1e-4 over 70 % of the "
+                    "budget), sigma by the NLL around the detached means (seed 2, float32)", {}, {},
+                    {"seed": 2, "precision": "float32", "loss": "r2"}),
 }
 
 

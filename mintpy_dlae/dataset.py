@@ -82,6 +82,35 @@ def increment_power(window, valid):
         return np.where(valid & (msq > 0), msq, np.nan)
 
 
+def local_scale(window, valid, box=NORM_WINDOW):
+    """Per-pixel noise scale of windows (..., T, H, W) metres, valid (..., H, W) -> (..., H, W) metres:
+    the first models' normalisation (an ablation, ``docs/evaluation.md``; the shipped models use one
+    :func:`window_scale` per window).
+
+    sqrt of the mean, over the pixels of a ``box`` x ``box`` box (odd, px) centred on each pixel, of
+    the per-pixel mean squared date-to-date increment (:func:`increment_power`; pixels that it leaves
+    out are left out of the box).  A pixel whose box holds no such pixel gets the median of the
+    window's other values (the window's :func:`window_scale` when none has one: 0 without data).
+    A strong local signal raises the scale where it is, so it is divided partly by itself.
+    Raises ValueError for a ``box`` that is not a positive odd integer.
+    """
+    box = int(box)
+    if box < 1 or box % 2 == 0:
+        raise ValueError(f"local_scale: box must be a positive odd number of pixels; received {box}")
+    msq = increment_power(window, valid)
+    have = np.isfinite(msq)
+    mean, inside = _box_mean(np.where(have, msq, 0.0), have, box)
+    out = np.where(inside, np.sqrt(np.maximum(mean, 0.0)), np.nan)
+    lead = out.shape[:-2]
+    flat = out.reshape((-1,) + out.shape[-2:])
+    fallback = window_scale(window, valid).reshape(-1)
+    for i, m in enumerate(flat):
+        bad = ~np.isfinite(m)
+        if bad.any():
+            m[bad] = np.nanmedian(m) if (~bad).any() else fallback[i]
+    return flat.reshape(lead + out.shape[-2:]).astype(np.float32)
+
+
 def normalise_series(window, valid, scale=None):
     """Network series input (..., T, H, W, 2) = (x / s, valid) and the scale s: (...,), one per
     window (default :func:`window_scale`), or a map (..., H, W) given in ``scale``."""
@@ -118,8 +147,8 @@ def model_inputs(noisy, elevation, mask=None, scale=None):
     """Network inputs, scale and validity for a batch of windows.
 
     noisy (N, T, H, W) metres, elevation (N, H, W) metres (or None: no "elevation" entry; the caller
-    adds an already standardised one), mask (N, H, W) bool or None, scale (N,) metres or None
-    (computed by :func:`window_scale`).  Returns ({"series": (N, T, H, W, 2),
+    adds an already standardised one), mask (N, H, W) bool or None, scale (N,) or (N, H, W) metres or
+    None (computed by :func:`window_scale`).  Returns ({"series": (N, T, H, W, 2),
     "elevation": (N, H, W, 1)}, s (N,), valid (N, H, W)).
     """
     valid = valid_mask(noisy, mask)
@@ -130,20 +159,23 @@ def model_inputs(noisy, elevation, mask=None, scale=None):
     return inputs, s, valid
 
 
-def training_arrays(batch, rng=None, scale_jitter=0.0):
+def training_arrays(batch, rng=None, scale_jitter=0.0, scale_box=0):
     """(inputs, target) of a :class:`mintpy_dlae.synthetic.Batch` for Keras.
 
     target (N, H, W, T): channels 0..T-2 are the deformation of dates 1..T-1 relative to date 0,
     divided by the window's scale; channel T-1 is the validity weight (the loss ignores no-data).
-    ``scale_jitter`` > 0 multiplies each scale by exp(U(-j, j)).
+    ``scale_jitter`` > 0 multiplies each scale by exp(U(-j, j)).  ``scale_box`` > 0: a per-pixel
+    scale over that box (:func:`local_scale`, the first models' normalisation) instead of one per
+    window (0, the default).
     """
     valid = valid_mask(batch.noisy, batch.valid)
-    s = window_scale(batch.noisy, valid)
+    s = local_scale(batch.noisy, valid, scale_box) if scale_box else window_scale(batch.noisy, valid)
     if scale_jitter > 0:
         rng = np.random.default_rng(rng)
-        s = s * np.exp(rng.uniform(-scale_jitter, scale_jitter, size=s.shape)).astype(np.float32)
+        jitter = np.exp(rng.uniform(-scale_jitter, scale_jitter, size=len(s))).astype(np.float32)
+        s = s * jitter.reshape((-1,) + (1,) * (s.ndim - 1))
     inputs, s, valid = model_inputs(batch.noisy, batch.elevation, batch.valid, scale=s)
-    s_safe = np.maximum(s, TINY)[:, None, None, None]
+    s_safe = broadcast_scale(np.maximum(s, TINY), 4)
     dates = (batch.clean[:, 1:] - batch.clean[:, :1]) / s_safe          # (N, T-1, H, W)
     dates = np.where(valid[:, None], dates, 0.0).astype(np.float32)
     target = np.concatenate([np.moveaxis(dates, 1, -1), valid[..., None].astype(np.float32)], axis=-1)
@@ -155,14 +187,14 @@ GENERATOR_OPTIONS = dict(snr=(0.005, 20.0), open_window=0.5, pure_noise=0.08, re
                          seasonal=0.1, peak_snr=(0.3, 40.0), peak_fraction=0.5, nodata=0.5)
 
 
-def _chunks(names, p, batch_size, chunk_batches, size, num_dates, scale_jitter, opts, rng):
+def _chunks(names, p, batch_size, chunk_batches, size, num_dates, scale_jitter, scale_box, opts, rng):
     """Endless (inputs, target) chunks of ``batch_size * chunk_batches`` series, one kind per chunk."""
     from . import synthetic
     while True:
         kind = names[rng.choice(len(names), p=p)]
         batch = synthetic.generate(batch_size * chunk_batches, kind=kind, size=size, num_dates=num_dates,
                                    rng=rng, **opts)
-        yield training_arrays(batch, rng, scale_jitter)
+        yield training_arrays(batch, rng, scale_jitter, scale_box)
 
 
 class _Failed:
@@ -199,7 +231,7 @@ def _worker(q, stop, seed_seq, args):
 
 
 def training_stream(kinds, batch_size=32, seed=0, size=40, num_dates=9, chunk_batches=8, scale_jitter=0.4,
-                    prefetch=4, workers=1, **generator_options):
+                    prefetch=4, workers=1, scale_box=0, **generator_options):
     """An endless iterator of (inputs, target) numpy batches, generated in the background.
 
     ``kinds``: "fault", "mogi", or a dict {kind: fraction} (each chunk of ``chunk_batches`` batches is
@@ -211,7 +243,8 @@ def training_stream(kinds, batch_size=32, seed=0, size=40, num_dates=9, chunk_ba
     which their chunks arrive, and so the exact stream, is then not reproducible.
 
     Yields ({"series": (batch_size, num_dates, size, size, 2), "elevation": (batch_size, size, size,
-    1)}, target (batch_size, size, size, num_dates)), float32 (:func:`training_arrays`).  Raises
+    1)}, target (batch_size, size, size, num_dates)), float32 (:func:`training_arrays`; ``scale_box``
+    goes there).  Raises
     ValueError for ``workers`` < 1; as this is a generator, on the first ``next()``, not at the call.
     Raises RuntimeError, naming the error, when the generator fails in its thread or process (a
     ``seed`` that numpy refuses, a bad generator option), or when a generator process dies.
@@ -222,7 +255,7 @@ def training_stream(kinds, batch_size=32, seed=0, size=40, num_dates=9, chunk_ba
     names = list(mix)
     p = np.array([mix[k] for k in names], float)
     p /= p.sum()
-    args = (names, p, batch_size, chunk_batches, size, num_dates, scale_jitter, opts)
+    args = (names, p, batch_size, chunk_batches, size, num_dates, scale_jitter, int(scale_box), opts)
     workers = int(workers)
     if workers < 1:
         raise ValueError(f"training_stream: workers must be >= 1; received {workers}")

@@ -213,7 +213,8 @@ def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mas
     """Denoise the pixels of ``box`` (x0, y0, x1, y1: MintPy's order, as DaskCluster hands it),
     reading the series, geometry and mask ONCE with ``halo`` px of context around it.
 
-    ``scale`` (k-8,): the frame's noise scale of every window (:func:`frame_scales`). ``keep``
+    ``scale`` (k-8,): the frame's noise scale of every window (:func:`frame_scales`; None for a model
+    with per-pixel scales, ``scale_box``, which ``denoise`` computes from the block and its halo). ``keep``
     lists the indices of the dates given to the network (default: all; see :func:`scan_input`);
     missing values (NaN) of a pixel on some of them are filled for the network only (``days``: the
     dates in years). ``threads``: TensorFlow threads of this process (Dask workers). ``augment``: the
@@ -633,7 +634,8 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     net = load_model(cfg.model)          # once; Dask workers load the file themselves
     has_sigma = model_has_uncertainty(cfg.model)     # also with the uncertainty outputs off
     halo = int(receptive_halo(net))
-    scale = frame_scales(scan, ref_yx)
+    # a model trained on per-pixel scales (scale_box) computes them per block from the data and its halo
+    scale = None if getattr(net, "scale_box", 0) else frame_scales(scan, ref_yx)
     nodata = io.nodata_value(ts_file, atr, nan_pixels=scan.nan_nodata)
     job = dict(ts_file=ts_file, geom_file=geom_file, halo=halo, model=net, scale=scale,
                mask_file=cfg.mask_file, mask_dataset=mask_dataset, tile_size=cfg.tile_size,

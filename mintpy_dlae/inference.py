@@ -185,8 +185,11 @@ def compiled_forward(net):
 
 def receptive_halo(model="fault"):
     """Pixels of context a block needs on each side so that block results equal whole-frame results:
-    the network's receptive radius plus the radius of the elevation standardisation box, + 1."""
-    return int(network_halo(model) + dataset.NORM_WINDOW // 2)
+    the network's receptive radius plus the radius of the elevation standardisation box (or of a
+    per-pixel scale's box, ``scale_box``, if larger), + 1."""
+    net = model if hasattr(model, "receptive_radius") else prepare_model(model, "float32")[0]   # cached load
+    box = max(dataset.NORM_WINDOW, int(getattr(net, "scale_box", 0)))
+    return int(network_halo(net) + box // 2)
 
 
 def network_halo(model="fault"):
@@ -219,7 +222,9 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
     scale (N,) metres: the noise scale of each window (default: computed from ``noisy`` by
     :func:`mintpy_dlae.dataset.window_scale`; pass the whole frame's value when ``noisy`` is a tile),
     or (N, H, W): a scale per pixel (a map that varies slowly compared with the network's view;
-    ``benchmarks/local_scale.py``).
+    ``benchmarks/local_scale.py``).  A model with ``scale_box`` > 0 (trained on per-pixel scales,
+    :func:`mintpy_dlae.dataset.local_scale`) computes its maps from ``noisy`` when ``scale`` is None,
+    and refuses one value per window (ValueError).
     ``elevation_normalised`` (N, H, W) or (H, W): the network's elevation channel, already standardised
     (:func:`mintpy_dlae.dataset.normalise_elevation` over a larger area, as :func:`denoise` does), in
     which case ``elevation`` is not used.
@@ -275,13 +280,21 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
     batch_size = max(1, min(int(batch_size), MAX_PIXELS_PER_CALL // int(np.prod(noisy.shape[2:]))))
     channels = int(getattr(net, "input_channels", 1))
     sigma_scale = float(getattr(net, "sigma_scale", 1.0))
+    scale_box = int(getattr(net, "scale_box", 0))
+    if scale_box and scale is not None and np.ndim(scale) == 1:
+        raise ValueError(f"predict_windows: the model divides by a per-pixel noise scale over a {scale_box} px box "
+                         "(scale_box); give scale=None (computed from the windows) or an (N, H, W) map, not one "
+                         "value per window")
     # normalise chunk by chunk: the float64 temporaries of the normalisation are as large as the
     # windows themselves, so whole-batch normalisation would dominate the memory
     for i in range(0, N, batch_size):
         sl = slice(i, i + batch_size)
+        sc = None if scale is None else np.asarray(scale)[sl]
+        if sc is None and scale_box:
+            sc = dataset.local_scale(noisy[sl], dataset.valid_mask(noisy[sl], None if mask is None else mask[sl]),
+                                     scale_box)
         inputs, s, valid = dataset.model_inputs(noisy[sl], None if elevation is None else elevation[sl],
-                                                None if mask is None else mask[sl],
-                                                scale=None if scale is None else np.asarray(scale)[sl])
+                                                None if mask is None else mask[sl], scale=sc)
         inputs["series"] = inputs["series"][..., :channels]
         if elevation_normalised is not None:
             e = elevation_normalised[sl]
@@ -515,6 +528,10 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
         raise TypeError("denoise: model must be 'fault', 'mogi', a path to a .keras file or a loaded "
                         f"mintpy_dlae model; received {type(model).__name__} {model!r:.80}")
     _, net = prepare_model(model, precision)        # in the compute precision: no copy per call below
+    scale_box = int(getattr(net, "scale_box", 0))
+    if scale_box and scale is not None:
+        raise ValueError(f"denoise: the model divides by a per-pixel noise scale over a {scale_box} px box "
+                         "(scale_box), which denoise computes from ts; scale must be None for it")
     cumulative_only = getattr(net, "output_kind", "dates") != "dates"
     if cumulative_only:
         warnings.warn("denoise: the model has a cumulative-only head (one map per window, as the paper's): "
@@ -600,9 +617,12 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     elev = dataset.normalise_elevation(np.where(valid, elevation, np.float32(0)), valid)
 
     augment = resolve_augment(augment, num_win * h * w)
-    if scale is None:      # after the filling, as mintpy_dlae.py's frame_scales (constant pixels left out)
-        scale = window_scales(data, valid, T)
-    scale = np.asarray(scale, np.float32)
+    if scale_box:          # per-pixel scales: computed per tile below, over the read box + scale_box // 2
+        scale = None
+    else:
+        if scale is None:      # after the filling, as mintpy_dlae.py's frame_scales (constant pixels left out)
+            scale = window_scales(data, valid, T)
+        scale = np.asarray(scale, np.float32)
     w_int = window_weights(T)
     # series[t] accumulates the weighted increments of interval t-1 -> t, then becomes the series
     series = np.zeros((n, h, w), np.float32)
@@ -625,8 +645,16 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
         for k0 in range(0, num_win, per_call):
             ks = range(k0, min(num_win, k0 + per_call))
             windows = np.stack([sub[k:k + T] for k in ks])
+            if scale_box:      # the box mean near the read box's edge needs data beyond it: exact per tile
+                m = scale_box // 2
+                ey0, ey1, ex0, ex1 = max(0, ry0 - m), min(H, ry1 + m), max(0, rx0 - m), min(W, rx1 + m)
+                ext, ext_valid = data[:, ey0:ey1, ex0:ex1], valid[ey0:ey1, ex0:ex1]
+                maps = np.stack([dataset.local_scale(ext[k:k + T], ext_valid, scale_box) for k in ks])
+                win_scale = maps[:, ry0 - ey0:ry1 - ey0, rx0 - ex0:rx1 - ex0]
+            else:
+                win_scale = scale[k0:k0 + len(ks)]
             pred = predict_windows(net, windows, None, mask=sub_valid, batch_size=batch_size, precision=precision,
-                                   scale=scale[k0:k0 + len(ks)], elevation_normalised=elev[ry0:ry1, rx0:rx1],
+                                   scale=win_scale, elevation_normalised=elev[ry0:ry1, rx0:rx1],
                                    augment=augment)
             sl = (slice(None), slice(None)) + core
             dates, std = pred.dates[sl], pred.dates_std[sl]

@@ -167,6 +167,12 @@ class DlaeNet(keras.Model):
             ``stratified_box`` px box), so that a stratified delay can be subtracted linearly (an
             experiment, training/README.md "A phase/elevation channel"; the shipped models have it off).
         stratified_box: int. Box of :class:`StratifiedEstimate` in pixels (positive and odd).
+        scale_box: int. 0 (the shipped models): the input and target are divided by one noise scale
+            per window (:func:`mintpy_dlae.dataset.window_scale`).  A positive odd box in px: by a
+            per-pixel scale over that box (:func:`mintpy_dlae.dataset.local_scale`, the first models'
+            normalisation; an ablation, ``docs/evaluation.md``), which training and inference
+            (:func:`mintpy_dlae.inference.predict_windows`, :func:`mintpy_dlae.inference.denoise`) then
+            compute from the data.
 
     Inputs: {"series": (B, T, H, W, input_channels), "elevation": (B, H, W, 1)}: the normalised
     window and elevation of :func:`mintpy_dlae.dataset.model_inputs`.
@@ -187,7 +193,7 @@ class DlaeNet(keras.Model):
     def __init__(self, filters=64, filters_2d=64, num_dates=9, pools=(3, 3), num_conv3d=3, num_conv2d=7,
                  elevation_layer=7, output="dates", separable_time=False, activation="leaky_relu",
                  input_channels=1, dilations=None, raw_skip=False, uncertainty=False, sigma_scale=1.0,
-                 elevation_features=False, stratified_estimate=False, stratified_box=41, **kwargs):
+                 elevation_features=False, stratified_estimate=False, stratified_box=41, scale_box=0, **kwargs):
         kwargs.pop("shrink_tau", None)            # retired calibration gate of the first models
         pools = tuple(int(p) for p in pools)
         prod = 1
@@ -203,6 +209,10 @@ class DlaeNet(keras.Model):
                              f"received elevation_layer={elevation_layer}")
         if output not in ("dates", "cumulative"):
             raise ValueError(f"DlaeNet: output must be 'dates' or 'cumulative'; received output={output!r}")
+        scale_box = int(scale_box)
+        if scale_box < 0 or (scale_box and scale_box % 2 == 0):
+            raise ValueError(f"DlaeNet: scale_box must be 0 (one scale per window) or a positive odd number of "
+                             f"pixels; received scale_box={scale_box}")
         dilations = tuple(int(d) for d in (dilations or (1,) * num_conv2d))
         if len(dilations) != num_conv2d:
             raise ValueError(f"DlaeNet: need one dilation per Conv2D layer ({num_conv2d}); received {dilations}")
@@ -280,6 +290,7 @@ class DlaeNet(keras.Model):
         self.elevation_features = bool(elevation_features)
         self.stratified_estimate = bool(stratified_estimate)
         self.stratified_box = int(stratified_box)
+        self.scale_box = scale_box
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable,
@@ -290,7 +301,7 @@ class DlaeNet(keras.Model):
                 "input_channels": self.input_channels, "dilations": list(self.dilations),
                 "raw_skip": self.raw_skip, "uncertainty": self.uncertainty, "sigma_scale": self.sigma_scale,
                 "elevation_features": self.elevation_features, "stratified_estimate": self.stratified_estimate,
-                "stratified_box": self.stratified_box}
+                "stratified_box": self.stratified_box, "scale_box": self.scale_box}
 
     @classmethod
     def from_config(cls, config):

@@ -18,7 +18,9 @@ the mean from being neglected where sigma is large; no-data pixels get weight 0,
 map (the last date) counts twice.  Learning rate (:func:`lr_at`): linear warm-up, then cosine decay
 to ``lr_floor`` x the peak rate ``lr`` (``lr_floor`` is a fraction, 0.05 by default) over the planned
 sample budget, set per batch from the sample count (a resumed run with the same budget continues the
-same schedule; a larger budget stretches it).
+same schedule; a larger budget stretches it).  ``loss="r2"`` trains the means with the first models'
+R²-type loss instead (:func:`r2_nll_loss`, an ablation; ``r2_eps`` = (start, end, ramp) of its noise
+floor, :func:`r2_eps_at`).
 """
 import functools
 import json
@@ -36,7 +38,9 @@ from .model import export_float32, save_model_atomic
 log = logging.getLogger(__name__)
 
 DEFAULTS = dict(batch_size=32, steps_per_epoch=100, lr=1e-3, warmup_steps=200, lr_floor=0.05, beta=0.5,
-                cumulative_weight=2.0, global_clipnorm=1.0, scale_jitter=0.4, val_size=384, seed=0, workers=1)
+                cumulative_weight=2.0, global_clipnorm=1.0, scale_jitter=0.4, val_size=384, seed=0, workers=1,
+                loss="beta_nll", r2_eps=(1.0, 1e-4, 0.7))
+LOSSES = ("beta_nll", "r2")
 
 
 def accelerator_name():
@@ -104,6 +108,73 @@ def _nll_loss_class():
             return dict(super().get_config(), beta=self.beta, cumulative_weight=self.cumulative_weight)
 
     return BetaNLL
+
+
+def _r2_nll_loss_class():
+    """The R²-type loss of the first models (an ablation) as a Keras Loss, defined once, on first use."""
+    import keras
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="mintpy_dlae", name="R2NLL")
+    class R2NLL(keras.losses.Loss):
+        """R²-type loss of the means plus the Gaussian NLL of the log sigmas around the detached
+        means (:func:`r2_nll_loss`); y_true and y_pred as for the beta-NLL."""
+
+        def __init__(self, eps=1e-4, cumulative_weight=2.0, name="r2_nll", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.eps = float(eps)
+            self.cumulative_weight = float(cumulative_weight)
+
+        def call(self, y_true, y_pred):
+            y_true = ops.cast(y_true, "float32")
+            y_pred = ops.cast(y_pred, "float32")
+            k = ops.shape(y_pred)[-1] // 2
+            mu, log_sigma = y_pred[..., :k], y_pred[..., k:]
+            y, valid = y_true[..., :k], y_true[..., k:]
+            channel = ops.concatenate([ops.ones_like(mu[..., :-1]),
+                                       self.cumulative_weight * ops.ones_like(mu[..., -1:])], axis=-1)
+            w = channel * valid                                             # (B, H, W, K)
+            npix = ops.sum(valid, axis=(1, 2), keepdims=True) + 1e-6        # (B, 1, 1, 1)
+            centred = y - ops.sum(y * valid, axis=(1, 2), keepdims=True) / npix
+            sse = ops.sum(w * ops.square(mu - y), axis=(1, 2, 3))
+            sst = ops.sum(w * ops.square(centred), axis=(1, 2, 3))
+            r2_term = sse / (sst + self.eps * ops.sum(w, axis=(1, 2, 3)))
+            nll = 0.5 * ops.square(y - ops.stop_gradient(mu)) * ops.exp(-2.0 * log_sigma) + log_sigma
+            nll = nll * ops.stop_gradient(ops.exp(log_sigma))            # beta 0.5, as the shipped loss
+            den = ops.sum(valid, axis=(1, 2, 3)) * ops.cast(k, "float32") + 1e-6
+            return r2_term + ops.sum(nll * w, axis=(1, 2, 3)) / den
+
+        def get_config(self):
+            return dict(super().get_config(), eps=self.eps, cumulative_weight=self.cumulative_weight)
+
+    return R2NLL
+
+
+def r2_nll_loss(eps=1e-4, cumulative_weight=2.0):
+    """The first models' R²-type loss on the means, with an NLL for sigma (the ablation ``r2_loss``
+    of ``benchmarks/ablation.py``; the shipped models train with :func:`nll_loss`).
+
+    y_true (B, H, W, K + 1) and y_pred (B, H, W, 2K) as in :func:`nll_loss`.  Per sample, with
+    w = c_k v (``cumulative_weight`` c_k on the last map, validity v),
+
+        loss = sum w (mu - y)^2 / (sum w (y - ybar_k)^2 + eps sum w)
+               + sum w sg(sigma) [0.5 (y - sg(mu))^2 / sigma^2 + log sigma] / (K sum_{pixels} v)
+
+    with ybar_k the map's mean over the valid pixels and sg the stop-gradient: the first term is
+    1 - R² of the maps with a noise floor ``eps`` (units of the window scale squared per pixel), so
+    that near-flat targets do not dominate; the second is the shipped beta-NLL (beta 0.5) with the
+    means held fixed: it trains sigma to the spread of their error without moving them.  The noise floor follows :func:`r2_eps_at` during training.
+    """
+    return _r2_nll_loss_class()(eps=eps, cumulative_weight=cumulative_weight)
+
+
+def r2_eps_at(samples_seen, budget, start, end, ramp):
+    """Noise floor of the R²-type loss (the first models' curriculum): log-linear from ``start``
+    (MSE-like: every series weighs about the same) to ``end`` (R²-like: every series weighs the
+    same relative to its own variance) over the first ``ramp`` fraction of the sample ``budget``,
+    then ``end``."""
+    frac = min(1.0, samples_seen / max(1.0, ramp * budget))
+    return float(np.exp(np.log(start) + frac * (np.log(end) - np.log(start))))
 
 
 def nll_loss(beta=0.5, cumulative_weight=2.0):
@@ -331,7 +402,7 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
     Resume (``resume=True`` and a checkpoint ``<out stem>_ckpt/last.keras`` exists; without one a
     new run starts): the checkpoint fixes the model (layout, weights, optimizer state), ``kind``, the
     generator options and the options batch_size, val_size, seed, warmup_steps, beta,
-    cumulative_weight and scale_jitter; ``model_config``, ``init_from``, ``generator`` and those
+    cumulative_weight, scale_jitter, loss and r2_eps; ``model_config``, ``init_from``, ``generator`` and those
     options are ignored.  ``samples``, ``precision`` and, when given in ``options``, steps_per_epoch,
     lr, lr_floor, global_clipnorm and workers apply.
 
@@ -380,7 +451,8 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
         opts = dict(state["options"])
         opts.update({k: v for k, v in options.items()
                      if k in ("steps_per_epoch", "lr", "lr_floor", "global_clipnorm", "workers")})
-        _nll_loss_class()        # register the loss class: a fresh process must know it to load the checkpoint
+        _nll_loss_class()        # register the loss classes: a fresh process must know them to load the checkpoint
+        _r2_nll_loss_class()
         model = keras.saving.load_model(ckpt, compile=True)
         _say(progress, f"resumed {ckpt} at {state['samples_seen']} samples (budget {int(samples)})")
         if state["samples_seen"] < int(samples) and os.path.isfile(card_path):
@@ -404,7 +476,7 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
                              "wall_seconds_total": float(t.get("wall_seconds_total", t.get("wall_seconds", 0.0))),
                              "cpu_hours_total": float(t.get("cpu_hours_total", t.get("cpu_hours", 0.0)))}
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=opts["lr"], global_clipnorm=opts["global_clipnorm"]),
-                      loss={"dist": nll_loss(opts["beta"], opts["cumulative_weight"])})
+                      loss={"dist": _loss(opts, 0, samples)})
         state = {"kind": kind, "samples_seen": 0, "epochs": 0, "wall_seconds": 0.0, "segments": [], "log": [],
                  "init_from": os.path.basename(init_from) if init_from else None, "init_training": init_training,
                  "generator": dict(GENERATOR_OPTIONS, **(generator or {})), "model_config": model.get_config()}
@@ -426,7 +498,7 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
                    f"{spe} batches per epoch")
     seed = int(opts["seed"]) + 7919 * state["epochs"] + 1
     data = training_stream(state["kind"], batch_size=bs, seed=seed, scale_jitter=opts["scale_jitter"],
-                           workers=int(opts.get("workers", 1)),
+                           workers=int(opts.get("workers", 1)), scale_box=int(getattr(model, "scale_box", 0)),
                            **{k: tuple(v) if isinstance(v, list) else v for k, v in state["generator"].items()})
     cumulative_only = model.output_kind != "dates"      # a cumulative-only head: last map + validity
     val = validation_set(state["kind"], int(opts["val_size"]))
@@ -440,6 +512,8 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
     try:
         while state["samples_seen"] < samples:
             model.optimizer.global_clipnorm = opts.get("global_clipnorm")
+            if opts.get("loss", "beta_nll") == "r2":       # the noise floor's curriculum: one value per epoch
+                model.compile(optimizer=model.optimizer, loss={"dist": _loss(opts, state["samples_seen"], samples)})
             t0 = time.time()
             losses = []
             # the last epoch is cut short so that the run ends at the budget (in whole batches)
@@ -498,6 +572,14 @@ def _versions():
     return out
 
 
+def _loss(opts, samples_seen, budget):
+    """The training loss of a run's options at ``samples_seen`` of ``budget``."""
+    if opts.get("loss", "beta_nll") == "r2":
+        start, end, ramp = opts.get("r2_eps", DEFAULTS["r2_eps"])
+        return r2_nll_loss(r2_eps_at(samples_seen, budget, start, end, ramp), opts["cumulative_weight"])
+    return nll_loss(opts["beta"], opts["cumulative_weight"])
+
+
 def _check_options(opts, samples):
     """ValueError naming the first option of a run that cannot train (``dlae_train.py`` checks the
     same before it starts; this is for train() called from Python): counts below 1, a negative
@@ -511,6 +593,8 @@ def _check_options(opts, samples):
     for name in ("lr", "global_clipnorm"):
         if not (math.isfinite(float(opts[name])) and float(opts[name]) > 0):
             raise ValueError(f"train: {name} must be a positive finite number; received {opts[name]!r}")
+    if opts.get("loss", "beta_nll") not in LOSSES:
+        raise ValueError(f"train: loss must be one of {LOSSES}; received {opts['loss']!r}")
 
 
 def _say(progress, text):

@@ -1,0 +1,164 @@
+"""The two options that bring back the first models' suspects for the ablation table of
+docs/evaluation.md: a per-pixel noise scale over a 41 px box (``DlaeNet(scale_box=41)``,
+``dataset.local_scale``) and the R²-type loss with its noise-floor curriculum (``train(loss="r2")``).
+Expected values are computed here by hand (loops and plain numpy), not by the code under test."""
+import numpy as np
+import pytest
+
+
+def _local_scale_by_hand(window, valid, box):
+    """Loop version of the first models' scale: sqrt of the mean, over the box, of the per-pixel
+    mean squared increment of the valid pixels."""
+    T, H, W = window.shape
+    msq = np.full((H, W), np.nan)
+    for y in range(H):
+        for x in range(W):
+            if valid[y, x]:
+                d = np.diff(window[:, y, x].astype(np.float64))
+                msq[y, x] = np.mean(d * d)
+    r = box // 2
+    out = np.empty((H, W))
+    for y in range(H):
+        for x in range(W):
+            vals = msq[max(0, y - r):y + r + 1, max(0, x - r):x + r + 1]
+            out[y, x] = np.sqrt(np.mean(vals[np.isfinite(vals)])) if np.isfinite(vals).any() else np.nan
+    return out
+
+
+def test_local_scale_by_hand():
+    from mintpy_dlae import dataset
+    rng = np.random.default_rng(4)
+    win = np.cumsum(rng.normal(0, 1e-3, (2, 9, 23, 19)), axis=1)
+    win[1, :, :, 10:] *= 4                     # a noisier half: the map must follow it
+    valid = rng.random((2, 23, 19)) > 0.2
+    got = dataset.local_scale(win, valid, box=7)
+    assert got.shape == (2, 23, 19) and got.dtype == np.float32
+    for i in range(2):
+        np.testing.assert_allclose(got[i], _local_scale_by_hand(win[i], valid[i], 7), rtol=1e-5)
+    # a box that covers the whole patch from every pixel is the root of the mean over the patch
+    whole = dataset.local_scale(win[:1], valid[:1], box=47)[0]
+    msq = np.mean(np.diff(win[0], axis=0) ** 2, axis=0)[valid[0]]
+    np.testing.assert_allclose(whole, np.sqrt(msq.mean()), rtol=1e-5)
+
+
+def test_local_scale_fills_pixels_without_data_in_their_box_and_refuses_bad_boxes():
+    from mintpy_dlae import dataset
+    rng = np.random.default_rng(5)
+    win = np.cumsum(rng.normal(0, 1e-3, (1, 9, 20, 20)), axis=1)
+    valid = np.zeros((1, 20, 20), bool)
+    valid[0, :5, :5] = True                    # data in one corner only: far pixels see none in a 3 px box
+    got = dataset.local_scale(win, valid, box=3)[0]
+    assert np.isfinite(got).all() and (got > 0).all()
+    near = _local_scale_by_hand(win[0], valid[0], 3)
+    have = np.isfinite(near)
+    np.testing.assert_allclose(got[have], near[have], rtol=1e-5)
+    np.testing.assert_allclose(got[~have], np.median(near[have]), rtol=1e-5)
+    assert (dataset.local_scale(win, np.zeros_like(valid), box=3) == 0).all()     # no data at all: 0
+    for box in (0, 4, -3):
+        with pytest.raises(ValueError, match="positive odd"):
+            dataset.local_scale(win, valid, box=box)
+
+
+def test_training_target_is_divided_by_the_same_map():
+    from mintpy_dlae import dataset, synthetic
+    b = synthetic.generate(4, "fault", size=32, rng=1)
+    inputs, target = dataset.training_arrays(b, scale_box=41)
+    valid = dataset.valid_mask(b.noisy, b.valid)
+    s = dataset.local_scale(b.noisy, valid, 41)
+    want = (b.clean[:, -1] - b.clean[:, 0]) / s
+    np.testing.assert_allclose(target[..., -2][valid], want[valid], rtol=1e-4, atol=1e-6)
+    x = (b.noisy[:, -1] - b.noisy[:, 0]) / s
+    np.testing.assert_allclose(inputs["series"][:, -1, ..., 0][valid], x[valid], rtol=1e-4, atol=1e-5)
+
+
+def test_scale_box_is_checked_and_kept_in_the_config():
+    from mintpy_dlae.model import DlaeNet, build_model, shipped_config
+    for bad in (-1, 4):
+        with pytest.raises(ValueError, match="scale_box"):
+            build_model(**dict(shipped_config(), filters=4, filters_2d=4, scale_box=bad))
+    net = build_model(**dict(shipped_config(), filters=4, filters_2d=4, scale_box=41))
+    assert DlaeNet.from_config(net.get_config()).scale_box == 41
+    assert build_model(**dict(shipped_config(), filters=4, filters_2d=4)).scale_box == 0
+
+
+@pytest.fixture(scope="module")
+def local_model():
+    import keras
+
+    from mintpy_dlae.model import build_model, shipped_config
+    keras.utils.set_random_seed(7)
+    return build_model(**dict(shipped_config(), filters=4, filters_2d=4, scale_box=41))
+
+
+def test_a_locally_normalised_model_computes_its_own_maps(local_model):
+    from mintpy_dlae import dataset
+    from mintpy_dlae.inference import denoise, predict_windows, receptive_halo
+    rng = np.random.default_rng(8)
+    ts = np.cumsum(rng.normal(0, 2e-3, (10, 70, 90)), axis=0).astype(np.float32)
+    ts[:, :, 45:] *= 3
+    elev = rng.normal(500, 50, (70, 90)).astype(np.float32)
+    win = ts[None, :9]
+    own = predict_windows(local_model, win, elev, augment=1)
+    maps = dataset.local_scale(win, dataset.valid_mask(win), 41)
+    given = predict_windows(local_model, win, elev, scale=maps, augment=1)
+    np.testing.assert_allclose(own.cumulative, given.cumulative, rtol=1e-5, atol=1e-9)
+    with pytest.raises(ValueError, match="per-pixel noise scale"):
+        predict_windows(local_model, win, elev, scale=np.ones(1), augment=1)
+    with pytest.raises(ValueError, match="scale must be None"):
+        denoise(ts, elev, model=local_model, scale=np.ones(2), augment=1)
+    whole = denoise(ts, elev, model=local_model, augment=1)
+    tol = 1e-5 * float(np.abs(whole.cumulative).max())       # box sums over other extents: round-off only
+    tiled = denoise(ts, elev, model=local_model, augment=1, tile_size=24)
+    np.testing.assert_allclose(tiled.cumulative, whole.cumulative, atol=tol)
+    # a block with receptive_halo px of context (more than the elevation box needs: 41 // 2 here)
+    assert receptive_halo(local_model) == local_model.receptive_radius + 1 + 20
+    block = denoise(ts, elev, model=local_model, augment=1, box=(0, 70, 0, 30))
+    np.testing.assert_allclose(block.cumulative, whole.cumulative[:, :, :30], atol=tol)
+
+
+def _r2_nll_by_hand(y_true, y_pred, eps, cw):
+    k = y_pred.shape[-1] // 2
+    mu, ls = y_pred[..., :k].astype(np.float64), y_pred[..., k:].astype(np.float64)
+    y, v = y_true[..., :k].astype(np.float64), y_true[..., k:].astype(np.float64)
+    c = np.ones(k)
+    c[-1] = cw
+    out = []
+    for b in range(len(y)):
+        w = v[b] * c                                            # (H, W, K)
+        ybar = (y[b] * v[b]).sum(axis=(0, 1)) / v[b].sum()      # (K,)
+        r2 = (w * (mu[b] - y[b]) ** 2).sum() / ((w * (y[b] - ybar) ** 2).sum() + eps * w.sum())
+        nll = np.exp(ls[b]) * (0.5 * (y[b] - mu[b]) ** 2 * np.exp(-2 * ls[b]) + ls[b])
+        out.append(r2 + (w * nll).sum() / (v[b].sum() * k))
+    return np.array(out)
+
+
+def test_r2_loss_by_hand_and_its_curriculum():
+    from mintpy_dlae.train import r2_eps_at, r2_nll_loss
+    rng = np.random.default_rng(9)
+    y = rng.normal(0, 1, (3, 6, 5, 4))
+    v = (rng.random((3, 6, 5, 1)) > 0.3).astype(np.float32)
+    y_true = np.concatenate([y, v], axis=-1).astype(np.float32)
+    y_pred = np.concatenate([y + rng.normal(0, 0.5, y.shape), rng.normal(0, 0.3, y.shape)], axis=-1).astype(np.float32)
+    loss = r2_nll_loss(eps=0.3, cumulative_weight=2.0)
+    got = np.asarray(loss.call(y_true, y_pred))
+    np.testing.assert_allclose(got, _r2_nll_by_hand(y_true, y_pred, 0.3, 2.0), rtol=1e-4)
+    assert r2_eps_at(0, 1000, 1.0, 1e-4, 0.7) == pytest.approx(1.0)
+    assert r2_eps_at(350, 1000, 1.0, 1e-4, 0.7) == pytest.approx(1e-2)       # half-way in log
+    assert r2_eps_at(700, 1000, 1.0, 1e-4, 0.7) == pytest.approx(1e-4)
+    assert r2_eps_at(5000, 1000, 1.0, 1e-4, 0.7) == pytest.approx(1e-4)
+
+
+def test_training_with_the_r2_loss_and_a_local_scale_resumes(tmp_path):
+    from mintpy_dlae.train import train
+    out = str(tmp_path / "r2.keras")
+    small = dict(filters=4, filters_2d=4, scale_box=41)
+    _, state = train("fault", out, samples=64, model_config=small, precision="float32", progress=False,
+                     steps_per_epoch=1, val_size=8, batch_size=32, loss="r2", r2_eps=(1.0, 1e-4, 0.5))
+    assert state["options"]["loss"] == "r2" and state["model_config"]["scale_box"] == 41
+    assert all(np.isfinite(e["loss"]) for e in state["log"])
+    model, state = train("fault", out, samples=96, resume=True, precision="float32", progress=False)
+    assert state["samples_seen"] == 96 and model.scale_box == 41
+    assert type(model.loss["dist"]).__name__ == "R2NLL"
+    with pytest.raises(ValueError, match="loss must be one of"):
+        train("fault", str(tmp_path / "bad.keras"), samples=32, model_config=small, precision="float32",
+              progress=False, loss="mse")
