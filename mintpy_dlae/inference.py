@@ -439,7 +439,9 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                 scale      - optional (n-8,) noise scale of each window, metres, positive and finite
                              (default: from ``ts`` by
                              :func:`window_scales`; a caller that feeds row blocks of a larger frame
-                             passes the frame's value so that blocks match the whole-frame result)
+                             passes the frame's value so that blocks match the whole-frame result).
+                             Must be None for a model with per-pixel scales (``scale_box`` > 0, an
+                             ablation): denoise computes them from ``ts``, per tile, with their box
                 box        - optional (y0, y1, x0, x1): denoise only this part of the array; the rest is
                              context (a block's halo).  Results then cover the box only.  The result
                              equals the whole-frame result when the box is at least
@@ -470,7 +472,7 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
 
     Raises ValueError for a shape that does not match, fewer than 9 dates, a ``box`` that is not 4
     integers inside the array, ``tile_size`` / ``batch_size`` not positive integers, a ``scale`` of
-    the wrong shape or not positive and finite, a mask with values other than 0/1, an empty date, and
+    the wrong shape or not positive and finite (or given for a model with ``scale_box``), a mask with values other than 0/1, an empty date, and
     nothing to denoise (every pixel no-data, masked out or without elevation; not raised when ``box``
     is given: a block of a larger frame may hold no data, and its result is all NaN); TypeError for
     a ``ts``, ``elevation`` or ``mask`` of a non-numeric dtype (bool, complex, str, object ``ts``), a

@@ -187,7 +187,8 @@ class DlaeNet(keras.Model):
 
     Raises ValueError when the product of ``pools`` is not ``num_dates``, ``num_conv3d`` <
     len(pools), ``elevation_layer`` is outside [num_conv3d + 1, num_conv3d + num_conv2d + 1],
-    ``output`` is not "dates" or "cumulative", or ``dilations`` does not have ``num_conv2d`` values.
+    ``output`` is not "dates" or "cumulative", ``dilations`` does not have ``num_conv2d`` values, or
+    ``scale_box`` is neither 0 nor a positive odd number.
     """
 
     def __init__(self, filters=64, filters_2d=64, num_dates=9, pools=(3, 3), num_conv3d=3, num_conv2d=7,
