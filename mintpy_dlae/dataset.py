@@ -89,9 +89,13 @@ def local_scale(window, valid, box=NORM_WINDOW):
 
     sqrt of the mean, over the pixels of a ``box`` x ``box`` box (odd, px) centred on each pixel, of
     the per-pixel mean squared date-to-date increment (:func:`increment_power`; pixels that it leaves
-    out are left out of the box).  A pixel whose box holds no such pixel gets the median of the
-    window's other values (the window's :func:`window_scale` when none has one: 0 without data).
-    A strong local signal raises the scale where it is, so it is divided partly by itself.
+    out are left out of the box).  A pixel whose box holds no such pixel (no data, or only values
+    constant in time, within ``box // 2`` px) gets the median of the window's other values (so in
+    :func:`mintpy_dlae.inference.denoise`, of the tile's), and a window without any gets 0.
+    On a 40 px training patch a 41 px box reaches most of the patch from every pixel: the map is
+    then close to the root of the patch's *mean* increment power, where :func:`window_scale` takes
+    the median; on a large frame it is local.  A strong signal raises the scale where it is, so it
+    is divided partly by itself.
     Raises ValueError for a ``box`` that is not a positive odd integer.
     """
     box = int(box)
@@ -103,11 +107,10 @@ def local_scale(window, valid, box=NORM_WINDOW):
     out = np.where(inside, np.sqrt(np.maximum(mean, 0.0)), np.nan)
     lead = out.shape[:-2]
     flat = out.reshape((-1,) + out.shape[-2:])
-    fallback = window_scale(window, valid).reshape(-1)
-    for i, m in enumerate(flat):
+    for m in flat:
         bad = ~np.isfinite(m)
         if bad.any():
-            m[bad] = np.nanmedian(m) if (~bad).any() else fallback[i]
+            m[bad] = np.nanmedian(m) if (~bad).any() else 0.0
     return flat.reshape(lead + out.shape[-2:]).astype(np.float32)
 
 
@@ -149,7 +152,7 @@ def model_inputs(noisy, elevation, mask=None, scale=None):
     noisy (N, T, H, W) metres, elevation (N, H, W) metres (or None: no "elevation" entry; the caller
     adds an already standardised one), mask (N, H, W) bool or None, scale (N,) or (N, H, W) metres or
     None (computed by :func:`window_scale`).  Returns ({"series": (N, T, H, W, 2),
-    "elevation": (N, H, W, 1)}, s (N,), valid (N, H, W)).
+    "elevation": (N, H, W, 1)}, s (N,) or (N, H, W) as ``scale``, valid (N, H, W)).
     """
     valid = valid_mask(noisy, mask)
     x, s = normalise_series(noisy, valid, scale)

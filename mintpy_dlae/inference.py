@@ -647,7 +647,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
         for k0 in range(0, num_win, per_call):
             ks = range(k0, min(num_win, k0 + per_call))
             windows = np.stack([sub[k:k + T] for k in ks])
-            if scale_box:      # the box mean near the read box's edge needs data beyond it: exact per tile
+            if scale_box:      # the box mean near the read box's edge needs data beyond it: equal to the
+                # whole frame's map (except at pixels without data within box // 2, which get the tile's median)
                 m = scale_box // 2
                 ey0, ey1, ex0, ex1 = max(0, ry0 - m), min(H, ry1 + m), max(0, rx0 - m), min(W, rx1 + m)
                 ext, ext_valid = data[:, ey0:ey1, ex0:ex1], valid[ey0:ey1, ex0:ex1]

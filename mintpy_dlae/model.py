@@ -176,8 +176,9 @@ class DlaeNet(keras.Model):
 
     Inputs: {"series": (B, T, H, W, input_channels), "elevation": (B, H, W, 1)}: the normalised
     window and elevation of :func:`mintpy_dlae.dataset.model_inputs`.
-    Outputs, in units of the window's noise scale s (:func:`mintpy_dlae.dataset.window_scale`;
-    inference multiplies by s to get metres): {"dates": (B, H, W, T-1) mean, "cumulative": (B, H, W, 1)
+    Outputs, in units of the window's noise scale s (:func:`mintpy_dlae.dataset.window_scale`, or the
+    per-pixel map of :func:`mintpy_dlae.dataset.local_scale` with ``scale_box``; inference multiplies
+    by s to get metres): {"dates": (B, H, W, T-1) mean, "cumulative": (B, H, W, 1)
     = last date}; with ``uncertainty`` also "dates_log_sigma" (B, H, W, T-1), natural log of sigma in
     the same units, soft-clipped to (-6, 6), "cumulative_log_sigma" (B, H, W, 1) and "dist"
     (B, H, W, 2(T-1)), mean and log sigma concatenated, what the training loss sees.  With

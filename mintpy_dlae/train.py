@@ -110,6 +110,7 @@ def _nll_loss_class():
     return BetaNLL
 
 
+@functools.lru_cache(maxsize=None)
 def _r2_nll_loss_class():
     """The R²-type loss of the first models (an ablation) as a Keras Loss, defined once, on first use."""
     import keras
@@ -138,7 +139,7 @@ def _r2_nll_loss_class():
             centred = y - ops.sum(y * valid, axis=(1, 2), keepdims=True) / npix
             sse = ops.sum(w * ops.square(mu - y), axis=(1, 2, 3))
             sst = ops.sum(w * ops.square(centred), axis=(1, 2, 3))
-            r2_term = sse / (sst + self.eps * ops.sum(w, axis=(1, 2, 3)))
+            r2_term = sse / (sst + self.eps * ops.sum(w, axis=(1, 2, 3)) + 1e-12)
             nll = 0.5 * ops.square(y - ops.stop_gradient(mu)) * ops.exp(-2.0 * log_sigma) + log_sigma
             nll = nll * ops.stop_gradient(ops.exp(log_sigma))            # beta 0.5, as the shipped loss
             den = ops.sum(valid, axis=(1, 2, 3)) * ops.cast(k, "float32") + 1e-6
@@ -464,6 +465,7 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
                             "training", out, out)
     else:
         opts = dict(DEFAULTS, **options)
+        _check_options(opts, samples)        # before the loss is built from them
         config = dict(shipped_config(), **(model_config or {}))
         model = build_model(**config)
         init_training = None
@@ -595,6 +597,15 @@ def _check_options(opts, samples):
             raise ValueError(f"train: {name} must be a positive finite number; received {opts[name]!r}")
     if opts.get("loss", "beta_nll") not in LOSSES:
         raise ValueError(f"train: loss must be one of {LOSSES}; received {opts['loss']!r}")
+    eps = opts.get("r2_eps", DEFAULTS["r2_eps"])
+    try:
+        start, end, ramp = (float(v) for v in eps)
+        ok = all(math.isfinite(v) for v in (start, end, ramp)) and start > 0 and end > 0 and ramp >= 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"train: r2_eps must be (start, end, ramp): noise floors > 0 and a fraction of the "
+                         f"budget >= 0, all finite; received {eps!r}")
 
 
 def _say(progress, text):

@@ -59,16 +59,26 @@ def test_local_scale_fills_pixels_without_data_in_their_box_and_refuses_bad_boxe
             dataset.local_scale(win, valid, box=box)
 
 
-def test_training_target_is_divided_by_the_same_map():
+@pytest.mark.parametrize("jitter", [0.0, 0.4])
+def test_training_target_is_divided_by_the_same_map(jitter):
+    """Input and target share one per-pixel map, jittered by one factor per window."""
     from mintpy_dlae import dataset, synthetic
     b = synthetic.generate(4, "fault", size=32, rng=1)
-    inputs, target = dataset.training_arrays(b, scale_box=41)
+    inputs, target = dataset.training_arrays(b, rng=3, scale_jitter=jitter, scale_box=41)
     valid = dataset.valid_mask(b.noisy, b.valid)
     s = dataset.local_scale(b.noisy, valid, 41)
-    want = (b.clean[:, -1] - b.clean[:, 0]) / s
-    np.testing.assert_allclose(target[..., -2][valid], want[valid], rtol=1e-4, atol=1e-6)
-    x = (b.noisy[:, -1] - b.noisy[:, 0]) / s
-    np.testing.assert_allclose(inputs["series"][:, -1, ..., 0][valid], x[valid], rtol=1e-4, atol=1e-5)
+    for i in range(4):
+        v = valid[i]
+        t_ratio = (b.clean[i, -1] - b.clean[i, 0])[v] / s[i][v] / target[i, ..., -2][v]
+        x_ratio = (b.noisy[i, -1] - b.noisy[i, 0])[v] / s[i][v] / inputs["series"][i, -1, ..., 0][v]
+        keep = np.abs(target[i, ..., -2][v]) > 1e-3
+        factor = np.median(x_ratio)                    # the window's jitter factor
+        np.testing.assert_allclose(x_ratio, factor, rtol=1e-3)
+        np.testing.assert_allclose(t_ratio[keep], factor, rtol=1e-3)
+        if jitter == 0:
+            assert factor == pytest.approx(1.0, rel=1e-5)
+        else:
+            assert np.exp(-0.4) - 1e-6 <= factor <= np.exp(0.4) + 1e-6
 
 
 def test_scale_box_is_checked_and_kept_in_the_config():
@@ -87,19 +97,19 @@ def local_model():
 
     from mintpy_dlae.model import build_model, shipped_config
     keras.utils.set_random_seed(7)
-    return build_model(**dict(shipped_config(), filters=4, filters_2d=4, scale_box=41))
+    return build_model(**dict(shipped_config(), filters=4, filters_2d=4, scale_box=61))
 
 
 def test_a_locally_normalised_model_computes_its_own_maps(local_model):
     from mintpy_dlae import dataset
     from mintpy_dlae.inference import denoise, predict_windows, receptive_halo
     rng = np.random.default_rng(8)
-    ts = np.cumsum(rng.normal(0, 2e-3, (10, 70, 90)), axis=0).astype(np.float32)
-    ts[:, :, 45:] *= 3
-    elev = rng.normal(500, 50, (70, 90)).astype(np.float32)
+    ts = np.cumsum(rng.normal(0, 2e-3, (10, 70, 130)), axis=0).astype(np.float32)
+    ts[:, :, 65:] *= 3
+    elev = rng.normal(500, 50, (70, 130)).astype(np.float32)
     win = ts[None, :9]
     own = predict_windows(local_model, win, elev, augment=1)
-    maps = dataset.local_scale(win, dataset.valid_mask(win), 41)
+    maps = dataset.local_scale(win, dataset.valid_mask(win), 61)
     given = predict_windows(local_model, win, elev, scale=maps, augment=1)
     np.testing.assert_allclose(own.cumulative, given.cumulative, rtol=1e-5, atol=1e-9)
     with pytest.raises(ValueError, match="per-pixel noise scale"):
@@ -110,10 +120,14 @@ def test_a_locally_normalised_model_computes_its_own_maps(local_model):
     tol = 1e-5 * float(np.abs(whole.cumulative).max())       # box sums over other extents: round-off only
     tiled = denoise(ts, elev, model=local_model, augment=1, tile_size=24)
     np.testing.assert_allclose(tiled.cumulative, whole.cumulative, atol=tol)
-    # a block with receptive_halo px of context (more than the elevation box needs: 41 // 2 here)
-    assert receptive_halo(local_model) == local_model.receptive_radius + 1 + 20
-    block = denoise(ts, elev, model=local_model, augment=1, box=(0, 70, 0, 30))
+    # a block needs the network's radius plus the scale box's half width (30 px, more than the
+    # elevation box's 20) of context: with that much it equals the whole frame, with 10 px less not
+    halo = receptive_halo(local_model)
+    assert halo == local_model.receptive_radius + 1 + 30
+    block = denoise(ts[:, :, :30 + halo], elev[:, :30 + halo], model=local_model, augment=1, box=(0, 70, 0, 30))
     np.testing.assert_allclose(block.cumulative, whole.cumulative[:, :, :30], atol=tol)
+    short = denoise(ts[:, :, :20 + halo], elev[:, :20 + halo], model=local_model, augment=1, box=(0, 70, 0, 30))
+    assert np.abs(short.cumulative - whole.cumulative[:, :, :30]).max() > 10 * tol
 
 
 def _r2_nll_by_hand(y_true, y_pred, eps, cw):
@@ -142,6 +156,9 @@ def test_r2_loss_by_hand_and_its_curriculum():
     loss = r2_nll_loss(eps=0.3, cumulative_weight=2.0)
     got = np.asarray(loss.call(y_true, y_pred))
     np.testing.assert_allclose(got, _r2_nll_by_hand(y_true, y_pred, 0.3, 2.0), rtol=1e-4)
+    empty = y_true.copy()
+    empty[0, ..., -1] = 0                              # a sample without valid pixels: finite, 0
+    assert np.isfinite(np.asarray(loss.call(empty, y_pred))).all()
     assert r2_eps_at(0, 1000, 1.0, 1e-4, 0.7) == pytest.approx(1.0)
     assert r2_eps_at(350, 1000, 1.0, 1e-4, 0.7) == pytest.approx(1e-2)       # half-way in log
     assert r2_eps_at(700, 1000, 1.0, 1e-4, 0.7) == pytest.approx(1e-4)
@@ -159,6 +176,11 @@ def test_training_with_the_r2_loss_and_a_local_scale_resumes(tmp_path):
     model, state = train("fault", out, samples=96, resume=True, precision="float32", progress=False)
     assert state["samples_seen"] == 96 and model.scale_box == 41
     assert type(model.loss["dist"]).__name__ == "R2NLL"
+    assert int(model.optimizer.iterations) == 3        # the per-epoch recompile keeps Adam's state
+    for bad in ((0.0, 1e-4, 0.7), (1.0, float("nan"), 0.7), (1.0, 1e-4)):
+        with pytest.raises(ValueError, match="r2_eps"):
+            train("fault", str(tmp_path / "bad.keras"), samples=32, model_config=small, precision="float32",
+                  progress=False, loss="r2", r2_eps=bad)
     with pytest.raises(ValueError, match="loss must be one of"):
         train("fault", str(tmp_path / "bad.keras"), samples=32, model_config=small, precision="float32",
               progress=False, loss="mse")
