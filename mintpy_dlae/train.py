@@ -72,6 +72,18 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
+def _unpack(y_true, y_pred, cumulative_weight):
+    """(K, mu, log sigma, targets, validity, channel weights) of a loss's y_true (B, H, W, K + 1) and
+    y_pred (B, H, W, 2K), in float32; the channel weights are 1 but ``cumulative_weight`` on the last map."""
+    from keras import ops
+    y_true = ops.cast(y_true, "float32")
+    y_pred = ops.cast(y_pred, "float32")
+    k = ops.shape(y_pred)[-1] // 2
+    mu, log_sigma = y_pred[..., :k], y_pred[..., k:]
+    channel = ops.concatenate([ops.ones_like(mu[..., :-1]), cumulative_weight * ops.ones_like(mu[..., -1:])], axis=-1)
+    return k, mu, log_sigma, y_true[..., :k], y_true[..., k:], channel
+
+
 @functools.lru_cache(maxsize=None)
 def _nll_loss_class():
     """The beta-NLL as a Keras Loss, defined (and registered) once, on first use."""
@@ -89,17 +101,11 @@ def _nll_loss_class():
             self.cumulative_weight = float(cumulative_weight)
 
         def call(self, y_true, y_pred):
-            y_true = ops.cast(y_true, "float32")
-            y_pred = ops.cast(y_pred, "float32")
-            k = ops.shape(y_pred)[-1] // 2
-            mu, log_sigma = y_pred[..., :k], y_pred[..., k:]
-            y, valid = y_true[..., :k], y_true[..., k:]
+            k, mu, log_sigma, y, valid, channel = _unpack(y_true, y_pred, self.cumulative_weight)
             inv_var = ops.exp(-2.0 * log_sigma)
             nll = 0.5 * ops.square(y - mu) * inv_var + log_sigma
             if self.beta > 0:
                 nll = nll * ops.stop_gradient(ops.exp(2.0 * self.beta * log_sigma))
-            channel = ops.concatenate([ops.ones_like(nll[..., :-1]),
-                                       self.cumulative_weight * ops.ones_like(nll[..., -1:])], axis=-1)
             num = ops.sum(nll * channel * valid, axis=(1, 2, 3))
             den = ops.sum(valid, axis=(1, 2, 3)) * ops.cast(k, "float32") + 1e-6
             return num / den
@@ -127,13 +133,7 @@ def _r2_nll_loss_class():
             self.cumulative_weight = float(cumulative_weight)
 
         def call(self, y_true, y_pred):
-            y_true = ops.cast(y_true, "float32")
-            y_pred = ops.cast(y_pred, "float32")
-            k = ops.shape(y_pred)[-1] // 2
-            mu, log_sigma = y_pred[..., :k], y_pred[..., k:]
-            y, valid = y_true[..., :k], y_true[..., k:]
-            channel = ops.concatenate([ops.ones_like(mu[..., :-1]),
-                                       self.cumulative_weight * ops.ones_like(mu[..., -1:])], axis=-1)
+            k, mu, log_sigma, y, valid, channel = _unpack(y_true, y_pred, self.cumulative_weight)
             w = channel * valid                                             # (B, H, W, K)
             npix = ops.sum(valid, axis=(1, 2), keepdims=True) + 1e-6        # (B, 1, 1, 1)
             centred = y - ops.sum(y * valid, axis=(1, 2), keepdims=True) / npix

@@ -184,3 +184,19 @@ def test_training_with_the_r2_loss_and_a_local_scale_resumes(tmp_path):
     with pytest.raises(ValueError, match="loss must be one of"):
         train("fault", str(tmp_path / "bad.keras"), samples=32, model_config=small, precision="float32",
               progress=False, loss="mse")
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 1.0])
+def test_shipped_beta_nll_by_hand(beta):
+    """The shipped loss (train.nll_loss), which shares its unpacking with the R²-type loss."""
+    from mintpy_dlae.train import nll_loss
+    rng = np.random.default_rng(10)
+    y = rng.normal(0, 1, (3, 6, 5, 4))
+    v = (rng.random((3, 6, 5, 1)) > 0.3).astype(np.float64)
+    mu, ls = y + rng.normal(0, 0.5, y.shape), rng.normal(0, 0.3, y.shape)
+    c = np.array([1.0, 1.0, 1.0, 2.0])
+    nll = np.exp(2 * beta * ls) * (0.5 * (y - mu) ** 2 * np.exp(-2 * ls) + ls)
+    want = (nll * c * v).sum(axis=(1, 2, 3)) / (v.sum(axis=(1, 2, 3)) * 4 + 1e-6)
+    got = np.asarray(nll_loss(beta, 2.0).call(np.concatenate([y, v], -1).astype(np.float32),
+                                              np.concatenate([mu, ls], -1).astype(np.float32)))
+    np.testing.assert_allclose(got, want, rtol=1e-4)
