@@ -615,6 +615,18 @@ def _say(progress, text):
         print(text, flush=True)
 
 
+def normalisation_card(model_config):
+    """The "normalisation" entry of a model card for a model of ``model_config`` (its ``scale_box``)."""
+    box = int(model_config.get("scale_box", 0))
+    series = ("x = (w - w[0]) / s with one s per window: sqrt(median over valid pixels of mean_t (w[t]-w[t-1])^2)"
+              if not box else
+              f"x = (w - w[0]) / s with s per pixel: sqrt(mean over the valid pixels of a {box}x{box} box of "
+              "mean_t (w[t]-w[t-1])^2)")
+    return {"series": series + "; second channel = validity",
+            "elevation": "(h - local mean) / max(local std, 20 m), 41x41 box",
+            "output": "mean and log sigma of the deformation of dates 1..8 relative to date 0, in units of s"}
+
+
 def _save(model, state, out, ckpt, state_path, card_path):
     save_model_atomic(model, ckpt)
     _atomic_write_json(state, state_path)
@@ -632,11 +644,7 @@ def _save(model, state, out, ckpt, state_path, card_path):
     card.update({
         "name": os.path.basename(out), "kind": state["kind"], "package": "mintpy_dlae",
         "architecture": state["model_config"], "parameters": int(model.count_params()),
-        "normalisation": {"series": "x = (w - w[0]) / s with one s per window: sqrt(median over valid pixels of "
-                                    "mean_t (w[t]-w[t-1])^2); second channel = validity",
-                          "elevation": "(h - local mean) / max(local std, 20 m), 41x41 box",
-                          "output": "mean and log sigma of the deformation of dates 1..8 relative to date 0, "
-                                    "in units of s"},
+        "normalisation": normalisation_card(state["model_config"]),
         "pixel_size_assumption": "sources drawn relative to the patch; trained for pixel sizes 20-120 m",
         "training": {"samples_seen": state["samples_seen"], "epochs": state["epochs"],
                      "wall_seconds": round(state["wall_seconds"], 1), "cpu_hours": cpu_hours,

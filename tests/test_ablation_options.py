@@ -172,6 +172,9 @@ def test_training_with_the_r2_loss_and_a_local_scale_resumes(tmp_path):
     _, state = train("fault", out, samples=64, model_config=small, precision="float32", progress=False,
                      steps_per_epoch=1, val_size=8, batch_size=32, loss="r2", r2_eps=(1.0, 1e-4, 0.5))
     assert state["options"]["loss"] == "r2" and state["model_config"]["scale_box"] == 41
+    import json
+    card = json.load(open(str(tmp_path / "r2.json")))
+    assert "41x41 box of mean_t" in card["normalisation"]["series"]
     assert all(np.isfinite(e["loss"]) for e in state["log"])
     model, state = train("fault", out, samples=96, resume=True, precision="float32", progress=False)
     assert state["samples_seen"] == 96 and model.scale_box == 41
