@@ -472,8 +472,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
 
     Raises ValueError for a shape that does not match, fewer than 9 dates, a ``box`` that is not 4
     integers inside the array, ``tile_size`` / ``batch_size`` not positive integers, a ``scale`` of
-    the wrong shape or not positive and finite (or given for a model with ``scale_box``), a mask with values other than 0/1, an empty date, and
-    nothing to denoise (every pixel no-data, masked out or without elevation; not raised when ``box``
+    the wrong shape or not positive and finite (or given for a model with ``scale_box``), a mask
+    with values other than 0/1, an empty date, and nothing to denoise (every pixel no-data, masked out or without elevation; not raised when ``box``
     is given: a block of a larger frame may hold no data, and its result is all NaN); TypeError for
     a ``ts``, ``elevation`` or ``mask`` of a non-numeric dtype (bool, complex, str, object ``ts``), a
     scalar mask and a ``model`` that is not a name, path or model.  Loading the model raises
