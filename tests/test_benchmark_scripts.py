@@ -436,6 +436,19 @@ def test_local_scale_map_by_hand():
     np.testing.assert_allclose(m[:, -16:], right, rtol=0.1)
 
 
+def test_uneven_noise_ratios_by_hand():
+    """benchmarks/uneven_noise.py: with noise 3x stronger over the east half, the frame's one scale
+    (a median over both halves) lies between the halves' own scales: ratios below 1 west, above 1 east."""
+    un = _load("uneven_noise")
+    rng = np.random.default_rng(2)
+    noise = np.cumsum(rng.normal(0, 1e-3, (10, 60, 120)), axis=0)
+    noise[:, :, 60:] *= 3
+    r = un.ratios(noise, np.ones((60, 120), bool), box=21, windows=(0, 1))
+    for k in (0, 1):
+        assert 0.3 < r[k]["west"] < 0.7 < 1.2 < r[k]["east"] < 2.2, r[k]
+        assert r[k]["min"] <= r[k]["west"] < r[k]["east"] <= r[k]["max"]
+
+
 def test_volcano_edifice_and_gain_by_hand(monkeypatch):
     """benchmarks/volcano.py: the summit is the highest ground and the uplift's peak (the deformation
     follows the topography), the true cumulative peak is factor x the raw noise std, the history is
