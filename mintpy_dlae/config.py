@@ -179,7 +179,7 @@ OPTIONS = (
            "model: fault for tectonic transients, mogi for point sources", _model,
            ("--model",), dict(metavar="NAME|PATH")),
     Option(f"{PREFIX}.maskFile", "mask_file", "no", None, "[filename / no]",
-           "pixels to leave out (e.g. maskTempCoh.h5, waterMask.h5); no-data is always left out",
+           "pixels to leave out (e.g. maskTempCoh.h5, which the README's commands use, or waterMask.h5); no-data is always left out",
            _optional_path, ("-m", "--mask"), dict(metavar="MASK")),
     Option(f"{PREFIX}.tileSize", "tile_size", "256", 256, f"[int >= {MIN_TILE_SIZE}]",
            "tile size in pixels for the network (results do not depend on it)", _int,

@@ -29,8 +29,8 @@ import numpy as np
 
 from mintpy_dlae import io
 from mintpy_dlae.boxes import Box
-from mintpy_dlae.config import MODEL_NAMES, package_file, resolve_augment, resolve_precision
-from mintpy_dlae.constants import WINDOW
+from mintpy_dlae.config import MODEL_NAMES, cpu_supports_bf16, package_file, resolve_augment, resolve_precision
+from mintpy_dlae.constants import TRAINING_PIXEL_SIZE_M, WINDOW
 
 log = logging.getLogger(__name__)
 
@@ -560,6 +560,22 @@ def warn_edge_gaps(ts_file, dates):
     return names
 
 
+def warn_pixel_size(ts_file, spacing):
+    """Log a warning when the pixel spacing (dy, dx) in metres of ``ts_file``
+    (:func:`mintpy_dlae.io.pixel_spacing`) is outside the training range
+    (:data:`mintpy_dlae.constants.TRAINING_PIXEL_SIZE_M`); returns True when it warned."""
+    low, high = TRAINING_PIXEL_SIZE_M
+    if low <= min(spacing) and max(spacing) <= high:
+        return False
+    log.warning("%s: pixel spacing %.0f x %.0f m (azimuth/y x range/x) is outside the %g-%g m of the "
+                "training series. The network sees a fixed number of pixels, so "
+                "sources and turbulence cover other physical sizes than in training; multilook "
+                "(multilook.py) to within that range where you can, or read the result with this in mind "
+                "(docs/method.md, 'Pixel size'; the Mexico City test crop is at about 150 m).",
+                ts_file, spacing[0], spacing[1], low, high)
+    return True
+
+
 def flush_tiny(data, below=FLUSH_BELOW):
     """Set values smaller than ``below`` in magnitude (denormals, silenced outputs) to exact 0."""
     with np.errstate(invalid="ignore"):
@@ -604,12 +620,20 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     augment = resolve_augment(cfg.augment, length * width * max(num_date - WINDOW + 1, 1))
     attrs["mintpy.dlae.augmentCopies"] = str(augment)
     attrs["mintpy.dlae.precisionUsed"] = resolve_precision(cfg.precision)   # 'auto' resolved on this CPU
+    if cfg.precision == "bfloat16" and not cpu_supports_bf16():
+        log.warning("precision bfloat16 on a CPU without AVX512-BF16 or AMX: TensorFlow emulates it, "
+                    "several times slower than float32 (about 4x on a 2-core AVX2 EPYC); 'auto' picks "
+                    "float32 on this CPU")
+    spacing = io.pixel_spacing(atr)
+    if spacing is not None:
+        attrs["mintpy.dlae.pixelSize"] = f"{spacing[0]:.0f} x {spacing[1]:.0f} m"
+        warn_pixel_size(ts_file, spacing)
     flag = io.check_output(list(outputs.values()), inputs, update=update, force=force)
     if flag == "skip":
         compare = {k: attrs[k] for k in COMPARE_KEYS}
         if all(io.provenance_matches(p, compare) for p in outputs.values()):
-            log.info("%s is newer than its inputs and was made with the same options: skip",
-                     outputs["timeseries"])
+            log.info("%s is newer than its inputs and was made with the same model, mask, precision "
+                     "and symmetric copies: skip (--force runs it again)", outputs["timeseries"])
             return None
         log.info("options changed since %s was written: run again", outputs["timeseries"])
 

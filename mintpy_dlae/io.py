@@ -53,6 +53,37 @@ class DlaeInputError(ValueError):
 # --------------------------------------------------------------------------------------------
 # validation
 # --------------------------------------------------------------------------------------------
+def pixel_spacing(atr):
+    """Ground pixel spacing (dy, dx) in metres of a MintPy file from its attributes, or None when
+    they do not say.
+
+    Geocoded in degrees (``X_FIRST``, ``Y_UNIT`` degrees): geodesic lengths of one ``Y_STEP`` and
+    one ``X_STEP`` at the frame's centre on the WGS84 ellipsoid (pyproj.Geod); geocoded in metres:
+    ``|Y_STEP|``, ``|X_STEP|``; radar coordinates: ``AZIMUTH_PIXEL_SIZE`` and ``RANGE_PIXEL_SIZE`` /
+    sin(``CENTER_INCIDENCE_ANGLE``) (ground range; MintPy's ``range_ground_resolution``), which
+    MintPy's multilook step keeps up to date.
+    """
+    try:
+        if "X_FIRST" in atr and "X_STEP" in atr and "Y_STEP" in atr:
+            ystep, xstep = abs(float(atr["Y_STEP"])), abs(float(atr["X_STEP"]))
+            unit = str(atr.get("Y_UNIT", "degrees")).lower()
+            if unit.startswith("deg") or (unit not in ("m", "meter", "meters", "metre", "metres") and ystep < 1):
+                import pyproj
+                lat = float(atr["Y_FIRST"]) - ystep * int(atr["LENGTH"]) / 2
+                lon = float(atr["X_FIRST"]) + xstep * int(atr["WIDTH"]) / 2
+                geod = pyproj.Geod(ellps="WGS84")
+                dy = geod.inv(lon, lat - ystep / 2, lon, lat + ystep / 2)[2]
+                dx = geod.inv(lon - xstep / 2, lat, lon + xstep / 2, lat)[2]
+                return float(dy), float(dx)
+            return ystep, xstep
+        if "RANGE_PIXEL_SIZE" in atr and "AZIMUTH_PIXEL_SIZE" in atr and "CENTER_INCIDENCE_ANGLE" in atr:
+            inc = math.radians(float(atr["CENTER_INCIDENCE_ANGLE"]))
+            return float(atr["AZIMUTH_PIXEL_SIZE"]), float(atr["RANGE_PIXEL_SIZE"]) / math.sin(inc)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    return None
+
+
 def _check_h5(path, what):
     path = os.fspath(path)
     if not os.path.isfile(path):

@@ -56,6 +56,7 @@ from .physics.mogi import mogi
 from .physics.okada import okada85
 
 from .constants import MODEL_KINDS as KINDS  # noqa: E402
+from .constants import TRAINING_PIXEL_SIZE_M  # noqa: E402
 
 
 @dataclass
@@ -420,7 +421,7 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
 def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure_noise, reuse, steady, seasonal,
               peak_snr, peak_fraction, nodata, source_extent=1.0, keep_flat=0.0, offset=(0.3, 1.5), offset_free=0.0,
               area_reference=0.0, cells=0.0, steep=0.0, stratified_season=0.0, irregular=0.0, volcanic=0.0):
-    pixel = np.exp(rng.uniform(np.log(20.0), np.log(120.0), size=n)).astype(np.float32)
+    pixel = np.exp(rng.uniform(*np.log(TRAINING_PIXEL_SIZE_M), size=n)).astype(np.float32)
     inc, az = random_geometry(n, rng)
     elevation = terrain.random_dem(n, size, rng, steep=steep)
 

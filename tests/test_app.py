@@ -148,3 +148,15 @@ def test_end_to_end_tiny_model(tmp_path):
                 [mintpy_script("view.py"), "cumulative_ERA5_DLAE.h5", "--nodisplay"]):
         proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=300, env=env)
         assert proc.returncode == 0, " ".join(cmd) + proc.stderr[-2000:]
+
+
+def test_version_names_both_packages(capsys):
+    """-v prints MintPy's version and this plugin's, as the package metadata gives them."""
+    from importlib.metadata import version
+
+    import mintpy
+    with pytest.raises(SystemExit):
+        cli.main(["-v"])
+    out = capsys.readouterr().out
+    assert mintpy.version.version_description in out
+    assert f"mintpy_dlae {version('mintpy_dlae')}" in out

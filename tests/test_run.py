@@ -450,3 +450,59 @@ def test_cli_interrupted_cleans_up(project, fake_denoiser, monkeypatch, how, cap
     assert not [f for f in os.listdir(project.dir) if f.endswith(".tmp")]
     err = capsys.readouterr().err
     assert ("interrupted" if how == "ctrl_c" else "terminated (SIGTERM)") + ": no output written" in err
+
+
+def test_pixel_spacing_from_attributes():
+    """Ground spacing from MintPy attributes, against published lengths of a degree on the WGS84
+    ellipsoid (1 deg of latitude: 110,574 m at the equator, 111,132 m at 45 deg; 1 deg of longitude:
+    111,320 m at the equator, 78,847 m at 45 deg; e.g. the table "Length of a degree" in
+    Wikipedia's "Latitude" article) and a hand computation for radar coordinates."""
+    def geo(lat, step=0.001):
+        return {"LENGTH": 2, "WIDTH": 2, "X_FIRST": 10.0, "Y_FIRST": lat + step, "X_STEP": step,
+                "Y_STEP": -step, "X_UNIT": "degrees", "Y_UNIT": "degrees"}
+    np.testing.assert_allclose(io.pixel_spacing(geo(0.0)), (110.574, 111.320), rtol=2e-4)
+    np.testing.assert_allclose(io.pixel_spacing(geo(45.0)), (111.132, 78.847), rtol=2e-4)
+    utm = {"LENGTH": 2, "WIDTH": 2, "X_FIRST": 5e5, "Y_FIRST": 4e6, "X_STEP": 30.0, "Y_STEP": -30.0,
+           "X_UNIT": "meters", "Y_UNIT": "meters"}
+    assert io.pixel_spacing(utm) == (30.0, 30.0)
+    radar = {"RANGE_PIXEL_SIZE": "2.33", "AZIMUTH_PIXEL_SIZE": "14.1", "CENTER_INCIDENCE_ANGLE": "34.0"}
+    np.testing.assert_allclose(io.pixel_spacing(radar), (14.1, 2.33 / 0.559193), rtol=1e-5)
+    assert io.pixel_spacing({"LENGTH": 2, "WIDTH": 2}) is None
+    assert io.pixel_spacing({"RANGE_PIXEL_SIZE": "x", "AZIMUTH_PIXEL_SIZE": "1",
+                             "CENTER_INCIDENCE_ANGLE": "30"}) is None
+
+
+def test_pixel_size_outside_training_is_warned(tmp_path, fake_denoiser, caplog):
+    """The test frame's 0.0027 deg (about 290 m) pixels are outside the 20-120 m of training: one
+    warning that names the file, and the spacing in the outputs' attributes; 0.0005 deg (about
+    55 m) gives none."""
+    ts = write_timeseries(tmp_path / "timeseries.h5")
+    geom = write_geometry(tmp_path / "geometryGeo.h5")
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        out = run.run_dlae(ts, geom, DlaeConfig(save_cumulative=False), progress=False)
+    # by hand at the frame's centre (19.46 N): 0.0027 deg x 110,705 m and x 105,001 m per degree
+    assert "pixel spacing 299 x 28" in caplog.text and "timeseries.h5" in caplog.text
+    dy, _, dx, _ = readfile.read_attribute(out["timeseries"])["mintpy.dlae.pixelSize"].split()
+    assert abs(float(dy) - 298.9) <= 0.5 and abs(float(dx) - 283.5) <= 0.5
+    caplog.clear()
+    for path in (ts, geom):
+        with h5py.File(path, "a") as f:
+            f.attrs["X_STEP"], f.attrs["Y_STEP"] = "0.0005", "-0.0005"
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        run.run_dlae(ts, geom, DlaeConfig(save_cumulative=False), progress=False, force=True)
+    assert "pixel spacing" not in caplog.text
+
+
+def test_bfloat16_without_cpu_support_is_warned(project, fake_denoiser, caplog, monkeypatch):
+    """--precision bfloat16 where the CPU has neither AVX512-BF16 nor AMX: a warning (TensorFlow
+    emulates it, several times slower); 'auto' resolves to float32 there without one."""
+    monkeypatch.setattr(run, "cpu_supports_bf16", lambda: False)
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        run.run_dlae(project.ts, project.geom, DlaeConfig(precision="bfloat16", save_cumulative=False),
+                     progress=False)
+    assert "precision bfloat16 on a CPU without AVX512-BF16 or AMX" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        run.run_dlae(project.ts, project.geom, DlaeConfig(precision="auto", save_cumulative=False),
+                     progress=False, force=True)
+    assert "precision bfloat16" not in caplog.text

@@ -83,7 +83,9 @@ def cmd_line_parse(iargs=None):
         print(template_text())
         raise SystemExit(0)
     if inps.version:
+        from mintpy_dlae import __version__
         print(mintpy.version.version_description)
+        print(f"mintpy_dlae {__version__}")
         raise SystemExit(0)
     if inps.customTemplateFile:
         if not os.path.isfile(inps.customTemplateFile):
