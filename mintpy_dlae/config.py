@@ -265,7 +265,9 @@ def resolve_template(template):
 
     ``template`` is a dict (other keys are ignored) or a template file path. Returns a dict of the
     table's keys with yes/no/none turned into True/False/None, as MintPy's smallbaselineApp does.
-    Retired keys (:data:`DEPRECATED`) are dropped, with a warning when set to anything but auto.
+    Retired keys (:data:`DEPRECATED`) are dropped, with a warning when set to anything but auto;
+    other ``mintpy.dlae.*`` keys that are not options (a misspelling) are dropped with a warning that
+    names the closest option.
     """
     from mintpy.utils import readfile
     from mintpy.utils import utils1 as ut
@@ -281,6 +283,12 @@ def resolve_template(template):
                 log.warning("%s = %s is obsolete and ignored: %s", key, value, DEPRECATED[key])
             continue
         if not is_dlae_key(key):
+            continue
+        if key not in opts:
+            import difflib
+            near = difflib.get_close_matches(key, list(opts), n=1)
+            log.warning("%s = %s is not a mintpy_dlae option and is ignored%s (smallbaselineApp_dlae.py -H "
+                        "lists them)", key, value, f"; did you mean {near[0]}?" if near else "")
             continue
         if isinstance(value, bool):
             value = "yes" if value else "no"

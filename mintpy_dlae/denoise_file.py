@@ -30,7 +30,7 @@ import numpy as np
 from mintpy_dlae import io
 from mintpy_dlae.boxes import Box
 from mintpy_dlae.config import MODEL_NAMES, cpu_supports_bf16, package_file, resolve_augment, resolve_precision
-from mintpy_dlae.constants import TRAINING_PIXEL_SIZE_M, WINDOW
+from mintpy_dlae.constants import MAX_ABS_DISPLACEMENT_M, TRAINING_PIXEL_SIZE_M, WINDOW
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +189,14 @@ def provenance(cfg, ts_file):
 # --------------------------------------------------------------------------------------------
 # one box (module level: Dask workers import it)
 # --------------------------------------------------------------------------------------------
+def mark_missing(a):
+    """Set the +-inf and the values beyond +-MAX_ABS_DISPLACEMENT_M (fill values such as -9999 or
+    FLT_MAX) of the array ``a`` to NaN, in place: missing values, as NaN are. Returns ``a``."""
+    with np.errstate(invalid="ignore"):
+        a[~(np.abs(a) <= MAX_ABS_DISPLACEMENT_M) & ~np.isnan(a)] = np.nan
+    return a
+
+
 def prepare(ts, keep=None, days=None, ref_yx=None, origin=(0, 0)):
     """The array the network is given for a read block ``ts`` (n, h, w) whose top-left pixel is
     ``origin`` (y, x) in the frame: the kept dates, NaN holes filled (:func:`fill_missing`), and the
@@ -198,7 +206,7 @@ def prepare(ts, keep=None, days=None, ref_yx=None, origin=(0, 0)):
         days = None if days is None else np.asarray(days, float)[np.asarray(keep, int)]
     else:
         ts = ts.copy()
-    ts[np.isinf(ts)] = np.nan                  # +-inf is a missing value, as NaN
+    mark_missing(ts)                           # +-inf and fill values are missing values, as NaN
     ts = fill_missing(ts, days)
     if ref_yx is not None:
         ry, rx = ref_yx[0] - origin[0], ref_yx[1] - origin[1]
@@ -235,7 +243,7 @@ def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mas
     raw = io.read_timeseries(ts_file, read)
     inner = core.within(read)
     inp = raw[(slice(None),) + inner.slices].copy()
-    inp[np.isinf(inp)] = np.nan                # written as NaN, as a missing value
+    mark_missing(inp)                          # written as NaN, as missing values
     ts = prepare(raw, keep, days, ref_yx, (read.y0, read.x0))
     del raw
     geom = io.read_geometry(geom_file, read)
@@ -602,6 +610,9 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
         log.warning("model %s gives no uncertainty (a first-generation model): no variance file, "
                     "no cumulativeStd / significance maps", cfg.model)
         uncertainty = False
+    if out_file is not None and (os.fspath(out_file).endswith(("/", os.sep)) or os.path.isdir(out_file)):
+        raise io.DlaeInputError(f"{out_file}: output is a folder; give a file name such as "
+                                f"{os.path.join(os.fspath(out_file), 'timeseries_DLAE.h5')}")
     names = output_files(ts_file, out_file)
     outputs = {"timeseries": names["timeseries"]}
     if cfg.save_cumulative:
@@ -793,6 +804,9 @@ def reference_point(ts_file, atr, length, width):
     and its REF_* attributes, and no other pixel is silently made the reference.
     """
     if "REF_Y" not in atr or "REF_X" not in atr:
+        log.warning("%s: no reference point (REF_Y/REF_X missing from its attributes): the output is "
+                    "not re-referenced in space (it keeps the input's referencing). Run "
+                    "reference_point.py on the input first.", ts_file)
         return None
     try:
         ry, rx = float(atr["REF_Y"]), float(atr["REF_X"])
@@ -852,6 +866,9 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
     * A pixel that is NaN on some kept dates and has data on others is filled for the network
       (:func:`fill_missing`) and written as NaN on those dates. Exact zeros of such pixels (REF_DATE
       apart) are data; a warning counts them, as they may be missing values written as 0.
+    * Values beyond +-MAX_ABS_DISPLACEMENT_M (fill values) and +-inf are missing values, as NaN
+      (:func:`mark_missing`), with a warning that counts them; a spread of the date-to-date changes
+      that no series in metres has gets a warning too (:func:`warn_unit`).
     * Nothing valid to denoise (every pixel 0/NaN on every date, or outside the mask) and fewer
       than 9 dates with data raise DlaeInputError, naming the file, the dataset and why.
     """
@@ -865,12 +882,22 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
     no_height = np.zeros((length, width), bool)
     num_nan = np.zeros((length, width), np.int32)
     zero_at_data = np.zeros(n, np.int64)
+    num_fill, fill_max, fill_date = 0, 0.0, None     # values beyond MAX_ABS_DISPLACEMENT_M
     stride = max(1, int(np.ceil(np.sqrt(length * width / max_pixels))))
     sample = np.zeros((n, -(-length // stride), -(-width // stride)), np.float32)
     height = np.zeros(sample.shape[1:], np.float32)
     for box in io.plan_row_blocks(length, width, n, max_memory):
         y0, y1 = box.y0, box.y1
         block = io.read_timeseries(ts_file, box)
+        with np.errstate(invalid="ignore"):
+            beyond = np.isfinite(block) & (np.abs(block) > MAX_ABS_DISPLACEMENT_M)
+        if beyond.any():
+            num_fill += int(beyond.sum())
+            big = float(np.max(np.abs(block[beyond])))
+            if big > fill_max:
+                fill_max, fill_date = big, dates[int(np.flatnonzero(beyond.any(axis=(1, 2)))[0])]
+            block[beyond] = np.nan
+        del beyond
         first = -y0 % stride                      # first row of the block on the sub-grid
         rows = slice((y0 + first) // stride, -(-y1 // stride))
         sample[:, rows] = block[:, first::stride, ::stride]
@@ -891,7 +918,12 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
     keep = date_data.copy()
     keep[ref_index] |= date_finite[ref_index]       # the reference date is 0 everywhere
     for i in np.flatnonzero(~keep):                  # NaN of the empty dates do not count
-        num_nan -= np.isnan(io.read_timeseries_date(ts_file, i))
+        num_nan -= np.isnan(mark_missing(io.read_timeseries_date(ts_file, i)))
+    if num_fill:
+        log.warning("%s: %d value(s) of dataset 'timeseries' are beyond +-%g m (up to %g m in magnitude, "
+                    "e.g. on %s): no InSAR displacement is that large, so they are read as missing values "
+                    "(fill values such as -9999?), as NaN are", ts_file, num_fill, MAX_ABS_DISPLACEMENT_M,
+                    fill_max, fill_date)
     if not has_data.any():
         raise io.DlaeInputError(
             f"{ts_file}: dataset 'timeseries' is 0 or NaN on every pixel of every date: nothing "
@@ -900,9 +932,11 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
     if lost.any():
         if lost.sum() == has_data.sum():
             raise io.DlaeInputError(
-                f"{geom_file}: dataset 'height' is NaN (or inf) on every pixel with data in {ts_file}: "
+                f"{geom_file}: dataset 'height' is NaN (or inf, or a DEM void below {io.HEIGHT_VOID_BELOW:g} m) "
+                f"on every pixel with data in {ts_file}: "
                 "nothing to denoise (the network needs the elevation)")
-        log.warning("%s: dataset 'height' is NaN (or inf) on %d pixel(s) with data: they are left out "
+        log.warning("%s: dataset 'height' is NaN (or inf, or a DEM void below -1000 m) on %d pixel(s) with "
+                    "data: they are left out "
                     "(written as no-data)", geom_file, int(lost.sum()))
         has_data &= ~no_height
     num_valid = int(has_data.sum())
@@ -940,15 +974,45 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
     partial = (num_nan > 0) & (num_nan < num_kept)
     num_filled = int(num_nan[partial].sum())
     if num_filled:
-        log.warning("%s: %d missing (NaN or inf) values on %d pixels with data on other dates are filled "
+        log.warning("%s: %d missing (NaN, inf or fill) values on %d pixels with data on other dates are filled "
                     "by linear interpolation in time for the network only, and written as NaN",
                     ts_file, num_filled, int(partial.sum()))
+    warn_unit(ts_file, sample[np.flatnonzero(keep)], has_data[::stride, ::stride])
     years = [float(x) for x in ptime.date_list2vector(dates)[1]]
     scan = InputScan(dates, keep, num_filled, num_valid, years)
     scan.nan_nodata = bool(np.any(num_nan == num_kept))   # no-data pixels are NaN, not 0
     scan.stride, scan.sample, scan.sample_height = stride, sample, height
     scan.sample_mask = None if mask is None else mask[::stride, ::stride]
     return scan
+
+
+# Median over the date-to-date changes of their spatial std (metres) above which a series said to
+# be in metres is not: InSAR changes between acquisitions are millimetres to a few centimetres.
+UNIT_SPREAD_M = 1.0
+
+
+def warn_unit(ts_file, series, has_data):
+    """Log a warning when the kept dates ``series`` (k, h, w) of ``ts_file`` (metres by its UNIT)
+    change from date to date by a median spatial std above UNIT_SPREAD_M over the pixels
+    ``has_data`` (h, w): the values are likely in mm (or another unit) under UNIT = m. The output
+    would be right in that unit but labelled metres. Returns that median (metres), or None."""
+    if len(series) < 2 or not has_data.any():
+        return None
+    spreads = []
+    for a, b in zip(series[:-1], series[1:]):
+        step = (b - a)[has_data]
+        step = step[np.isfinite(step)]
+        if step.size > 1:
+            spreads.append(float(np.std(step)))
+    if not spreads:
+        return None
+    spread = float(np.median(spreads))
+    if spread > UNIT_SPREAD_M:
+        log.warning("%s: dataset 'timeseries' changes from date to date by %.3g m (median spatial std): "
+                    "InSAR time series in metres change by millimetres to centimetres. Are the values in "
+                    "mm (or another unit) under UNIT = m? The outputs keep the input's unit and label.",
+                    ts_file, spread)
+    return spread
 
 
 class BlockRunner:

@@ -30,6 +30,7 @@ from .config import cpu_supports_bf16, resolve_precision  # noqa: F401  (re-expo
 log = logging.getLogger(__name__)
 
 from .constants import WINDOW as MIN_DATES  # noqa: E402  (one window length)
+from .constants import MAX_ABS_DISPLACEMENT_M  # noqa: E402
 # Upper bound of pixels x windows per network call.  Activations take ~3 kB per pixel-window for the
 # paper-size network (64 filters x 9 then 3 dates), so this keeps them near 0.4 GB when a tile fits
 # in it; a larger tile (denoise's default 512 px + halo: about 320,000 px) goes one window per call.
@@ -387,6 +388,22 @@ def _check_numeric(name, arr, what):
                         f"received dtype {arr.dtype}")
 
 
+def _check_magnitude(ts):
+    """Raise ValueError when a finite value of ts (n, H, W) is beyond +-MAX_ABS_DISPLACEMENT_M metres:
+    a fill value (-9999, FLT_MAX) or a unit mistake, which the network would spread over its
+    neighbours (set fill values to NaN). One date at a time: no copy of the series."""
+    for d in range(len(ts)):
+        date = np.asarray(ts[d], np.float64)
+        with np.errstate(invalid="ignore"):
+            beyond = np.isfinite(date) & (np.abs(date) > MAX_ABS_DISPLACEMENT_M)
+        if beyond.any():
+            y, x = (int(i[0]) for i in np.nonzero(beyond))
+            raise ValueError(f"denoise: ts[{d}, {y}, {x}] = {float(date[y, x]):g} m is beyond +-"
+                             f"{MAX_ABS_DISPLACEMENT_M:g} m, larger than any InSAR displacement "
+                             f"({int(beyond.sum())} such value(s) on date {d}): a fill value or a unit "
+                             "mistake? Set missing values to NaN and give metres")
+
+
 def _scan_series(ts):
     """One pass over the dates of ts (n, H, W): per pixel, the number of non-finite (NaN, +-inf) values
     (int32 (H, W)) and whether it has data (a finite non-zero value on some date, bool (H, W))."""
@@ -467,6 +484,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
         spaced; :func:`mintpy_dlae.denoise_file.fill_missing`), with a UserWarning giving the count and
         the first (date, row, col); ``timeseries`` and ``timeseries_std`` are NaN at those elements,
         ``cumulative`` is kept, as ``mintpy_dlae.py`` writes them.
+      * A finite value beyond +-MAX_ABS_DISPLACEMENT_M (100 m: a fill value such as -9999, or a unit
+        mistake) raises ValueError naming its index; set missing values to NaN.
       * A date that is NaN on every pixel with data raises ValueError naming its index: drop it from
         ``ts`` (``mintpy_dlae.py`` leaves such dates out by itself).
 
@@ -498,6 +517,7 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     n, H, W = ts.shape
     if n < MIN_DATES:
         raise ValueError(f"denoise: needs at least {MIN_DATES} dates; received {n}")
+    _check_magnitude(ts)
     elevation = np.asarray(elevation)
     _check_numeric("elevation", elevation, "an (H, W) array")
     elevation = elevation.astype(np.float32, copy=False)

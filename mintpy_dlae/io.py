@@ -46,6 +46,11 @@ DATE_FORMATS = {re.compile(r"\d{8}"): "%Y%m%d", re.compile(r"\d{8}T\d{4}"): "%Y%
                 re.compile(r"\d{8}T\d{6}"): "%Y%m%dT%H%M%S"}
 
 
+# Heights (metres) below this are DEM voids (-32768 in SRTM, -9999), not terrain: the lowest land is
+# about -430 m (Dead Sea shore). They are read as missing heights, as NaN are.
+HEIGHT_VOID_BELOW = -1000.0
+
+
 class DlaeInputError(ValueError):
     """Bad input or output for mintpy_dlae: the message names the file, dataset and value."""
 
@@ -307,10 +312,12 @@ def check_output(out_files, in_files, update=False, force=False):
     * otherwise                              -> DlaeInputError (never overwrite silently)
 
     Returns 'run' or 'skip'.  Raises DlaeInputError also, before looking at the files' times, when
-    an output path is a folder, does not end in .h5, or is one of ``in_files``.
+    an output path is a folder, does not end in .h5, or is one of ``in_files`` (also through a
+    symbolic link of either).
     """
     out_files = [os.fspath(f) for f in out_files]
     in_abs = {os.path.abspath(f) for f in in_files if f}
+    in_real = {os.path.realpath(f): f for f in in_files if f}     # the same file through a link
     for f in out_files:
         if os.path.isdir(f):
             raise DlaeInputError(f"{f}: output is a folder; give a file name such as "
@@ -320,6 +327,9 @@ def check_output(out_files, in_files, update=False, force=False):
                                  "their extension)")
         if os.path.abspath(f) in in_abs:
             raise DlaeInputError(f"{f}: output file is also an input file; choose another -o")
+        if os.path.realpath(f) in in_real:
+            raise DlaeInputError(f"{f}: output file is the input file {in_real[os.path.realpath(f)]} "
+                                 f"(through a symbolic link: both are {os.path.realpath(f)}); choose another -o")
     existing = [f for f in out_files if os.path.exists(f)]
     if not existing:
         return "run"
@@ -400,7 +410,8 @@ def read_timeseries_info(path):
 def read_geometry(path, box=None, angles=("incidenceAngle", "azimuthAngle")):
     """Read ``height`` and, when present, the LOS angles in ``box`` (a Box; None: the whole frame).
 
-    Returns a dict of float32 (rows, cols) arrays: "height" (metres) and each name in ``angles``
+    Returns a dict of float32 (rows, cols) arrays: "height" (metres; NaN where the file's value is below
+    HEIGHT_VOID_BELOW, a DEM void such as -32768) and each name in ``angles``
     (by default "incidenceAngle" and "azimuthAngle", degrees, MintPy's convention,
     :mod:`mintpy_dlae.physics.los`), None for one the file lacks.  Raises TypeError for a box that
     is not a Box.
@@ -411,7 +422,10 @@ def read_geometry(path, box=None, angles=("incidenceAngle", "azimuthAngle")):
     for name in angles:
         out[name] = (readfile.read(path, datasetName=name, box=box, print_msg=False)[0]
                      if name in present else None)
-    return {k: None if v is None else np.asarray(v, dtype=np.float32) for k, v in out.items()}
+    out = {k: None if v is None else np.asarray(v, dtype=np.float32) for k, v in out.items()}
+    with np.errstate(invalid="ignore"):
+        out["height"][out["height"] < HEIGHT_VOID_BELOW] = np.nan     # DEM voids (-32768, -9999)
+    return out
 
 
 def read_mask(path, box=None, dataset=None):

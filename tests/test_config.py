@@ -65,6 +65,16 @@ def test_calibrate_is_deprecated(value, warned, caplog):
     assert ("obsolete and ignored" in caplog.text) is warned
 
 
+def test_misspelt_option_is_warned(caplog):
+    """A mintpy.dlae.* key that is no option is ignored with a warning naming the closest one;
+    MintPy's own keys pass without a word."""
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        cfg = DlaeConfig.from_template({"mintpy.dlae.tileSiz": "64", "mintpy.deramp": "linear"})
+    assert cfg.tile_size == 256
+    assert "mintpy.dlae.tileSiz = 64 is not a mintpy_dlae option" in caplog.text
+    assert "did you mean mintpy.dlae.tileSize?" in caplog.text and "mintpy.deramp" not in caplog.text
+
+
 def test_from_template_file(tmp_path):
     tmpl = tmp_path / "Proj.txt"
     tmpl.write_text("mintpy.dlae = y\nmintpy.dlae.model = Mogi   # comment\n"

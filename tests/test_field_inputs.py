@@ -412,6 +412,12 @@ def test_elevation_check_sums_match_numpy():
     assert len(chk3.flagged(max_lapse=np.inf)) == 1 and chk3.flagged(max_lapse=5e-5) == [] == chk3.flagged()
 
 
+def _elevation_warning(caplog):
+    """The message of the warning that names the windows following the elevation (other warnings,
+    e.g. the test frame's pixel size, come before it)."""
+    return next(r.getMessage() for r in caplog.records if "follow the elevation" in r.getMessage())
+
+
 def test_a_map_that_follows_the_elevation_is_named(files, fake_denoiser, caplog):
     """A seasonal stratified delay (a lapse rate 15 mm/km x sin(2 pi t / 1 yr), 12-day sampling) on
     a mountain slope (500-3300 m; std 640 m) comes through the stand-in denoiser (cumulative sigma
@@ -438,18 +444,19 @@ def test_a_map_that_follows_the_elevation_is_named(files, fake_denoiser, caplog)
     listed = readfile.read_attribute(out["timeseries"])["mintpy.dlae.followsElevation"].split(",")
     assert readfile.read_attribute(out["cumulative"])["mintpy.dlae.followsElevation"] == ",".join(listed)
     assert listed and set(listed) <= set(_window_names(out["cumulative"]))
-    assert caplog.text.split(" of ")[0].split()[-1] == str(len(listed))
+    msg = _elevation_warning(caplog)
+    assert msg.split(" of ")[0].split()[-1] == str(len(listed))
     assert "tropo_phase_elevation.py" in caplog.text
     text = caplog.text[caplog.text.index("e.g."):]
     assert " r = 0.9" in text or " r = 1.0" in text or " r = -0.9" in text or " r = -1.0" in text, text
-    flagged = caplog.text[caplog.text.index("WARNING"):].split(" of ")[0]
+    flagged = msg.split(" of ")[0]
     # the same rule without the uncertainty outputs (the network's sigma is still used), and with
     # an infinite height in the first of several row blocks (left out, not spreading to the rest)
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         run.run_dlae(ts, geom, DlaeConfig(save_uncertainty=False), force=True, progress=False)
     assert "and is >= 2 sigma)" in caplog.text
-    assert caplog.text[caplog.text.index("WARNING"):].split(" of ")[0] == flagged
+    assert _elevation_warning(caplog).split(" of ")[0] == flagged
     with h5py.File(geom, "a") as f:
         f["height"][2, 5] = np.inf
     caplog.clear()
@@ -534,3 +541,16 @@ def test_a_window_across_a_gap_is_named(files, fake_denoiser, caplog):
     assert ts2 in caplog.text
     for key in ("timeseries", "cumulative"):
         assert readfile.read_attribute(out[key])[run.EDGE_GAP_ATTRIBUTE] == f"{first},{last}"
+
+
+@pytest.mark.parametrize("drop", [("REF_Y",), ("REF_Y", "REF_X")])
+def test_no_reference_point_is_warned(files, fake_denoiser, caplog, drop):
+    """Without REF_Y/REF_X (one or both) the output is not re-referenced in space, and the log says so."""
+    d, geom = files
+    ts = write_timeseries(d / "timeseries.h5")
+    with h5py.File(ts, "a") as f:
+        for key in drop:
+            del f.attrs[key]
+    with caplog.at_level(logging.WARNING):
+        denoise(ts, geom)
+    assert "no reference point (REF_Y/REF_X missing" in caplog.text and "reference_point.py" in caplog.text

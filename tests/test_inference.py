@@ -630,3 +630,13 @@ def test_follows_elevation_of_a_result():
     assert abs(found[0]["relief_m"] - h.std()) < 1e-6
     with pytest.raises(ValueError, match="elevation must have the maps' shape"):
         res.follows_elevation(h[:10])
+
+
+@pytest.mark.parametrize("fill", [-9999.0, 3e38])
+def test_fill_values_are_refused(tiny, fill):
+    """A finite value beyond +-100 m is no displacement: ValueError naming the element and value."""
+    ts, h = _small()
+    ts[3, 2, 7] = fill
+    expect = {-9999.0: "-9999", 3e38: r"3e\+38"}[fill]
+    with pytest.raises(ValueError, match=rf"ts\[3, 2, 7\] = {expect} m is beyond \+-100 m"):
+        inference.denoise(ts, h, model=tiny, precision="float32", augment=1)

@@ -390,7 +390,7 @@ def test_inf_values_are_missing_values(project, fake_denoiser, caplog):
     assert np.isnan(data[5, 20, 7]) and np.isnan(data[6, 21, 8])
     others = np.delete(data[:, 20, 7], [5, REF_INDEX])
     assert np.isfinite(others).all() and np.all(others != 0)
-    assert "2 missing (NaN or inf) values" in caplog.text
+    assert "2 missing (NaN, inf or fill) values" in caplog.text
 
 
 def test_pixels_without_height_are_left_out(tmp_path, fake_denoiser, caplog):
@@ -405,10 +405,11 @@ def test_pixels_without_height_are_left_out(tmp_path, fake_denoiser, caplog):
     data = readfile.read(out["timeseries"])[0]
     assert np.all(data[:, 10:13, 14:17] == 0)                 # MintPy's no-data of this file
     assert np.all(np.delete(data[:, 13, 16], REF_INDEX) != 0)
-    assert "'height' is NaN (or inf) on 9 pixel(s) with data" in caplog.text
+    assert "'height' is NaN (or inf, or a DEM void below -1000 m) on 9 pixel(s) with data" in caplog.text
     with h5py.File(geom, "a") as f:
         f["height"][:] = np.nan
-    with pytest.raises(io.DlaeInputError, match=r"'height' is NaN \(or inf\) on every pixel with data"):
+    with pytest.raises(io.DlaeInputError,
+                       match=r"'height' is NaN \(or inf, or a DEM void below -1000 m\) on every pixel with data"):
         run.run_dlae(ts, geom, DlaeConfig(), progress=False, force=True)
 
 
@@ -506,3 +507,83 @@ def test_bfloat16_without_cpu_support_is_warned(project, fake_denoiser, caplog, 
         run.run_dlae(project.ts, project.geom, DlaeConfig(precision="auto", save_cumulative=False),
                      progress=False, force=True)
     assert "precision bfloat16" not in caplog.text
+
+
+@pytest.mark.parametrize("fill", [-9999.0, 3e38])
+def test_fill_values_are_missing_values(project, fake_denoiser, caplog, fill):
+    """Values beyond +-100 m (a -9999 fill, FLT_MAX) are missing values exactly as NaN are: the
+    outputs equal those of the same file with NaN there, with a warning naming the count and the
+    largest magnitude; no value of the file is spread over its neighbours."""
+    with h5py.File(project.ts, "a") as f:
+        data = f["timeseries"][()]
+    rows = slice(24, 28)                       # a strip on three dates, away from the reference
+    for path, value in ((project.ts, fill), (project.ts.replace(".h5", "_nan.h5"), np.nan)):
+        if path != project.ts:
+            import shutil
+            shutil.copy(project.ts, path)
+        with h5py.File(path, "a") as f:
+            d = data.copy()
+            d[[4, 5, 6], rows] = value
+            f["timeseries"][()] = d
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        out = run.run_dlae(project.ts, project.geom, DlaeConfig(), progress=False)
+    assert f"beyond +-100 m (up to {abs(fill):g} m" in caplog.text
+    assert f"{3 * 4 * data.shape[2]} value(s)" in caplog.text
+    ref = run.run_dlae(project.ts.replace(".h5", "_nan.h5"), project.geom, DlaeConfig(), progress=False)
+    for key in ("timeseries", "cumulative", "variance"):
+        np.testing.assert_array_equal(readfile.read(out[key])[0], readfile.read(ref[key])[0])
+    assert np.isnan(readfile.read(out["timeseries"])[0][4, 25]).all()
+
+
+def test_values_in_millimetres_are_warned(project, fake_denoiser, caplog):
+    """A series written in mm under UNIT = m (changes of tens of 'metres' between dates) gets a
+    warning that says so; the same series in metres does not."""
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        run.run_dlae(project.ts, project.geom, DlaeConfig(save_cumulative=False), progress=False)
+    assert "Are the values in mm" not in caplog.text
+    with h5py.File(project.ts, "a") as f:
+        f["timeseries"][()] = f["timeseries"][()] * 1000.0
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        run.run_dlae(project.ts, project.geom, DlaeConfig(save_cumulative=False), progress=False, force=True)
+    assert "Are the values in mm (or another unit) under UNIT = m?" in caplog.text
+
+
+def test_output_through_a_link_to_the_input_is_refused(project, tmp_path):
+    """An input read through a symbolic link and written back under its real name (or the reverse)
+    is one file: refused before anything is written; the input is unchanged."""
+    link = tmp_path / "ts_link.h5"
+    os.symlink(project.ts, link)
+    before = sha(project.ts)
+    with pytest.raises(io.DlaeInputError, match="through a symbolic link"):
+        run.run_dlae(str(link), project.geom, DlaeConfig(), out_file=project.ts, force=True, progress=False)
+    with pytest.raises(io.DlaeInputError, match="through a symbolic link"):
+        run.run_dlae(project.ts, project.geom, DlaeConfig(), out_file=str(link), update=True, progress=False)
+    assert sha(project.ts) == before
+
+
+def test_dem_voids_are_missing_heights(tmp_path, fake_denoiser, caplog):
+    """A DEM void (-32768, SRTM's) is no height: those pixels are left out as with NaN heights, and
+    the rest of the output equals that of the NaN version."""
+    ts = write_timeseries(tmp_path / "timeseries.h5")
+    outs = []
+    for value in (-32768.0, np.nan):
+        geom = write_geometry(tmp_path / f"geometry_{len(outs)}.h5")
+        with h5py.File(geom, "a") as f:
+            f["height"][10:13, 14:17] = value
+        with caplog.at_level("WARNING", logger="mintpy_dlae"):
+            outs.append(run.run_dlae(ts, geom, DlaeConfig(save_cumulative=False), progress=False,
+                                     out_file=str(tmp_path / f"out_{len(outs)}.h5")))
+    assert caplog.text.count("DEM void below -1000 m) on 9 pixel(s) with data") == 2
+    void, nan = (readfile.read(o["timeseries"])[0] for o in outs)
+    assert np.all(void[:, 10:13, 14:17] == 0)
+    np.testing.assert_array_equal(void, nan)
+
+
+def test_output_folder_name_is_refused(project, tmp_path):
+    """-o given as a folder (existing or not, with a trailing slash): an error that asks for a file
+    name, before anything is written."""
+    for out in (str(tmp_path / "newdir") + os.sep, str(tmp_path)):
+        with pytest.raises(io.DlaeInputError, match="output is a folder; give a file name such as"):
+            run.run_dlae(project.ts, project.geom, DlaeConfig(), out_file=out, progress=False)
+    assert not (tmp_path / "newdir").exists()
