@@ -932,12 +932,11 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
     if lost.any():
         if lost.sum() == has_data.sum():
             raise io.DlaeInputError(
-                f"{geom_file}: dataset 'height' is NaN (or inf, or a DEM void below {io.HEIGHT_VOID_BELOW:g} m) "
-                f"on every pixel with data in {ts_file}: "
-                "nothing to denoise (the network needs the elevation)")
-        log.warning("%s: dataset 'height' is NaN (or inf, or a DEM void below -1000 m) on %d pixel(s) with "
-                    "data: they are left out "
-                    "(written as no-data)", geom_file, int(lost.sum()))
+                f"{geom_file}: dataset 'height' is NaN (or inf, or a DEM void below {io.HEIGHT_VOID_BELOW:g} "
+                f"m) on every pixel with data in {ts_file}: nothing to denoise (the network needs the elevation)")
+        log.warning("%s: dataset 'height' is NaN (or inf, or a DEM void below %g m) on %d pixel(s) with "
+                    "data: they are left out (written as no-data)", geom_file, io.HEIGHT_VOID_BELOW,
+                    int(lost.sum()))
         has_data &= ~no_height
     num_valid = int(has_data.sum())
     mask = None
