@@ -23,5 +23,6 @@ with open(f"pretrained/{kind}.json", "w") as f:
     json.dump(card, f, indent=1)
 PY
 done
+python -m mintpy_dlae.model_card --write          # pretrained/README.md from the new cards
 python benchmarks/injection.py --model fault --model mogi --json docs/figures/injection.json \
     --png docs/figures/injection_5x.png

@@ -53,7 +53,11 @@ def create_parser(subparsers=None):
         name, synopsis=synopsis, description=synopsis, epilog=epilog, subparsers=subparsers)
     parser.prog = "mintpy_dlae.py" if subparsers is None else parser.prog
 
-    parser.add_argument("ts_file", metavar="TS_FILE", help="MintPy time-series file in metres, e.g. timeseries_ERA5.h5")
+    parser.add_argument("ts_file", metavar="TS_FILE", nargs="?",
+                        help="MintPy time-series file in metres, e.g. timeseries_ERA5.h5")
+    parser.add_argument("--model-info", dest="model_info", metavar="NAME|PATH",
+                        help="print the card of a model (fault, mogi or a .keras file): what it is for,\n"
+                             "its training and its scores against the classical baselines; then exit")
     parser.add_argument("-g", "--geometry", dest="geom_file",
                         help="geometry file with height (and incidenceAngle, azimuthAngle)\n"
                              "(default: the first of inputs/geometryRadar.h5, inputs/geometryGeo.h5\n"
@@ -84,6 +88,20 @@ def create_parser(subparsers=None):
 def cmd_line_parse(iargs=None):
     parser = create_parser()
     inps = parser.parse_args(args=iargs)
+    if inps.model_info:
+        from mintpy_dlae.io import DlaeInputError
+        from mintpy_dlae.model_card import describe
+        try:
+            text = describe(inps.model_info)
+        except DlaeInputError as err:
+            parser.error(str(err))
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:            # e.g. piped into head: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0)
+    if inps.ts_file is None:
+        parser.error("the following arguments are required: TS_FILE (or --model-info NAME)")
     if inps.update_mode and inps.force:
         parser.error("--update and --force are mutually exclusive")
     from mintpy_dlae.config import check_arguments

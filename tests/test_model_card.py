@@ -1,0 +1,52 @@
+"""The readable model cards (mintpy_dlae.model_card, mintpy_dlae.py --model-info, pretrained/README.md)."""
+import hashlib
+import json
+import os
+import re
+
+import pytest
+
+from mintpy_dlae import model_card
+from mintpy_dlae.cli import denoise as cli
+from mintpy_dlae.config import package_file
+
+
+def test_pretrained_readme_is_current():
+    """pretrained/README.md is what `python -m mintpy_dlae.model_card --write` renders from the cards
+    (training/ship.sh runs it); a card changed without re-rendering fails here."""
+    with open(package_file("pretrained", "README.md")) as f:
+        assert f.read() == model_card.render_pretrained()
+
+
+@pytest.mark.parametrize("kind", ["fault", "mogi"])
+def test_card_text_against_the_model_file(kind):
+    """The parameter count, hash and training budget printed are the model file's and its card's
+    (the parameters counted from the weights in the .keras archive, not from the card)."""
+    from mintpy_dlae.model import load_model
+    path = package_file("pretrained", f"{kind}.keras")
+    text = model_card.describe(kind)
+    net = load_model(path)
+    assert f"{net.count_params():,} parameters" in text
+    assert hashlib.sha256(open(path, "rb").read()).hexdigest()[:12] in text
+    card = json.load(open(os.path.splitext(path)[0] + ".json"))
+    assert f"{card['training']['samples_seen_total']:,} samples" in text
+    # the network row of the table, and the baselines it is compared with
+    rows = [line for line in text.splitlines() if line.startswith("| network")]
+    assert len(rows) == 1 and "| phase/elevation + Gaussian filter |" in text and "| all-zero map |" in text
+    r2_1 = card["evaluation"]["summary"]["model"]["r2_at_snr_1.0"]
+    assert re.split(r"\s*\|\s*", rows[0])[3] == f"{r2_1:.2f}"
+
+
+def test_model_info_option(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--model-info", "mogi"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("## `mogi`") and "point sources (Mogi)" in out
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--model-info", "no_such_model.keras"])
+    assert exc.value.code == 2
+    assert "model file not found: no_such_model.keras" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        cli.main([])
+    assert exc.value.code == 2 and "TS_FILE (or --model-info NAME)" in capsys.readouterr().err
