@@ -556,3 +556,17 @@ def test_irregular_gains_of_a_stand_in_by_hand(monkeypatch):
     expected = gain(v, (truth / (t[-1] - t[0]))[valid])
     cell = out["series"]["gap after date 2"]
     assert abs(cell["mogi_velocity"] - expected) < 2e-3 and abs(cell["mogi_raw_velocity"] - expected) < 2e-3
+
+
+def test_unwrapping_spike_by_hand():
+    """benchmarks/unwrapping_spike.py with the stand-in 3x3 mean for the network: a step A at one
+    pixel moves each of its 8 neighbours by A / 9 and nothing beyond 1 px, and the pixel keeps 1/9."""
+    from conftest import fake_denoise
+    us = _load("unwrapping_spike")
+    rng = np.random.default_rng(4)
+    ts = np.cumsum(rng.normal(0, 2e-3, (13, 40, 40)), axis=0).astype(np.float32) + 1e-3
+    res = us.spread(ts, np.zeros((40, 40)), [0.09, 0.9], y=20, x=20, date=7, denoise=fake_denoise)
+    for amp in (0.09, 0.9):
+        assert res[amp]["near_mm"] == round(amp / 9 * 1e3, 1)
+        assert res[amp]["mid_mm"] == 0.0
+        assert res[amp]["kept"] == round(1 / 9, 2)
