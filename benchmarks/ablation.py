@@ -60,6 +60,9 @@ VARIANTS = {
     "v2_f32_s3": ("the shipped recipe (seed 3, float32)", {}, {}, {"seed": 3, "precision": "float32"}),
     "local_norm_f32_s3": ("per-pixel noise scale over a 41 px box (seed 3, float32)", {"scale_box": 41}, {},
                           {"seed": 3, "precision": "float32"}),
+    # a third pair for the no-data question, whose first two pairs disagree in sign (against v2_f32_s3)
+    "no_nodata_f32_s3": ("no no-data in training (seed 3, float32)", {}, {"nodata": 0.0},
+                         {"seed": 3, "precision": "float32"}),
 }
 
 

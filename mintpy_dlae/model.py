@@ -487,6 +487,10 @@ def load_model(model="fault", compile=False):
     if isinstance(model, keras.Model):
         return model
     path = resolve_model_path(model)
+    import zipfile
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a readable mintpy_dlae model: not a .keras archive (a .keras file is a zip "
+                         "archive written by Keras)")
     try:
         net = keras.saving.load_model(path, compile=compile)
     except Exception as err:  # noqa: BLE001 - keras raises many types for foreign/corrupt files

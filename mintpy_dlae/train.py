@@ -41,6 +41,8 @@ DEFAULTS = dict(batch_size=32, steps_per_epoch=100, lr=1e-3, warmup_steps=200, l
                 cumulative_weight=2.0, global_clipnorm=1.0, scale_jitter=0.4, val_size=384, seed=0, workers=1,
                 loss="beta_nll", r2_eps=(1.0, 1e-4, 0.7))
 LOSSES = ("beta_nll", "r2")
+# the options that a resumed run takes from the caller (the others are the checkpoint's)
+RESUME_APPLIES = ("batch_size", "steps_per_epoch", "lr", "lr_floor", "global_clipnorm", "workers")
 
 
 def accelerator_name():
@@ -402,15 +404,20 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
 
     Resume (``resume=True`` and a checkpoint ``<out stem>_ckpt/last.keras`` exists; without one a
     new run starts): the checkpoint fixes the model (layout, weights, optimizer state), ``kind``, the
-    generator options and the options batch_size, val_size, seed, warmup_steps, beta,
-    cumulative_weight, scale_jitter, loss and r2_eps; ``model_config``, ``init_from``, ``generator`` and those
-    options are ignored.  ``samples``, ``precision`` and, when given in ``options``, steps_per_epoch,
-    lr, lr_floor, global_clipnorm and workers apply.
+    generator options and the options val_size, seed, warmup_steps, beta, cumulative_weight,
+    scale_jitter, loss and r2_eps; ``model_config``, ``init_from``, ``generator`` and those options
+    are ignored.  ``samples``, ``precision`` and, when given in ``options``, the options of
+    :data:`RESUME_APPLIES` (batch_size among them: a run started on a CPU can go on with a GPU's
+    batch; the learning-rate schedule counts samples, not steps) apply.  ``resume=True`` without a
+    checkpoint is an error (it would start from scratch and overwrite the run's model).
 
     Returns (model, state): the compiled Keras model being trained (in the training precision, with
     its optimizer) and the run's state (the content of ``state.json``).
 
-    Raises FileExistsError when a checkpoint exists and ``resume`` is False; ValueError for a
+    Raises FileExistsError when a checkpoint exists and ``resume`` is False, or ``out`` exists without
+    one (a new run would overwrite it); FileNotFoundError when ``resume`` is True and there is no
+    checkpoint; ValueError for a ``generator`` key that :func:`mintpy_dlae.synthetic.generate` does
+    not take, for a
     ``precision`` other than 'auto', 'float32' or 'bfloat16', a ``model_config`` that
     :class:`mintpy_dlae.model.DlaeNet` refuses, or a model without the uncertainty head; the errors
     of :func:`mintpy_dlae.model.load_model` for ``init_from``; and FloatingPointError when a
@@ -428,6 +435,25 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
     precision = resolve_precision(precision)
     if os.path.isfile(ckpt) and not resume:
         raise FileExistsError(f"{ckpt} exists: use resume=True (--resume) or remove {ckpt_dir}")
+    if resume and not os.path.isfile(ckpt):
+        seen = ""
+        if os.path.isfile(state_path):
+            try:
+                with open(state_path) as f:
+                    seen = f" ({state_path} records {json.load(f).get('samples_seen', '?')} samples: bring that " \
+                           "run's last.keras back, e.g. from the device's $OUT or git history)"
+            except (OSError, ValueError, AttributeError):
+                seen = f" ({state_path} is there but unreadable)"
+        raise FileNotFoundError(f"{ckpt} not found: nothing to resume{seen}; without resume a new run starts "
+                                "from scratch")
+    if not resume and os.path.isfile(out):
+        raise FileExistsError(f"{out} exists (a model without a checkpoint in {ckpt_dir}): a new run would "
+                              "overwrite it; choose another output or remove it")
+    _check_generator(generator)
+    if precision == "bfloat16" and not auto and not _bf16_hardware():
+        log.warning("train: bfloat16 on %s without AVX512-BF16, AMX or an accelerator: emulated, many times "
+                    "slower than float32 (measured 0.6-0.7 against about 15 samples/s on a 2-core AVX2 EPYC)",
+                    cpu_name())
 
     if auto and precision == "bfloat16":
         # 'auto' picks bfloat16 on CPUs with bfloat16 instructions; where TensorFlow crashes on them
@@ -451,7 +477,7 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
         state = _read_state(state_path, ckpt_dir)
         opts = dict(state["options"])
         opts.update({k: v for k, v in options.items()
-                     if k in ("steps_per_epoch", "lr", "lr_floor", "global_clipnorm", "workers")})
+                     if k in RESUME_APPLIES})
         _nll_loss_class()        # register the loss classes: a fresh process must know them to load the checkpoint
         _r2_nll_loss_class()
         model = keras.saving.load_model(ckpt, compile=True)
@@ -472,8 +498,9 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
         if init_from:
             from .model import load_model, read_model_card
             model.set_weights(load_model(init_from).get_weights())
-            t = read_model_card(init_from).get("training", {})
-            init_training = {"run": os.path.basename(init_from),
+            card_of = _run_model_of(init_from)
+            t = read_model_card(card_of).get("training", {})
+            init_training = {"run": os.path.basename(card_of),
                              "samples_seen_total": int(t.get("samples_seen_total", t.get("samples_seen", 0))),
                              "wall_seconds_total": float(t.get("wall_seconds_total", t.get("wall_seconds", 0.0))),
                              "cpu_hours_total": float(t.get("cpu_hours_total", t.get("cpu_hours", 0.0)))}
@@ -627,9 +654,69 @@ def normalisation_card(model_config):
             "output": "mean and log sigma of the deformation of dates 1..8 relative to date 0, in units of s"}
 
 
+class _InterruptDeferred:
+    """Hold SIGINT (Ctrl-C, ``timeout --signal=INT``) while the checkpoint and its state.json are
+    written, so that they always describe the same step; the interrupt is raised right after.
+    Outside the main thread (where signals cannot be handled) it does nothing."""
+
+    def __enter__(self):
+        import signal
+        import threading
+        self.pending, self.old = False, None
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGINT, self._hold)
+        return self
+
+    def _hold(self, signum, frame):
+        self.pending = True
+
+    def __exit__(self, *exc):
+        import signal
+        if self.old is not None:
+            signal.signal(signal.SIGINT, self.old)
+        if self.pending and exc[0] is None:
+            raise KeyboardInterrupt
+        return False
+
+
+def _run_model_of(path):
+    """The run's model for a checkpoint ``<stem>_ckpt/last.keras`` (``<stem>.keras``, whose card
+    counts the samples), else ``path`` itself."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.basename(path) == "last.keras" and folder.endswith("_ckpt"):
+        return folder[:-len("_ckpt")] + ".keras"
+    return path
+
+
+def _check_generator(generator):
+    """ValueError for ``generator`` overrides that are not a dict of keywords that
+    :func:`mintpy_dlae.synthetic.generate` takes (besides its n, kind, num_dates and rng)."""
+    if generator is None:
+        return
+    if not isinstance(generator, dict):
+        raise ValueError(f"train: generator must be a dict of synthetic.generate options; received "
+                         f"{type(generator).__name__} {generator!r:.80}")
+    import inspect
+
+    from . import synthetic
+    known = set(inspect.signature(synthetic.generate).parameters) - {"n", "kind", "num_dates", "rng"}
+    unknown = sorted(set(generator) - known)
+    if unknown:
+        import difflib
+        hints = [f"{k} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(k, known, n=1)) else k
+                 for k in unknown]
+        raise ValueError(f"train: unknown generator option(s) {', '.join(hints)}; known: {', '.join(sorted(known))}")
+
+
+def _bf16_hardware():
+    from .config import cpu_supports_bf16
+    return cpu_supports_bf16() or accelerator_name() is not None
+
+
 def _save(model, state, out, ckpt, state_path, card_path):
-    save_model_atomic(model, ckpt)
-    _atomic_write_json(state, state_path)
+    with _InterruptDeferred():             # the checkpoint and its state: both or neither
+        save_model_atomic(model, ckpt)
+        _atomic_write_json(state, state_path)
     save_model_atomic(export_float32(model), out)
     card = {}
     if os.path.isfile(card_path):
@@ -637,8 +724,8 @@ def _save(model, state, out, ckpt, state_path, card_path):
             card = json.load(f)
     # the exported weights are new and carry the checkpoint's sigma_scale: an earlier calibration or
     # evaluation in the card described other weights
-    card.pop("sigma_calibration", None)
-    card.pop("evaluation", None)
+    for stale in ("sigma_calibration", "evaluation", "evaluation_augment8"):
+        card.pop(stale, None)
     cpu_hours = round(sum(s.get("wall_seconds", 0) * s.get("cores", 1) for s in state["segments"]) / 3600, 2)
     init = state.get("init_training") or {}
     card.update({

@@ -104,13 +104,37 @@ def test_train_resume_warns_about_ignored_options(tmp_path, capsys):
     common = ["fault", "-o", out, "--samples", "8", "--steps-per-epoch", "1", "--precision", "float32"]
     cli.main(common + ["--batch-size", "8", "--val-size", "8", "--filters", "4", "--filters-2d", "4"])
     capsys.readouterr()
-    cli.main(common + ["--resume", "--batch-size", "64", "--filters", "4", "--seed", "3"])
+    cli.main(common + ["--resume", "--val-size", "16", "--filters", "4", "--seed", "3"])
     err = capsys.readouterr().err
-    assert "WARNING: --batch-size 64 is ignored with --resume (the run's saved value, 8, is used)" in err
+    assert "WARNING: --val-size 16 is ignored with --resume (the run's saved value, 8, is used)" in err
     assert "WARNING: --seed 3 is ignored with --resume (the run's saved value, 0, is used)" in err
     assert "--filters" not in err                 # given, but the run's own value: nothing ignored
-    cli.main(common + ["--resume", "--steps-per-epoch", "2", "--lr", "1e-4"])   # options a resume takes
+    # options a resume takes (a larger batch on a GPU among them)
+    cli.main(common + ["--resume", "--steps-per-epoch", "2", "--lr", "1e-4", "--batch-size", "64"])
     assert "WARNING" not in capsys.readouterr().err
+
+
+def test_train_resume_without_checkpoint_and_overwrite_are_refused(tmp_path, capsys):
+    """--resume where the run has no checkpoint (e.g. only its model, card and state.json were
+    committed) is an error that says what is missing, not a silent new run that overwrites the
+    model; a new run onto an existing model without a checkpoint is refused too."""
+    import shutil
+
+    from mintpy_dlae.cli import train as cli
+    out = str(tmp_path / "tiny.keras")
+    common = ["fault", "-o", out, "--samples", "8", "--steps-per-epoch", "1", "--precision", "float32",
+              "--batch-size", "8", "--val-size", "8", "--filters", "4", "--filters-2d", "4"]
+    cli.main(common)
+    os.remove(str(tmp_path / "tiny_ckpt" / "last.keras"))
+    before = open(out, "rb").read()
+    with pytest.raises(SystemExit, match=r"last.keras not found: nothing to resume \(.*state.json records 8 samples"):
+        cli.main(common[:4] + ["16", "--resume"] + common[5:])
+    with pytest.raises(SystemExit, match="tiny.keras exists \\(a model without a checkpoint"):
+        cli.main(common)
+    assert open(out, "rb").read() == before
+    shutil.rmtree(str(tmp_path / "tiny_ckpt"))
+    with pytest.raises(SystemExit, match="nothing to resume; without resume a new run starts"):
+        cli.main(["fault", "-o", str(tmp_path / "other.keras"), "--samples", "8", "--resume"])
 
 
 def test_train_budget_rerun_and_calibration_messages(tmp_path, capsys):

@@ -335,3 +335,61 @@ def test_stratified_estimate_against_a_local_regression_by_hand(tmp_path):
     back.get_layer("conv1").set_weights(k)
     flat = dict(xin, elevation=np.zeros_like(elev))
     assert np.abs(np.asarray(back(xin)["dates"]) - np.asarray(back(flat)["dates"])).max() > 1e-3
+
+
+def test_checkpoint_and_state_are_written_together():
+    """A SIGINT while the checkpoint and state.json are written is held until both are done, then
+    raised (an interrupt between them left a checkpoint one epoch ahead of its state)."""
+    import os
+    import signal
+
+    from mintpy_dlae.train import _InterruptDeferred
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with _InterruptDeferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            done.append("checkpoint")
+            done.append("state")
+    assert done == ["checkpoint", "state"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with _InterruptDeferred():                  # no interrupt: nothing raised
+        done.append("again")
+
+
+def test_generator_options_and_lineage_helpers(tmp_path):
+    """Unknown generator keys are refused before any training, naming the closest option; a run
+    started from another run's checkpoint counts that run's samples (its card is the run's model's)."""
+    from mintpy_dlae.train import _check_generator, _run_model_of
+    with pytest.raises(ValueError, match=r"unknown generator option\(s\) cels \(did you mean cells\?\)"):
+        _check_generator({"cels": 0.35})
+    with pytest.raises(ValueError, match="must be a dict"):
+        _check_generator([1])
+    _check_generator({"cells": 0.35, "steep": 0.3, "size": 40})
+    ckpt = os.path.join("training", "fault_bn", "fault_bn_ckpt", "last.keras")
+    assert _run_model_of(ckpt) == os.path.abspath(os.path.join("training", "fault_bn", "fault_bn.keras"))
+    assert _run_model_of("pretrained/fault.keras") == "pretrained/fault.keras"
+
+
+def test_resume_drops_every_stale_evaluation(tmp_path):
+    """New weights drop the calibration and both evaluations (one pass and 8 copies) from the card."""
+    from mintpy_dlae.train import train
+
+    out = str(tmp_path / "r.keras")
+    small = dict(steps_per_epoch=1, batch_size=2, val_size=4, progress=False, precision="float32",
+                 model_config={"filters": 4, "filters_2d": 4})
+    train("fault", out, samples=2, **small)
+    card_file = str(tmp_path / "r.json")
+    card = json.load(open(card_file))
+    card.update(sigma_calibration={"factor": 1.1}, evaluation={"x": 1}, evaluation_augment8={"x": 1})
+    json.dump(card, open(card_file, "w"))
+    train("fault", out, samples=4, resume=True, **small)
+    card = json.load(open(card_file))
+    assert not {"sigma_calibration", "evaluation", "evaluation_augment8"} & set(card)
+
+
+def test_load_model_names_a_file_that_is_no_archive(tmp_path):
+    from mintpy_dlae.model import load_model
+    fake = tmp_path / "notamodel.keras"
+    fake.write_text("hello")
+    with pytest.raises(ValueError, match="notamodel.keras is not a readable mintpy_dlae model: not a .keras archive"):
+        load_model(str(fake))

@@ -9,7 +9,10 @@
 #       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
 #       -d .whl keras==3.15.1 namex optree
 #   (checked 2026-11-30: 2.9 MB of wheels; with them the tree is about 63 MB (2026-12-01) of the
-#   tool's 64 MiB, so commit only the model, card and state.json of new runs)
+#   tool's 64 MiB. A run resumes only from its checkpoint (NAME_ckpt/last.keras, about 3.7 MB, beside
+#   state.json): --resume without it is an error, never a silent new run. Keep it for the run you will
+#   continue, and make room by removing a superseded model or checkpoint (training/README.md records
+#   how to get each back from git history))
 # Run with the device tool (carry [".whl", "training/NAME"] when resuming; timeout_s 600):
 #   bash training/device_train.sh SECONDS NAME <training/finetune.py arguments after NAME>
 # e.g. a fine-tune of the shipped fault model on its broader noise (the `fault_bn` recipe of
@@ -32,7 +35,9 @@
 # The run stops after SECONDS (at most one epoch is lost); $OUT then holds NAME.keras, NAME.json,
 # last.keras, state.json and train.log.  Copy the first two into training/NAME/ and the checkpoint
 # pair into training/NAME/NAME_ckpt/; `python training/finetune.py NAME --samples N --resume`
-# continues it on any machine.  Size --samples to the time: the learning rate decays over --samples.
+# continues it on any machine (--batch-size and --lr may change on a resume, e.g. from a CPU run's 32
+# to a GPU's 256; the schedule counts samples).  Size --samples to the time: the learning rate decays
+# over --samples.
 set -u
 SECONDS_LIMIT=$1; NAME=$2; shift 2
 if ls .whl/*.whl >/dev/null 2>&1; then

@@ -27,14 +27,14 @@ def create_parser():
                    help="total training samples, the learning-rate schedule's length (default 200000: hours on a "
                         "2-core CPU at 13-60 samples/s); the last epoch is cut short to end at it")
     p.add_argument("--resume", action="store_true",
-                   help="continue from the last checkpoint of --output (if there is none, a new run starts). "
-                        "A resume takes kind, --batch-size, --val-size, --seed, --init-from and the model layout "
+                   help="continue from the last checkpoint of --output (an error if there is none). "
+                        "A resume takes kind, --val-size, --seed, --init-from and the model layout "
                         "(--filters, --filters-2d, --elevation-layer) from the run's checkpoint and warns about "
                         "any of them given here with another value; --samples, --precision and, when given, "
-                        "--steps-per-epoch, --lr and --clipnorm come from the command line")
+                        "--batch-size, --steps-per-epoch, --lr and --clipnorm come from the command line")
     p.add_argument("--batch-size", type=int, default=None,
                    help=f"series per training step (default {NEW_RUN_DEFAULTS['batch_size']}; "
-                        "a resume keeps the run's)")
+                        "a resume keeps the run's unless given: e.g. a larger batch on a GPU)")
     p.add_argument("--steps-per-epoch", type=int, default=None,
                    help="batches between checkpoints / validations (default 100, or the resumed run's)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (Adam; default 1e-3, or the resumed run's)")
@@ -98,14 +98,13 @@ def cmd_line_parse(iargs=None):
 
 def resume_ignored(inps, kind, saved):
     """Warning lines for the options given on the command line that a resume ignores (the run's
-    checkpoint fixes them): kind, --batch-size, --val-size, --seed, --init-from and the model layout,
+    checkpoint fixes them): kind, --val-size, --seed, --init-from and the model layout,
     each when its value differs from the saved one in ``saved`` (the run's state.json; None or a
     missing entry: any given value is reported)."""
     saved = saved or {}
     options, layout = saved.get("options", {}), saved.get("model_config", {})
     init_from = None if inps.init_from is None else os.path.basename(inps.init_from)   # state.json keeps the name
     checks = [("kind", inps.kind, kind, saved.get("kind")),
-              ("--batch-size", inps.batch_size, inps.batch_size, options.get("batch_size")),
               ("--val-size", inps.val_size, inps.val_size, options.get("val_size")),
               ("--seed", inps.seed, inps.seed, options.get("seed")),
               ("--init-from", inps.init_from, init_from, saved.get("init_from")),
