@@ -8,8 +8,8 @@
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
 #       -d .whl keras==3.15.1 namex optree
-#   (checked 2026-11-30: 2.9 MB of wheels; with them the tree is about 63 MB (2026-12-01) of the
-#   tool's 64 MiB. A run resumes only from its checkpoint (NAME_ckpt/last.keras, about 3.7 MB, beside
+#   (checked 2026-11-30: 2.9 MB of wheels; the tracked tree is 55.4 MB (2026-12-02), 58.3 MB with
+#   them, of the tool's 64 MiB (67.1 MB). A run resumes only from its checkpoint (NAME_ckpt/last.keras, about 3.7 MB, beside
 #   state.json): --resume without it is an error, never a silent new run. Keep it for the run you will
 #   continue, and make room by removing a superseded model or checkpoint (training/README.md records
 #   how to get each back from git history))
