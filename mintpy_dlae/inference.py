@@ -393,8 +393,10 @@ def _check_magnitude(ts):
     a fill value (-9999, FLT_MAX) or a unit mistake, which the network would spread over its
     neighbours (set fill values to NaN). One date at a time: no copy of the series."""
     for d in range(len(ts)):
-        date = np.asarray(ts[d], np.float64)
-        with np.errstate(invalid="ignore"):
+        date = np.asarray(ts[d])
+        if date.dtype.kind in "iu":
+            date = date.astype(np.int64)          # abs(-32768) of an int16 overflows
+        with np.errstate(invalid="ignore", over="ignore"):
             beyond = np.isfinite(date) & (np.abs(date) > MAX_ABS_DISPLACEMENT_M)
         if beyond.any():
             y, x = (int(i[0]) for i in np.nonzero(beyond))

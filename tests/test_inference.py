@@ -640,3 +640,12 @@ def test_fill_values_are_refused(tiny, fill):
     expect = {-9999.0: "-9999", 3e38: r"3e\+38"}[fill]
     with pytest.raises(ValueError, match=rf"ts\[3, 2, 7\] = {expect} m is beyond \+-100 m"):
         inference.denoise(ts, h, model=tiny, precision="float32", augment=1)
+
+
+def test_integer_fill_value_is_refused(tiny):
+    """-32768 in an int16 series (abs() of it overflows in int16) is found like a float fill."""
+    ts, h = _small()
+    ts = np.round(ts * 1e3).astype(np.int16)      # whole millimetres, still "metres" to denoise
+    ts[5, 1, 2] = -32768
+    with pytest.raises(ValueError, match=r"ts\[5, 1, 2\] = -32768 m is beyond"):
+        inference.denoise(ts, h, model=tiny, precision="float32", augment=1)
