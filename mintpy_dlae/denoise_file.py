@@ -868,7 +868,7 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
       apart) are data; a warning counts them, as they may be missing values written as 0.
     * Values beyond +-MAX_ABS_DISPLACEMENT_M (fill values) and +-inf are missing values, as NaN
       (:func:`mark_missing`), with a warning that counts them; a spread of the date-to-date changes
-      that no series in metres has gets a warning too (:func:`warn_unit`).
+      that no series in metres has is an error (:func:`check_unit`: values in mm under UNIT = m).
     * Nothing valid to denoise (every pixel 0/NaN on every date, or outside the mask) and fewer
       than 9 dates with data raise DlaeInputError, naming the file, the dataset and why.
     """
@@ -919,6 +919,7 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
     keep[ref_index] |= date_finite[ref_index]       # the reference date is 0 everywhere
     for i in np.flatnonzero(~keep):                  # NaN of the empty dates do not count
         num_nan -= np.isnan(mark_missing(io.read_timeseries_date(ts_file, i)))
+    check_unit(ts_file, sample[np.flatnonzero(keep)], has_data[::stride, ::stride])
     if num_fill:
         log.warning("%s: %d value(s) of dataset 'timeseries' are beyond +-%g m (up to %g m in magnitude, "
                     "e.g. on %s): no InSAR displacement is that large, so they are read as missing values "
@@ -960,7 +961,7 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
             f"mintpy_dlae needs at least {WINDOW} dates with data")
     if empty:
         log.warning("%s: %d date(s) with no data on any pixel (NaN or 0 everywhere) are left out "
-                    "of the network and keep the input values (NaN or 0) in the outputs: %s",
+                    "of the network and keep the input values (NaN or 0; NaN for fill values) in the outputs: %s",
                     ts_file, len(empty), ", ".join(empty))
     zero_at_data[ref_index] = 0                      # every pixel is 0 on REF_DATE
     num_zero = int(zero_at_data[keep].sum())
@@ -976,7 +977,6 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
         log.warning("%s: %d missing (NaN, inf or fill) values on %d pixels with data on other dates are filled "
                     "by linear interpolation in time for the network only, and written as NaN",
                     ts_file, num_filled, int(partial.sum()))
-    warn_unit(ts_file, sample[np.flatnonzero(keep)], has_data[::stride, ::stride])
     years = [float(x) for x in ptime.date_list2vector(dates)[1]]
     scan = InputScan(dates, keep, num_filled, num_valid, years)
     scan.nan_nodata = bool(np.any(num_nan == num_kept))   # no-data pixels are NaN, not 0
@@ -987,14 +987,17 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
 
 # Median over the date-to-date changes of their spatial std (metres) above which a series said to
 # be in metres is not: InSAR changes between acquisitions are millimetres to a few centimetres.
+# (The fill values of MAX_ABS_DISPLACEMENT_M are marked before it is computed, so a few of them do
+# not trip it; a series in mm does.)
 UNIT_SPREAD_M = 1.0
 
 
-def warn_unit(ts_file, series, has_data):
-    """Log a warning when the kept dates ``series`` (k, h, w) of ``ts_file`` (metres by its UNIT)
-    change from date to date by a median spatial std above UNIT_SPREAD_M over the pixels
-    ``has_data`` (h, w): the values are likely in mm (or another unit) under UNIT = m. The output
-    would be right in that unit but labelled metres. Returns that median (metres), or None."""
+def check_unit(ts_file, series, has_data):
+    """Raise DlaeInputError when the kept dates ``series`` (k, h, w) of ``ts_file`` (metres by its
+    UNIT) change from date to date by a median spatial std above UNIT_SPREAD_M over the pixels
+    ``has_data`` (h, w): the values are in mm (or another unit) under UNIT = m, and the outputs
+    would carry that unit under the label metres (and values beyond +-MAX_ABS_DISPLACEMENT_M would be
+    taken for fill values). Returns that median (metres), or None when it cannot be computed."""
     if len(series) < 2 or not has_data.any():
         return None
     spreads = []
@@ -1007,10 +1010,11 @@ def warn_unit(ts_file, series, has_data):
         return None
     spread = float(np.median(spreads))
     if spread > UNIT_SPREAD_M:
-        log.warning("%s: dataset 'timeseries' changes from date to date by %.3g m (median spatial std): "
-                    "InSAR time series in metres change by millimetres to centimetres. Are the values in "
-                    "mm (or another unit) under UNIT = m? The outputs keep the input's unit and label.",
-                    ts_file, spread)
+        raise io.DlaeInputError(
+            f"{ts_file}: dataset 'timeseries' changes from date to date by {spread:.3g} m (median spatial std) "
+            "although its UNIT is m: InSAR time series in metres change by millimetres to centimetres. The "
+            "values look like mm (or another unit); convert them to metres (e.g. with h5py: "
+            "f['timeseries'][:] /= 1000) before mintpy_dlae.py")
     return spread
 
 

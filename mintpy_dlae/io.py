@@ -62,16 +62,16 @@ def pixel_spacing(atr):
     """Ground pixel spacing (dy, dx) in metres of a MintPy file from its attributes, or None when
     they do not say.
 
-    Geocoded in degrees (``X_FIRST``, ``Y_UNIT`` degrees): geodesic lengths of one ``Y_STEP`` and
-    one ``X_STEP`` at the frame's centre on the WGS84 ellipsoid (pyproj.Geod); geocoded in metres:
-    ``|Y_STEP|``, ``|X_STEP|``; radar coordinates: ``AZIMUTH_PIXEL_SIZE`` and ``RANGE_PIXEL_SIZE`` /
+    Geocoded in degrees (``X_FIRST``, ``Y_UNIT`` degrees, or no ``Y_UNIT`` and a step below 1):
+    geodesic lengths of one ``Y_STEP`` and one ``X_STEP`` at the frame's centre on the WGS84
+    ellipsoid (pyproj.Geod); geocoded in metres: ``|Y_STEP|``, ``|X_STEP|``; radar coordinates: ``AZIMUTH_PIXEL_SIZE`` and ``RANGE_PIXEL_SIZE`` /
     sin(``CENTER_INCIDENCE_ANGLE``) (ground range; MintPy's ``range_ground_resolution``), which
     MintPy's multilook step keeps up to date.
     """
     try:
         if "X_FIRST" in atr and "X_STEP" in atr and "Y_STEP" in atr:
             ystep, xstep = abs(float(atr["Y_STEP"])), abs(float(atr["X_STEP"]))
-            unit = str(atr.get("Y_UNIT", "degrees")).lower()
+            unit = str(atr.get("Y_UNIT", "")).lower()
             if unit.startswith("deg") or (unit not in ("m", "meter", "meters", "metre", "metres") and ystep < 1):
                 import pyproj
                 lat = float(atr["Y_FIRST"]) - ystep * int(atr["LENGTH"]) / 2
@@ -79,14 +79,17 @@ def pixel_spacing(atr):
                 geod = pyproj.Geod(ellps="WGS84")
                 dy = geod.inv(lon, lat - ystep / 2, lon, lat + ystep / 2)[2]
                 dx = geod.inv(lon - xstep / 2, lat, lon + xstep / 2, lat)[2]
-                return float(dy), float(dx)
-            return ystep, xstep
-        if "RANGE_PIXEL_SIZE" in atr and "AZIMUTH_PIXEL_SIZE" in atr and "CENTER_INCIDENCE_ANGLE" in atr:
+                spacing = float(dy), float(dx)
+            else:
+                spacing = ystep, xstep
+        elif "RANGE_PIXEL_SIZE" in atr and "AZIMUTH_PIXEL_SIZE" in atr and "CENTER_INCIDENCE_ANGLE" in atr:
             inc = math.radians(float(atr["CENTER_INCIDENCE_ANGLE"]))
-            return float(atr["AZIMUTH_PIXEL_SIZE"]), float(atr["RANGE_PIXEL_SIZE"]) / math.sin(inc)
+            spacing = float(atr["AZIMUTH_PIXEL_SIZE"]), float(atr["RANGE_PIXEL_SIZE"]) / math.sin(inc)
+        else:
+            return None
     except (KeyError, TypeError, ValueError, ZeroDivisionError):
         return None
-    return None
+    return spacing if all(math.isfinite(v) and v > 0 for v in spacing) else None
 
 
 def _check_h5(path, what):
@@ -388,13 +391,13 @@ def read_timeseries(path, box=None):
     """
     _mintpy_box(box)                   # a Box, not an ambiguous tuple
     rows, cols = (slice(None), slice(None)) if box is None else box.slices
-    with h5py.File(path, "r") as f:
+    with h5py.File(path, "r") as f, np.errstate(over="ignore"):      # a float64 fill of 1e300 becomes inf
         return np.asarray(f["timeseries"][:, rows, cols], dtype=np.float32)
 
 
 def read_timeseries_date(path, index):
     """Read date number ``index`` of ``timeseries`` as a float32 (rows, cols) array."""
-    with h5py.File(path, "r") as f:
+    with h5py.File(path, "r") as f, np.errstate(over="ignore"):
         return np.asarray(f["timeseries"][int(index)], dtype=np.float32)
 
 

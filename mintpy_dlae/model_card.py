@@ -52,8 +52,14 @@ def describe(model="fault"):
     card_path = os.path.splitext(path)[0] + ".json"
     if not os.path.isfile(card_path):
         raise DlaeInputError(f"{path}: no model card ({card_path}) next to it")
-    with open(card_path) as f:
-        card = json.load(f)
+    try:
+        with open(card_path) as f:
+            card = json.load(f)
+    except (OSError, ValueError) as err:
+        raise DlaeInputError(f"{card_path}: the model card is not readable JSON ({err})") from err
+    if not isinstance(card, dict) or "architecture" not in card:
+        raise DlaeInputError(f"{card_path}: not a mintpy_dlae model card (a JSON object with 'architecture', "
+                             "written by training)")
     name = model if isinstance(model, str) and model in MODEL_KINDS else os.path.basename(path)
     arch = card.get("architecture", {})
     train = card.get("training", {})
@@ -138,8 +144,12 @@ def main(argv=None):
         os.replace(tmp, out)                  # never half-written
         print(f"wrote {out}")
         return
-    for m in args.model:
-        sys.stdout.write(describe(m) + "\n")
+    try:
+        for m in args.model:
+            sys.stdout.write(describe(m) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:                 # piped into head: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

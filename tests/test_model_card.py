@@ -50,3 +50,17 @@ def test_model_info_option(capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main([])
     assert exc.value.code == 2 and "TS_FILE (or --model-info NAME)" in capsys.readouterr().err
+
+
+def test_card_that_is_not_a_card(tmp_path, capsys):
+    """A model whose card is not JSON, or not a card, gives one error line naming the card."""
+    import shutil
+    model = tmp_path / "m.keras"
+    shutil.copy(package_file("pretrained", "fault.keras"), model)
+    for text in ("{not json", "[1, 2]", "{}"):
+        (tmp_path / "m.json").write_text(text)
+        with pytest.raises(SystemExit) as exc:
+            cli.main(["--model-info", str(model)])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert "m.json: " in err and "usage:" not in err

@@ -468,6 +468,9 @@ def test_pixel_spacing_from_attributes():
     assert io.pixel_spacing(utm) == (30.0, 30.0)
     radar = {"RANGE_PIXEL_SIZE": "2.33", "AZIMUTH_PIXEL_SIZE": "14.1", "CENTER_INCIDENCE_ANGLE": "34.0"}
     np.testing.assert_allclose(io.pixel_spacing(radar), (14.1, 2.33 / 0.559193), rtol=1e-5)
+    no_unit = {k: v for k, v in utm.items() if not k.endswith("_UNIT")}      # metres told by the step
+    assert io.pixel_spacing(no_unit) == (30.0, 30.0)
+    assert io.pixel_spacing(dict(radar, CENTER_INCIDENCE_ANGLE="nan")) is None
     assert io.pixel_spacing({"LENGTH": 2, "WIDTH": 2}) is None
     assert io.pixel_spacing({"RANGE_PIXEL_SIZE": "x", "AZIMUTH_PIXEL_SIZE": "1",
                              "CENTER_INCIDENCE_ANGLE": "30"}) is None
@@ -535,18 +538,18 @@ def test_fill_values_are_missing_values(project, fake_denoiser, caplog, fill):
     assert np.isnan(readfile.read(out["timeseries"])[0][4, 25]).all()
 
 
-def test_values_in_millimetres_are_warned(project, fake_denoiser, caplog):
-    """A series written in mm under UNIT = m (changes of tens of 'metres' between dates) gets a
-    warning that says so; the same series in metres does not."""
-    with caplog.at_level("WARNING", logger="mintpy_dlae"):
-        run.run_dlae(project.ts, project.geom, DlaeConfig(save_cumulative=False), progress=False)
-    assert "Are the values in mm" not in caplog.text
+def test_values_in_millimetres_are_refused(project, fake_denoiser, caplog):
+    """A series written in mm under UNIT = m (changes of tens of 'metres' between dates) is an error
+    that says so, before its strongest real values could be taken for fill values (none is
+    reported as one); the same series in metres runs."""
+    run.run_dlae(project.ts, project.geom, DlaeConfig(save_cumulative=False), progress=False)
     with h5py.File(project.ts, "a") as f:
         f["timeseries"][()] = f["timeseries"][()] * 1000.0
-    caplog.clear()
     with caplog.at_level("WARNING", logger="mintpy_dlae"):
-        run.run_dlae(project.ts, project.geom, DlaeConfig(save_cumulative=False), progress=False, force=True)
-    assert "Are the values in mm (or another unit) under UNIT = m?" in caplog.text
+        with pytest.raises(io.DlaeInputError, match=r"timeseries_ERA5.h5: dataset .timeseries. changes from date to "
+                                                     r"date by .* m .* look like mm"):
+            run.run_dlae(project.ts, project.geom, DlaeConfig(save_cumulative=False), progress=False, force=True)
+    assert "fill values" not in caplog.text
 
 
 def test_output_through_a_link_to_the_input_is_refused(project, tmp_path):

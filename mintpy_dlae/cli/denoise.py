@@ -94,7 +94,7 @@ def cmd_line_parse(iargs=None):
         try:
             text = describe(inps.model_info)
         except DlaeInputError as err:
-            parser.error(str(err))
+            parser.exit(2, f"{parser.prog}: error: {err}\n")
         try:
             print(text, flush=True)
         except BrokenPipeError:            # e.g. piped into head: the reader has what it wanted
