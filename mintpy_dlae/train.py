@@ -656,7 +656,8 @@ def normalisation_card(model_config):
 
 class _InterruptDeferred:
     """Hold SIGINT (Ctrl-C, ``timeout --signal=INT``) while the checkpoint and its state.json are
-    written, so that they always describe the same step; the interrupt is raised right after.
+    written, so that they always describe the same step; right after, the interrupt goes to the
+    handler that was in place (KeyboardInterrupt by default; nothing where SIGINT was ignored).
     Outside the main thread (where signals cannot be handled) it does nothing."""
 
     def __enter__(self):
@@ -672,11 +673,15 @@ class _InterruptDeferred:
 
     def __exit__(self, *exc):
         import signal
-        if self.old is not None:
-            signal.signal(signal.SIGINT, self.old)
-        if self.pending and exc[0] is None:
-            raise KeyboardInterrupt
-        return False
+        if self.old is None:
+            return False
+        signal.signal(signal.SIGINT, self.old)
+        if self.pending and exc[0] is None:       # deliver it as the process's own handler would have
+            if callable(self.old):
+                self.old(signal.SIGINT, None)     # Python's default raises KeyboardInterrupt
+            elif self.old == signal.SIG_DFL:
+                raise KeyboardInterrupt
+        return False                              # SIG_IGN (e.g. started under nohup): ignored
 
 
 def _run_model_of(path):

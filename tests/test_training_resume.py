@@ -344,16 +344,25 @@ def test_checkpoint_and_state_are_written_together():
     import signal
 
     from mintpy_dlae.train import _InterruptDeferred
-    done = []
-    with pytest.raises(KeyboardInterrupt):
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)   # Python's default (not so under nohup)
+    try:
+        done = []
+        with pytest.raises(KeyboardInterrupt):
+            with _InterruptDeferred():
+                os.kill(os.getpid(), signal.SIGINT)
+                done.append("checkpoint")
+                done.append("state")
+        assert done == ["checkpoint", "state"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        with _InterruptDeferred():                  # no interrupt: nothing raised
+            done.append("again")
+        signal.signal(signal.SIGINT, signal.SIG_IGN)    # a process that ignores SIGINT keeps ignoring it
         with _InterruptDeferred():
             os.kill(os.getpid(), signal.SIGINT)
-            done.append("checkpoint")
-            done.append("state")
-    assert done == ["checkpoint", "state"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    with _InterruptDeferred():                  # no interrupt: nothing raised
-        done.append("again")
+            done.append("ignored")
+        assert done[-1] == "ignored" and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_generator_options_and_lineage_helpers(tmp_path):
