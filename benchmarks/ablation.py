@@ -63,6 +63,9 @@ VARIANTS = {
     # a third pair for the no-data question, whose first two pairs disagree in sign (against v2_f32_s3)
     "no_nodata_f32_s3": ("no no-data in training (seed 3, float32)", {}, {"nodata": 0.0},
                          {"seed": 3, "precision": "float32"}),
+    # the dilated decoder, kept on one bfloat16 pair: a float32 pair (against v2_f32_s3)
+    "narrow_view_f32_s3": ("no dilation in the decoder (seed 3, float32)", {"dilations": [1, 1, 1, 1, 1, 1, 1]},
+                           {}, {"seed": 3, "precision": "float32"}),
 }
 
 
