@@ -33,6 +33,7 @@ import time
 import numpy as np
 
 from .model import atomic_write_json as _atomic_write_json
+from .constants import TRAINING_PIXEL_SIZE_M
 from .model import export_float32, save_model_atomic
 
 log = logging.getLogger(__name__)
@@ -737,7 +738,8 @@ def _save(model, state, out, ckpt, state_path, card_path):
         "name": os.path.basename(out), "kind": state["kind"], "package": "mintpy_dlae",
         "architecture": state["model_config"], "parameters": int(model.count_params()),
         "normalisation": normalisation_card(state["model_config"]),
-        "pixel_size_assumption": "sources drawn relative to the patch; trained for pixel sizes 20-120 m",
+        "pixel_size_assumption": "sources drawn relative to the patch; trained for pixel sizes "
+                                 f"{TRAINING_PIXEL_SIZE_M[0]:g}-{TRAINING_PIXEL_SIZE_M[1]:g} m",
         "training": {"samples_seen": state["samples_seen"], "epochs": state["epochs"],
                      "wall_seconds": round(state["wall_seconds"], 1), "cpu_hours": cpu_hours,
                      "segments": state["segments"], "init_from": state.get("init_from"), "init_from_run": init or None,
