@@ -561,13 +561,25 @@ def remove_orphan_temporaries(path):
             pass
 
 
+def input_compression(ref_file, dataset="timeseries"):
+    """The HDF5 compression filter of ``dataset`` in ``ref_file`` ("gzip", "lzf") or None.
+
+    The outputs are written with the input's filter (MintPy's writers take it as ``compression``),
+    so a project that compresses its time series does not get outputs 1.5-2 times larger than
+    their input; MintPy's own time series are uncompressed, and so are the outputs then."""
+    with h5py.File(ref_file, "r") as f:
+        obj = f.get(dataset)
+        return obj.compression if isinstance(obj, h5py.Dataset) else None
+
+
 def layout_timeseries(out_file, ref_file, extra_meta=None):
     """Create an empty time-series file with the dates, bperp and metadata of ``ref_file``.
 
     Root attributes are copied verbatim (plus ``extra_meta``), and so are dataset-level attributes
     such as UNIT, so MintPy sees the same file apart from the data and the provenance keys. A
     REF_DATE that is not one of the dates (which MintPy's readers fail on) becomes the first date,
-    the date such a run references the output to.
+    the date such a run references the output to. The datasets take the compression filter of the
+    input's ``timeseries`` (:func:`input_compression`).
     """
     with h5py.File(ref_file, "r") as f:
         meta = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
@@ -576,7 +588,8 @@ def layout_timeseries(out_file, ref_file, extra_meta=None):
     if meta.get("REF_DATE") is not None and str(meta["REF_DATE"]) not in dates:
         meta["REF_DATE"] = dates[0]   # not a date of the file: the run references to the first date
     meta.update(extra_meta or {})
-    writefile.layout_hdf5(out_file, metadata=meta, ref_file=ref_file, print_msg=False)
+    writefile.layout_hdf5(out_file, metadata=meta, ref_file=ref_file, print_msg=False,
+                          compression=input_compression(ref_file))
     with h5py.File(out_file, "a") as f:
         for name, attrs in dset_attrs.items():
             if name in f:
@@ -611,6 +624,7 @@ def layout_cumulative(out_file, ref_file, dates, extra_meta=None, window=MIN_NUM
     (|cumulative| / cumulativeStd, UNIT 1), so ``view.py FILE cumulativeStd`` / ``significance``
     shows each group with its unit. Every map carries DATE12/START_DATE/END_DATE and UNIT
     attributes, and the ``date`` dataset (num_window, 2) lists the window pairs for programs.
+    The maps take the compression filter of the input's ``timeseries`` (:func:`input_compression`).
     Returns the names of the cumulative maps.
     """
     with h5py.File(ref_file, "r") as f:
@@ -627,7 +641,8 @@ def layout_cumulative(out_file, ref_file, dates, extra_meta=None, window=MIN_NUM
     pairs = np.array([[dates[k], dates[k + window - 1]] for k in range(len(names))], np.bytes_)
     ds = {"date": [pairs.dtype, pairs.shape, pairs]}   # S8, or longer for dates with a time of day
     ds.update({name: [np.float32, (length, width), None] for name in units})
-    writefile.layout_hdf5(out_file, ds, metadata=meta, ds_unit_dict=units, print_msg=False)
+    writefile.layout_hdf5(out_file, ds, metadata=meta, ds_unit_dict=units, print_msg=False,
+                          compression=input_compression(ref_file))
     with h5py.File(out_file, "a") as f:
         for name in units:
             d0, d1 = name.split("_")[-2:]

@@ -590,3 +590,27 @@ def test_output_folder_name_is_refused(project, tmp_path):
         with pytest.raises(io.DlaeInputError, match="output is a folder; give a file name such as"):
             run.run_dlae(project.ts, project.geom, DlaeConfig(), out_file=out, progress=False)
     assert not (tmp_path / "newdir").exists()
+
+
+def test_outputs_take_the_input_compression(project, fake_denoiser, tmp_path):
+    """A gzip-compressed input gives gzip-compressed outputs with the same values as an
+    uncompressed one (MintPy's own time series, whose outputs stay uncompressed)."""
+    from mintpy.utils import writefile
+    data, atr = readfile.read(project.ts)
+    with h5py.File(project.ts, "r") as f:
+        dates, bperp = f["date"][:], f["bperp"][:]
+    packed = str(tmp_path / "packed" / "timeseries_ERA5.h5")
+    os.makedirs(os.path.dirname(packed))
+    writefile.write({"timeseries": data, "date": dates, "bperp": bperp}, out_file=packed,
+                    metadata=atr, compression="gzip", print_msg=False)
+    cfg = DlaeConfig(save_removed=True)
+    plain = run.run_dlae(project.ts, project.geom, cfg, progress=False)
+    small = run.run_dlae(packed, project.geom, cfg, progress=False)
+    assert io.input_compression(project.ts) is None and io.input_compression(packed) == "gzip"
+    for key in ("timeseries", "cumulative", "variance", "removed"):
+        with h5py.File(plain[key], "r") as a, h5py.File(small[key], "r") as b:
+            assert sorted(a) == sorted(b)
+            for name in a:
+                assert a[name].compression is None, (key, name)
+                assert b[name].compression == "gzip", (key, name)
+                np.testing.assert_array_equal(a[name][()], b[name][()])
