@@ -115,6 +115,13 @@ def _optional_path(key, value):
     return os.path.expanduser(str(value))
 
 
+def _mask_file(key, value):
+    """'auto' (the run looks for maskTempCoh.h5 next to the time series), None for no, or a path."""
+    if value is True or str(value).strip().lower() == "auto":
+        return "auto"
+    return _optional_path(key, value)
+
+
 def _lower(key, value):
     return str(value).lower()
 
@@ -178,9 +185,11 @@ OPTIONS = (
     Option(f"{PREFIX}.model", "model", "fault", "fault", "[fault / mogi / path to a .keras file]",
            "model: fault for tectonic transients, mogi for point sources", _model,
            ("--model",), dict(metavar="NAME|PATH")),
-    Option(f"{PREFIX}.maskFile", "mask_file", "no", None, "[filename / no]",
-           "pixels to leave out (e.g. maskTempCoh.h5, which the README's commands use, or waterMask.h5); no-data is always left out",
-           _optional_path, ("-m", "--mask"), dict(metavar="MASK")),
+    Option(f"{PREFIX}.maskFile", "mask_file", "auto", "auto", "[filename / no]",
+           "pixels to leave out (e.g. maskTempCoh.h5 or waterMask.h5), written as no-data; auto: "
+           "maskTempCoh.h5 next to the time series (geo_maskTempCoh.h5 for a geo_ file) when it is "
+           "there, else none; no-data is always left out",
+           _mask_file, ("-m", "--mask"), dict(metavar="MASK")),
     Option(f"{PREFIX}.tileSize", "tile_size", "256", 256, f"[int >= {MIN_TILE_SIZE}]",
            "tile size in pixels for the network (results do not depend on it)", _int,
            ("--tile-size",), dict(type=int), minimum=MIN_TILE_SIZE),

@@ -19,6 +19,7 @@ equal whole-frame results whatever the block sizes. With ``cluster`` set, every 
 along x by MintPy's ``DaskCluster`` (one client for the whole run); each worker runs the module-level
 :func:`denoise_box`, which reads its own context on all four sides.
 """
+import dataclasses
 import hashlib
 import json
 import logging
@@ -604,6 +605,8 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     atr = io.check_timeseries(ts_file)
     length, width = int(atr["LENGTH"]), int(atr["WIDTH"])
     io.check_geometry(geom_file, (length, width), ts_file)
+    if cfg.mask_file == "auto":
+        cfg = dataclasses.replace(cfg, mask_file=io.auto_mask_file(ts_file, (length, width)))
     mask_dataset = io.check_mask(cfg.mask_file, (length, width), ts_file) if cfg.mask_file else None
     uncertainty = bool(cfg.save_uncertainty)
     if uncertainty and not model_has_uncertainty(cfg.model):

@@ -51,7 +51,7 @@ def test_defaults():
     assert cfg == DlaeConfig(num_worker=cfg.num_worker)
     assert (cfg.enabled, cfg.model, cfg.mask_file, cfg.tile_size, cfg.batch_size, cfg.precision,
             cfg.save_cumulative, cfg.save_uncertainty, cfg.save_removed, cfg.max_memory,
-            cfg.cluster) == (False, "fault", None, 256, 32, "auto", True, True, False, 4.0, None)
+            cfg.cluster) == (False, "fault", "auto", 256, 32, "auto", True, True, False, 4.0, None)
     assert cfg.num_worker == "40"      # MintPy's own auto value for a non-local cluster
     assert "mintpy.dlae.calibrate" not in cfg.to_attrs()
     assert cfg.to_attrs()["mintpy.dlae.saveUncertainty"] == "yes"

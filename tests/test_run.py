@@ -39,7 +39,7 @@ def test_output_names():
 
 
 def test_run_outputs(project, fake_denoiser):
-    cfg = DlaeConfig(save_removed=True)
+    cfg = DlaeConfig(save_removed=True, mask_file=None)
     before = sha(project.ts)
     out = run.run_dlae(project.ts, project.geom, cfg, progress=False)
     assert sha(project.ts) == before
@@ -133,7 +133,7 @@ def test_blocks_equal_whole_image(project, fake_denoiser, tmp_path):
 
 
 def test_update_mode(project, fake_denoiser):
-    cfg = DlaeConfig()
+    cfg = DlaeConfig(mask_file=None)
     out = run.run_dlae(project.ts, project.geom, cfg, progress=False)
     assert run.run_dlae(project.ts, project.geom, cfg, update=True, progress=False) is None
     # inputs at t=0, outputs at t=1000 (still newer than the inputs): a rewrite must move the mtime
@@ -603,7 +603,7 @@ def test_outputs_take_the_input_compression(project, fake_denoiser, tmp_path):
     os.makedirs(os.path.dirname(packed))
     writefile.write({"timeseries": data, "date": dates, "bperp": bperp}, out_file=packed,
                     metadata=atr, compression="gzip", print_msg=False)
-    cfg = DlaeConfig(save_removed=True)
+    cfg = DlaeConfig(save_removed=True, mask_file=None)
     plain = run.run_dlae(project.ts, project.geom, cfg, progress=False)
     small = run.run_dlae(packed, project.geom, cfg, progress=False)
     assert io.input_compression(project.ts) is None and io.input_compression(packed) == "gzip"
@@ -614,3 +614,41 @@ def test_outputs_take_the_input_compression(project, fake_denoiser, tmp_path):
                 assert a[name].compression is None, (key, name)
                 assert b[name].compression == "gzip", (key, name)
                 np.testing.assert_array_equal(a[name][()], b[name][()])
+
+
+def test_auto_mask_is_masktempcoh_next_to_the_series(project, fake_denoiser, tmp_path, caplog):
+    """mintpy.dlae.maskFile = auto (the default) uses maskTempCoh.h5 next to the time series, as an
+    explicit -m does; -m no / mask_file None denoises every pixel; without the file, no mask."""
+    auto = run.run_dlae(project.ts, project.geom, DlaeConfig(), out_file=str(tmp_path / "auto.h5"),
+                        progress=False)
+    given = run.run_dlae(project.ts, project.geom, DlaeConfig(mask_file=project.mask),
+                         out_file=str(tmp_path / "given.h5"), progress=False)
+    none = run.run_dlae(project.ts, project.geom, DlaeConfig(mask_file=None),
+                        out_file=str(tmp_path / "none.h5"), progress=False)
+    a, g, n = (readfile.read(o["timeseries"])[0] for o in (auto, given, none))
+    np.testing.assert_array_equal(a, g)
+    assert np.all(a[:, 20:24, 20:26] == 0) and np.any(n[:, 20:24, 20:26] != 0)   # the fixture's mask
+    assert readfile.read_attribute(auto["timeseries"])["mintpy.dlae.maskFile"] == "maskTempCoh.h5"
+    assert readfile.read_attribute(none["timeseries"])["mintpy.dlae.maskFile"] == "no"
+    # no maskTempCoh.h5 in the folder: no mask, said in the log
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    ts = write_timeseries(alone / "timeseries_ERA5.h5")
+    with caplog.at_level("INFO"):
+        out = run.run_dlae(ts, project.geom, DlaeConfig(), progress=False)
+    np.testing.assert_array_equal(readfile.read(out["timeseries"])[0], n)
+    assert "mask: none" in caplog.text
+    # a maskTempCoh.h5 of another size is not used, with a warning naming it
+    from conftest import write_mask
+    write_mask(alone / "maskTempCoh.h5", length=10, width=10)
+    caplog.clear()
+    out = run.run_dlae(ts, project.geom, DlaeConfig(), force=True, progress=False)
+    assert "is not used" in caplog.text and "maskTempCoh.h5" in caplog.text
+    np.testing.assert_array_equal(readfile.read(out["timeseries"])[0], n)
+
+
+def test_auto_mask_template_values():
+    from mintpy_dlae.config import DlaeConfig as C
+    assert C.from_template({}).mask_file == "auto"
+    assert C.from_template({"mintpy.dlae.maskFile": "no"}).mask_file is None
+    assert C.from_template({"mintpy.dlae.maskFile": "waterMask.h5"}).mask_file == "waterMask.h5"

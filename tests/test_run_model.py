@@ -83,7 +83,7 @@ def test_velocity_std_from_the_real_engine(project, tiny_model):
 
     from conftest import mintpy_script
     from mintpy.utils import readfile
-    out = run.run_dlae(project.ts, project.geom, DlaeConfig(model=tiny_model, precision="float32"),
+    out = run.run_dlae(project.ts, project.geom, DlaeConfig(model=tiny_model, precision="float32", mask_file=None),
                        progress=False)
     proc = subprocess.run([mintpy_script("timeseries2velocity.py"), out["timeseries"], "--uq",
                            "covariance", "--ts-cov", out["variance"], "-o", "velocity.h5"],

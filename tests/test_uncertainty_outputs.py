@@ -25,7 +25,7 @@ def _run(cmd, cwd):
 
 
 def test_velocity_std_from_the_variance_file(project, fake_denoiser):
-    out = denoise_file.run_dlae(project.ts, project.geom, DlaeConfig(), progress=False)
+    out = denoise_file.run_dlae(project.ts, project.geom, DlaeConfig(mask_file=None), progress=False)
     d = project.dir
     _run([mintpy_script("timeseries2velocity.py"), out["timeseries"], "--uq", "covariance",
           "--ts-cov", out["variance"], "-o", "vel_cov.h5"], d)
@@ -46,7 +46,7 @@ def test_velocity_std_from_the_variance_file(project, fake_denoiser):
 
 @pytest.mark.slow
 def test_view_shows_std_and_significance_with_units(project, fake_denoiser):
-    out = denoise_file.run_dlae(project.ts, project.geom, DlaeConfig(), progress=False)
+    out = denoise_file.run_dlae(project.ts, project.geom, DlaeConfig(mask_file=None), progress=False)
     names = [n for n in readfile.get_slice_list(out["cumulative"]) if n.startswith("cumulative_")]
     view = mintpy_script("view.py")
     text = _run([view, out["cumulative"], io.std_names(names)[0], "-u", "mm", "--nodisplay",
