@@ -116,12 +116,35 @@ class DlaeTimeSeriesAnalysis(TimeSeriesAnalysis):
         from mintpy_dlae.config import quiet_tensorflow
         quiet_tensorflow()                 # before run_dlae imports TensorFlow
         from mintpy_dlae.denoise_file import run_dlae
-        fnames = self.get_timeseries_filename(self.template, self.workDir)[step_name]
+        from mintpy_dlae.io import DlaeInputError
+        alone = ("; to denoise a time series outside a smallbaselineApp project, run mintpy_dlae.py "
+                 "on it (it needs no interferogram stack)")
+        try:
+            fnames = self.get_timeseries_filename(self.template, self.workDir)[step_name]
+        except FileNotFoundError as err:       # MintPy's lookup needs the inverted timeseries.h5
+            raise DlaeInputError(f"correct_dlae needs the project's earlier steps (load_data ... "
+                                 f"correct_troposphere): {err}{alone}") from None
         in_file, out_file = fnames["input"], fnames["output"]
         if in_file == out_file:
             print(f"No deep-learning denoising ({PREFIX} = no).")
             return
-        geom_file = ut.check_loaded_dataset(self.workDir, print_msg=False)[1]
+        if not os.path.isfile(in_file):
+            names = self.get_timeseries_filename(self.template, self.workDir)
+            chain = ["timeseries.h5"]
+            for s in CHAIN_STEPS[:CHAIN_STEPS.index(STEP)]:
+                name = os.path.basename(names[s]["output"])
+                if name != chain[-1]:
+                    chain.append(name)
+            chain = " -> ".join(chain)
+            raise DlaeInputError(f"{in_file}: the input of correct_dlae is not there. It is the output of "
+                                 f"the steps before it with this template ({chain}, e.g. "
+                                 f"timeseries_LOD_ERA5.h5 for Envisat, whose chain has correct_LOD): "
+                                 f"run them first (--start invert_network --end correct_dlae){alone}")
+        try:
+            geom_file = ut.check_loaded_dataset(self.workDir, print_msg=False)[1]
+        except (FileNotFoundError, ValueError) as err:
+            raise DlaeInputError(f"correct_dlae needs a loaded project (load_data: inputs/ifgramStack.h5 "
+                                 f"and the geometry): {err}{alone}") from None
         print(f"deep-learning denoising: {os.path.basename(in_file)} --> "
               f"{os.path.basename(out_file)} (model: {self.dlae.model}, geometry: "
               f"{os.path.relpath(geom_file, self.workDir)})")

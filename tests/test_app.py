@@ -160,3 +160,25 @@ def test_version_names_both_packages(capsys):
     out = capsys.readouterr().out
     assert mintpy.version.version_description in out
     assert f"mintpy_dlae {version('mintpy_dlae')}" in out
+
+
+def test_correct_dlae_without_its_inputs_says_what_is_missing(tmp_path, fake_denoiser):
+    """--dostep correct_dlae in a folder without the earlier steps' files: an ERROR line that names
+    what is missing and points to mintpy_dlae.py, not a traceback from MintPy's internals."""
+    from conftest import write_timeseries
+    truth = build_project(tmp_path, num_date=12, shape=(30, 36), seed=2,
+                          template_options={"mintpy.dlae": "yes"})
+    args = [truth.template_file, "--dir", str(tmp_path), "--dostep", "correct_dlae"]
+    messages = []
+    for make in (None, "timeseries.h5", "timeseries_ERA5.h5"):
+        if make:
+            write_timeseries(tmp_path / make, num_date=12, length=30, width=36)
+        if make == "timeseries_ERA5.h5":
+            os.remove(tmp_path / "inputs" / "ifgramStack.h5")      # not a loaded project
+        with pytest.raises(SystemExit) as err:
+            _run_app(args)
+        messages.append(str(err.value))
+    assert all(m.startswith("ERROR: ") and "mintpy_dlae.py" in m for m in messages), messages
+    assert "timeseries.h5" in messages[0]                            # no inverted series
+    assert "timeseries.h5 -> timeseries_ERA5.h5" in messages[1]      # the chain to the input
+    assert "ifgramStack.h5" in messages[2]
