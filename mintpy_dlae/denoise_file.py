@@ -556,8 +556,15 @@ def warn_edge_gaps(ts_file, dates):
     if not found:
         return []
     names = [f"{dates[i]}_{dates[i + WINDOW - 1]}" for i, _, _ in found]
-    listed = [f"{n} ({side} interval {gap:.0f} days)" for n, (_, side, gap) in zip(names, found)]
-    med = float(np.median(np.diff(acquisition_days(dates))))
+    dt = np.diff(acquisition_days(dates))
+    med = float(np.median(dt))
+    listed = []
+    for n, (i, side, gap) in zip(names, found):
+        first, last = dt[i], dt[i + WINDOW - 2]
+        if min(first, last) >= EDGE_GAP_FACTOR * med * (1 - 1e-9):     # both edges: name both
+            listed.append(f"{n} (first interval {first:.0f} and last interval {last:.0f} days)")
+        else:
+            listed.append(f"{n} ({side} interval {gap:.0f} days)")
     log.warning("%s: %d of %d 9-date window(s) begin or end across a gap between acquisitions of at "
                 "least %g x the median interval (the median is %.0f days): %s. Across such a gap a "
                 "steady motion arrives as one large increment at the window's edge, and the window's "

@@ -554,3 +554,14 @@ def test_no_reference_point_is_warned(files, fake_denoiser, caplog, drop):
     with caplog.at_level(logging.WARNING):
         denoise(ts, geom)
     assert "no reference point (REF_Y/REF_X missing" in caplog.text and "reference_point.py" in caplog.text
+
+
+def test_a_window_with_gaps_at_both_edges_names_both(caplog):
+    """A window whose first and last intervals both span a gap names both in the warning (the
+    Envisat-like case of a new user's trial: 140 and 175 days against a 35-day median)."""
+    iv = [35, 70, 35, 140, 35, 35, 105, 70, 35, 35, 175, 35]
+    dates = _dates("20040111", iv)
+    with caplog.at_level(logging.WARNING):
+        names = run.warn_edge_gaps("ts.h5", dates)
+    assert f"{dates[3]}_{dates[11]}" in names
+    assert f"{dates[3]}_{dates[11]} (first interval 140 and last interval 175 days)" in caplog.text
