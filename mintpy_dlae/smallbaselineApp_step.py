@@ -120,16 +120,15 @@ class DlaeTimeSeriesAnalysis(TimeSeriesAnalysis):
         alone = ("; to denoise a time series outside a smallbaselineApp project, run mintpy_dlae.py "
                  "on it (it needs no interferogram stack)")
         try:
-            fnames = self.get_timeseries_filename(self.template, self.workDir)[step_name]
+            names = self.get_timeseries_filename(self.template, self.workDir)
         except FileNotFoundError as err:       # MintPy's lookup needs the inverted timeseries.h5
             raise DlaeInputError(f"correct_dlae needs the project's earlier steps (load_data ... "
                                  f"correct_troposphere): {err}{alone}") from None
-        in_file, out_file = fnames["input"], fnames["output"]
+        in_file, out_file = names[step_name]["input"], names[step_name]["output"]
         if in_file == out_file:
             print(f"No deep-learning denoising ({PREFIX} = no).")
             return
         if not os.path.isfile(in_file):
-            names = self.get_timeseries_filename(self.template, self.workDir)
             chain = ["timeseries.h5"]
             for s in CHAIN_STEPS[:CHAIN_STEPS.index(STEP)]:
                 name = os.path.basename(names[s]["output"])
