@@ -527,6 +527,11 @@ def acquisition_days(dates):
     return np.array([(x - t[0]).total_seconds() / 86400.0 for x in t])
 
 
+def _is_gap(interval, median, factor=EDGE_GAP_FACTOR):
+    """True where ``interval`` (days) is at least ``factor`` x ``median`` (whole days: exactly 3 x counts)."""
+    return np.asarray(interval) >= factor * median * (1 - 1e-9)
+
+
 def edge_gap_windows(dates, factor=EDGE_GAP_FACTOR):
     """Windows whose first or last interval spans a gap: [(window index, "first" or "last", gap in
     days)] for the 9-date windows of ``dates`` (k,) (MintPy date strings, increasing) whose first
@@ -538,7 +543,7 @@ def edge_gap_windows(dates, factor=EDGE_GAP_FACTOR):
     dt = np.diff(acquisition_days(dates))
     if len(dt) < WINDOW - 1:
         return []
-    big = dt >= factor * np.median(dt) * (1 - 1e-9)      # whole days: exactly 3 x counts
+    big = _is_gap(dt, np.median(dt), factor)
     out = []
     for i in range(len(dt) - WINDOW + 2):
         first, last = dt[i], dt[i + WINDOW - 2]
@@ -561,7 +566,7 @@ def warn_edge_gaps(ts_file, dates):
     listed = []
     for n, (i, side, gap) in zip(names, found):
         first, last = dt[i], dt[i + WINDOW - 2]
-        if min(first, last) >= EDGE_GAP_FACTOR * med * (1 - 1e-9):     # both edges: name both
+        if _is_gap(first, med) and _is_gap(last, med):                   # both edges: name both
             listed.append(f"{n} (first interval {first:.0f} and last interval {last:.0f} days)")
         else:
             listed.append(f"{n} ({side} interval {gap:.0f} days)")

@@ -440,10 +440,8 @@ def auto_mask_file(ts_file, shape):
     MintPy's ``auto`` masks (``mintpy.deramp.maskFile`` and others) are ``maskTempCoh.h5`` in the
     work folder: here the one next to the time series (``geo_maskTempCoh.h5`` first for a
     ``geo_`` file, as ``geocode.py`` names them). Without the mask, decorrelated pixels enter the
-    network with values of centimetres, which spread over its view: on a stack whose subsiding
-    rim surrounds a decorrelated core, the rim's significance fell from 74-100 % of its pixels above
-    3 to 0-11 % (docs/usage.md). A file that is not a valid mask of ``shape`` is not used, with a
-    warning. Returns the path (in the time series' folder) or None when there is none to use."""
+    network with values of centimetres, which spread over its view (docs/usage.md, "The mask").
+    A file that is not a valid mask of ``shape`` is not used, with a warning. Returns the path (in the time series' folder) or None when there is none to use."""
     folder, name = os.path.split(os.fspath(ts_file))
     names = ([f"geo_{AUTO_MASK}"] if name.startswith("geo_") else []) + [AUTO_MASK]
     for candidate in (os.path.join(folder, n) for n in names):
