@@ -345,8 +345,12 @@ class _ConfigMethods:
     @classmethod
     def from_template(cls, template):
         """Build from a template file or dict (raw strings or MintPy-resolved values)."""
-        t = resolve_template(template)
-        return cls(**{o.field: o.parse(o.key, t[o.key]) for o in OPTIONS})
+        return cls.from_resolved(resolve_template(template))
+
+    @classmethod
+    def from_resolved(cls, resolved):
+        """Build from the dict that :func:`resolve_template` returns."""
+        return cls(**{o.field: o.parse(o.key, resolved[o.key]) for o in OPTIONS})
 
     @classmethod
     def from_args(cls, inps):

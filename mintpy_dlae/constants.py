@@ -6,6 +6,10 @@ MODEL_KINDS = ("fault", "mogi")
 # Dates per network window: a series of n dates gives n - WINDOW + 1 sliding windows.
 WINDOW = 9
 
+# Side (px) of the square patches of the training series: a frame narrower than this in either
+# direction gives the network less context around every pixel than it was trained with.
+TRAINING_PATCH_PX = 40
+
 # Pixel sizes (metres, drawn log-uniformly) of the training series: the atmosphere's spectra and the
 # terrain are scaled by them, the sources are drawn relative to the patch in pixels.
 TRAINING_PIXEL_SIZE_M = (20.0, 120.0)
@@ -15,3 +19,13 @@ TRAINING_PIXEL_SIZE_M = (20.0, 120.0)
 # metres) but a fill value (-9999, FLT_MAX) or a unit mistake: the file driver reads it as a missing
 # value, the array API refuses it.
 MAX_ABS_DISPLACEMENT_M = 100.0
+
+# An isolated spike: a value more than this (metres) outside the range of the dates before and after
+# it, and as far from the median of its SPIKE_BOX x SPIKE_BOX px neighbourhood on its date. No ground
+# motion jumps there and back between two acquisitions at one pixel (a transient up and down that
+# large moves its neighbours too), and atmosphere is smooth over a few pixels: a phase-unwrapping or
+# processing error, which the network would spread over its view. The file driver reads such
+# values as missing values. (The Mexico City test crop's largest value-to-neighbours-in-time
+# distance is 0.045 m.)
+SPIKE_M = 0.25
+SPIKE_BOX = 5

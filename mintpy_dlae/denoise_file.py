@@ -31,7 +31,8 @@ import numpy as np
 from mintpy_dlae import io
 from mintpy_dlae.boxes import Box
 from mintpy_dlae.config import MODEL_NAMES, cpu_supports_bf16, package_file, resolve_augment, resolve_precision
-from mintpy_dlae.constants import MAX_ABS_DISPLACEMENT_M, TRAINING_PIXEL_SIZE_M, WINDOW
+from mintpy_dlae.constants import (MAX_ABS_DISPLACEMENT_M, SPIKE_BOX, SPIKE_M, TRAINING_PATCH_PX,
+                                   TRAINING_PIXEL_SIZE_M, WINDOW)
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +199,41 @@ def mark_missing(a):
     return a
 
 
+def find_spikes(ts, keep=None, threshold=SPIKE_M, box=SPIKE_BOX):
+    """Isolated spikes of ``ts`` (n, h, w) float metres, NaN missing: bool (n, h, w).
+
+    A value b on kept date d (``keep``: indices of the kept dates, default all; a spike needs a kept
+    date before and after it, so the first and last kept dates have none) is a spike when the values
+    a and c of the same pixel on the kept dates before and after are finite and b lies more than
+    ``threshold`` metres outside [min(a, c), max(a, c)] (|b - median(a, b, c)| > threshold), and b is
+    also more than ``threshold`` from the median of the finite values of its ``box`` x ``box`` px
+    neighbourhood on date d (itself included). Ground motion that jumps by decimetres and back moves
+    a neighbourhood, not one pixel, and a step stays: neither is a spike; a phase-unwrapping or
+    processing error at a few pixels of one date is. The spatial test looks only at the values in
+    ``ts``: on a block, the pixels within ``box // 2`` of its edge see fewer neighbours than in the
+    whole frame (read a block with that much context to decide them as the frame would)."""
+    n = ts.shape[0]
+    idx = np.arange(n) if keep is None else np.asarray(keep, int)
+    out = np.zeros(ts.shape, bool)
+    r = int(box) // 2
+    h, w = ts.shape[1:]
+    for j in range(1, len(idx) - 1):
+        a, b, c = ts[idx[j - 1]], ts[idx[j]], ts[idx[j + 1]]
+        with np.errstate(invalid="ignore"):
+            lo, hi = np.minimum(a, c), np.maximum(a, c)
+            cand = (b > hi + threshold) | (b < lo - threshold)    # False where any of them is NaN
+        if not cand.any():
+            continue
+        ys, xs = np.nonzero(cand)
+        dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
+        yy, xx = ys[:, None] + dy.ravel(), xs[:, None] + dx.ravel()
+        inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+        vals = np.where(inside, b[np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)], np.nan)
+        med = np.nanmedian(vals, axis=1)       # b itself is finite: never all-NaN
+        out[idx[j], ys, xs] = np.abs(b[ys, xs] - med) > threshold
+    return out
+
+
 def prepare(ts, keep=None, days=None, ref_yx=None, origin=(0, 0)):
     """The array the network is given for a read block ``ts`` (n, h, w) whose top-left pixel is
     ``origin`` (y, x) in the frame: the kept dates, NaN holes filled (:func:`fill_missing`), and the
@@ -241,7 +277,10 @@ def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mas
     length, width = int(atr["LENGTH"]), int(atr["WIDTH"])
     core = Box.from_mintpy(box)
     read = core.pad(halo, length, width)
-    raw = io.read_timeseries(ts_file, read)
+    wide = read.pad(SPIKE_BOX // 2, length, width)        # the spikes of the read box, as in the frame
+    raw = mark_missing(io.read_timeseries(ts_file, wide))
+    raw[find_spikes(raw, keep)] = np.nan
+    raw = raw[(slice(None),) + read.within(wide).slices]
     inner = core.within(read)
     inp = raw[(slice(None),) + inner.slices].copy()
     mark_missing(inp)                          # written as NaN, as missing values
@@ -334,8 +373,9 @@ def reference_values(job, ref_yx, length, width):
         log.warning("no valid denoised pixel within %d px of REF_Y/REF_X = %d/%d: the output is "
                     "not re-referenced in space", r, ry, rx)
         return np.zeros(den.shape[0], np.float32), np.zeros(cum.shape[0], np.float32)
-    log.warning("reference pixel REF_Y/REF_X = %d/%d is masked: using the mean of %d valid "
-                "pixels around it", ry, rx, valid.sum())
+    log.warning("reference pixel REF_Y/REF_X = %d/%d has no denoised value (masked, no-data or NaN on "
+                "some date): using the mean of %d valid pixels within %d px of it (REF_Y/REF_X are kept "
+                "as they are; reference_point.py chooses another)", ry, rx, valid.sum(), r)
     return den[:, valid].mean(axis=1), cum[:, valid].mean(axis=1)
 
 
@@ -581,6 +621,31 @@ def warn_edge_gaps(ts_file, dates):
     return names
 
 
+def warn_small_frame(ts_file, length, width):
+    """Log a warning when the frame is narrower than the training patches
+    (:data:`mintpy_dlae.constants.TRAINING_PATCH_PX`) in either direction; returns True when it warned."""
+    if min(length, width) >= TRAINING_PATCH_PX:
+        return False
+    log.warning("%s: the frame is %d x %d px, narrower than the %d x %d px patches the network was trained "
+                "on: it sees less around every pixel than in training, so the result is weaker and less "
+                "certain than on a larger frame, most of all in a strip a few pixels wide. Denoise a larger "
+                "frame (subset.py after, not before) where you can.", ts_file, length, width,
+                TRAINING_PATCH_PX, TRAINING_PATCH_PX)
+    return True
+
+
+def warn_denoised_input(ts_file, atr):
+    """Log a warning when ``ts_file`` is itself an output of mintpy_dlae (attribute
+    ``mintpy.dlae.version``); returns True when it warned."""
+    if "mintpy.dlae.version" not in atr:
+        return False
+    log.warning("%s is already an output of mintpy_dlae (%s, from %s): denoising it again removes signal "
+                "that the first pass kept as well as noise; give the series it came from instead",
+                ts_file, atr.get("mintpy.dlae.model", "model unknown"),
+                atr.get("mintpy.dlae.inputFile", "an unknown input"))
+    return True
+
+
 def warn_pixel_size(ts_file, spacing):
     """Log a warning when the pixel spacing (dy, dx) in metres of ``ts_file``
     (:func:`mintpy_dlae.io.pixel_spacing`) is outside the training range
@@ -617,6 +682,8 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     atr = io.check_timeseries(ts_file)
     length, width = int(atr["LENGTH"]), int(atr["WIDTH"])
     io.check_geometry(geom_file, (length, width), ts_file)
+    warn_denoised_input(ts_file, atr)
+    warn_small_frame(ts_file, length, width)
     if cfg.mask_file == "auto":
         cfg = dataclasses.replace(cfg, mask_file=io.auto_mask_file(ts_file, (length, width)))
     mask_dataset = io.check_mask(cfg.mask_file, (length, width), ts_file) if cfg.mask_file else None
@@ -659,7 +726,8 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
         compare = {k: attrs[k] for k in COMPARE_KEYS}
         if all(io.provenance_matches(p, compare) for p in outputs.values()):
             log.info("%s is newer than its inputs and was made with the same model, mask, precision "
-                     "and symmetric copies: skip (--force runs it again)", outputs["timeseries"])
+                     "and symmetric copies: skip (mintpy_dlae.py --force runs it again; in smallbaselineApp, "
+                     "remove the output first)", outputs["timeseries"])
             return None
         log.info("options changed since %s was written: run again", outputs["timeseries"])
 
@@ -792,6 +860,33 @@ def frame_scales(scan, ref_yx=None):
 # --------------------------------------------------------------------------------------------
 # what the input holds: reference point and date, empty dates, missing values, valid pixels
 # --------------------------------------------------------------------------------------------
+def _scan_spikes(ts_file, dates, keep, max_memory, num_nan, sample, stride):
+    """The isolated spikes (:func:`find_spikes`) of the kept dates of ``ts_file``, one more pass over
+    the file in row blocks (each read with the rows around it that the spatial test needs): adds them
+    to the per-pixel missing count ``num_nan`` and sets them to NaN in the sub-grid ``sample`` (both
+    in place). Returns (count, (first date, spikes on it, row, col, value)) of the first found."""
+    atr = io.readfile.read_attribute(ts_file)
+    length, width = int(atr["LENGTH"]), int(atr["WIDTH"])
+    kept = np.flatnonzero(keep)
+    count, first = 0, None
+    for box in io.plan_row_blocks(length, width, len(dates), max_memory, SPIKE_BOX // 2):
+        wide = box.pad(SPIKE_BOX // 2, length, width)
+        block = mark_missing(io.read_timeseries(ts_file, wide))
+        inner = (slice(None),) + box.within(wide).slices
+        spikes = find_spikes(block, kept)[inner]
+        if not spikes.any():
+            continue
+        count += int(spikes.sum())
+        num_nan[box.y0:box.y1] += spikes.sum(axis=0).astype(num_nan.dtype)
+        if first is None:
+            d, y, x = (int(i[0]) for i in np.nonzero(spikes))
+            first = (dates[d], int(spikes[d].sum()), box.y0 + y, x, float(block[inner][d, y, x]))
+        off = -box.y0 % stride
+        rows = slice((box.y0 + off) // stride, -(-box.y1 // stride))
+        sample[:, rows][spikes[:, off::stride, ::stride]] = np.nan
+    return count, first
+
+
 def format_gb(value):
     """'4.0 GB', '0.25 GB', '0.004 GB': never '0.0 GB' for a small positive --ram."""
     value = float(value)
@@ -862,7 +957,8 @@ class InputScan:
 
 
 MISSING_RULE = ("dates with no data on any pixel (NaN or 0 everywhere, REF_DATE apart) are left "
-                "out of the network and keep the input values; a pixel's NaN on other dates is "
+                "out of the network and keep the input values; a pixel's NaN on other dates (and "
+                "its fill values beyond +-100 m and isolated spikes, see mintpy.dlae.numFilledValues) is "
                 "filled by linear interpolation in time for the network only and written as NaN, "
                 "and the cumulative maps of the windows that begin or end on it are NaN there")
 
@@ -898,6 +994,7 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
     num_nan = np.zeros((length, width), np.int32)
     zero_at_data = np.zeros(n, np.int64)
     num_fill, fill_max, fill_date = 0, 0.0, None     # values beyond MAX_ABS_DISPLACEMENT_M
+    max_abs = 0.0                                    # largest |value| read as data
     stride = max(1, int(np.ceil(np.sqrt(length * width / max_pixels))))
     sample = np.zeros((n, -(-length // stride), -(-width // stride)), np.float32)
     height = np.zeros(sample.shape[1:], np.float32)
@@ -922,6 +1019,8 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
             no_height[y0:y1] = ~np.isfinite(hgt)
             del hgt
         finite = np.isfinite(block)
+        if finite.any():
+            max_abs = max(max_abs, float(np.max(np.abs(block[finite]))))
         data = finite & (block != 0)
         date_data |= data.any(axis=(1, 2))
         date_finite |= finite.any(axis=(1, 2))
@@ -935,6 +1034,16 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
     for i in np.flatnonzero(~keep):                  # NaN of the empty dates do not count
         num_nan -= np.isnan(mark_missing(io.read_timeseries_date(ts_file, i)))
     check_unit(ts_file, sample[np.flatnonzero(keep)], has_data[::stride, ::stride])
+    if 2 * max_abs > SPIKE_M:          # else no value can be SPIKE_M outside its neighbours' range
+        num_spike, spike_at = _scan_spikes(ts_file, dates, keep, max_memory, num_nan, sample, stride)
+        if num_spike:
+            log.warning("%s: %d value(s) of dataset 'timeseries' are isolated spikes (%d on %s, e.g. "
+                        "%.3g m at (row, col) = (%d, %d)): more than %g m outside the range of the "
+                        "dates before and after and from the median of the %d x %d px around them, as no "
+                        "ground motion or atmosphere is (a phase-unwrapping or processing error, which "
+                        "the network would spread over its neighbours); they are read as missing values",
+                        ts_file, num_spike, spike_at[1], spike_at[0], spike_at[4], spike_at[2], spike_at[3],
+                        SPIKE_M, SPIKE_BOX, SPIKE_BOX)
     if num_fill:
         log.warning("%s: %d value(s) of dataset 'timeseries' are beyond +-%g m (up to %g m in magnitude, "
                     "e.g. on %s): no InSAR displacement is that large, so they are read as missing values "
@@ -976,8 +1085,11 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
             f"mintpy_dlae needs at least {WINDOW} dates with data")
     if empty:
         log.warning("%s: %d date(s) with no data on any pixel (NaN or 0 everywhere) are left out "
-                    "of the network and keep the input values (NaN or 0; NaN for fill values) in the outputs: %s",
-                    ts_file, len(empty), ", ".join(empty))
+                    "of the network and keep the input values (NaN or 0; NaN for fill values) in the outputs, "
+                    "with NaN variance: leave them out of the velocity too (timeseries2velocity.py "
+                    "--ex-date %s, or mintpy.timeFunc.excludeDate), or its velocityStd from "
+                    "timeseriesVar_*.h5 is NaN: %s",
+                    ts_file, len(empty), " ".join(empty), ", ".join(empty))
     zero_at_data[ref_index] = 0                      # every pixel is 0 on REF_DATE
     num_zero = int(zero_at_data[keep].sum())
     if num_zero:
@@ -989,7 +1101,7 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
     partial = (num_nan > 0) & (num_nan < num_kept)
     num_filled = int(num_nan[partial].sum())
     if num_filled:
-        log.warning("%s: %d missing (NaN, inf or fill) values on %d pixels with data on other dates are filled "
+        log.warning("%s: %d missing (NaN, inf, fill or spike) values on %d pixels with data on other dates are filled "
                     "by linear interpolation in time for the network only, and written as NaN",
                     ts_file, num_filled, int(partial.sum()))
     years = [float(x) for x in ptime.date_list2vector(dates)[1]]

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 MIN_NUM_DATE = WINDOW                  # one 9-date window of the network
 METRE_UNITS = ("m", "meter", "meters", "metre", "metres")
+OTHER_LENGTH_UNITS = ("mm", "cm", "dm", "km", "millimeter", "millimeters", "millimetre", "millimetres",
+                      "centimeter", "centimeters", "centimetre", "centimetres")
 MASK_DATASETS = ("mask", "waterMask")  # maskTempCoh.h5 / maskConnComp.h5, waterMask.h5
 CUMULATIVE_FILE_TYPE = "cumulative"
 CUMULATIVE_PREFIX = "cumulative"
@@ -160,7 +162,10 @@ def check_timeseries(path, min_num_date=MIN_NUM_DATE):
     if unit is not None and unit.lower() not in METRE_UNITS:
         raise DlaeInputError(
             f"{path}: dataset 'timeseries' has UNIT = {unit!r}, expected metres ('m'); "
-            "convert phase to displacement first")
+            + ("convert it to metres first (e.g. divide millimetres by 1000 and set UNIT = m)"
+               if unit.lower() in OTHER_LENGTH_UNITS else
+               "give a displacement time series in metres (MintPy's timeseries*.h5; radians: convert "
+               "phase to displacement first)"))
     return atr
 
 
@@ -444,6 +449,7 @@ def auto_mask_file(ts_file, shape):
     A file that is not a valid mask of ``shape`` is not used, with a warning. Returns the path (in the time series' folder) or None when there is none to use."""
     folder, name = os.path.split(os.fspath(ts_file))
     names = ([f"geo_{AUTO_MASK}"] if name.startswith("geo_") else []) + [AUTO_MASK]
+    rejected = []
     for candidate in (os.path.join(folder, n) for n in names):
         if not os.path.isfile(candidate):
             continue
@@ -451,11 +457,14 @@ def auto_mask_file(ts_file, shape):
             check_mask(candidate, shape, ts_file)
         except DlaeInputError as err:
             log.warning("mask auto: %s is not used: %s", candidate, err)
+            rejected.append(os.path.basename(candidate))
             continue
         log.info("mask: %s (mintpy.dlae.maskFile = auto; -m no denoises every pixel with data)", candidate)
         return candidate
-    log.info("mask: none (mintpy.dlae.maskFile = auto and no %s next to %s): every pixel with data "
-             "enters the network; -m FILE leaves decorrelated pixels out", AUTO_MASK, ts_file)
+    why = (f"{' and '.join(rejected)} next to {ts_file} not usable, see the warning above" if rejected
+           else f"no {AUTO_MASK} next to {ts_file}")
+    log.info("mask: none (mintpy.dlae.maskFile = auto and %s): every pixel with data "
+             "enters the network; -m FILE leaves decorrelated pixels out", why)
     return None
 
 

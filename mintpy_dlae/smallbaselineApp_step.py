@@ -27,7 +27,7 @@ from mintpy.smallbaselineApp import TimeSeriesAnalysis
 from mintpy.utils import readfile
 from mintpy.utils import utils as ut
 
-from mintpy_dlae.config import (OPTIONS, PREFIX, DlaeConfig, is_dlae_key, resolve_template,
+from mintpy_dlae.config import (OPTIONS, PREFIX, DlaeConfig, DlaeConfigError, is_dlae_key, resolve_template,
                                 template_text)
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,15 @@ class DlaeTimeSeriesAnalysis(TimeSeriesAnalysis):
         super()._read_template()
         raw = {k: v for k, v in readfile.read_template(self.templateFile).items() if is_dlae_key(k)}
         raw.update({k: v for k, v in (self.customTemplate or {}).items() if is_dlae_key(k)})
-        self.dlae = DlaeConfig.from_template(raw)
-        resolved = resolve_template(raw)
+        resolved = resolve_template(raw)          # once: its warnings (misspelled keys) once
+        try:
+            self.dlae = DlaeConfig.from_resolved(resolved)
+        except DlaeConfigError as err:
+            custom = getattr(self, "customTemplateFile", None)
+            raise DlaeConfigError(
+                f"{err} (read from {custom + ' and ' if custom else ''}{self.templateFile}; smallbaselineApp "
+                f"copies the options of a custom template into {os.path.basename(self.templateFile)} "
+                "and keeps them there: correct the value in both)") from None
         self.template.update({k: v for k, v in resolved.items() if k.startswith(PREFIX)})
 
     @staticmethod

@@ -182,3 +182,18 @@ def test_correct_dlae_without_its_inputs_says_what_is_missing(tmp_path, fake_den
     assert "timeseries.h5" in messages[0]                            # no inverted series
     assert "timeseries.h5 -> timeseries_ERA5.h5" in messages[1]      # the chain to the input
     assert "ifgramStack.h5" in messages[2]
+
+
+def test_a_bad_template_value_names_both_templates(tmp_path, fake_denoiser, caplog):
+    """A bad mintpy.dlae.* value stops the app with an ERROR that names the custom template and the
+    work folder's smallbaselineApp.cfg (MintPy copies the custom value there and keeps it after it
+    is removed from the custom template); a misspelled key is warned about once."""
+    truth = build_project(tmp_path, num_date=12, shape=(30, 36), seed=2,
+                          template_options={"mintpy.dlae": "yes", "mintpy.dlae.augment": "3",
+                                            "mintpy.dlae.tilesize": "64"})
+    with caplog.at_level("WARNING"), pytest.raises(SystemExit) as err:
+        _run_app([truth.template_file, "--dir", str(tmp_path), "--dostep", "correct_dlae"])
+    message = str(err.value)
+    assert message.startswith("ERROR: mintpy.dlae.augment = '3'"), message
+    assert os.path.basename(truth.template_file) in message and "smallbaselineApp.cfg" in message
+    assert caplog.text.count("mintpy.dlae.tilesize = 64 is not a mintpy_dlae option") == 1, caplog.text

@@ -570,3 +570,23 @@ def test_unwrapping_spike_by_hand():
         assert res[amp]["near_mm"] == round(amp / 9 * 1e3, 1)
         assert res[amp]["mid_mm"] == 0.0
         assert res[amp]["kept"] == round(1 / 9, 2)
+
+
+def test_unwrapping_spike_spikes_by_hand():
+    """--spikes with a stand-in that adds each date's frame mean to every pixel (a view as wide as the
+    frame): a spike A on 2 x 2 px of 40 x 40 moves every far pixel by 4 A / 1600 as it is, and by
+    nothing when it is read as missing (NaN, left out of the mean); a 0.1 m spike is not found."""
+    import types
+    us = _load("unwrapping_spike")
+    rng = np.random.default_rng(5)
+    ts = np.cumsum(rng.normal(0, 2e-3, (13, 40, 40)), axis=0).astype(np.float32)
+
+    def wide(series, elevation, **kw):
+        s = np.asarray(series, np.float64)
+        return types.SimpleNamespace(timeseries=s + np.nanmean(s, axis=(1, 2), keepdims=True))
+
+    res = us.spike_spread(ts, np.zeros((40, 40)), [0.1, 2.0], y=20, x=20, date=7, denoise=wide)
+    assert res[0.1]["found"] == 0 and res[2.0]["found"] == 4
+    assert res[0.1]["as_is"]["beyond15_mm"] == round(4 * 0.1 / 1600 * 1e3, 2)
+    assert res[2.0]["as_is"]["beyond5_mm"] == res[2.0]["as_is"]["beyond15_mm"] == round(4 * 2.0 / 1600 * 1e3, 2)
+    assert res[2.0]["read_as_missing"]["beyond5_mm"] < 0.01

@@ -143,6 +143,7 @@ def test_empty_dates(files, fake_denoiser, caplog, form, name):
         out = denoise(ts, geom)
     assert sha(ts) == before
     assert "left out of the network" in caplog.text
+    assert "timeseries2velocity.py --ex-date " in caplog.text      # else velocityStd is NaN
     data, atr = readfile.read(out["timeseries"])
     dates = [n.split("-")[-1] for n in readfile.get_slice_list(ts)]
     assert atr["mintpy.dlae.excludedDates"] == ",".join(dates[i] for i in empty)

@@ -390,7 +390,7 @@ def test_inf_values_are_missing_values(project, fake_denoiser, caplog):
     assert np.isnan(data[5, 20, 7]) and np.isnan(data[6, 21, 8])
     others = np.delete(data[:, 20, 7], [5, REF_INDEX])
     assert np.isfinite(others).all() and np.all(others != 0)
-    assert "2 missing (NaN, inf or fill) values" in caplog.text
+    assert "2 missing (NaN, inf, fill or spike) values" in caplog.text
 
 
 def test_pixels_without_height_are_left_out(tmp_path, fake_denoiser, caplog):
@@ -642,8 +642,11 @@ def test_auto_mask_is_masktempcoh_next_to_the_series(project, fake_denoiser, tmp
     from conftest import write_mask
     write_mask(alone / "maskTempCoh.h5", length=10, width=10)
     caplog.clear()
-    out = run.run_dlae(ts, project.geom, DlaeConfig(), force=True, progress=False)
+    with caplog.at_level("INFO"):
+        out = run.run_dlae(ts, project.geom, DlaeConfig(), force=True, progress=False)
     assert "is not used" in caplog.text and "maskTempCoh.h5" in caplog.text
+    assert "mask: none (mintpy.dlae.maskFile = auto and maskTempCoh.h5 next to" in caplog.text
+    assert "not usable" in caplog.text and "no maskTempCoh.h5" not in caplog.text
     np.testing.assert_array_equal(readfile.read(out["timeseries"])[0], n)
 
 
@@ -652,3 +655,37 @@ def test_auto_mask_template_values():
     assert C.from_template({}).mask_file == "auto"
     assert C.from_template({"mintpy.dlae.maskFile": "no"}).mask_file is None
     assert C.from_template({"mintpy.dlae.maskFile": "waterMask.h5"}).mask_file == "waterMask.h5"
+
+
+def test_unit_errors_say_what_to_convert(tmp_path):
+    """UNIT = mm / cm: convert to metres (the data are displacements already); radians: convert the
+    phase to displacement."""
+    for unit, want in (("mm", "convert it to metres first"), ("cm", "convert it to metres first"),
+                       ("radian", "convert phase to displacement first")):
+        ts = write_timeseries(tmp_path / f"timeseries_{unit}.h5", unit=unit)
+        with pytest.raises(io.DlaeInputError, match=want):
+            io.check_timeseries(ts)
+
+
+def test_small_frames_and_denoised_inputs_are_warned(tmp_path, fake_denoiser, caplog):
+    """A frame narrower than the 40 px training patches, and an input that is itself an output of
+    mintpy_dlae, each get a warning naming the file; a 40 x 40 px frame gets none."""
+    ts = write_timeseries(tmp_path / "timeseries.h5", length=12, width=40)
+    geom = write_geometry(tmp_path / "geometryGeo.h5", length=12, width=40)
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        out = run.run_dlae(ts, geom, DlaeConfig(mask_file=None), progress=False)
+    assert "the frame is 12 x 40 px, narrower than the 40 x 40 px patches" in caplog.text
+    assert "already an output of mintpy_dlae" not in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        run.run_dlae(out["timeseries"], geom, DlaeConfig(mask_file=None), progress=False,
+                     out_file=str(tmp_path / "twice.h5"))
+    assert "timeseries_DLAE.h5 is already an output of mintpy_dlae (fault, from timeseries.h5)" in caplog.text
+    big = tmp_path / "big"
+    big.mkdir()
+    ts = write_timeseries(big / "timeseries.h5", length=40, width=40)
+    geom = write_geometry(big / "geometryGeo.h5", length=40, width=40)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        run.run_dlae(ts, geom, DlaeConfig(mask_file=None, save_cumulative=False), progress=False)
+    assert "narrower than" not in caplog.text

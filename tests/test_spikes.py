@@ -1,0 +1,138 @@
+"""Isolated spikes (phase-unwrapping or processing errors at a few pixels of one date) are missing
+values for mintpy_dlae.py: the rule (denoise_file.find_spikes), what it must leave alone (ground
+motion, the real test crop), and the driver's outputs."""
+import os
+import shutil
+
+import h5py
+import numpy as np
+from conftest import NUM_DATE
+from mintpy.utils import readfile
+
+from mintpy_dlae import denoise_file as run
+from mintpy_dlae import io
+from mintpy_dlae.boxes import Box
+from mintpy_dlae.config import DlaeConfig
+from mintpy_dlae.constants import SPIKE_M
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _quiet(num_date=12, size=40, seed=0):
+    """A cm-level random-walk series (n, size, size) in metres, referenced to the first date."""
+    rng = np.random.default_rng(seed)
+    ts = np.cumsum(rng.normal(0, 0.005, (num_date, size, size)), axis=0).astype(np.float32)
+    return ts - ts[0]
+
+
+def test_a_spike_cluster_is_found_and_nothing_else():
+    ts = _quiet()
+    ts[5, 10:12, 20:22] += 10.0                  # 2 x 2 px, one date: an unwrapping error
+    ts[7, 30:33, 5:8] -= 0.6                     # 3 x 3 px, one date, negative
+    found = run.find_spikes(ts)
+    expect = np.zeros(ts.shape, bool)
+    expect[5, 10:12, 20:22] = True
+    expect[7, 30:33, 5:8] = True
+    np.testing.assert_array_equal(found, expect)
+
+
+def test_first_and_last_dates_and_weak_spikes_are_never_spikes():
+    ts = _quiet()
+    ts[0, 3, 3] += 5.0                            # first date: no date before it
+    ts[-1, 4, 4] += 5.0                           # last date: a step in the last interval looks the same
+    ts[6, 8, 8] += 0.8 * SPIKE_M                  # below the threshold
+    assert not run.find_spikes(ts).any()
+
+
+def test_ground_motion_is_not_a_spike():
+    """A 1 m step that stays (a coseismic offset), a steady 2 m over the series and a 0.6 m bump up
+    and down on one date over a 12 px wide area (an eruptive transient) are all kept."""
+    ts = _quiet()
+    ts[6:, 10:20, 10:20] += 1.0
+    ts += np.linspace(0, 2.0, len(ts), dtype=np.float32)[:, None, None]
+    yy, xx = np.mgrid[:40, :40]
+    ts[4] += 0.6 * np.exp(-((yy - 28) ** 2 + (xx - 28) ** 2) / (2 * 6.0 ** 2)).astype(np.float32)
+    assert not run.find_spikes(ts).any()
+
+
+def test_spikes_use_the_kept_dates_as_neighbours():
+    """An empty date (all 0, left out of the network) is not a neighbour: a spike on the date after
+    it is measured against the kept dates around it. With the empty date as a neighbour the spike
+    would fall inside the range [0, 1 m] and be missed; the whole empty date is no spike either way
+    (it is smooth in space)."""
+    ts = _quiet() + 1.0
+    ts[0] = 0.0
+    ts[5] = 0.0                                   # empty date, written as 0
+    ts[6, 20, 20] -= 0.5
+    kept = [d for d in range(len(ts)) if d != 5]
+    found = run.find_spikes(ts, kept)
+    assert found[6, 20, 20] and found.sum() == 1
+    assert not run.find_spikes(ts).any()
+
+
+def test_the_real_test_crop_has_no_spike():
+    """The Mexico City crop (real Sentinel-1, 13 dates, subsiding at up to tens of cm per year):
+    its values lie at most 0.045 m outside the range of the dates before and after (the figure in
+    constants.SPIKE_M's comment), far below the threshold; no spike is found."""
+    with h5py.File(os.path.join(HERE, "data", "pyrate_cropA", "timeseries.h5"), "r") as f:
+        ts = f["timeseries"][()]
+    a, b, c = ts[:-2], ts[1:-1], ts[2:]
+    with np.errstate(invalid="ignore"):
+        outside = np.maximum(b - np.maximum(a, c), np.minimum(a, c) - b)
+    assert 0.04 < np.nanmax(outside) < 0.05 < SPIKE_M
+    assert not run.find_spikes(ts).any()
+
+
+def _with(path, src, edit):
+    shutil.copy(src, path)
+    with h5py.File(path, "a") as f:
+        d = f["timeseries"][()]
+        edit(d)
+        f["timeseries"][()] = d
+    return str(path)
+
+
+def test_spikes_are_missing_values_in_the_file_driver(project, fake_denoiser, caplog, tmp_path):
+    """mintpy_dlae.py reads isolated spikes as missing values: its outputs equal those of the same
+    file with NaN there (nothing of the spike reaches a neighbour), with a warning that counts them
+    and names the date; blocks give the whole-frame result also with a spike across a block edge."""
+    def spikes(d):
+        d[5, 9:11, 20:22] += 10.0                 # rows 9-10: across the block edge at row 11 below
+        d[7, 25, 4] -= 0.5
+
+    def nans(d):
+        d[5, 9:11, 20:22] = np.nan
+        d[7, 25, 4] = np.nan
+
+    os.makedirs(tmp_path / "spiked")
+    spiked = _with(tmp_path / "spiked" / "timeseries.h5", project.ts, spikes)
+    holes = _with(tmp_path / "holes.h5", project.ts, nans)
+    cfg = DlaeConfig(mask_file=None)
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        out = run.run_dlae(spiked, project.geom, cfg, progress=False)
+    assert "5 value(s) of dataset 'timeseries' are isolated spikes (4 on" in caplog.text
+    assert "spiked" in caplog.text.split("isolated spikes")[0]      # the file is named
+    ref = run.run_dlae(holes, project.geom, cfg, progress=False)
+    for key in ("timeseries", "cumulative", "variance"):
+        np.testing.assert_array_equal(readfile.read(out[key])[0], readfile.read(ref[key])[0], err_msg=key)
+    assert np.isnan(readfile.read(out["timeseries"])[0][5, 9:11, 20:22]).all()
+    assert readfile.read_attribute(out["timeseries"])["mintpy.dlae.numFilledValues"] == "5"
+    orig = io.plan_row_blocks
+    try:
+        io.plan_row_blocks = lambda *a, **k: [Box(0, 5, 0, 32), Box(5, 11, 0, 32),
+                                              Box(11, 20, 0, 32), Box(20, 32, 0, 32)]
+        tiled = run.run_dlae(spiked, project.geom, cfg, progress=False, out_file=str(tmp_path / "tiled.h5"))
+    finally:
+        io.plan_row_blocks = orig
+    for key in ("timeseries", "cumulative"):
+        with h5py.File(out[key]) as a, h5py.File(tiled[key]) as b:
+            for name in a:
+                np.testing.assert_array_equal(a[name][()], b[name][()], err_msg=name)
+
+
+def test_a_series_without_spikes_is_untouched(project, fake_denoiser, caplog):
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        out = run.run_dlae(project.ts, project.geom, DlaeConfig(mask_file=None), progress=False)
+    assert "isolated spikes" not in caplog.text
+    assert readfile.read_attribute(out["timeseries"])["mintpy.dlae.numFilledValues"] == "0"
+    assert NUM_DATE == len(readfile.read(out["timeseries"])[0])
