@@ -1117,6 +1117,10 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
 # (The fill values of MAX_ABS_DISPLACEMENT_M are marked before it is computed, so a few of them do
 # not trip it; a series in mm does.)
 UNIT_SPREAD_M = 1.0
+# Above this (and up to UNIT_SPREAD_M) a warning: centimetres under UNIT = m, or a frame full of
+# decorrelated pixels; real series in metres change by a few cm at most (the Mexico City crop's
+# median is below 0.01 m, tests/test_run.py::test_centimetres_under_unit_m_are_warned).
+UNIT_WARN_M = 0.2
 
 
 def check_unit(ts_file, series, has_data):
@@ -1142,6 +1146,12 @@ def check_unit(ts_file, series, has_data):
             "although its UNIT is m: InSAR time series in metres change by millimetres to centimetres. The "
             "values look like mm (or another unit); convert them to metres (e.g. with h5py: "
             "f['timeseries'][:] /= 1000) before mintpy_dlae.py")
+    if spread > UNIT_WARN_M:
+        log.warning("%s: dataset 'timeseries' changes from date to date by %.3g m (median spatial std), more "
+                    "than an InSAR time series in metres does (millimetres to centimetres): if the values "
+                    "are centimetres under UNIT = m, convert them to metres (f['timeseries'][:] /= 100), "
+                    "else the outputs are 100 times too large under the label metres; if much of the "
+                    "frame is decorrelated, mask it (-m maskTempCoh.h5)", ts_file, spread)
     return spread
 
 

@@ -689,3 +689,22 @@ def test_small_frames_and_denoised_inputs_are_warned(tmp_path, fake_denoiser, ca
     with caplog.at_level("WARNING", logger="mintpy_dlae"):
         run.run_dlae(ts, geom, DlaeConfig(mask_file=None, save_cumulative=False), progress=False)
     assert "narrower than" not in caplog.text
+
+
+def test_centimetres_under_unit_m_are_warned(tmp_path, fake_denoiser, caplog):
+    """A series in cm under UNIT = m (date-to-date spread of tenths of 'metres', below the mm error)
+    runs with a warning that says how to convert it; the real Mexico City crop in metres changes by
+    less than 0.01 m (median spatial std) and gets no warning."""
+    ts = write_timeseries(tmp_path / "timeseries.h5")
+    with h5py.File(ts, "a") as f:
+        f["timeseries"][()] = f["timeseries"][()] * 100
+    geom = write_geometry(tmp_path / "geometryGeo.h5")
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        run.run_dlae(ts, geom, DlaeConfig(mask_file=None, save_cumulative=False), progress=False)
+    assert "if the values are centimetres under UNIT = m" in caplog.text and "timeseries.h5" in caplog.text
+    crop = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "pyrate_cropA")
+    with h5py.File(os.path.join(crop, "timeseries.h5"), "r") as f:
+        data = f["timeseries"][()]
+    has = np.any(data != 0, axis=0) & np.all(np.isfinite(data), axis=0)
+    spread = run.check_unit("crop", data, has)
+    assert spread < 0.01 < run.UNIT_WARN_M
