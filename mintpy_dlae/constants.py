@@ -20,12 +20,11 @@ TRAINING_PIXEL_SIZE_M = (20.0, 120.0)
 # value, the array API refuses it.
 MAX_ABS_DISPLACEMENT_M = 100.0
 
-# An isolated spike: a value more than this (metres) outside the range of the dates before and after
-# it, and as far from the median of its SPIKE_BOX x SPIKE_BOX px neighbourhood on its date. No ground
-# motion jumps there and back between two acquisitions at one pixel (a transient up and down that
-# large moves its neighbours too), and atmosphere is smooth over a few pixels: a phase-unwrapping or
-# processing error, which the network would spread over its view. The file driver reads such
-# values as missing values. (The Mexico City test crop's largest value-to-neighbours-in-time
-# distance is 0.045 m.)
+# An isolated spike (mintpy_dlae.denoise_file.find_spikes): a value more than this (metres) outside
+# the range of its pixel's values on the dates before and after, by an excursion as far from the
+# median excursion of the SPIKE_BOX x SPIKE_BOX px around it: a change between two acquisitions of
+# about 0.1 m per pixel, beyond what unwrapped phase can show, so a phase-unwrapping or processing
+# error that the network would spread over its view. The file driver reads such values as missing.
+# (The Mexico City test crop's largest excursion is 0.045 m: tests/test_spikes.py.)
 SPIKE_M = 0.25
 SPIKE_BOX = 5

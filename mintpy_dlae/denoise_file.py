@@ -202,35 +202,40 @@ def mark_missing(a):
 def find_spikes(ts, keep=None, threshold=SPIKE_M, box=SPIKE_BOX):
     """Isolated spikes of ``ts`` (n, h, w) float metres, NaN missing: bool (n, h, w).
 
-    A value b on kept date d (``keep``: indices of the kept dates, default all; a spike needs a kept
-    date before and after it, so the first and last kept dates have none) is a spike when the values
-    a and c of the same pixel on the kept dates before and after are finite and b lies more than
-    ``threshold`` metres outside [min(a, c), max(a, c)] (|b - median(a, b, c)| > threshold), and b is
-    also more than ``threshold`` from the median of the finite values of its ``box`` x ``box`` px
-    neighbourhood on date d (itself included). Ground motion that jumps by decimetres and back moves
-    a neighbourhood, not one pixel, and a step stays: neither is a spike; a phase-unwrapping or
-    processing error at a few pixels of one date is. The spatial test looks only at the values in
-    ``ts``: on a block, the pixels within ``box // 2`` of its edge see fewer neighbours than in the
-    whole frame (read a block with that much context to decide them as the frame would)."""
+    For a value b on kept date d (``keep``: indices of the kept dates, default all) with finite
+    values a and c on the kept dates before and after (so the first and last kept dates have none),
+    its excursion is e = b - median(a, b, c): how far b lies outside [min(a, c), max(a, c)] (0 inside).
+    b is a spike when |e| > ``threshold`` metres and e is also more than ``threshold`` from the median
+    excursion of the ``box`` x ``box`` px around it on date d (itself included; NaN left out).
+
+    A step that stays (a, b on two sides of it, c with b) has no excursion; steady or accelerating
+    motion has none; a transient up and down (a volcano's) moves its neighbourhood with it, so its
+    excursion is smooth in space. Two excursions that differ by ``threshold`` within 2-3 px are a
+    change between two acquisitions of about 0.1 m per pixel, more than unwrapped phase can show
+    (a quarter wavelength per pixel: 0.8, 1.4 and 6 cm at X, C and L band), so what is found is a
+    phase-unwrapping or processing error at a few pixels of one date. The spatial test looks only at
+    the values in ``ts``: on a block, the pixels within ``box // 2`` of its edge see fewer
+    neighbours than in the whole frame (read a block with that much context to decide them as the
+    frame would)."""
     n = ts.shape[0]
     idx = np.arange(n) if keep is None else np.asarray(keep, int)
     out = np.zeros(ts.shape, bool)
     r = int(box) // 2
     h, w = ts.shape[1:]
+    dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
     for j in range(1, len(idx) - 1):
         a, b, c = ts[idx[j - 1]], ts[idx[j]], ts[idx[j + 1]]
         with np.errstate(invalid="ignore"):
-            lo, hi = np.minimum(a, c), np.maximum(a, c)
-            cand = (b > hi + threshold) | (b < lo - threshold)    # False where any of them is NaN
+            e = b - np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))   # NaN if any is NaN
+            cand = np.abs(e) > threshold
         if not cand.any():
             continue
         ys, xs = np.nonzero(cand)
-        dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
         yy, xx = ys[:, None] + dy.ravel(), xs[:, None] + dx.ravel()
         inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
-        vals = np.where(inside, b[np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)], np.nan)
-        med = np.nanmedian(vals, axis=1)       # b itself is finite: never all-NaN
-        out[idx[j], ys, xs] = np.abs(b[ys, xs] - med) > threshold
+        vals = np.where(inside, e[np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)], np.nan)
+        med = np.nanmedian(vals, axis=1)       # e itself is finite there: never all-NaN
+        out[idx[j], ys, xs] = np.abs(e[ys, xs] - med) > threshold
     return out
 
 
@@ -1038,10 +1043,11 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
         num_spike, spike_at = _scan_spikes(ts_file, dates, keep, max_memory, num_nan, sample, stride)
         if num_spike:
             log.warning("%s: %d value(s) of dataset 'timeseries' are isolated spikes (%d on %s, e.g. "
-                        "%.3g m at (row, col) = (%d, %d)): more than %g m outside the range of the "
-                        "dates before and after and from the median of the %d x %d px around them, as no "
-                        "ground motion or atmosphere is (a phase-unwrapping or processing error, which "
-                        "the network would spread over its neighbours); they are read as missing values",
+                        "%.3g m at (row, col) = (%d, %d)): more than %g m outside the range of their "
+                        "dates before and after, and as far from the excursions of the %d x %d px around "
+                        "them, a change between two dates that unwrapped phase cannot show (a "
+                        "phase-unwrapping or processing error, which the network would spread over its "
+                        "neighbours); they are read as missing values",
                         ts_file, num_spike, spike_at[1], spike_at[0], spike_at[4], spike_at[2], spike_at[3],
                         SPIKE_M, SPIKE_BOX, SPIKE_BOX)
     if num_fill:
