@@ -330,7 +330,8 @@ def noise_screens(n, num_dates, size, rng, elevation, incidence, offset=(0.3, 1.
 def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), open_window=False,
              num_sources=(1, 3), pure_noise=0.0, reuse=1, steady=0.0, seasonal=0.0, peak_snr=None,
              peak_fraction=0.0, nodata=0.0, source_extent=1.0, keep_flat=0.0, offset=(0.3, 1.5), offset_free=0.0,
-             area_reference=0.0, cells=0.0, steep=0.0, stratified_season=0.0, irregular=0.0, volcanic=0.0):
+             area_reference=0.0, cells=0.0, steep=0.0, stratified_season=0.0, irregular=0.0, volcanic=0.0,
+             max_gradient=None):
     """Generate ``n`` synthetic series.
 
     Parameters: n           - number of series
@@ -388,6 +389,12 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
                               (:func:`mintpy_dlae.physics.terrain.add_edifices`): a deformation that
                               follows the relief, as a stratified delay does.  With ``volcanic=0``
                               the draws are those of earlier versions
+                max_gradient - None, or metres per pixel: a series whose deformation changes between
+                              two consecutive dates by more than this from one pixel to the next is
+                              scaled down until it does not (:func:`increment_gradient`): unwrapped
+                              phase cannot show more than a quarter wavelength per pixel (1.4 cm at C
+                              band, 6 cm at L band). No random draw depends on it, so a stream with it
+                              differs from one without only in those series' amplitude
     Returns:    Batch(noisy, clean, elevation, incidence, azimuth, snr, pixel_size, valid)
     Raises ValueError for a ``kind`` not in ("fault", "mogi"), ``num_dates`` < 3, a ``source_extent``
     dict with keys other than those kinds, and a ``source_extent`` that is not > 0.
@@ -403,13 +410,15 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
         source_extent = float(source_extent.get(kind, 1.0))
     if not source_extent > 0:
         raise ValueError(f"generate: source_extent must be > 0; received source_extent={source_extent!r}")
+    if max_gradient is not None and not max_gradient > 0:
+        raise ValueError(f"generate: max_gradient must be None or > 0; received max_gradient={max_gradient!r}")
     rng = np.random.default_rng(rng)
     kwargs = dict(kind=kind, size=size, num_dates=num_dates, rng=rng, snr=snr, open_window=open_window,
                   num_sources=num_sources, pure_noise=pure_noise, reuse=reuse, steady=steady, seasonal=seasonal,
                   peak_snr=peak_snr, peak_fraction=peak_fraction, nodata=nodata, source_extent=source_extent,
                   keep_flat=keep_flat, offset=tuple(offset), offset_free=offset_free,
                   area_reference=area_reference, cells=cells, steep=steep, stratified_season=stratified_season,
-                  irregular=irregular, volcanic=volcanic)
+                  irregular=irregular, volcanic=volcanic, max_gradient=max_gradient)
     # work in cache-sized chunks: the arrays are (chunk, T, S, S) and every step is memory-bound
     chunk = max(16, int(2**21 // (num_dates * size * size)))
     if n > chunk:
@@ -420,7 +429,8 @@ def generate(n, kind="fault", size=40, num_dates=9, rng=None, snr=(0.01, 10.0), 
 
 def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure_noise, reuse, steady, seasonal,
               peak_snr, peak_fraction, nodata, source_extent=1.0, keep_flat=0.0, offset=(0.3, 1.5), offset_free=0.0,
-              area_reference=0.0, cells=0.0, steep=0.0, stratified_season=0.0, irregular=0.0, volcanic=0.0):
+              area_reference=0.0, cells=0.0, steep=0.0, stratified_season=0.0, irregular=0.0, volcanic=0.0,
+              max_gradient=None):
     pixel = np.exp(rng.uniform(*np.log(TRAINING_PIXEL_SIZE_M), size=n)).astype(np.float32)
     inc, az = random_geometry(n, rng)
     elevation = terrain.random_dem(n, size, rng, steep=steep)
@@ -482,6 +492,11 @@ def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure
                 scale[by_peak] = want / np.maximum(ratio, 1e-30)
         scale[silent] = 1.0
         clean *= scale[:, None, None, None].astype(np.float32)
+    if max_gradient is not None:
+        g = increment_gradient(clean)
+        steep_change = g > max_gradient
+        if steep_change.any():
+            clean[steep_change] *= (max_gradient / g[steep_change])[:, None, None, None].astype(np.float32)
     noisy = clean + noise
     valid = np.ones((n, size, size), bool)
     if nodata > 0:
@@ -492,6 +507,16 @@ def _generate(n, kind, size, num_dates, rng, snr, open_window, num_sources, pure
     return Batch(noisy=noisy, clean=clean, elevation=elevation, incidence=inc.astype(np.float32),
                  azimuth=az.astype(np.float32), snr=paper_snr(clean, noise).astype(np.float32), pixel_size=pixel,
                  valid=valid)
+
+
+def increment_gradient(clean):
+    """Largest change between two consecutive dates from one pixel to the next (metres per pixel)
+    of each series ``clean`` (n, T, S, S): max over dates of |d/dy| and |d/dx| (forward differences)
+    of clean[:, t + 1] - clean[:, t]; (n,) float."""
+    inc = np.diff(clean, axis=1)
+    gy = np.abs(np.diff(inc, axis=2)).max(axis=(1, 2, 3))
+    gx = np.abs(np.diff(inc, axis=3)).max(axis=(1, 2, 3))
+    return np.maximum(gy, gx)
 
 
 def nodata_masks(clean, rng, min_valid=0.3):

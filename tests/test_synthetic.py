@@ -314,3 +314,24 @@ def test_volcanic_edifices_over_the_deformation():
     assert np.mean(corr_on) > 0.4 and abs(np.mean(corr_off)) < 0.15
     flat = np.zeros((1, 8, 8), np.float32)
     assert np.array_equal(add_edifices(flat.copy(), np.zeros((1, 8, 8)), np.random.default_rng(0)), flat)
+
+
+def test_max_gradient_scales_only_the_steep_series():
+    """max_gradient: the series whose change between two dates exceeds it from one pixel to the next
+    are scaled down to exactly it (checked against numpy differences by hand); the others, the noise
+    and every random draw are those of the same stream without it."""
+    kw = dict(kind="mogi", snr=(5.0, 40.0), num_dates=9, peak_snr=(0.3, 40.0), peak_fraction=0.5)
+    plain = synthetic.generate(96, rng=7, **kw)
+    capped = synthetic.generate(96, rng=7, max_gradient=0.06, **kw)
+    inc = np.diff(plain.clean.astype(np.float64), axis=1)
+    g = np.maximum(np.abs(np.diff(inc, axis=2)).max(axis=(1, 2, 3)), np.abs(np.diff(inc, axis=3)).max(axis=(1, 2, 3)))
+    steep = g > 0.06
+    assert 0 < steep.sum() < len(g)
+    np.testing.assert_array_equal(capped.clean[~steep], plain.clean[~steep])
+    np.testing.assert_allclose(capped.noisy - capped.clean, plain.noisy - plain.clean, atol=1e-6)
+    np.testing.assert_allclose(synthetic.increment_gradient(capped.clean)[steep], 0.06, rtol=1e-4)
+    m = int(steep.sum())
+    ratio = np.abs(capped.clean[steep]).reshape(m, -1).max(axis=1) / np.abs(plain.clean[steep]).reshape(m, -1).max(axis=1)
+    np.testing.assert_allclose(ratio, 0.06 / g[steep], rtol=1e-4)
+    with pytest.raises(ValueError, match="max_gradient"):
+        synthetic.generate(2, rng=0, max_gradient=0.0)
