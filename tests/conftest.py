@@ -84,6 +84,29 @@ def project(tmp_path):
     )
 
 
+
+def run_in_row_blocks(run, ts, geom, cfg, out_file, boxes=((0, 5), (5, 11), (11, 20), (20, 32))):
+    """``run(ts, geom, cfg)`` (mintpy_dlae.denoise_file.run_dlae) with the frame cut into the full-width
+    row blocks ``boxes`` (y0, y1) instead of its memory plan; returns its outputs."""
+    from mintpy_dlae import io
+    from mintpy_dlae.boxes import Box
+    orig = io.plan_row_blocks
+    io.plan_row_blocks = lambda length, width, *a, **k: [Box(y0, y1, 0, width) for y0, y1 in boxes]
+    try:
+        return run(ts, geom, cfg, progress=False, out_file=str(out_file))
+    finally:
+        io.plan_row_blocks = orig
+
+
+def assert_same_datasets(first, second, keys=("timeseries", "cumulative")):
+    """Every dataset of the output files ``first[key]`` and ``second[key]`` is bit-identical."""
+    import h5py
+    for key in keys:
+        with h5py.File(first[key], "r") as a, h5py.File(second[key], "r") as b:
+            assert sorted(a) == sorted(b), key
+            for name in a:
+                np.testing.assert_array_equal(a[name][()], b[name][()], err_msg=f"{key}: {name}")
+
 # ------------------------------------------------------------------------------------------------
 # stand-in denoiser: a local 3x3 mean (halo 1), so tiled results must equal whole-image results
 # ------------------------------------------------------------------------------------------------

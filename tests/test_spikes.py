@@ -6,12 +6,10 @@ import shutil
 
 import h5py
 import numpy as np
-from conftest import NUM_DATE
+from conftest import NUM_DATE, assert_same_datasets, run_in_row_blocks
 from mintpy.utils import readfile
 
 from mintpy_dlae import denoise_file as run
-from mintpy_dlae import io
-from mintpy_dlae.boxes import Box
 from mintpy_dlae.config import DlaeConfig
 from mintpy_dlae.constants import SPIKE_M
 
@@ -136,17 +134,8 @@ def test_spikes_are_missing_values_in_the_file_driver(project, fake_denoiser, ca
         np.testing.assert_array_equal(readfile.read(out[key])[0], readfile.read(ref[key])[0], err_msg=key)
     assert np.isnan(readfile.read(out["timeseries"])[0][5, 9:11, 20:22]).all()
     assert readfile.read_attribute(out["timeseries"])["mintpy.dlae.numFilledValues"] == "5"
-    orig = io.plan_row_blocks
-    try:
-        io.plan_row_blocks = lambda *a, **k: [Box(0, 5, 0, 32), Box(5, 11, 0, 32),
-                                              Box(11, 20, 0, 32), Box(20, 32, 0, 32)]
-        tiled = run.run_dlae(spiked, project.geom, cfg, progress=False, out_file=str(tmp_path / "tiled.h5"))
-    finally:
-        io.plan_row_blocks = orig
-    for key in ("timeseries", "cumulative"):
-        with h5py.File(out[key]) as a, h5py.File(tiled[key]) as b:
-            for name in a:
-                np.testing.assert_array_equal(a[name][()], b[name][()], err_msg=name)
+    tiled = run_in_row_blocks(run.run_dlae, spiked, project.geom, cfg, tmp_path / "tiled.h5")
+    assert_same_datasets(out, tiled)
 
 
 def test_a_series_without_spikes_is_untouched(project, fake_denoiser, caplog):
