@@ -335,3 +335,21 @@ def test_max_gradient_scales_only_the_steep_series():
     np.testing.assert_allclose(ratio, 0.06 / g[steep], rtol=1e-4)
     with pytest.raises(ValueError, match="max_gradient"):
         synthetic.generate(2, rng=0, max_gradient=0.0)
+
+
+def test_share_of_training_series_beyond_unwrapping():
+    """The figures of training/README.md ("Physical amplitudes"): with the generator of the shipped
+    mogi model (training/mogi_fd), 14-17 % of 512 series per kind change between two dates by more
+    than 1.4 cm per pixel (C band's quarter wavelength) and 6-7 % by more than 6 cm (L band),
+    measured with numpy differences; with max_gradient=0.06 none exceeds 6 cm."""
+    opts = dict(snr=(0.005, 20.0), open_window=0.5, pure_noise=0.08, reuse=1, steady=0.45, seasonal=0.1,
+                peak_snr=(0.3, 40.0), peak_fraction=0.5, nodata=0.5, keep_flat=1.0, area_reference=0.4,
+                cells=0.35, steep=0.3, source_extent={"mogi": 0.42})
+    for kind in ("fault", "mogi"):
+        clean = synthetic.generate(512, kind=kind, rng=11, **opts).clean
+        inc = np.diff(clean.astype(np.float64), axis=1)
+        g = np.maximum(np.abs(np.diff(inc, axis=2)).max(axis=(1, 2, 3)), np.abs(np.diff(inc, axis=3)).max(axis=(1, 2, 3)))
+        assert 0.13 <= np.mean(g > 0.014) <= 0.18, (kind, np.mean(g > 0.014))
+        assert 0.05 <= np.mean(g > 0.06) <= 0.075, (kind, np.mean(g > 0.06))
+        capped = synthetic.generate(512, kind=kind, rng=11, max_gradient=0.06, **opts).clean
+        assert synthetic.increment_gradient(capped).max() <= 0.06 * (1 + 1e-5)
