@@ -69,8 +69,7 @@ def test_spikes_use_the_kept_dates_as_neighbours():
 
 
 def test_what_the_training_generator_makes_is_a_spike_only_beyond_unwrapping():
-    """The training generator's strongest series (SNR 5-40, both kinds; some of its shallow Mogi
-    sources reach metres) have no spike, except where the date's change from the date before has a
+    """The training generator's strongest series (SNR 5-40, both kinds) have no spike, except where the date's change from the date before has a
     gradient of more than 0.1 m per pixel, which no unwrapped interferogram can show (a quarter
     wavelength per pixel: 1.4 cm at C band, 6 cm at L band): nothing an InSAR series can hold."""
     from mintpy_dlae import synthetic
