@@ -287,8 +287,7 @@ def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mas
     raw[find_spikes(raw, keep)] = np.nan
     raw = raw[(slice(None),) + read.within(wide).slices]
     inner = core.within(read)
-    inp = raw[(slice(None),) + inner.slices].copy()
-    mark_missing(inp)                          # written as NaN, as missing values
+    inp = raw[(slice(None),) + inner.slices].copy()     # missing values (NaN, fill, spike) written as NaN
     ts = prepare(raw, keep, days, ref_yx, (read.y0, read.x0))
     del raw
     geom = io.read_geometry(geom_file, read)
@@ -865,13 +864,13 @@ def frame_scales(scan, ref_yx=None):
 # --------------------------------------------------------------------------------------------
 # what the input holds: reference point and date, empty dates, missing values, valid pixels
 # --------------------------------------------------------------------------------------------
-def _scan_spikes(ts_file, dates, keep, max_memory, num_nan, sample, stride):
+def _scan_spikes(ts_file, shape, dates, keep, max_memory, num_nan, sample, stride):
     """The isolated spikes (:func:`find_spikes`) of the kept dates of ``ts_file``, one more pass over
     the file in row blocks (each read with the rows around it that the spatial test needs): adds them
     to the per-pixel missing count ``num_nan`` and sets them to NaN in the sub-grid ``sample`` (both
-    in place). Returns (count, (first date, spikes on it, row, col, value)) of the first found."""
-    atr = io.readfile.read_attribute(ts_file)
-    length, width = int(atr["LENGTH"]), int(atr["WIDTH"])
+    in place); ``shape``: (length, width) of the frame. Returns (count, (first date, spikes on it,
+    row, col, value)) of the first found."""
+    length, width = shape
     kept = np.flatnonzero(keep)
     count, first = 0, None
     for box in io.plan_row_blocks(length, width, len(dates), max_memory, SPIKE_BOX // 2):
@@ -1040,7 +1039,8 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
         num_nan -= np.isnan(mark_missing(io.read_timeseries_date(ts_file, i)))
     check_unit(ts_file, sample[np.flatnonzero(keep)], has_data[::stride, ::stride])
     if 2 * max_abs > SPIKE_M:          # else no value can be SPIKE_M outside its neighbours' range
-        num_spike, spike_at = _scan_spikes(ts_file, dates, keep, max_memory, num_nan, sample, stride)
+        num_spike, spike_at = _scan_spikes(ts_file, (length, width), dates, keep, max_memory, num_nan,
+                                             sample, stride)
         if num_spike:
             log.warning("%s: %d value(s) of dataset 'timeseries' are isolated spikes (%d on %s, e.g. "
                         "%.3g m at (row, col) = (%d, %d)): more than %g m outside the range of their "
