@@ -148,6 +148,27 @@ def test_r2_at_snr_tiny_run(tmp_path):
     assert r["se"] > 0 and r["mean_level_free"] >= r["mean"] - 1e-9
 
 
+
+@pytest.mark.slow
+def test_ensemble_tiny_run(tmp_path):
+    """benchmarks/ensemble.py end to end on 3 series: a model paired with itself is that model (the
+    average of two equal maps), so its difference to the first member is exactly 0; a pair with
+    another model is scored on the same series (its own R² of the averaged maps, by hand)."""
+    out = tmp_path / "ens.json"
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "ensemble.py"), "--kind", "fault",
+                           "--model", "a=fault", "--model", "b=fault", "--model", "m=mogi", "--per-level", "3",
+                           "--snr", "1", "--json", str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    row = json.loads(out.read_text())["by_snr"]["1"]
+    assert row["a+b"]["vs_first"] == 0 and row["a+b"]["mean"] == row["a"] == row["b"]
+    from mintpy_dlae.evaluate import independent_batch, r2_per_sample
+    from mintpy_dlae.inference import predict_windows
+    from mintpy_dlae.model import load_model
+    b = independent_batch(3, "fault", 1.0, 888000)
+    pa, pm = (predict_windows(load_model(k), b.noisy, b.elevation).cumulative for k in ("fault", "mogi"))
+    assert abs(row["a+m"]["mean"] - r2_per_sample((pa + pm) / 2, b.cumulative).mean()) < 2e-3
+    assert abs(row["a+m"]["vs_first"] - (row["a+m"]["mean"] - row["a"])) < 2e-3
+
 def test_r2_at_snr_statistics_on_a_known_batch():
     """R² = 1 - SSE / SST per series, by hand: series 1, truth 0 1 2 3 (SST 5) predicted 1 2 3 4 (SSE 4):
     R² 0.2, level-free 1 (the error is a pure offset); series 2, truth 0 0 2 2 (SST 4) predicted
