@@ -55,6 +55,7 @@ def spike_spread(ts, elevation, amplitudes, y=30, x=30, date=7, denoise=None, **
     if denoise is None:
         from mintpy_dlae import denoise
     from mintpy_dlae.denoise_file import find_spikes
+    kw = dict(kw, spikes=False)         # "as_is": denoise() itself would read them as missing values
     ref = denoise(ts, elevation, **kw).timeseries
     yy, xx = np.mgrid[:ts.shape[1], :ts.shape[2]]
     r = np.maximum(np.abs(yy - y - 0.5), np.abs(xx - x - 0.5)) - 0.5     # px from the cluster's edge

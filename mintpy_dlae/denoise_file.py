@@ -297,7 +297,8 @@ def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mas
         mask = known if mask is None else (np.asarray(mask, bool) & known)
     res = denoise(ts, geom["height"], model=model, mask=mask, incidence=geom["incidenceAngle"],
                   azimuth=geom["azimuthAngle"], tile_size=tile_size, batch_size=batch_size,
-                  precision=precision, scale=scale, box=inner, overwrite_input=True, augment=augment)
+                  precision=precision, scale=scale, box=inner, overwrite_input=True, augment=augment,
+                  spikes=False)
     std = getattr(res, "timeseries_std", None), getattr(res, "cumulative_std", None)
     return (np.asarray(res.timeseries, np.float32), np.asarray(res.cumulative, np.float32),
             None if std[0] is None else np.asarray(std[0], np.float32),

@@ -406,6 +406,33 @@ def _check_magnitude(ts):
                              "mistake? Set missing values to NaN and give metres")
 
 
+def _mark_spikes(ts, overwrite_input):
+    """ts with its isolated spikes (:func:`mintpy_dlae.denoise_file.find_spikes`) set to NaN, and a
+    UserWarning; ts itself when it has none (cheap: a spike needs a value beyond SPIKE_M / 2), or
+    changed in place when ``overwrite_input`` allows it for a writeable float32 ts."""
+    from .constants import SPIKE_M
+    from .denoise_file import find_spikes
+    big = False
+    for d in range(len(ts)):
+        with np.errstate(invalid="ignore"):
+            if np.nanmax(np.abs(ts[d]), initial=0.0) > SPIKE_M / 2:
+                big = True
+                break
+    if not big:
+        return ts
+    data = ts.astype(np.float32, copy=not (overwrite_input and ts.dtype == np.float32 and ts.flags.writeable))
+    found = find_spikes(data)
+    if found.any():
+        d, y, x = (int(i[0]) for i in np.nonzero(found))
+        warnings.warn(f"denoise: ts has {int(found.sum())} isolated spike(s) (a value more than {SPIKE_M:g} m "
+                      f"outside the range of its dates before and after, and as far from its neighbours': an "
+                      f"unwrapping error), e.g. ts[{d}, {y}, {x}] = {float(data[d, y, x]):g} m; they are read as "
+                      "missing values (pass spikes=False to keep them)", UserWarning, stacklevel=3)
+        data[found] = np.nan
+        return data
+    return ts
+
+
 def _scan_series(ts):
     """One pass over the dates of ts (n, H, W): per pixel, the number of non-finite (NaN, +-inf) values
     (int32 (H, W)) and whether it has data (a finite non-zero value on some date, bool (H, W))."""
@@ -438,7 +465,7 @@ def _nan_result(n, num_win, h, w, augment):
 
 def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None, tile_size=512, batch_size=32,
             precision="auto", calibrate=None, progress=False, scale=None, box=None, overwrite_input=False,
-            augment="auto"):
+            augment="auto", spikes=True):
     """Denoise a displacement time series.
 
     Parameters: ts         - (n, H, W) LOS displacement in metres, n >= 9, real numbers (integer or
@@ -474,6 +501,9 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                 overwrite_input - allow the no-data pixels of a float32 ``ts`` to be set to 0, and its
                              missing values to be filled (see below), in place (saves one copy of the
                              series; for callers that own ``ts``)
+                spikes     - True (default): read isolated spikes as missing values (below).  False: give
+                             them to the network as they are (``mintpy_dlae.py`` marks them itself, on
+                             the whole frame, before it calls denoise on a block)
     Returns:    DenoiseResult(timeseries (n, h, w), cumulative (n-8, h, w), timeseries_std, cumulative_std,
                 augment: the number of symmetric copies used),
                 float32 metres, relative to the first date, NaN at invalid pixels; (h, w) = (H, W) or the box.
@@ -490,6 +520,11 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
         mistake) raises ValueError naming its index; set missing values to NaN.
       * A date that is NaN on every pixel with data raises ValueError naming its index: drop it from
         ``ts`` (``mintpy_dlae.py`` leaves such dates out by itself).
+      * With ``spikes``, an isolated spike (:func:`mintpy_dlae.denoise_file.find_spikes`: a value more
+        than SPIKE_M = 0.25 m outside the range of its dates before and after, and as far from the
+        excursions of the SPIKE_BOX x SPIKE_BOX px around it: an unwrapping error at a few pixels of
+        one date) is a missing value as NaN is, with a UserWarning giving the count and the first
+        (date, row, col).  The first and last dates have no such test.
 
     Raises ValueError for a shape that does not match, fewer than 9 dates, a ``box`` that is not 4
     integers inside the array, ``tile_size`` / ``batch_size`` not positive integers, a ``scale`` of
@@ -520,6 +555,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     if n < MIN_DATES:
         raise ValueError(f"denoise: needs at least {MIN_DATES} dates; received {n}")
     _check_magnitude(ts)
+    if spikes:
+        ts = _mark_spikes(ts, overwrite_input)
     elevation = np.asarray(elevation)
     _check_numeric("elevation", elevation, "an (H, W) array")
     elevation = elevation.astype(np.float32, copy=False)

@@ -123,12 +123,15 @@ def _box3(a):
 
 def fake_denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None,
                  tile_size=256, batch_size=32, precision="auto", calibrate=None, scale=None,
-                 box=None, progress=False, overwrite_input=False, augment="auto"):
+                 box=None, progress=False, overwrite_input=False, augment="auto", spikes=True):
     """The engine's interface (``box`` (y0, y1, x0, x1): results for that part only) with a 3x3 mean;
     std: 1 mm x sqrt(date index) + 1 % of |series| (grows along the series), 2 mm + 1 % of |cumulative|.
-    ``augment`` must arrive resolved for the whole frame (one number for every block)."""
+    ``augment`` must arrive resolved for the whole frame (one number for every block), and ``spikes``
+    False (the driver marks them on the whole frame; the engine's own test on a block would see fewer
+    neighbours at the block's edge)."""
     if box is not None:
         assert augment in (1, 2, 4, 8), augment
+        assert spikes is False, "the driver marks spikes itself"
     ts = np.asarray(ts, np.float64)
     assert ts.ndim == 3 and ts.shape[0] >= 9 and elevation.shape == ts.shape[1:]
     invalid = np.all((ts == 0) | np.isnan(ts), axis=0) | np.any(np.isnan(ts), axis=0)

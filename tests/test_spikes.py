@@ -143,3 +143,35 @@ def test_a_series_without_spikes_is_untouched(project, fake_denoiser, caplog):
     assert "isolated spikes" not in caplog.text
     assert readfile.read_attribute(out["timeseries"])["mintpy.dlae.numFilledValues"] == "0"
     assert NUM_DATE == len(readfile.read(out["timeseries"])[0])
+
+
+def test_denoise_reads_spikes_as_missing_values():
+    """The Python API applies the rule too: a spike gives the result that the same element set to NaN
+    gives (with a warning), and ``spikes=False`` gives it to the network as it is, which moves the
+    output far from the spike (a 10 m error on 4 px of one date). The caller's array is not changed."""
+    import warnings
+
+    from mintpy_dlae import denoise
+    ts = _quiet(num_date=10, size=24, seed=3)
+    elevation = np.zeros((24, 24), np.float32)
+    spiked = ts.copy()
+    spiked[4, 10:12, 10:12] += 10.0
+    before = spiked.copy()
+    holed = ts.copy()
+    holed[4, 10:12, 10:12] = np.nan
+    kw = dict(model="fault", augment=1, precision="float32")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = denoise(spiked, elevation, **kw)
+    assert any("isolated spike" in str(w.message) and "ts[4, 10, 10]" in str(w.message) for w in caught)
+    np.testing.assert_array_equal(spiked, before)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = denoise(holed, elevation, **kw)
+        raw = denoise(spiked, elevation, spikes=False, **kw)
+    np.testing.assert_allclose(got.cumulative, ref.cumulative, atol=1e-6)
+    np.testing.assert_array_equal(np.isnan(got.timeseries), np.isnan(ref.timeseries))
+    assert np.isnan(got.timeseries[4, 10:12, 10:12]).all()
+    far = np.ones((24, 24), bool)
+    far[5:17, 5:17] = False                       # more than 5 px from the spike
+    assert np.nanmax(np.abs(raw.cumulative - got.cumulative)[:, far]) > 1e-3     # 1 mm: it does matter
