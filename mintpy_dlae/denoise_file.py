@@ -658,12 +658,17 @@ def warn_pixel_size(ts_file, spacing):
     low, high = TRAINING_PIXEL_SIZE_M
     if low <= min(spacing) and max(spacing) <= high:
         return False
+    if min(spacing) < low:       # finer than training: multilooking brings it into the range
+        advice = ("multilook (multilook.py) to within that range where you can, or read the result with "
+                  "this in mind")
+    else:                        # coarser: nothing makes pixels finer
+        advice = ("read the result with this in mind: a source or a turbulent eddy spans fewer pixels "
+                  "than it would in training")
     log.warning("%s: pixel spacing %.0f x %.0f m (azimuth/y x range/x) is outside the %g-%g m of the "
                 "training series. The network sees a fixed number of pixels, so "
-                "sources and turbulence cover other physical sizes than in training; multilook "
-                "(multilook.py) to within that range where you can, or read the result with this in mind "
+                "sources and turbulence cover other physical sizes than in training; %s "
                 "(docs/method.md, 'Pixel size'; the Mexico City test crop is at about 150 m).",
-                ts_file, spacing[0], spacing[1], low, high)
+                ts_file, spacing[0], spacing[1], low, high, advice)
     return True
 
 
@@ -734,7 +739,9 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
                      "and symmetric copies: skip (mintpy_dlae.py --force runs it again; in smallbaselineApp, "
                      "remove the output first)", outputs["timeseries"])
             return None
-        log.info("options changed since %s was written: run again", outputs["timeseries"])
+        changes = next((c for c in (io.provenance_changes(p, compare) for p in outputs.values()) if c), [])
+        said = "; ".join(f"{k}: {old} -> {new}" if k else "an output is unreadable" for k, old, new in changes)
+        log.info("options changed since %s was written (%s): run again", outputs["timeseries"], said)
 
     ref_index = reference_index(ts_file, atr, dates)
     ref_yx = reference_point(ts_file, atr, length, width)
@@ -1101,10 +1108,12 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
     num_zero = int(zero_at_data[keep].sum())
     if num_zero:
         d = int(np.flatnonzero(zero_at_data * keep)[0])
+        why = ("if they mark missing values, set them to NaN"
+               if "mintpy.dlae.version" not in io.readfile.read_attribute(ts_file)
+               else f"a mintpy_dlae output writes values smaller than {FLUSH_BELOW:g} m as 0")
         log.warning("%s: %d value(s) are exactly 0 on dates other than REF_DATE at pixels with data on "
                     "other dates (e.g. %d on %s); they are read as data (0 m), not as missing values: "
-                    "if they mark missing values, set them to NaN", ts_file, num_zero,
-                    int(zero_at_data[d]), dates[d])
+                    "%s", ts_file, num_zero, int(zero_at_data[d]), dates[d], why)
     partial = (num_nan > 0) & (num_nan < num_kept)
     num_filled = int(num_nan[partial].sum())
     if num_filled:

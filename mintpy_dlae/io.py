@@ -372,6 +372,16 @@ def provenance_matches(path, attrs):
     return all(str(meta.get(k)) == str(v) for k, v in attrs.items())
 
 
+def provenance_changes(path, attrs):
+    """The ``mintpy.dlae.*`` keys of ``attrs`` whose value in the file ``path`` differs:
+    [(key, value in the file or None, value in attrs)]; [(None, None, None)] for an unreadable file."""
+    try:
+        meta = readfile.read_attribute(path)
+    except Exception:
+        return [(None, None, None)]
+    return [(k, meta.get(k), str(v)) for k, v in attrs.items() if str(meta.get(k)) != str(v)]
+
+
 # --------------------------------------------------------------------------------------------
 # reading
 # --------------------------------------------------------------------------------------------
@@ -459,12 +469,13 @@ def auto_mask_file(ts_file, shape):
             log.warning("mask auto: %s is not used: %s", candidate, err)
             rejected.append(os.path.basename(candidate))
             continue
-        log.info("mask: %s (mintpy.dlae.maskFile = auto; -m no denoises every pixel with data)", candidate)
+        log.info("mask: %s (mintpy.dlae.maskFile = auto; -m no, or mintpy.dlae.maskFile = no in a "
+                 "template, denoises every pixel with data)", candidate)
         return candidate
     why = (f"{' and '.join(rejected)} next to {ts_file} not usable, see the warning above" if rejected
            else f"no {AUTO_MASK} next to {ts_file}")
     log.info("mask: none (mintpy.dlae.maskFile = auto and %s): every pixel with data "
-             "enters the network; -m FILE leaves decorrelated pixels out", why)
+             "enters the network; -m FILE (mintpy.dlae.maskFile = FILE) leaves decorrelated pixels out", why)
     return None
 
 

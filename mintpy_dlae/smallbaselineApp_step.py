@@ -207,10 +207,12 @@ class DlaeTimeSeriesAnalysis(TimeSeriesAnalysis):
         print(f"velocity uncertainty: {UQ_KEY} = auto -> covariance, {COV_KEY} = "
               f"{os.path.basename(var_file)} (the denoiser's variance; the fit residual of a denoised "
               f"series is far too small)")
+        tmp = os.path.join(self.workDir, f".velocity{SUFFIX}.cfg")
+        print(f"{os.path.basename(tmp)}: a copy of {os.path.basename(self.templateFile)} with these two options, "
+              "for this call only (removed after it)")
         with open(self.templateFile) as f:
             lines = [ln for ln in f if ln.split("=")[0].strip() not in (UQ_KEY, COV_KEY)]
         lines += [f"{UQ_KEY} = covariance\n", f"{COV_KEY} = {var_file}\n"]
-        tmp = os.path.join(self.workDir, f".velocity{SUFFIX}.cfg")
         with open(tmp, "w") as f:
             f.writelines(lines)
         ts_file = self.get_timeseries_filename(self.template, self.workDir)[step_name]["input"]

@@ -611,3 +611,19 @@ def test_unwrapping_spike_spikes_by_hand():
     assert res[0.1]["as_is"]["beyond15_mm"] == round(4 * 0.1 / 1600 * 1e3, 2)
     assert res[2.0]["as_is"]["beyond5_mm"] == res[2.0]["as_is"]["beyond15_mm"] == round(4 * 2.0 / 1600 * 1e3, 2)
     assert res[2.0]["read_as_missing"]["beyond5_mm"] < 0.01
+
+
+def test_velocity_bias_statistics_by_hand():
+    """benchmarks/velocity_bias.py's comparison on four pixels (m/yr): input -0.2, -0.15, -0.05, 0.01,
+    output -0.17, -0.12, -0.05, 0.035, velocityStd 0.01 everywhere. Fast pixels (< -100 mm/yr): the first
+    two, ratios 0.85 and 0.8 -> median 0.825; differences 30, 30, 0, 25 mm/yr -> RMS sqrt(2425 / 4) =
+    24.6, median |d| 27.5; beyond 2 std (20 mm/yr): three of four -> 0.75; median rates -100 and -85.
+    A fifth pixel outside the mask is left out."""
+    vb = _load("velocity_bias")
+    v_in = np.array([[-0.2, -0.15, -0.05, 0.01, 5.0]])
+    v_out = np.array([[-0.17, -0.12, -0.05, 0.035, -5.0]])
+    mask = np.array([[True, True, True, True, False]])
+    got = vb.compare(v_in, v_out, np.full((1, 5), 0.01), mask)
+    assert got == {"pixels": 4, "fast_pixels": 2, "fast_ratio": 0.825, "median_in": -100.0, "median_out": -85.0,
+                   "rms_diff": 24.6, "median_abs_diff": 27.5, "median_velocity_std": 10.0,
+                   "share_beyond_2std": 0.75}

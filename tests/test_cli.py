@@ -77,6 +77,28 @@ def test_help_step_lists_include_correct_dlae():
     assert listed == sba.step_list()
 
 
+
+def test_printed_template_has_the_step_where_it_runs(capsys, tmp_path):
+    """`smallbaselineApp_dlae.py -H` prints MintPy's default template with the correct_dlae block
+    between correct_troposphere and deramp (where the step runs), every MintPy line kept, and
+    MintPy's template reader parses the whole text with the block's keys."""
+    import mintpy
+    from mintpy.utils import readfile
+
+    from mintpy_dlae import config
+    from mintpy_dlae.cli import smallbaselineApp_dlae as sba
+    with pytest.raises(SystemExit):
+        sba.cmd_line_parse(["-H"])
+    text = capsys.readouterr().out
+    heads = [line for line in text.splitlines() if line.startswith("##########")]
+    i = [h.split()[1] for h in heads].index("correct_dlae")
+    assert heads[i - 1].startswith("########## 8. correct_troposphere") and heads[i + 1].startswith("########## 9. deramp")
+    assert text.replace(config.template_text() + "\n", "", 1).rstrip() == open(
+        os.path.join(os.path.dirname(mintpy.__file__), "defaults", "smallbaselineApp.cfg")).read().rstrip()
+    (tmp_path / "t.cfg").write_text(text)
+    parsed = readfile.read_template(str(tmp_path / "t.cfg"))
+    assert parsed["mintpy.dlae"] == "auto" and parsed["mintpy.deramp"] == "auto"
+
 def test_installed_denoise_is_quiet(tmp_path):
     """A normal run of the installed mintpy_dlae.py prints no TensorFlow/absl/CUDA lines."""
     from conftest import write_geometry, write_timeseries

@@ -122,7 +122,7 @@ def test_blocks_equal_whole_image(project, fake_denoiser, tmp_path):
     assert_same_datasets(whole, tiled)
 
 
-def test_update_mode(project, fake_denoiser):
+def test_update_mode(project, fake_denoiser, caplog):
     cfg = DlaeConfig(mask_file=None)
     out = run.run_dlae(project.ts, project.geom, cfg, progress=False)
     assert run.run_dlae(project.ts, project.geom, cfg, update=True, progress=False) is None
@@ -133,8 +133,10 @@ def test_update_mode(project, fake_denoiser):
         os.utime(path, (1000, 1000))
     assert run.run_dlae(project.ts, project.geom, cfg, update=True, progress=False) is None   # still up to date
     assert os.path.getmtime(out["timeseries"]) == 1000
-    cfg2 = DlaeConfig(mask_file=project.mask)  # changed option -> run again
-    assert run.run_dlae(project.ts, project.geom, cfg2, update=True, progress=False)
+    cfg2 = DlaeConfig(mask_file=project.mask)  # changed option -> run again, saying which one
+    with caplog.at_level("INFO", logger="mintpy_dlae"):
+        assert run.run_dlae(project.ts, project.geom, cfg2, update=True, progress=False)
+    assert "(mintpy.dlae.maskFile: no -> maskTempCoh.h5): run again" in caplog.text
     assert os.path.getmtime(out["timeseries"]) > 1000
     assert readfile.read_attribute(out["timeseries"])["mintpy.dlae.maskFile"] == "maskTempCoh.h5"
 
@@ -476,6 +478,7 @@ def test_pixel_size_outside_training_is_warned(tmp_path, fake_denoiser, caplog):
         out = run.run_dlae(ts, geom, DlaeConfig(save_cumulative=False), progress=False)
     # by hand at the frame's centre (19.46 N): 0.0027 deg x 110,705 m and x 105,001 m per degree
     assert "pixel spacing 299 x 28" in caplog.text and "timeseries.h5" in caplog.text
+    assert "multilook" not in caplog.text           # coarser than training: multilooking cannot help
     dy, _, dx, _ = readfile.read_attribute(out["timeseries"])["mintpy.dlae.pixelSize"].split()
     assert abs(float(dy) - 298.9) <= 0.5 and abs(float(dx) - 283.5) <= 0.5
     caplog.clear()
@@ -485,6 +488,13 @@ def test_pixel_size_outside_training_is_warned(tmp_path, fake_denoiser, caplog):
     with caplog.at_level("WARNING", logger="mintpy_dlae"):
         run.run_dlae(ts, geom, DlaeConfig(save_cumulative=False), progress=False, force=True)
     assert "pixel spacing" not in caplog.text
+    caplog.clear()
+    for path in (ts, geom):             # 0.0001 deg (about 11 m): finer than training, multilook it
+        with h5py.File(path, "a") as f:
+            f.attrs["X_STEP"], f.attrs["Y_STEP"] = "0.0001", "-0.0001"
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        run.run_dlae(ts, geom, DlaeConfig(save_cumulative=False), progress=False, force=True)
+    assert "pixel spacing 11 x 10" in caplog.text and "multilook.py" in caplog.text    # 11.07 x 10.50 m
 
 
 def test_bfloat16_without_cpu_support_is_warned(project, fake_denoiser, caplog, monkeypatch):
@@ -671,6 +681,15 @@ def test_small_frames_and_denoised_inputs_are_warned(tmp_path, fake_denoiser, ca
         run.run_dlae(out["timeseries"], geom, DlaeConfig(mask_file=None), progress=False,
                      out_file=str(tmp_path / "twice.h5"))
     assert "timeseries_DLAE.h5 is already an output of mintpy_dlae (fault, from timeseries.h5)" in caplog.text
+    # its exact zeros are its own flushed tiny values: said so, not "set them to NaN"
+    with h5py.File(out["timeseries"], "a") as f:
+        f["timeseries"][3, 5, 7] = 0.0
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        run.run_dlae(out["timeseries"], geom, DlaeConfig(mask_file=None), progress=False,
+                     out_file=str(tmp_path / "twice.h5"), force=True)
+    assert "a mintpy_dlae output writes values smaller than 1e-06 m as 0" in caplog.text
+    assert "set them to NaN" not in caplog.text
     big = tmp_path / "big"
     big.mkdir()
     ts = write_timeseries(big / "timeseries.h5", length=40, width=40)

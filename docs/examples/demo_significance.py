@@ -24,7 +24,13 @@ from mintpy.utils import readfile
 
 
 def measure(folder):
-    demo = json.load(open(sorted(glob.glob(os.path.join(folder, "pic_dlae", "demo_*.json")))[0]))
+    found = sorted(glob.glob(os.path.join(folder, "pic_dlae", "demo_*.json")))
+    if not found or not os.path.isfile(os.path.join(folder, "cumulative_ERA5_DLAE.h5")):
+        raise SystemExit(f"demo_significance.py: {folder} is not a finished demo folder (no pic_dlae/demo_*.json "
+                         "or cumulative_ERA5_DLAE.h5 in it): run dlae_demo.py first and give its folder, "
+                         "e.g. dlae_demo")
+    with open(found[0]) as f:
+        demo = json.load(f)
     d0, d1 = demo["window"]
     cum_file = os.path.join(folder, "cumulative_ERA5_DLAE.h5")
     cum, atr = readfile.read(cum_file, datasetName=f"cumulative_{d0}_{d1}")

@@ -91,7 +91,8 @@ def main(iargs=None):
     from mintpy_dlae.cli import smallbaselineApp_dlae
     steps = smallbaselineApp_dlae.step_list()
     with _quiet(log_file, enabled=not inps.verbose) as (log, terminal), \
-            _bar(len(steps) + 2, enabled=inps.progress, file=terminal) as bar:
+            _bar(len(steps) + 2, enabled=inps.progress and terminal.isatty(), file=terminal) as bar:
+        # no bar when the output goes to a file or a pipe: its frames would fill the file
         bar.set_description("build project")
         from mintpy_dlae.project import build_project
         truth = build_project(work_dir, num_date=inps.num_date, shape=tuple(inps.size),

@@ -79,8 +79,12 @@ def cmd_line_parse(iargs=None):
     default_cfg = os.path.join(os.path.dirname(mintpy.__file__), "defaults", "smallbaselineApp.cfg")
     if inps.print_template:
         with open(default_cfg) as f:
-            print(f.read())
-        print(template_text())
+            text = f.read()
+        # the step's block where the step runs: right after correct_troposphere (at the end when
+        # MintPy's template has no deramp section to put it before)
+        at = text.find("########## 9. deramp")
+        at = len(text) if at < 0 else at
+        print(text[:at] + template_text() + "\n" + text[at:], end="")
         raise SystemExit(0)
     if inps.version:
         from mintpy_dlae import __version__
