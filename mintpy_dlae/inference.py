@@ -406,6 +406,31 @@ def _check_magnitude(ts):
                              "mistake? Set missing values to NaN and give metres")
 
 
+def _check_unit(ts):
+    """Raise ValueError when ts (n, H, W) changes from date to date by a median spatial std above
+    UNIT_SPREAD_M (1 m) over its pixels with data (the rule of ``mintpy_dlae.py``'s
+    :func:`mintpy_dlae.denoise_file.check_unit`): the values are millimetres (or another unit), and
+    the spike rule and the outputs would take them for metres. One pair of dates at a time."""
+    from .denoise_file import UNIT_SPREAD_M
+    with np.errstate(invalid="ignore"):
+        has = np.zeros(ts.shape[1:], bool)
+        for d in range(len(ts)):
+            date = np.asarray(ts[d])
+            has |= np.isfinite(date) & (date != 0)
+    if not has.any():
+        return
+    spreads = []
+    for d in range(1, len(ts)):
+        step = (np.asarray(ts[d], np.float64) - np.asarray(ts[d - 1], np.float64))[has]
+        step = step[np.isfinite(step)]
+        if step.size > 1:
+            spreads.append(float(np.std(step)))
+    if spreads and np.median(spreads) > UNIT_SPREAD_M:
+        raise ValueError(f"denoise: ts changes from date to date by {float(np.median(spreads)):.3g} m (median "
+                         "spatial std): InSAR time series in metres change by millimetres to centimetres. The "
+                         "values look like mm (or another unit); give metres (e.g. ts / 1000)")
+
+
 def _mark_spikes(ts, overwrite_input):
     """ts with its isolated spikes (:func:`mintpy_dlae.denoise_file.find_spikes`) set to NaN, and a
     UserWarning; ts itself when it has none (cheap: a spike needs a value beyond SPIKE_M / 2), or
@@ -482,8 +507,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                              MAX_PIXELS_PER_CALL pixel-windows to bound memory)
                 precision  - 'auto' (bf16 on CPUs with AMX/AVX512-BF16), 'float32' or 'bfloat16'
                 calibrate  - ignored (the calibration gate of the first models is retired)
-                scale      - optional (n-8,) noise scale of each window, metres, positive and finite
-                             (default: from ``ts`` by
+                scale      - optional (n-8,) noise scale of each window, metres, finite and >= 0 (0: a
+                             window whose data do not change, whose output is then 0) (default: from ``ts`` by
                              :func:`window_scales`; a caller that feeds row blocks of a larger frame
                              passes the frame's value so that blocks match the whole-frame result).
                              Must be None for a model with per-pixel scales (``scale_box`` > 0, an
@@ -517,7 +542,9 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
         the first (date, row, col); ``timeseries`` and ``timeseries_std`` are NaN at those elements,
         ``cumulative`` is kept, as ``mintpy_dlae.py`` writes them.
       * A finite value beyond +-MAX_ABS_DISPLACEMENT_M (100 m: a fill value such as -9999, or a unit
-        mistake) raises ValueError naming its index; set missing values to NaN.
+        mistake) raises ValueError naming its index; set missing values to NaN.  A series that changes
+        from date to date by a median spatial std above 1 m (millimetres given as metres) raises
+        ValueError.
       * A date that is NaN on every pixel with data raises ValueError naming its index: drop it from
         ``ts`` (``mintpy_dlae.py`` leaves such dates out by itself).
       * With ``spikes``, an isolated spike (:func:`mintpy_dlae.denoise_file.find_spikes`: a value more
@@ -528,7 +555,7 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
 
     Raises ValueError for a shape that does not match, fewer than 9 dates, a ``box`` that is not 4
     integers inside the array, ``tile_size`` / ``batch_size`` not positive integers, a ``scale`` of
-    the wrong shape or not positive and finite (or given for a model with ``scale_box``), a mask
+    the wrong shape, negative or not finite (or given for a model with ``scale_box``), a mask
     with values other than 0/1, an empty date, and nothing to denoise (every pixel no-data, masked out or without elevation; not raised when ``box``
     is given: a block of a larger frame may hold no data, and its result is all NaN); TypeError for
     a ``ts``, ``elevation`` or ``mask`` of a non-numeric dtype (bool, complex, str, object ``ts``), a
@@ -555,6 +582,7 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     if n < MIN_DATES:
         raise ValueError(f"denoise: needs at least {MIN_DATES} dates; received {n}")
     _check_magnitude(ts)
+    _check_unit(ts)
     if spikes:
         ts = _mark_spikes(ts, overwrite_input)
     elevation = np.asarray(elevation)
@@ -580,10 +608,10 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
             scale = np.asarray(scale, np.float64)
         except (TypeError, ValueError) as err:
             raise ValueError(f"denoise: scale must be numbers, one per window; received {scale!r}") from err
-        bad = ~(np.isfinite(scale) & (scale > 0))
+        bad = ~(np.isfinite(scale) & (scale >= 0))
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"denoise: scale must be positive and finite (metres); window {k} has "
+            raise ValueError(f"denoise: scale must be finite and not negative (metres); window {k} has "
                              f"{float(scale.ravel()[k])!r} ({int(bad.sum())} bad value(s))")
     if model is None or not (isinstance(model, (str, os.PathLike)) or hasattr(model, "num_dates")):
         raise TypeError("denoise: model must be 'fault', 'mogi', a path to a .keras file or a loaded "

@@ -577,13 +577,27 @@ def test_mask_must_be_a_0_1_array(tiny):
     assert np.isnan(a.timeseries[:, :5]).all()
 
 
-@pytest.mark.parametrize("value", [0.0, np.nan, -1e-3, np.inf])
-def test_scale_must_be_positive_and_finite(tiny, value):
+@pytest.mark.parametrize("value", [np.nan, -1e-3, np.inf])
+def test_scale_must_be_finite_and_not_negative(tiny, value):
     ts, h = _small()
     scale = np.full(5, 1e-3, np.float32)
     scale[2] = value
-    with pytest.raises(ValueError, match=r"scale must be positive and finite.*window 2 has"):
+    with pytest.raises(ValueError, match=r"scale must be finite and not negative.*window 2 has"):
         inference.denoise(ts, h, model=tiny, scale=scale, augment=1)
+
+
+def test_a_window_without_change_gives_zero(tiny):
+    """Dates 2..10 all equal (a window whose data do not change: its frame scale is 0, as
+    mintpy_dlae.py computes it): the given scale 0 is accepted, as the computed one is, and that
+    window's cumulative map is 0."""
+    ts, h = _small()
+    ts[3:11] = ts[2]
+    computed = inference.window_scales(ts, np.ones(h.shape, bool))
+    assert computed[2] == 0
+    given = inference.denoise(ts, h, model=tiny, scale=computed, augment=1)
+    own = inference.denoise(ts, h, model=tiny, augment=1)
+    np.testing.assert_array_equal(given.cumulative, own.cumulative)
+    assert np.all(given.cumulative[2] == 0)
 
 
 @pytest.mark.parametrize("name, value", [("tile_size", 0), ("tile_size", -5), ("tile_size", 2.5),
@@ -612,9 +626,10 @@ def test_bad_model_box_and_dtypes_are_named(tiny):
     with pytest.raises(TypeError, match="elevation must be .*received dtype complex128"):
         inference.denoise(ts, h.astype(complex), model=tiny)
     # integers are accepted (as float32): the same result as the float series
-    mm = np.round(ts * 1e3).astype(np.int32)
-    a = inference.denoise(mm, h, model=tiny, precision="float32", augment=1)
-    b = inference.denoise(mm.astype(np.float32), h, model=tiny, precision="float32", augment=1)
+    # (integer "metres" stepping by about 0.4 per date: no unit error; spatially white, so no spike rule)
+    mm = np.round(ts * 1e2).astype(np.int32)
+    a = inference.denoise(mm, h, model=tiny, precision="float32", augment=1, spikes=False)
+    b = inference.denoise(mm.astype(np.float32), h, model=tiny, precision="float32", augment=1, spikes=False)
     np.testing.assert_array_equal(a.timeseries, b.timeseries)
 
 
@@ -652,3 +667,12 @@ def test_integer_fill_value_is_refused(tiny):
     ts[5, 1, 2] = -32768
     with pytest.raises(ValueError, match=r"ts\[5, 1, 2\] = -32768 m is beyond"):
         inference.denoise(ts, h, model=tiny, precision="float32", augment=1)
+
+
+def test_millimetres_are_refused_as_mintpy_dlae_py_refuses_them(tiny):
+    """A series in mm (4 mm steps given as 4 'm') changes by metres from date to date: a ValueError
+    that says so, not spikes (before: thousands of 'isolated spikes' and a quarter of NaN)."""
+    ts, h = _small()
+    with pytest.raises(ValueError, match=r"changes from date to date by .* m .*look like mm"):
+        inference.denoise(ts * 1000, h, model=tiny, augment=1)
+    inference.denoise(ts * 100, h, model=tiny, augment=1, spikes=False)      # 0.4 m steps: allowed

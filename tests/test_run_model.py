@@ -92,3 +92,23 @@ def test_velocity_std_from_the_real_engine(project, tiny_model):
     assert "time-series covariance" in proc.stdout and "WARNING: NO time series" not in proc.stdout
     std = readfile.read(str(project.dir / "velocity.h5"), datasetName="velocityStd")[0]
     assert np.isfinite(std).all() and (std[5:, 5:] > 0).mean() > 0.99
+
+
+def test_a_window_without_change_runs(project, tiny_model, tmp_path):
+    """The last 9 dates identical on every pixel (a window whose frame noise scale is 0): the driver
+    runs (it used to stop with a traceback from denoise's check of the scale), and that window's
+    cumulative map is 0 at every pixel with data."""
+    import shutil
+    path = str(tmp_path / "timeseries.h5")
+    shutil.copy(project.ts, path)
+    with h5py.File(path, "a") as f:
+        d = f["timeseries"][()]
+        n = len(d)
+        d[n - 9:] = d[n - 9]
+        f["timeseries"][()] = d
+    cfg = DlaeConfig(model=tiny_model, precision="float32", tile_size=16, mask_file=None)
+    out = run.run_dlae(path, project.geom, cfg, progress=False)
+    with h5py.File(out["cumulative"]) as f:
+        last = sorted(k for k in f if k.startswith("cumulative_"))[-1]
+        cum = f[last][()]
+    assert np.nanmax(np.abs(cum)) == 0
