@@ -9,7 +9,8 @@ tenths. This script scores every model on ``--per-level`` series of the independ
 (``evaluate.independent_batch``; seeds 777000+ are disjoint from the protocol's) at exactly the
 requested SNR values, for both source kinds, and reports per model, kind and SNR (``--augment 1 8``:
 each model also with 8 symmetric copies averaged, named ``<model>_aug8``, with the paired difference
-to one copy on the same series):
+to one copy on the same series; ``--level network input``: also with each output map's spatial mean
+set to the input's, named ``<model>_input_level``, paired against the first level):
 
 - ``mean`` and ``se``: mean R² of the cumulative map and its standard error (std / sqrt(n));
 - ``median``;
@@ -34,7 +35,7 @@ def _stats(pred, truth):
 
 
 def score(models, kinds=("fault", "mogi"), snrs=(0.5, 1.0, 2.0), per_level=192, seed=777000, augments=(1,),
-          size=40):
+          size=40, levels=("network",)):
     """{"<kind>@<snr>": {method: stats}}; a model run with ``augment`` a > 1 symmetric copies is
     listed as "<name>_aug<a>", with ``paired_vs_1``: the mean and standard error of its per-series
     R² minus the one-copy R² on the same series (when 1 is among ``augments``)."""
@@ -52,12 +53,12 @@ def score(models, kinds=("fault", "mogi"), snrs=(0.5, 1.0, 2.0), per_level=192, 
             row = {}
             for name, net in nets.items():
                 r2_one = None
-                for a in augments:
-                    pred = predict_windows(net, b.noisy, b.elevation, batch_size=64, augment=a).cumulative
-                    label = name if a == 1 else f"{name}_aug{a}"
+                for a, lev in ((a, lev) for lev in levels for a in augments):
+                    pred = predict_windows(net, b.noisy, b.elevation, batch_size=64, augment=a, level=lev).cumulative
+                    label = (name if a == 1 else f"{name}_aug{a}") + ("_input_level" if lev == "input" else "")
                     row[label] = _stats(pred, b.cumulative)
                     r2 = r2_per_sample(pred, b.cumulative)
-                    if a == 1:
+                    if a == 1 and lev == levels[0]:
                         r2_one = r2
                     elif r2_one is not None:
                         d = r2 - r2_one
@@ -79,10 +80,14 @@ def main(argv=None):
     p.add_argument("--augment", type=int, nargs="+", default=[1], choices=[1, 2, 4, 8],
                    help="symmetric copies (test-time augmentation) to score each model with (default 1)")
     p.add_argument("--size", type=int, default=40, help="series size in px (default 40, the protocol's)")
+    p.add_argument("--level", nargs="+", choices=["network", "input"], default=["network"],
+                   help="spatial mean of the output maps: the network's own (default) and/or the input's "
+                        "(named <model>_input_level; predict_windows(level=...))")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
     models = dict(m.split("=", 1) if "=" in m else (m, m) for m in a.model)
-    res = score(models, snrs=a.snr, per_level=a.per_level, augments=tuple(a.augment), size=a.size)
+    res = score(models, snrs=a.snr, per_level=a.per_level, augments=tuple(a.augment), size=a.size,
+                levels=tuple(a.level))
     print(f"{'set':10s} {'method':16s} {'mean':>7s} {'se':>6s} {'median':>7s} {'level-free':>10s}")
     for key, row in res.items():
         for name, r in row.items():

@@ -117,7 +117,7 @@ def test_set(kind="fault", levels=50, per_level=64, snr_range=(0.01, 10.0), size
 
 
 def evaluate_model(model, kind="fault", levels=50, per_level=64, snr_range=(0.01, 10.0), batch_size=64,
-                   baselines=tuple(BASELINES), progress=True, family="independent", augment=1):
+                   baselines=tuple(BASELINES), progress=True, family="independent", augment=1, level="network"):
     """Run the protocol; returns a dict table {"snr": [...], "model": [...], "<baseline>": [...],
     "model_dates": [...], "coverage": [...]}, one value per SNR level: "model" and each baseline,
     the mean over the level's series of the R² (:func:`r2_per_sample`) of the cumulative map;
@@ -127,7 +127,11 @@ def evaluate_model(model, kind="fault", levels=50, per_level=64, snr_range=(0.01
     ``sigma_scale``).  ``model`` may be None for baselines only (no "model", "model_dates" and
     "coverage" keys then).
     ``augment``: symmetric copies per series (1, 2, 4 or 8; :func:`mintpy_dlae.inference.predict_windows`);
-    a 40 x 40 x 9 series gets 8 from ``denoise(..., augment="auto")``, one pass is the paper's protocol."""
+    a 40 x 40 x 9 series gets 8 from ``denoise(..., augment="auto")``, one pass is the paper's protocol.
+    ``level``: the spatial mean of each output map, 'network' (the network's own) or 'input' (that of
+    the series, :func:`mintpy_dlae.inference.keep_input_level`): the independent family's noise has
+    zero mean over each series on every date (an area-referenced series), so its input keeps the
+    truth's level."""
     from tqdm import tqdm
 
     from .inference import predict_windows
@@ -138,7 +142,8 @@ def evaluate_model(model, kind="fault", levels=50, per_level=64, snr_range=(0.01
     for snr, batch in tqdm(it, total=levels, desc=f"evaluate {kind}", disable=not progress):
         table["snr"].append(snr)
         if model is not None:
-            pred = predict_windows(model, batch.noisy, batch.elevation, batch_size=batch_size, augment=augment)
+            pred = predict_windows(model, batch.noisy, batch.elevation, batch_size=batch_size, augment=augment,
+                                   level=level)
             table["model"].append(float(r2_per_sample(pred.cumulative, batch.cumulative).mean()))
             table["model_dates"].append(float(r2_per_sample(pred.dates, batch.clean[:, 1:]).mean()))
             table["coverage"].append(float(np.mean(np.abs(pred.cumulative - batch.cumulative)
@@ -212,24 +217,28 @@ def write_table(table, path_txt):
 
 
 def evaluate_to_card(model_path, kind, levels=50, per_level=64, out_prefix=None, write_card=True, family="independent",
-                     augment=1):
+                     augment=1, level="network"):
     """Evaluate a .keras model, write table + PNG next to it and (``write_card``) the table into its
-    model card (under ``evaluation``, or ``evaluation_augment<k>`` for ``augment`` k > 1)."""
+    model card (under ``evaluation``, or ``evaluation_augment<k>`` for ``augment`` k > 1, with
+    ``_level_input`` appended for ``level`` 'input')."""
     from .model import atomic_write_json, load_model, model_card_path, read_model_card
     model = load_model(model_path)
     t0 = time.time()
-    table = evaluate_model(model, kind=kind, levels=levels, per_level=per_level, family=family, augment=augment)
+    table = evaluate_model(model, kind=kind, levels=levels, per_level=per_level, family=family, augment=augment,
+                           level=level)
     out_prefix = out_prefix or os.path.splitext(model_path)[0] + "_eval"
     write_table(table, out_prefix + ".txt")
     plot_table(table, out_prefix + ".png", title=f"{os.path.basename(model_path)} on the {family} {kind} test set "
                                                f"({levels}x{per_level} series"
-                                               + (f", {augment} copies)" if augment > 1 else ")"))
+                                               + (f", {augment} copies" if augment > 1 else "")
+                                               + (", input level)" if level == "input" else ")"))
     if not write_card:
         return table
     card = read_model_card(model_path)
-    key = "evaluation" if augment == 1 else f"evaluation_augment{augment}"
+    key = ("evaluation" if augment == 1 else f"evaluation_augment{augment}") + ("_level_input" if level == "input" else "")
     card[key] = {"protocol": f"{levels} SNR levels x {per_level} series, SNR 0.01-10, size 40, kind {kind}, "
-                             f"test family {family}, {augment} symmetric cop{'y' if augment == 1 else 'ies'}",
+                             f"test family {family}, {augment} symmetric cop{'y' if augment == 1 else 'ies'}"
+                             + (", output level = input level" if level == "input" else ""),
                  "table": table, "summary": summarise(table), "seconds": round(time.time() - t0, 1)}
     atomic_write_json(card, model_card_path(model_path))
     return table

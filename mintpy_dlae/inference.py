@@ -216,7 +216,7 @@ DIHEDRAL = [(0, False), (2, True), (1, False), (3, True), (2, False), (0, True),
 
 
 def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision="auto", scale=None, calibrate=None,
-                    elevation_normalised=None, augment=1):
+                    elevation_normalised=None, augment=1, level="network"):
     """Denoise a batch of windows in one network pass.
 
     noisy (N, T, H, W) metres, elevation (N, H, W) or (H, W) metres, mask (N, H, W) or (H, W) bool,
@@ -239,11 +239,22 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
     ``batch_size``: windows per network call (at most; also capped so that a call holds at most
     :data:`MAX_PIXELS_PER_CALL` pixel-windows, and at least 1).  ``precision``: 'auto', 'float32'
     or 'bfloat16' (:func:`mintpy_dlae.config.resolve_precision`).
+    ``level``: 'network' (default) or 'input', the spatial mean of each output map
+    (:func:`keep_input_level`): the network's own, or that of the window's input (each window is
+    then taken as a whole frame; not for tiles of a larger frame).
     Returns a :class:`WindowPrediction`; the std maps are 0 for a model without an uncertainty head.
     Raises ValueError when neither ``elevation`` nor ``elevation_normalised`` is given, for a bad
-    ``precision`` or ``augment``, and, like :func:`mintpy_dlae.model.load_model`, FileNotFoundError /
+    ``precision``, ``augment`` or ``level``, and, like :func:`mintpy_dlae.model.load_model`, FileNotFoundError /
     ValueError for a model name or path that is missing or not a mintpy_dlae model.
     """
+    _check_level(level)
+    if level == "input":
+        p = predict_windows(model, noisy, elevation, mask=mask, batch_size=batch_size, precision=precision,
+                            scale=scale, elevation_normalised=elevation_normalised, augment=augment)
+        valid = dataset.valid_mask(noisy, mask if mask is None or mask.ndim == 3 else
+                                   np.broadcast_to(mask, (len(noisy),) + mask.shape))
+        dates = keep_input_level(p.dates, noisy[:, 1:] - noisy[:, :1], valid)
+        return WindowPrediction(dates, dates[:, -1].copy(), p.dates_std, p.cumulative_std)
     augment = resolve_augment(augment, int(np.prod(noisy.shape[2:])) * len(noisy))
     if augment > 1:
         acc = acc_var = None
@@ -311,6 +322,34 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
             sd = np.exp(ls) * (sigma_scale * dataset.broadcast_scale(s, 4))
             std[sl] = np.where(valid[:, None], sd, 0.0)
     return WindowPrediction(dates, dates[:, -1].copy(), std, std[:, -1].copy())
+
+
+LEVELS = ("network", "input")
+
+
+def _check_level(level):
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}; received {level!r}")
+
+
+def keep_input_level(out, inp, valid):
+    """``out`` (N, D, H, W) shifted, map by map, so that its mean over the ``valid`` (N, H, W) pixels
+    equals that of ``inp`` (N, D, H, W) (both metres, relative to the same first date); 0 stays 0
+    off ``valid``.  Returns float32 (N, D, H, W).
+
+    The level convention (docs/method.md, "The level of a map"): InSAR measures no absolute level.
+    Each date is referenced to a pixel (MintPy's REF_Y/REF_X) or to an area, and a uniform offset
+    over the whole view is the reference's business. The network estimates the spatial pattern; its
+    own level is a guess (it keeps part of a uniform offset). Keeping the input's mean is exact for
+    an area-referenced series, whose spatial mean is fixed by its reference and is noise-free; for a
+    series referenced to one pixel, reference the output to that pixel as well (what
+    ``mintpy_dlae.py`` does), which removes any per-map offset."""
+    v = np.asarray(valid, bool)[:, None]
+    count = np.maximum(v.sum(axis=(2, 3)), 1)
+    m_in = np.where(v, inp, 0).sum(axis=(2, 3), dtype=np.float64) / count
+    m_out = np.where(v, out, 0).sum(axis=(2, 3), dtype=np.float64) / count
+    shift = (m_in - m_out).astype(np.float32)[:, :, None, None]
+    return np.where(v, out + shift, out).astype(np.float32)
 
 
 def window_weights(num_dates=MIN_DATES):
@@ -490,7 +529,7 @@ def _nan_result(n, num_win, h, w, augment):
 
 def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None, tile_size=512, batch_size=32,
             precision="auto", calibrate=None, progress=False, scale=None, box=None, overwrite_input=False,
-            augment="auto", spikes=True):
+            augment="auto", spikes=True, level="network"):
     """Denoise a displacement time series.
 
     Parameters: ts         - (n, H, W) LOS displacement in metres, n >= 9, real numbers (integer or
@@ -526,6 +565,15 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                 overwrite_input - allow the no-data pixels of a float32 ``ts`` to be set to 0, and its
                              missing values to be filled (see below), in place (saves one copy of the
                              series; for callers that own ``ts``)
+                level      - 'network' (default) or 'input': the spatial mean of each output map over
+                             the valid pixels.  'network': the network's own (it keeps part of a uniform
+                             offset of the input); 'input': that of the input, map by map (the
+                             series relative to the first date, each window's cumulative map), as a
+                             spatial filter keeps it: exact for an area-referenced series, whose mean
+                             is set by its reference (:func:`keep_input_level`; docs/method.md, "The
+                             level of a map").  Referencing the result to a pixel, as
+                             ``mintpy_dlae.py`` references it to REF_Y/REF_X, gives the same maps with
+                             either.  'input' is for a whole frame: not with ``box``
                 spikes     - True (default): read isolated spikes as missing values (below).  False: give
                              them to the network as they are (``mintpy_dlae.py`` marks them itself, on
                              the whole frame, before it calls denoise on a block)
@@ -563,7 +611,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     FileNotFoundError for a model name whose shipped file is missing or a path that does not exist,
     and ValueError for a file that is not a mintpy_dlae .keras model
     (:func:`mintpy_dlae.model.load_model`); a ``precision`` other than 'auto', 'float32' or
-    'bfloat16' and an ``augment`` other than 'auto', 1, 2, 4 or 8 raise ValueError.
+    'bfloat16', an ``augment`` other than 'auto', 1, 2, 4 or 8, and a ``level`` other than
+    'network' or 'input' (or 'input' with ``box``) raise ValueError.
 
     Stitching (``docs/method.md``): window k gives the deformation at dates k+1..k+8 relative to date k.
     The increment of every interval t-1 -> t is the weighted mean, over the windows that cover it, of
@@ -596,6 +645,11 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
             raise ValueError(f"denoise: {name} shape {np.shape(arr)} does not match the series {(H, W)}")
     tile_size = _positive_int("tile_size", tile_size)
     batch_size = _positive_int("batch_size", batch_size)
+    _check_level(level)
+    if level == "input" and box is not None:
+        raise ValueError("denoise: level='input' needs the whole frame (the frame's mean of each map), not a box; "
+                         "use level='network' for a block and reference the frame's result afterwards, as "
+                         "mintpy_dlae.py does")
     if box is not None:
         try:
             box = tuple(int(b) for b in box)
@@ -767,6 +821,12 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     np.square(inc_std, out=inc_std)
     np.cumsum(inc_std, axis=0, out=inc_std)
     ts_std = np.sqrt(inc_std, out=inc_std)
+    if level == "input":         # each map's mean over the valid pixels := the input's (box is None here)
+        base = [float(data[t][valid].mean(dtype=np.float64)) for t in range(n)]
+        for t in range(1, n):
+            series[t][valid] += np.float32(base[t] - base[0] - series[t][valid].mean(dtype=np.float64))
+        for k in range(num_win):
+            cumulative[k][valid] += np.float32(base[k + T - 1] - base[k] - cumulative[k][valid].mean(dtype=np.float64))
     invalid = ~valid[by0:by1, bx0:bx1]
     for arr in (series, cumulative, ts_std, cumulative_std):
         arr[:, invalid] = np.nan

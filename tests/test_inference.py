@@ -676,3 +676,36 @@ def test_millimetres_are_refused_as_mintpy_dlae_py_refuses_them(tiny):
     with pytest.raises(ValueError, match=r"changes from date to date by .* m .*look like mm"):
         inference.denoise(ts * 1000, h, model=tiny, augment=1)
     inference.denoise(ts * 100, h, model=tiny, augment=1, spikes=False)      # 0.4 m steps: allowed
+
+
+def test_input_level_keeps_each_maps_mean_and_the_pattern(tiny):
+    """level='input': each output map's mean over the valid pixels is the input's (by hand, in
+    float64), and the map differs from the network's own by one constant per map (the pattern is the
+    network's); pixels off the mask stay 0 / NaN. denoise() does the same for the series (relative to
+    the first date) and every window's cumulative map, refuses it with a box, and refuses a bad level."""
+    ts, h = _small()
+    ts = ts + np.linspace(0, 0.03, len(ts), dtype=np.float32)[:, None, None]     # a level that moves
+    mask = np.ones(h.shape, bool)
+    mask[:3, :4] = False
+    win = ts[None, :9]
+    own = inference.predict_windows(tiny, win, h, mask=mask, precision="float32")
+    kept = inference.predict_windows(tiny, win, h, mask=mask, precision="float32", level="input")
+    for d in range(8):
+        want = float(np.mean(ts[d + 1][mask].astype(np.float64) - ts[0][mask]))
+        assert abs(float(np.mean(kept.dates[0, d][mask], dtype=np.float64)) - want) < 1e-7
+        diff = (kept.dates[0, d] - own.dates[0, d])[mask]
+        assert np.ptp(diff) < 1e-6
+    assert np.all(kept.dates[0][:, ~mask] == 0)
+    np.testing.assert_array_equal(kept.dates_std, own.dates_std)
+    a = inference.denoise(ts, h, model=tiny, mask=mask, augment=1, precision="float32")
+    b = inference.denoise(ts, h, model=tiny, mask=mask, augment=1, precision="float32", level="input")
+    for t in range(1, len(ts)):
+        assert abs(np.nanmean(b.timeseries[t], dtype=np.float64) - np.mean(ts[t][mask] - ts[0][mask], dtype=np.float64)) < 1e-7
+        assert np.nanmax(b.timeseries[t] - a.timeseries[t]) - np.nanmin(b.timeseries[t] - a.timeseries[t]) < 1e-6
+    for k in range(len(ts) - 8):
+        assert abs(np.nanmean(b.cumulative[k], dtype=np.float64) - np.mean(ts[k + 8][mask] - ts[k][mask], dtype=np.float64)) < 1e-7
+    assert np.isnan(b.timeseries[:, ~mask]).all()
+    with pytest.raises(ValueError, match="level='input' needs the whole frame"):
+        inference.denoise(ts, h, model=tiny, box=(0, 10, 0, 10), level="input")
+    with pytest.raises(ValueError, match="level must be one of"):
+        inference.denoise(ts, h, model=tiny, level="area")

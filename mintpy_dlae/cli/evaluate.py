@@ -8,6 +8,7 @@ EXAMPLE = """example:
   dlae_evaluate.py training/fault/fault.keras --calibrate-sigma   # scale sigma first, then evaluate
   dlae_evaluate.py mymodel.keras --kind mogi --levels 20 --per-level 32
   dlae_evaluate.py fault --augment 8 -o fault_eval_8copies   # as mintpy_dlae.py denoises a small frame
+  dlae_evaluate.py mogi --level input -o mogi_eval_level    # output maps keep the series' spatial mean
   dlae_evaluate.py --baselines-only --kind fault -o docs/figures/baselines
 """
 
@@ -32,6 +33,10 @@ def create_parser():
     p.add_argument("--augment", type=str.lower, choices=["auto", "1", "2", "4", "8"], default="1",
                    help="symmetric copies per series (test-time augmentation, as mintpy_dlae.py --augment); 1 = "
                         "the paper's protocol (default); auto = what mintpy_dlae.py gives a 40 x 40 x 9 series (8)")
+    p.add_argument("--level", choices=["network", "input"], default="network",
+                   help="spatial mean of each output map: the network's own (default) or the series' own "
+                        "(input; the test family's noise has zero mean over each series, so the input "
+                        "keeps the truth's level; docs/method.md, 'The level of a map')")
     p.add_argument("--calibrate-sigma", action="store_true",
                    help="first scale sigma on a separate calibration set so that 2 sigma covers 95 %% of the "
                         "errors, and write the factor into the model file")
@@ -116,7 +121,7 @@ def main(iargs=None):
                   ")" + ("; the sigma calibration above is in the model and its card" if inps.calibrate_sigma else ""))
         table = evaluate.evaluate_to_card(path, kind, levels=inps.levels, per_level=inps.per_level,
                                           out_prefix=prefix, write_card=write_card, family=inps.family,
-                                          augment=inps.augment)
+                                          augment=inps.augment, level=inps.level)
     print(open(prefix + ".txt").read())
     print(json.dumps(evaluate.summarise(table), indent=1))
     print(f"(r2_at_snr_*: interpolated in log SNR between the {len(table['snr'])} levels of the table; "
