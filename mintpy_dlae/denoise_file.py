@@ -692,11 +692,14 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     atr = io.check_timeseries(ts_file)
     length, width = int(atr["LENGTH"]), int(atr["WIDTH"])
     io.check_geometry(geom_file, (length, width), ts_file)
+    io.warn_grid_mismatch(ts_file, atr, geom_file, "geometry")
     warn_denoised_input(ts_file, atr)
     warn_small_frame(ts_file, length, width)
     if cfg.mask_file == "auto":
         cfg = dataclasses.replace(cfg, mask_file=io.auto_mask_file(ts_file, (length, width)))
     mask_dataset = io.check_mask(cfg.mask_file, (length, width), ts_file) if cfg.mask_file else None
+    if cfg.mask_file:
+        io.warn_grid_mismatch(ts_file, atr, cfg.mask_file, "mask")
     uncertainty = bool(cfg.save_uncertainty)
     if uncertainty and not model_has_uncertainty(cfg.model):
         log.warning("model %s gives no uncertainty (a first-generation model): no variance file, "
@@ -785,6 +788,8 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     blocks = io.plan_row_blocks(length, width, num_date, cfg.max_memory, halo)
     log.info("%d block(s) of rows, to stay within %s (--ram)", len(blocks), format_gb(cfg.max_memory))
     runner = BlockRunner(cfg, job)
+    for path in names.values():       # also the products this run does not write (--save-removed before)
+        io.remove_orphan_temporaries(path)
     try:
         with io.AtomicOutputs(list(outputs.values())) as tmp:
             io.layout_timeseries(tmp[outputs["timeseries"]], ts_file, attrs)

@@ -244,6 +244,30 @@ def check_geometry(path, shape, ts_file=None):
     return angles
 
 
+GRID_KEYS = ("Y_FIRST", "X_FIRST", "Y_STEP", "X_STEP")
+
+
+def warn_grid_mismatch(ts_file, ts_atr, other_file, what):
+    """Log a warning when ``other_file`` (a geometry or mask of the same size as ``ts_file``) is on
+    another geocoded grid: its Y_FIRST/X_FIRST/Y_STEP/X_STEP differ from those of the time series
+    (``ts_atr``) by more than a hundredth of a pixel. Files without these attributes (radar
+    coordinates) are not compared. Returns True when it warned."""
+    try:
+        atr = readfile.read_attribute(os.fspath(other_file))
+        a = [float(ts_atr[k]) for k in GRID_KEYS]
+        b = [float(atr[k]) for k in GRID_KEYS]
+    except (KeyError, TypeError, ValueError, OSError):
+        return False
+    tol = 0.01 * min(abs(a[2]), abs(a[3])) if a[2] and a[3] else 0.0
+    if all(abs(x - y) <= tol for x, y in zip(a, b)):
+        return False
+    log.warning("%s: the %s is on another grid than %s (Y_FIRST/X_FIRST = %g/%g, step %g/%g, against "
+                "%g/%g, step %g/%g): of another area or resolution? Its pixels are used one for one with "
+                "the time series' pixels", other_file, what, ts_file, b[0], b[1], b[2], b[3], a[0], a[1],
+                a[2], a[3])
+    return True
+
+
 def check_mask(path, shape, ts_file=None, dataset=None):
     """Validate a mask file; return the name of its mask dataset (``mask`` or ``waterMask``).
 

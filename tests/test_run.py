@@ -717,3 +717,36 @@ def test_centimetres_under_unit_m_are_warned(tmp_path, fake_denoiser, caplog):
     has = np.any(data != 0, axis=0) & np.all(np.isfinite(data), axis=0)
     spread = run.check_unit("crop", data, has)
     assert spread < 0.01 < run.UNIT_WARN_M
+
+
+def test_a_killed_runs_temporaries_of_every_product_are_removed(project, fake_denoiser):
+    """A run killed while writing with --save-removed leaves .timeseriesRemoved_*.tmp; the next run
+    without --save-removed removes it too (not only the temporaries of what it writes itself)."""
+    import socket
+    import subprocess
+    import sys
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    names = run.output_files(project.ts)
+    orphan = os.path.join(os.path.dirname(names["removed"]),
+                          f".{os.path.basename(names['removed'])}.{socket.gethostname()}-{dead}.tmp")
+    with open(orphan, "wb") as f:
+        f.write(b"x")
+    run.run_dlae(project.ts, project.geom, DlaeConfig(save_removed=False), progress=False)
+    assert not os.path.exists(orphan)
+
+
+def test_a_geometry_of_another_area_is_warned(tmp_path, fake_denoiser, caplog):
+    """A geometry (or mask) of the same size but on another geocoded grid (other Y_FIRST/X_FIRST) is
+    used pixel for pixel: a warning names it and both grids; the same grid gives none."""
+    ts = write_timeseries(tmp_path / "timeseries.h5")
+    geom = write_geometry(tmp_path / "geometryGeo.h5")
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        run.run_dlae(ts, geom, DlaeConfig(mask_file=None, save_cumulative=False), progress=False)
+    assert "on another grid" not in caplog.text
+    with h5py.File(geom, "a") as f:
+        f.attrs["Y_FIRST"] = str(float(f.attrs["Y_FIRST"]) - 0.05)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="mintpy_dlae"):
+        run.run_dlae(ts, geom, DlaeConfig(mask_file=None, save_cumulative=False), progress=False, force=True)
+    assert "geometryGeo.h5: the geometry is on another grid than" in caplog.text
