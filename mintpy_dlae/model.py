@@ -458,6 +458,9 @@ def resolve_model_path(model):
             raise FileNotFoundError(f"pretrained model {model!r} not found at {path} (is the package installed completely?)")
         return path
     path = os.fspath(model)
+    if os.path.isdir(path):
+        raise FileNotFoundError(f"the model is a folder, not a .keras file: {path} (use 'fault', 'mogi' or a path "
+                                "to a .keras file)")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"model file not found: {path} (use 'fault', 'mogi' or a path to a .keras file)")
     if not path.endswith(".keras"):

@@ -257,3 +257,19 @@ def test_evaluate_refuses_what_is_not_a_model(tmp_path):
                           ("dir.keras", "is a folder")):
         with pytest.raises(SystemExit, match=message):
             cli.cmd_line_parse([str(tmp_path / name)])
+
+
+def test_app_interrupted_exits_130_with_one_line(monkeypatch, capsys):
+    """Ctrl-C during smallbaselineApp_dlae.py: exit status 130 and one line, not a traceback."""
+    from mintpy_dlae import smallbaselineApp_step
+    from mintpy_dlae.cli import smallbaselineApp_dlae as sba
+
+    def interrupted(inps):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sba, "cmd_line_parse", lambda iargs=None: object())
+    monkeypatch.setattr(smallbaselineApp_step, "run_smallbaselineApp_dlae", interrupted)
+    with pytest.raises(SystemExit) as exc:
+        sba.main([])
+    assert exc.value.code == 130
+    assert "interrupted" in capsys.readouterr().err

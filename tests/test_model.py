@@ -90,6 +90,8 @@ def test_interrupted_save_leaves_the_old_model_and_no_temporary(tmp_path, monkey
 def test_load_model_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothere.keras"):
         load_model(str(tmp_path / "nothere.keras"))
+    with pytest.raises(FileNotFoundError, match="the model is a folder, not a .keras file"):
+        load_model(str(tmp_path))
     bad = tmp_path / "bad.keras"
     bad.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="bad.keras"):

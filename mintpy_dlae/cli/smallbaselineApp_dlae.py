@@ -123,6 +123,10 @@ def main(iargs=None):
             run_smallbaselineApp_dlae(inps)
     except (DlaeInputError, DlaeConfigError) as err:
         raise SystemExit(f"ERROR: {err}") from None
+    except KeyboardInterrupt:
+        # the correct_dlae step writes through temporary files: an interrupted step leaves no output
+        print("interrupted (the step that ran left no partial output of mintpy_dlae)", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":
