@@ -651,6 +651,24 @@ def warn_denoised_input(ts_file, atr):
     return True
 
 
+def check_room_for_outputs(ts_file, outputs, frame, num_date):
+    """:func:`mintpy_dlae.io.check_free_space` for ``outputs`` ({product: path}) of a frame of
+    ``frame`` pixels and ``num_date`` dates: the series and the removed part in the input's dtype,
+    the cumulative maps (3 datasets per window), the variance in float32; for an input written with
+    compression (the outputs get its filter), each size times the input file's compression ratio."""
+    import h5py
+    with h5py.File(ts_file, "r") as f:
+        dset = f["timeseries"]
+        item = dset.dtype.itemsize
+        ratio = 1.0
+        if dset.compression is not None:
+            ratio = min(1.0, os.path.getsize(ts_file) / max(dset.size * item, 1))
+    num_win = max(num_date - WINDOW + 1, 0)
+    size = {"timeseries": num_date * frame * item, "cumulative": 3 * num_win * frame * 4,
+            "variance": num_date * frame * 4, "removed": num_date * frame * item}
+    io.check_free_space({path: size[key] * ratio for key, path in outputs.items()})
+
+
 def warn_pixel_size(ts_file, spacing):
     """Log a warning when the pixel spacing (dy, dx) in metres of ``ts_file``
     (:func:`mintpy_dlae.io.pixel_spacing`) is outside the training range
@@ -785,6 +803,7 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
         ref_den = np.zeros(num_kept, np.float32)
         ref_cum = np.zeros(num_kept - WINDOW + 1, np.float32)
 
+    check_room_for_outputs(ts_file, outputs, length * width, num_date)
     blocks = io.plan_row_blocks(length, width, num_date, cfg.max_memory, halo)
     log.info("%d block(s) of rows, to stay within %s (--ram)", len(blocks), format_gb(cfg.max_memory))
     runner = BlockRunner(cfg, job)

@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import re
+import shutil
 import socket
 
 import h5py
@@ -330,6 +331,23 @@ def check_writable_dir(path):
         os.remove(probe)
     except OSError as err:
         raise DlaeInputError(f"{path}: output folder {folder} is read-only ({err})") from err
+
+
+def check_free_space(sizes):
+    """Raise DlaeInputError when a file system lacks the room for the outputs: ``sizes`` maps output
+    paths to their size in bytes (an estimate); the outputs of one folder are summed (they are written
+    as temporary files next to the final names, so an output that replaces an older one needs its
+    full size too). A full disk would otherwise stop the run when it writes, after the network's
+    work, with HDF5 errors."""
+    need = {}
+    for path, size in sizes.items():
+        folder = os.path.dirname(os.path.abspath(path))
+        need[folder] = need.get(folder, 0) + int(size)
+    for folder, size in need.items():
+        free = shutil.disk_usage(folder).free
+        if size > free:
+            raise DlaeInputError(f"{folder}: the outputs need about {size / 2**20:.1f} MiB and its file system "
+                                 f"has {free / 2**20:.1f} MiB free; free some space or write elsewhere (-o)")
 
 
 def check_output(out_files, in_files, update=False, force=False):

@@ -750,3 +750,14 @@ def test_a_geometry_of_another_area_is_warned(tmp_path, fake_denoiser, caplog):
     with caplog.at_level("WARNING", logger="mintpy_dlae"):
         run.run_dlae(ts, geom, DlaeConfig(mask_file=None, save_cumulative=False), progress=False, force=True)
     assert "geometryGeo.h5: the geometry is on another grid than" in caplog.text
+
+
+def test_outputs_that_do_not_fit_are_refused_before_the_work(project, fake_denoiser, monkeypatch):
+    """A file system with less room than the outputs need (estimated from the frame, the dates and
+    the input's dtype): a clear error naming the folder and both sizes, before any output exists."""
+    import collections
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(io.shutil, "disk_usage", lambda path: usage(10**6, 10**6 - 1000, 1000))
+    with pytest.raises(io.DlaeInputError, match=r"the outputs need about .* MiB and its file system has 0.0 MiB free"):
+        run.run_dlae(project.ts, project.geom, DlaeConfig(), progress=False)
+    assert not [f for f in os.listdir(project.dir) if "DLAE" in f or f.endswith(".tmp")]

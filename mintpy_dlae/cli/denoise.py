@@ -183,6 +183,12 @@ def main(iargs=None):
     except KeyboardInterrupt:
         print("interrupted: no output written (temporary files removed)", file=sys.stderr)
         raise SystemExit(130) from None
+    except (OSError, RuntimeError) as err:
+        if getattr(err, "errno", None) == 28 or "No space left on device" in str(err):   # ENOSPC
+            raise SystemExit(f"ERROR: no space left on device while writing the outputs of {inps.ts_file}: no "
+                             "output written (temporary files removed); free some space or write elsewhere "
+                             "(-o)") from None
+        raise
     except SystemExit as err:
         if err.code == 128 + signal.SIGTERM:
             print("terminated (SIGTERM): no output written (temporary files removed)", file=sys.stderr)
