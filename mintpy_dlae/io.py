@@ -97,6 +97,8 @@ def pixel_spacing(atr):
 
 def _check_h5(path, what):
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise DlaeInputError(f"{path} is a folder, not a {what} file (give the .h5 file inside it)")
     if not os.path.isfile(path):
         raise DlaeInputError(f"{what} file not found: {path}")
     if os.path.splitext(path)[1].lower() not in (".h5", ".he5"):
@@ -302,7 +304,9 @@ def check_mask(path, shape, ts_file=None, dataset=None):
         else:
             other = dtype.kind not in "biu"
     if other:
-        raise DlaeInputError(f"{path}: dataset {dataset!r} holds {dtype} values other than 0 and 1, not a mask; "
+        which = (f"has no {' or '.join(repr(m) for m in MASK_DATASETS)} dataset, and its dataset {dataset!r}"
+                 if dataset not in MASK_DATASETS else f"dataset {dataset!r}")
+        raise DlaeInputError(f"{path}: {which} holds {dtype} values other than 0 and 1, not a mask; "
                              "make one first, e.g. generate_mask.py temporalCoherence.h5 -m 0.7 -o maskTempCoh.h5")
     return dataset
 

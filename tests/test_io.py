@@ -459,3 +459,9 @@ def test_file_type_is_checked_before_the_size(tmp_path):
         f.attrs["FILE_TYPE"] = "velocity"
     with pytest.raises(io.DlaeInputError, match="FILE_TYPE = 'velocity'"):
         io.check_timeseries(str(path))
+
+
+def test_a_folder_given_as_an_input_file_is_named(tmp_path):
+    """`mintpy_dlae.py inputs` (a folder): said to be a folder, not "file not found"."""
+    with pytest.raises(io.DlaeInputError, match=r"is a folder, not a time-series file"):
+        io.check_timeseries(str(tmp_path))

@@ -248,7 +248,7 @@ def test_cli_errors(project, fake_denoiser, monkeypatch, case, capsys):
             del f["temporalCoherence"]
             f["temporalCoherence"] = np.linspace(0.1, 1.0, 32 * 32, dtype=np.float32).reshape(32, 32)
         args += ["-m", path]
-        expect = "values other than 0 and 1, not a mask"
+        expect = "has no 'mask' or 'waterMask' dataset, and its dataset 'temporalCoherence' holds float32 values other than 0 and 1, not a mask"
     before = {f: sha(d / f) for f in _files(d)}
     with pytest.raises(SystemExit) as exc:
         cli.main(args)
