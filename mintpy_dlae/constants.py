@@ -28,3 +28,7 @@ MAX_ABS_DISPLACEMENT_M = 100.0
 # (The Mexico City test crop's largest excursion is 0.045 m: tests/test_spikes.py.)
 SPIKE_M = 0.25
 SPIKE_BOX = 5
+
+# Heights (metres) below this are DEM voids (-32768 in SRTM, -9999), not terrain: the lowest land is
+# about -430 m (Dead Sea shore). They are read as missing heights, as NaN are.
+HEIGHT_VOID_BELOW = -1000.0

@@ -30,7 +30,7 @@ from .config import cpu_supports_bf16, resolve_precision  # noqa: F401  (re-expo
 log = logging.getLogger(__name__)
 
 from .constants import WINDOW as MIN_DATES  # noqa: E402  (one window length)
-from .constants import MAX_ABS_DISPLACEMENT_M  # noqa: E402
+from .constants import HEIGHT_VOID_BELOW, MAX_ABS_DISPLACEMENT_M  # noqa: E402
 # Upper bound of pixels x windows per network call.  Activations take ~3 kB per pixel-window for the
 # paper-size network (64 filters x 9 then 3 dates), so this keeps them near 0.4 GB when a tile fits
 # in it; a larger tile (denoise's default 512 px + halo: about 320,000 px) goes one window per call.
@@ -398,7 +398,8 @@ def _positive_int(name, value):
 
 def _check_mask(mask, shape):
     """``mask`` as an (H, W) bool array (True = valid), or None.  Accepts bool, or integer / float
-    arrays holding only 0 and 1; raises TypeError / ValueError naming the offending dtype or value."""
+    arrays holding only 0 and 1 (and NaN in a float mask: left out, as ``mintpy_dlae.py`` reads a
+    mask file); raises TypeError / ValueError naming the offending dtype or value."""
     if mask is None:
         return None
     m = np.asarray(mask)
@@ -411,13 +412,13 @@ def _check_mask(mask, shape):
         return m
     if m.dtype.kind not in "iuf":
         raise TypeError(f"denoise: mask must be bool (True = valid) or numbers 0/1; received dtype {m.dtype}")
-    bad = (m != 0) & (m != 1)               # NaN is neither
+    bad = (m != 0) & (m != 1) & ~np.isnan(m) if m.dtype.kind == "f" else (m != 0) & (m != 1)
     if bad.any():
         y, x = np.unravel_index(np.flatnonzero(bad)[0], shape)
         raise ValueError(f"denoise: a mask of dtype {m.dtype} must hold only 0 and 1 (or be bool, True = "
                          f"valid); {int(bad.sum())} value(s) are not, e.g. {m[y, x].item()!r} "
                          f"at (row, col) = ({y}, {x})")
-    return m != 0
+    return m == 1                           # NaN in a float mask: left out, as mintpy_dlae.py reads it
 
 
 def _check_numeric(name, arr, what):
@@ -536,7 +537,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                              floating point; computed in float32); no-data as NaN or 0 on all dates
                              (so a MintPy reference pixel, 0 on every date, comes out NaN here;
                              mintpy_dlae.py feeds it a tiny value and re-references the output)
-                elevation  - (H, W) metres; pixels where it is NaN/inf are left out (a warning)
+                elevation  - (H, W) metres; pixels where it is NaN/inf or below -1000 m (a DEM void
+                             such as -32768, as ``mintpy_dlae.py`` reads it) are left out (a warning)
                 model      - 'fault', 'mogi', a path to a .keras file, or a loaded model
                 mask       - optional (H, W) bool, True = valid (or numbers holding only 0 and 1)
                 incidence, azimuth - optional (H, W) or scalar LOS angles (deg).  Checked for shape only:
@@ -637,6 +639,9 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     elevation = np.asarray(elevation)
     _check_numeric("elevation", elevation, "an (H, W) array")
     elevation = elevation.astype(np.float32, copy=False)
+    with np.errstate(invalid="ignore"):
+        if np.any(elevation < HEIGHT_VOID_BELOW):       # DEM voids (-32768, -9999): no height, as NaN
+            elevation = np.where(elevation < HEIGHT_VOID_BELOW, np.float32(np.nan), elevation)
     if elevation.shape != (H, W):
         raise ValueError(f"denoise: elevation shape {elevation.shape} does not match the series {(H, W)}")
     mask = _check_mask(mask, (H, W))

@@ -31,7 +31,7 @@ import numpy as np
 from mintpy.utils import readfile, writefile
 
 from mintpy_dlae.boxes import Box, split
-from mintpy_dlae.constants import WINDOW
+from mintpy_dlae.constants import HEIGHT_VOID_BELOW, WINDOW  # noqa: F401 (HEIGHT_VOID_BELOW: io's name too)
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,6 @@ DATE_FORMATS = {re.compile(r"\d{8}"): "%Y%m%d", re.compile(r"\d{8}T\d{4}"): "%Y%
                 re.compile(r"\d{8}T\d{6}"): "%Y%m%dT%H%M%S"}
 
 
-# Heights (metres) below this are DEM voids (-32768 in SRTM, -9999), not terrain: the lowest land is
-# about -430 m (Dead Sea shore). They are read as missing heights, as NaN are.
-HEIGHT_VOID_BELOW = -1000.0
 
 
 class DlaeInputError(ValueError):

@@ -558,9 +558,9 @@ def test_mask_must_be_a_0_1_array(tiny):
     with pytest.raises(ValueError, match=r"mask of dtype float64 must hold only 0 and 1.*at \(row, col\)"):
         inference.denoise(ts, h, mask=rng.random(h.shape), **kw)
     nan_mask = np.ones(h.shape)
-    nan_mask[2, 3] = np.nan
-    with pytest.raises(ValueError, match=r"nan at \(row, col\) = \(2, 3\)"):
-        inference.denoise(ts, h, mask=nan_mask, **kw)
+    nan_mask[2, 3] = np.nan                 # NaN in a float mask: left out, as mintpy_dlae.py reads a file
+    res = inference.denoise(ts, h, mask=nan_mask, **kw)
+    assert np.isnan(res.timeseries[:, 2, 3]).all() and np.isfinite(res.timeseries[:, 2, 4]).all()
     with pytest.raises(TypeError, match=r"mask must be an \(H, W\) = \(24, 24\) array.*bool True"):
         inference.denoise(ts, h, mask=True, **kw)
     with pytest.raises(TypeError, match="mask must be bool.*dtype <U1"):
@@ -709,3 +709,15 @@ def test_input_level_keeps_each_maps_mean_and_the_pattern(tiny):
         inference.denoise(ts, h, model=tiny, box=(0, 10, 0, 10), level="input")
     with pytest.raises(ValueError, match="level must be one of"):
         inference.denoise(ts, h, model=tiny, level="area")
+
+
+def test_dem_voids_are_missing_heights_as_in_mintpy_dlae_py(tiny):
+    """A height of -32768 (an SRTM void) is no height: the pixel is left out with the NaN warning,
+    as mintpy_dlae.py reads a geometry file; a real -400 m (Dead Sea shore) is kept."""
+    ts, h = _small()
+    h = h.copy()
+    h[3, 4] = -32768
+    h[5, 6] = -400
+    with pytest.warns(UserWarning, match=r"elevation is NaN/inf on 1 pixel.*\(3, 4\)"):
+        res = inference.denoise(ts, h, model=tiny, precision="float32", augment=1)
+    assert np.isnan(res.timeseries[:, 3, 4]).all() and np.isfinite(res.timeseries[:, 5, 6]).all()
