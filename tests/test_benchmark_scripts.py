@@ -627,3 +627,26 @@ def test_velocity_bias_statistics_by_hand():
     assert got == {"pixels": 4, "fast_pixels": 2, "fast_ratio": 0.825, "median_in": -100.0, "median_out": -85.0,
                    "rms_diff": 24.6, "median_abs_diff": 27.5, "median_velocity_std": 10.0,
                    "share_beyond_2std": 0.75}
+
+
+def test_area_input_wrapper_by_hand():
+    """benchmarks/area_input.py's prototype: the network sees each date minus its mean over the valid
+    pixels, and the means come back. With a stand-in network that returns its input's dates
+    (relative to the first), the wrapped output is the raw window's dates exactly; the stand-in sees
+    zero-mean dates on the valid pixels, and no scale (taken from what it sees)."""
+    from mintpy_dlae import inference
+    ai = _load("area_input")
+    rng = np.random.default_rng(2)
+    noisy = rng.normal(0.01, 0.003, (2, 9, 6, 7)).astype(np.float32)
+    mask = np.ones((6, 7), bool)
+    mask[0, :3] = False
+    seen = {}
+
+    def identity(model, x, elevation, mask=None, **kw):
+        seen["x"], seen["kw"] = x, kw
+        d = x[:, 1:] - x[:, :1]
+        return inference.WindowPrediction(d, d[:, -1].copy(), np.zeros_like(d), np.zeros_like(d[:, -1]))
+
+    out = ai.area_referenced(identity)(None, noisy, None, mask=mask, scale=np.ones(2))
+    np.testing.assert_allclose(out.dates[:, :, mask], (noisy[:, 1:] - noisy[:, :1])[:, :, mask], atol=1e-6)
+    assert np.abs(seen["x"][:, :, mask].mean(axis=-1)).max() < 1e-6 and "scale" not in seen["kw"]
