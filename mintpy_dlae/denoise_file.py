@@ -651,11 +651,13 @@ def warn_denoised_input(ts_file, atr):
     return True
 
 
-def check_room_for_outputs(ts_file, outputs, frame, num_date):
+def check_room_for_outputs(ts_file, outputs, frame, num_date, num_kept, uncertainty):
     """:func:`mintpy_dlae.io.check_free_space` for ``outputs`` ({product: path}) of a frame of
-    ``frame`` pixels and ``num_date`` dates: the series and the removed part in the input's dtype,
-    the cumulative maps (3 datasets per window), the variance in float32; for an input written with
-    compression (the outputs get its filter), each size times the input file's compression ratio."""
+    ``frame`` pixels, ``num_date`` dates of which ``num_kept`` are denoised: the series, its variance
+    and the removed part with every date in the input's dtype, the cumulative maps (one per window of
+    the kept dates, with ``uncertainty`` also its std and significance) in float32; for an input
+    written with compression (the outputs get its filter), each size times the input file's
+    compression ratio."""
     import h5py
     with h5py.File(ts_file, "r") as f:
         dset = f["timeseries"]
@@ -663,9 +665,10 @@ def check_room_for_outputs(ts_file, outputs, frame, num_date):
         ratio = 1.0
         if dset.compression is not None:
             ratio = min(1.0, os.path.getsize(ts_file) / max(dset.size * item, 1))
-    num_win = max(num_date - WINDOW + 1, 0)
-    size = {"timeseries": num_date * frame * item, "cumulative": 3 * num_win * frame * 4,
-            "variance": num_date * frame * 4, "removed": num_date * frame * item}
+    num_win = max(num_kept - WINDOW + 1, 0)
+    series = num_date * frame * item
+    size = {"timeseries": series, "cumulative": (3 if uncertainty else 1) * num_win * frame * 4,
+            "variance": series, "removed": series}
     io.check_free_space({path: size[key] * ratio for key, path in outputs.items()})
 
 
@@ -778,6 +781,8 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     attrs[EDGE_GAP_ATTRIBUTE] = ",".join(warn_edge_gaps(ts_file, kept_dates)) or "none"
     attrs["REF_DATE"] = dates[ref_index]          # the date the outputs are referenced to
 
+    check_room_for_outputs(ts_file, outputs, length * width, num_date, len(kept_dates), uncertainty)
+
     # only now the network (TensorFlow): everything above is checked without it
     from mintpy_dlae.config import import_tensorflow_quietly
     import_tensorflow_quietly()
@@ -803,7 +808,6 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
         ref_den = np.zeros(num_kept, np.float32)
         ref_cum = np.zeros(num_kept - WINDOW + 1, np.float32)
 
-    check_room_for_outputs(ts_file, outputs, length * width, num_date)
     blocks = io.plan_row_blocks(length, width, num_date, cfg.max_memory, halo)
     log.info("%d block(s) of rows, to stay within %s (--ram)", len(blocks), format_gb(cfg.max_memory))
     runner = BlockRunner(cfg, job)

@@ -253,7 +253,12 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
                             scale=scale, elevation_normalised=elevation_normalised, augment=augment)
         valid = dataset.valid_mask(noisy, mask if mask is None or mask.ndim == 3 else
                                    np.broadcast_to(mask, (len(noisy),) + mask.shape))
-        dates = keep_input_level(p.dates, noisy[:, 1:] - noisy[:, :1], valid)
+        _, net = prepare_model(model, precision)
+        if getattr(net, "output_kind", "dates") == "dates":
+            dates = keep_input_level(p.dates, noisy[:, 1:] - noisy[:, :1], valid)
+        else:                   # a cumulative-only head: its other maps are zero placeholders, kept so
+            dates = p.dates.copy()
+            dates[:, -1:] = keep_input_level(p.dates[:, -1:], noisy[:, -1:] - noisy[:, :1], valid)
         return WindowPrediction(dates, dates[:, -1].copy(), p.dates_std, p.cumulative_std)
     augment = resolve_augment(augment, int(np.prod(noisy.shape[2:])) * len(noisy))
     if augment > 1:
@@ -485,9 +490,9 @@ def _mark_spikes(ts, overwrite_input):
                 break
     if not big:
         return ts
-    data = ts.astype(np.float32, copy=not (overwrite_input and ts.dtype == np.float32 and ts.flags.writeable))
-    found = find_spikes(data)
+    found = find_spikes(ts)
     if found.any():
+        data = ts.astype(np.float32, copy=not (overwrite_input and ts.dtype == np.float32 and ts.flags.writeable))
         d, y, x = (int(i[0]) for i in np.nonzero(found))
         warnings.warn(f"denoise: ts has {int(found.sum())} isolated spike(s) (a value more than {SPIKE_M:g} m "
                       f"outside the range of its dates before and after, and as far from its neighbours': an "
@@ -570,7 +575,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                 level      - 'network' (default) or 'input': the spatial mean of each output map over
                              the valid pixels.  'network': the network's own (it keeps part of a uniform
                              offset of the input); 'input': that of the input, map by map (the
-                             series relative to the first date, each window's cumulative map), as a
+                             series relative to the first date, each window's cumulative map; NaN
+                             holes counted with the values they are filled with), as a
                              spatial filter keeps it: exact for an area-referenced series, whose mean
                              is set by its reference (:func:`keep_input_level`; docs/method.md, "The
                              level of a map").  Referencing the result to a pixel, as
@@ -633,7 +639,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     if n < MIN_DATES:
         raise ValueError(f"denoise: needs at least {MIN_DATES} dates; received {n}")
     _check_magnitude(ts)
-    _check_unit(ts)
+    if box is None:          # a block's caller checked its whole frame (mintpy_dlae.py: check_unit)
+        _check_unit(ts)
     if spikes:
         ts = _mark_spikes(ts, overwrite_input)
     elevation = np.asarray(elevation)
@@ -723,7 +730,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
             lost = valid & ~elev_ok
             if lost.any():
                 y, x = np.argwhere(lost)[0]
-                warnings.warn(f"denoise: elevation is NaN/inf on {int(lost.sum())} pixel(s) with data (first at "
+                warnings.warn(f"denoise: elevation is NaN/inf (or a DEM void below {HEIGHT_VOID_BELOW:g} m) on "
+                              f"{int(lost.sum())} pixel(s) with data (first at "
                               f"(row, col) = ({y}, {x})); they are treated as no-data (NaN in the output)",
                               UserWarning, stacklevel=2)
     if nothing is not None:
@@ -771,6 +779,10 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
         if scale is None:      # after the filling, as mintpy_dlae.py's frame_scales (constant pixels left out)
             scale = window_scales(data, valid, T)
         scale = np.asarray(scale, np.float32)
+        for k in np.flatnonzero(scale == 0):     # 0 only for a window whose data do not change
+            if dataset.window_scale(data[k:k + T], valid) > 0:
+                raise ValueError(f"denoise: scale of window {int(k)} is 0, but its data change from date to date "
+                                 "(0 is for a window without change only)")
     w_int = window_weights(T)
     # series[t] accumulates the weighted increments of interval t-1 -> t, then becomes the series
     series = np.zeros((n, h, w), np.float32)

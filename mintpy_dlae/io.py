@@ -250,16 +250,19 @@ GRID_KEYS = ("Y_FIRST", "X_FIRST", "Y_STEP", "X_STEP")
 def warn_grid_mismatch(ts_file, ts_atr, other_file, what):
     """Log a warning when ``other_file`` (a geometry or mask of the same size as ``ts_file``) is on
     another geocoded grid: its Y_FIRST/X_FIRST/Y_STEP/X_STEP differ from those of the time series
-    (``ts_atr``) by more than a hundredth of a pixel. Files without these attributes (radar
-    coordinates) are not compared. Returns True when it warned."""
+    (``ts_atr``): the corner by more than half a pixel or a step by more than 1 %. Files without these
+    attributes (radar coordinates) are not compared. Returns True when it warned."""
     try:
         atr = readfile.read_attribute(os.fspath(other_file))
         a = [float(ts_atr[k]) for k in GRID_KEYS]
         b = [float(atr[k]) for k in GRID_KEYS]
     except (KeyError, TypeError, ValueError, OSError):
         return False
-    tol = 0.01 * min(abs(a[2]), abs(a[3])) if a[2] and a[3] else 0.0
-    if all(abs(x - y) <= tol for x, y in zip(a, b)):
+    # the corner within half a pixel, the steps within 1 %: rounding of the attributes (float32, few
+    # decimals) stays far inside both
+    same_corner = abs(a[0] - b[0]) <= 0.5 * abs(a[2]) and abs(a[1] - b[1]) <= 0.5 * abs(a[3])
+    same_step = abs(a[2] - b[2]) <= 0.01 * abs(a[2]) and abs(a[3] - b[3]) <= 0.01 * abs(a[3])
+    if same_corner and same_step:
         return False
     log.warning("%s: the %s is on another grid than %s (Y_FIRST/X_FIRST = %g/%g, step %g/%g, against "
                 "%g/%g, step %g/%g): of another area or resolution? Its pixels are used one for one with "

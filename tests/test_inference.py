@@ -546,7 +546,7 @@ def test_nothing_to_denoise_raises_naming_the_input(tiny):
 def test_elevation_missing_on_some_pixels_warns(tiny):
     ts, h = _small()
     h[3, 4] = np.nan
-    with pytest.warns(UserWarning, match=r"elevation is NaN/inf on 1 pixel.*\(3, 4\)"):
+    with pytest.warns(UserWarning, match=r"elevation is NaN/inf \(or a DEM void below -1000 m\) on 1 pixel.*\(3, 4\)"):
         res = inference.denoise(ts, h, model=tiny, precision="float32", augment=1)
     assert np.isnan(res.timeseries[:, 3, 4]).all() and np.isfinite(res.timeseries[:, 3, 5]).all()
 
@@ -718,6 +718,14 @@ def test_dem_voids_are_missing_heights_as_in_mintpy_dlae_py(tiny):
     h = h.copy()
     h[3, 4] = -32768
     h[5, 6] = -400
-    with pytest.warns(UserWarning, match=r"elevation is NaN/inf on 1 pixel.*\(3, 4\)"):
+    with pytest.warns(UserWarning, match=r"elevation is NaN/inf \(or a DEM void below -1000 m\) on 1 pixel.*\(3, 4\)"):
         res = inference.denoise(ts, h, model=tiny, precision="float32", augment=1)
     assert np.isnan(res.timeseries[:, 3, 4]).all() and np.isfinite(res.timeseries[:, 5, 6]).all()
+
+
+def test_a_zero_scale_for_a_window_that_changes_is_refused(tiny):
+    """scale 0 is for a window without change only: given for one whose data change, a ValueError
+    (it would silently zero that window)."""
+    ts, h = _small()
+    with pytest.raises(ValueError, match="scale of window 1 is 0, but its data change"):
+        inference.denoise(ts, h, model=tiny, scale=np.array([1e-3, 0, 1e-3, 1e-3, 1e-3]), augment=1)
