@@ -91,6 +91,9 @@ def measure(model, noise, height, valid, variant):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", action="append", required=True, help="fault, mogi or a .keras path (repeatable)")
+    p.add_argument("--variant", nargs="+", choices=["current", "area_input"], default=["current", "area_input"],
+                   help="which variants to run (default both; 'current' alone scores a model as mintpy_dlae.py "
+                        "delivers its maps)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
     sys.path.insert(0, HERE)
@@ -98,7 +101,7 @@ def main(argv=None):
     noise, height, valid = load()
     out = {}
     for model in a.model:
-        for variant in ("current", "area_input"):
+        for variant in a.variant:
             r = measure(model, noise, height, valid, variant)
             out[f"{os.path.basename(model)} {variant}"] = r
             print(os.path.basename(model), variant, json.dumps(r), flush=True)

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 DEFAULTS = dict(batch_size=32, steps_per_epoch=100, lr=1e-3, warmup_steps=200, lr_floor=0.05, beta=0.5,
                 cumulative_weight=2.0, global_clipnorm=1.0, scale_jitter=0.4, val_size=384, seed=0, workers=1,
                 loss="beta_nll", r2_eps=(1.0, 1e-4, 0.7))
-LOSSES = ("beta_nll", "r2")
+LOSSES = ("beta_nll", "r2", "beta_nll_level_free")
 # the options that a resumed run takes from the caller (the others are the checkpoint's)
 RESUME_APPLIES = ("batch_size", "steps_per_epoch", "lr", "lr_floor", "global_clipnorm", "workers")
 
@@ -98,15 +98,20 @@ def _nll_loss_class():
         """Gaussian NLL of targets y_true (B, H, W, K + 1: K maps and a validity weight) under
         y_pred (B, H, W, 2K: K means and K log sigmas), weighted by stop_gradient(sigma^(2 beta))."""
 
-        def __init__(self, beta=0.5, cumulative_weight=2.0, name="beta_nll", **kwargs):
+        def __init__(self, beta=0.5, cumulative_weight=2.0, level_free=False, name="beta_nll", **kwargs):
             super().__init__(name=name, **kwargs)
             self.beta = float(beta)
             self.cumulative_weight = float(cumulative_weight)
+            self.level_free = bool(level_free)
 
         def call(self, y_true, y_pred):
             k, mu, log_sigma, y, valid, channel = _unpack(y_true, y_pred, self.cumulative_weight)
             inv_var = ops.exp(-2.0 * log_sigma)
-            nll = 0.5 * ops.square(y - mu) * inv_var + log_sigma
+            err = y - mu
+            if self.level_free:       # each map's mean error over its valid pixels taken out
+                npix = ops.sum(valid, axis=(1, 2), keepdims=True) + 1e-6
+                err = err - ops.sum(err * valid, axis=(1, 2), keepdims=True) / npix
+            nll = 0.5 * ops.square(err) * inv_var + log_sigma
             if self.beta > 0:
                 nll = nll * ops.stop_gradient(ops.exp(2.0 * self.beta * log_sigma))
             num = ops.sum(nll * channel * valid, axis=(1, 2, 3))
@@ -114,7 +119,8 @@ def _nll_loss_class():
             return num / den
 
         def get_config(self):
-            return dict(super().get_config(), beta=self.beta, cumulative_weight=self.cumulative_weight)
+            return dict(super().get_config(), beta=self.beta, cumulative_weight=self.cumulative_weight,
+                        level_free=self.level_free)
 
     return BetaNLL
 
@@ -181,7 +187,7 @@ def r2_eps_at(samples_seen, budget, start, end, ramp):
     return float(np.exp(np.log(start) + frac * (np.log(end) - np.log(start))))
 
 
-def nll_loss(beta=0.5, cumulative_weight=2.0):
+def nll_loss(beta=0.5, cumulative_weight=2.0, level_free=False):
     """The beta-NLL loss of Seitzer et al. (2022, ICLR, "On the pitfalls of heteroscedastic
     uncertainty estimation with probabilistic neural networks") as a Keras Loss.
 
@@ -193,9 +199,11 @@ def nll_loss(beta=0.5, cumulative_weight=2.0):
 
     with sg the stop-gradient, c_k = 1 except ``cumulative_weight`` for the last map (the cumulative
     one); ``beta`` = 0 is the plain Gaussian NLL.  Its ``call`` gives one value per sample, (B,),
-    which Keras averages over the batch.
+    which Keras averages over the batch.  ``level_free`` (loss "beta_nll_level_free", an experiment):
+    y - mu minus its mean over the map's valid pixels, so that no map's level is learnt (neither
+    ``mintpy_dlae.py``, which references each map to a pixel, nor ``level="input"`` uses it).
     """
-    return _nll_loss_class()(beta=beta, cumulative_weight=cumulative_weight)
+    return _nll_loss_class()(beta=beta, cumulative_weight=cumulative_weight, level_free=level_free)
 
 
 def lr_at(step, total_steps, base_lr, warmup_steps, floor):
@@ -607,7 +615,8 @@ def _loss(opts, samples_seen, budget):
     if opts.get("loss", "beta_nll") == "r2":
         start, end, ramp = opts.get("r2_eps", DEFAULTS["r2_eps"])
         return r2_nll_loss(r2_eps_at(samples_seen, budget, start, end, ramp), opts["cumulative_weight"])
-    return nll_loss(opts["beta"], opts["cumulative_weight"])
+    return nll_loss(opts["beta"], opts["cumulative_weight"],
+                    level_free=opts.get("loss", "beta_nll") == "beta_nll_level_free")
 
 
 def _check_options(opts, samples):

@@ -203,3 +203,29 @@ def test_shipped_beta_nll_by_hand(beta):
     got = np.asarray(nll_loss(beta, 2.0).call(np.concatenate([y, v], -1).astype(np.float32),
                                               np.concatenate([mu, ls], -1).astype(np.float32)))
     np.testing.assert_allclose(got, want, rtol=1e-4)
+
+
+def test_level_free_nll_by_hand():
+    """loss "beta_nll_level_free": the beta-NLL (beta 0.5) of y - mu minus its mean over each map's
+    valid pixels, by hand in numpy; adding one constant per map to mu changes nothing, while it does
+    change the plain beta-NLL."""
+    from mintpy_dlae.train import nll_loss
+    rng = np.random.default_rng(5)
+    y = rng.normal(0, 1, (2, 6, 5, 3))
+    v = (rng.random((2, 6, 5, 1)) > 0.3).astype(np.float32)
+    mu = y + rng.normal(0, 0.5, y.shape)
+    ls = rng.normal(0, 0.3, y.shape)
+    y_true = np.concatenate([y, v], axis=-1).astype(np.float32)
+    y_pred = np.concatenate([mu, ls], axis=-1).astype(np.float32)
+    err = y - mu
+    err = err - (err * v).sum(axis=(1, 2), keepdims=True) / (v.sum(axis=(1, 2), keepdims=True) + 1e-6)
+    c = np.array([1.0, 1.0, 2.0])
+    nll = (0.5 * err ** 2 * np.exp(-2 * ls) + ls) * np.exp(ls) * c * v
+    want = nll.sum(axis=(1, 2, 3)) / (v.sum(axis=(1, 2, 3)) * 3 + 1e-6)
+    free = nll_loss(0.5, 2.0, level_free=True)
+    np.testing.assert_allclose(np.asarray(free.call(y_true, y_pred)), want, rtol=1e-4)
+    shifted = y_pred.copy()
+    shifted[..., :3] += np.array([0.7, -1.3, 2.0], np.float32)
+    np.testing.assert_allclose(np.asarray(free.call(y_true, shifted)), want, rtol=1e-4)
+    plain = nll_loss(0.5, 2.0)
+    assert not np.allclose(np.asarray(plain.call(y_true, shifted)), np.asarray(plain.call(y_true, y_pred)))

@@ -38,6 +38,8 @@ def main():
                    help="series per step (default 32, or the resumed run's; a resume takes a new one, e.g. on a GPU)")
     p.add_argument("--steps-per-epoch", type=int, default=None, help="steps between checkpoints (default 100)")
     p.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"])
+    p.add_argument("--loss", default=None, choices=["beta_nll", "r2", "beta_nll_level_free"],
+                   help="training loss (default beta_nll; a new run only)")
     p.add_argument("--model-config", default=None,
                    help="JSON overrides of the shipped layout for a new run, e.g. '{\"filters_2d\": 96}' after "
                         "training/widen.py")
@@ -63,7 +65,7 @@ def main():
     folder = os.path.join(here, a.name)
     out = os.path.join(folder, a.name + ".keras")
     extra = {k: v for k, v in (("batch_size", a.batch_size), ("steps_per_epoch", a.steps_per_epoch),
-                               ("workers", a.workers), ("lr", a.lr)) if v is not None}
+                               ("workers", a.workers), ("lr", a.lr), ("loss", a.loss)) if v is not None}
     if a.resume:
         ignored = [flag for flag, value in (("--kinds", a.kinds), ("--init", a.init), ("--generator", a.generator),
                                             ("--seed", a.seed), ("--model-config", a.model_config)) if value is not None]
