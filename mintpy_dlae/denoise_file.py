@@ -1167,23 +1167,30 @@ UNIT_SPREAD_M = 1.0
 UNIT_WARN_M = 0.2
 
 
+def step_spread(series, has_data):
+    """Median over the pairs of consecutive dates of ``series`` (k, h, w) of the spatial std of the
+    change between them over the pixels ``has_data`` (h, w) (finite values only), in the series'
+    unit; None when it cannot be computed (fewer than 2 dates, or no pair with 2 values)."""
+    if len(series) < 2 or not has_data.any():
+        return None
+    spreads = []
+    for d in range(1, len(series)):
+        step = (np.asarray(series[d], np.float64) - np.asarray(series[d - 1], np.float64))[has_data]
+        step = step[np.isfinite(step)]
+        if step.size > 1:
+            spreads.append(float(np.std(step)))
+    return float(np.median(spreads)) if spreads else None
+
+
 def check_unit(ts_file, series, has_data):
     """Raise DlaeInputError when the kept dates ``series`` (k, h, w) of ``ts_file`` (metres by its
     UNIT) change from date to date by a median spatial std above UNIT_SPREAD_M over the pixels
     ``has_data`` (h, w): the values are in mm (or another unit) under UNIT = m, and the outputs
     would carry that unit under the label metres (and values beyond +-MAX_ABS_DISPLACEMENT_M would be
     taken for fill values). Returns that median (metres), or None when it cannot be computed."""
-    if len(series) < 2 or not has_data.any():
+    spread = step_spread(series, has_data)
+    if spread is None:
         return None
-    spreads = []
-    for a, b in zip(series[:-1], series[1:]):
-        step = (b - a)[has_data]
-        step = step[np.isfinite(step)]
-        if step.size > 1:
-            spreads.append(float(np.std(step)))
-    if not spreads:
-        return None
-    spread = float(np.median(spreads))
     if spread > UNIT_SPREAD_M:
         raise io.DlaeInputError(
             f"{ts_file}: dataset 'timeseries' changes from date to date by {spread:.3g} m (median spatial std) "

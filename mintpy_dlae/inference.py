@@ -455,25 +455,18 @@ def _check_unit(ts):
     """Raise ValueError when ts (n, H, W) changes from date to date by a median spatial std above
     UNIT_SPREAD_M (1 m) over its pixels with data (the rule of ``mintpy_dlae.py``'s
     :func:`mintpy_dlae.denoise_file.check_unit`): the values are millimetres (or another unit), and
-    the spike rule and the outputs would take them for metres. One pair of dates at a time."""
-    from .denoise_file import UNIT_SPREAD_M
+    the spike rule and the outputs would take them for metres."""
+    from .denoise_file import UNIT_SPREAD_M, step_spread
+    has = np.zeros(ts.shape[1:], bool)
     with np.errstate(invalid="ignore"):
-        has = np.zeros(ts.shape[1:], bool)
         for d in range(len(ts)):
             date = np.asarray(ts[d])
             has |= np.isfinite(date) & (date != 0)
-    if not has.any():
-        return
-    spreads = []
-    for d in range(1, len(ts)):
-        step = (np.asarray(ts[d], np.float64) - np.asarray(ts[d - 1], np.float64))[has]
-        step = step[np.isfinite(step)]
-        if step.size > 1:
-            spreads.append(float(np.std(step)))
-    if spreads and np.median(spreads) > UNIT_SPREAD_M:
-        raise ValueError(f"denoise: ts changes from date to date by {float(np.median(spreads)):.3g} m (median "
-                         "spatial std): InSAR time series in metres change by millimetres to centimetres. The "
-                         "values look like mm (or another unit); give metres (e.g. ts / 1000)")
+    spread = step_spread(ts, has)
+    if spread is not None and spread > UNIT_SPREAD_M:
+        raise ValueError(f"denoise: ts changes from date to date by {spread:.3g} m (median spatial std): InSAR time "
+                         "series in metres change by millimetres to centimetres. The values look like mm (or "
+                         "another unit); give metres (e.g. ts / 1000)")
 
 
 def _mark_spikes(ts, overwrite_input):
