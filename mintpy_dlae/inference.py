@@ -47,6 +47,8 @@ class DenoiseResult:
     timeseries_std  (n, h, w)   1-sigma uncertainty of ``timeseries`` (0 at the first date)
     cumulative_std  (n-8, h, w) 1-sigma uncertainty of ``cumulative``
     augment         int         symmetric copies averaged per window (1 = one plain pass)
+    level           str         the level convention applied: 'input' (each map's spatial mean is
+                                the input's) or 'network' (the network's own); see :func:`denoise`
 
     (h, w) = (H, W), the whole array, or the shape of ``box`` (y1 - y0, x1 - x0) when
     :func:`denoise` was given one; the maps then cover the box only.
@@ -56,6 +58,7 @@ class DenoiseResult:
     timeseries_std: np.ndarray = None
     cumulative_std: np.ndarray = None
     augment: int = 1
+    level: str = "network"
 
     @property
     def significance(self):
@@ -332,9 +335,10 @@ def predict_windows(model, noisy, elevation, mask=None, batch_size=32, precision
 LEVELS = ("network", "input")
 
 
-def _check_level(level):
-    if level not in LEVELS:
-        raise ValueError(f"level must be one of {LEVELS}; received {level!r}")
+def _check_level(level, auto=False):
+    allowed = LEVELS + (("auto",) if auto else ())
+    if level not in allowed:
+        raise ValueError(f"level must be one of {allowed}; received {level!r}")
 
 
 def keep_input_level(out, inp, valid):
@@ -511,6 +515,14 @@ def _scan_series(ts):
     return num_bad, has_data
 
 
+def reference_pixels(num_bad, has_data):
+    """The pixels exactly 0 on every date (bool (H, W); ``num_bad`` 0 and no ``has_data``, from
+    :func:`_scan_series`): MintPy's reference pixel, or no-data written as 0.  Either marks a series
+    referenced to a pixel, whose own noise is in the mean of every map; an area-referenced series
+    (or a synthetic one with zero-mean noise) has none."""
+    return (num_bad == 0) & ~has_data
+
+
 def _empty_dates(ts, num_bad, has_data):
     """Indices of the dates that are non-finite on every pixel with data.  None can be while some pixel
     with data is finite on all dates, so the dates are looked at only when none is."""
@@ -528,7 +540,7 @@ def _nan_result(n, num_win, h, w, augment):
 
 def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None, tile_size=512, batch_size=32,
             precision="auto", calibrate=None, progress=False, scale=None, box=None, overwrite_input=False,
-            augment="auto", spikes=True, level="network"):
+            augment="auto", spikes=True, level="auto"):
     """Denoise a displacement time series.
 
     Parameters: ts         - (n, H, W) LOS displacement in metres, n >= 9, real numbers (integer or
@@ -565,21 +577,27 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                 overwrite_input - allow the no-data pixels of a float32 ``ts`` to be set to 0, and its
                              missing values to be filled (see below), in place (saves one copy of the
                              series; for callers that own ``ts``)
-                level      - 'network' (default) or 'input': the spatial mean of each output map over
-                             the valid pixels.  'network': the network's own (it keeps part of a uniform
-                             offset of the input); 'input': that of the input, map by map (the
-                             series relative to the first date, each window's cumulative map; NaN
-                             holes counted with the values they are filled with), as a
-                             spatial filter keeps it: exact for an area-referenced series, whose mean
-                             is set by its reference (:func:`keep_input_level`; docs/method.md, "The
-                             level of a map").  Referencing the result to a pixel, as
-                             ``mintpy_dlae.py`` references it to REF_Y/REF_X, gives the same maps with
-                             either.  'input' is for a whole frame: not with ``box``
+                level      - 'auto' (default), 'input' or 'network': the spatial mean of each output
+                             map over the valid pixels (docs/method.md, "The level of a map").
+                             'input': that of the input, map by map (the series relative to the first
+                             date, each window's cumulative map; NaN holes counted with the values
+                             they are filled with), as a spatial filter keeps it
+                             (:func:`keep_input_level`): exact for an area-referenced series, whose
+                             mean is set by its reference.  'network': the network's own (it keeps
+                             part of a uniform offset of the input).  'auto': 'network' for a
+                             series with a pixel that is exactly 0 on every date (MintPy's reference
+                             pixel REF_Y/REF_X, whose own noise is in every map's mean, or no-data
+                             written as 0) and for a ``box`` (a block: its caller references the
+                             frame's result); 'input' otherwise (no-data as NaN, an area-referenced
+                             series, synthetic noise with zero mean).
+                             ``DenoiseResult.level`` says which was applied.  Referencing the result
+                             to a pixel, as ``mintpy_dlae.py`` references it to REF_Y/REF_X, gives
+                             the same maps with either.  'input' is for a whole frame: not with ``box``
                 spikes     - True (default): read isolated spikes as missing values (below).  False: give
                              them to the network as they are (``mintpy_dlae.py`` marks them itself, on
                              the whole frame, before it calls denoise on a block)
     Returns:    DenoiseResult(timeseries (n, h, w), cumulative (n-8, h, w), timeseries_std, cumulative_std,
-                augment: the number of symmetric copies used),
+                augment: the number of symmetric copies used, level: 'input' or 'network'),
                 float32 metres, relative to the first date, NaN at invalid pixels; (h, w) = (H, W) or the box.
 
     Missing values (the rule of ``mintpy_dlae.py`` as far as it applies to an array; +-inf counts as NaN):
@@ -613,7 +631,7 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     and ValueError for a file that is not a mintpy_dlae .keras model
     (:func:`mintpy_dlae.model.load_model`); a ``precision`` other than 'auto', 'float32' or
     'bfloat16', an ``augment`` other than 'auto', 1, 2, 4 or 8, and a ``level`` other than
-    'network' or 'input' (or 'input' with ``box``) raise ValueError.
+    'auto', 'network' or 'input' (or 'input' with ``box``) raise ValueError.
 
     Stitching (``docs/method.md``): window k gives the deformation at dates k+1..k+8 relative to date k.
     The increment of every interval t-1 -> t is the weighted mean, over the windows that cover it, of
@@ -650,7 +668,7 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
             raise ValueError(f"denoise: {name} shape {np.shape(arr)} does not match the series {(H, W)}")
     tile_size = _positive_int("tile_size", tile_size)
     batch_size = _positive_int("batch_size", batch_size)
-    _check_level(level)
+    _check_level(level, auto=True)
     if level == "input" and box is not None:
         raise ValueError("denoise: level='input' needs the whole frame (the frame's mean of each map), not a box; "
                          "use level='network' for a block and reference the frame's result afterwards, as "
@@ -731,6 +749,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
         if not block:
             raise ValueError(f"denoise: nothing to denoise: {nothing}")
         return _nan_result(n, num_win, h, w, resolve_augment(augment, num_win * h * w))
+    if level == "auto":         # a reference pixel in the frame: its noise is in every map's mean
+        level = "network" if block or (reference_pixels(num_bad, has_data)).any() else "input"
     valid &= elev_ok
     partial = valid & (num_bad > 0)            # data with NaN holes: filled for the network
     del num_bad, has_data, elev_ok
@@ -855,4 +875,4 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
             sub[ends] = np.nan
             arr[:, yy, xx] = sub
     return DenoiseResult(timeseries=series, cumulative=cumulative, timeseries_std=ts_std, cumulative_std=cumulative_std,
-                         augment=augment)
+                         augment=augment, level=level)

@@ -74,10 +74,10 @@ def test_patch_alone_or_inside_tile(tiny):
     ts, h = _series(H=150, W=140, seed=3)
     halo = inference.receptive_halo(tiny)
     y0, x0 = 55, 50
-    big = inference.denoise(ts, h, model=tiny, tile_size=1000, precision="float32")
+    big = inference.denoise(ts, h, model=tiny, tile_size=1000, precision="float32", level="network")
     scale = inference.window_scales(ts, np.ones(h.shape, bool))
     sl = (slice(y0 - halo, y0 + 40 + halo), slice(x0 - halo, x0 + 40 + halo))
-    alone = inference.denoise(ts[(slice(None),) + sl], h[sl], model=tiny, precision="float32", scale=scale)
+    alone = inference.denoise(ts[(slice(None),) + sl], h[sl], model=tiny, precision="float32", level="network", scale=scale)
     core = (slice(None), slice(halo, halo + 40), slice(halo, halo + 40))
     a = alone.timeseries[core]
     b = big.timeseries[:, y0:y0 + 40, x0:x0 + 40]
@@ -119,8 +119,8 @@ def test_overwrite_input_saves_a_copy_and_changes_nothing_else(tiny):
 
 
 def test_holes_only_change_outputs_within_the_halo(tiny):
-    """Locality.  The network and the elevation standardisation are local; the only frame-wide
-    quantity is the noise scale, one number per window (a median over the frame, by design).  So:
+    """Locality (at the network's level: the input's level is a frame-wide mean).  The network and
+    the elevation standardisation are local; the only frame-wide quantity is the noise scale, one number per window (a median over the frame, by design).  So:
     (1) with the noise scale held fixed, an output pixel farther than the receptive halo
     (chessboard distance) from every no-data or masked pixel is the same as without the holes, to
     1e-4 of the output scale (measured with the tiny shipped-layout model: 4e-6 beyond the halo of
@@ -131,13 +131,13 @@ def test_holes_only_change_outputs_within_the_halo(tiny):
     H = W = 160
     ts, h = _series(H=H, W=W, seed=4)
     scale = inference.window_scales(ts, np.ones((H, W), bool))
-    ref = inference.denoise(ts, h, model=tiny, precision="float32", scale=scale)
+    ref = inference.denoise(ts, h, model=tiny, precision="float32", level="network", scale=scale)
     holed = ts.copy()
     holed[:, 5:25, 8:28] = np.nan          # NaN no-data
     holed[:, 30:36, 0:40] = 0.0            # MintPy zero no-data
     mask = np.ones((H, W), bool)
     mask[50:70, 0:6] = False               # masked (e.g. maskTempCoh)
-    res = inference.denoise(holed, h, model=tiny, mask=mask, precision="float32", scale=scale)
+    res = inference.denoise(holed, h, model=tiny, mask=mask, precision="float32", level="network", scale=scale)
     hole = np.isnan(holed).any(axis=0) | np.all(holed == 0, axis=0) | ~mask
     dist = ndimage.distance_transform_cdt(~hole, metric="chessboard")
     far = dist > inference.receptive_halo(tiny)
@@ -147,7 +147,7 @@ def test_holes_only_change_outputs_within_the_halo(tiny):
     assert np.all(diff[far] <= 1e-4 * top), diff[far].max() / top
     near = (dist >= 1) & (dist <= 3)
     assert np.nanmax(diff[near]) > 1e-2 * top             # the holes do matter next to them
-    own = inference.denoise(holed, h, model=tiny, mask=mask, precision="float32")   # the frame's own scale
+    own = inference.denoise(holed, h, model=tiny, mask=mask, precision="float32", level="network")   # the frame's own scale
     assert np.abs(own.timeseries - ref.timeseries).max(axis=0)[far].max() < 1e-2 * top
 
 
@@ -264,7 +264,7 @@ def test_cumulative_only_model_gives_no_time_series(tmp_path):
     net = build_model(**dict(shipped_config(), filters=4, filters_2d=4, output="cumulative"))
     ts, h = _series(n=9, H=24, W=24)
     with pytest.warns(UserWarning, match="cumulative-only head"):
-        res = inference.denoise(ts, h, model=net, precision="float32", augment=1)
+        res = inference.denoise(ts, h, model=net, precision="float32", augment=1, level="network")
     assert np.isnan(res.timeseries).all() and np.isnan(res.timeseries_std).all()
     ref = inference.predict_windows(net, ts[None], h[None], precision="float32")
     np.testing.assert_allclose(res.cumulative, ref.cumulative, rtol=1e-4, atol=1e-7)
@@ -501,9 +501,9 @@ def test_missing_values_are_filled_with_a_warning(tiny, bad):
     filled[0, 9, 3] = ts[1, 9, 3]         # at the ends: the nearest value
     ts[6, 5, 5] = bad
     ts[0, 9, 3] = np.nan
-    ref = inference.denoise(filled, h, model=tiny, precision="float32", augment=1)
+    ref = inference.denoise(filled, h, model=tiny, precision="float32", augment=1, level="network")
     with pytest.warns(UserWarning, match=r"2 NaN/inf value\(s\) on 2 pixel\(s\).*\(0, 9, 3\)"):
-        res = inference.denoise(ts, h, model=tiny, precision="float32", augment=1)
+        res = inference.denoise(ts, h, model=tiny, precision="float32", augment=1, level="network")
     hole = ~np.isfinite(ts)
     assert np.isnan(res.timeseries[hole]).all() and np.isnan(res.timeseries_std[hole]).all()
     np.testing.assert_array_equal(res.timeseries[~hole], ref.timeseries[~hole])
@@ -697,7 +697,7 @@ def test_input_level_keeps_each_maps_mean_and_the_pattern(tiny):
         assert np.ptp(diff) < 1e-6
     assert np.all(kept.dates[0][:, ~mask] == 0)
     np.testing.assert_array_equal(kept.dates_std, own.dates_std)
-    a = inference.denoise(ts, h, model=tiny, mask=mask, augment=1, precision="float32")
+    a = inference.denoise(ts, h, model=tiny, mask=mask, augment=1, precision="float32", level="network")
     b = inference.denoise(ts, h, model=tiny, mask=mask, augment=1, precision="float32", level="input")
     for t in range(1, len(ts)):
         assert abs(np.nanmean(b.timeseries[t], dtype=np.float64) - np.mean(ts[t][mask] - ts[0][mask], dtype=np.float64)) < 1e-7
@@ -709,6 +709,38 @@ def test_input_level_keeps_each_maps_mean_and_the_pattern(tiny):
         inference.denoise(ts, h, model=tiny, box=(0, 10, 0, 10), level="input")
     with pytest.raises(ValueError, match="level must be one of"):
         inference.denoise(ts, h, model=tiny, level="area")
+
+
+def test_default_level_follows_how_the_series_is_referenced(tiny):
+    """level='auto' (the default): a series without a pixel that is 0 on every date (no-data as NaN,
+    no reference pixel: area-referenced or synthetic) keeps the input's level, map by map (checked
+    by hand against the input's means); one with such a pixel (MintPy's REF_Y/REF_X, or no-data
+    written as 0) keeps the network's; a box keeps the network's.  Each says so in ``level``."""
+    ts, h = _small()
+    ts[:, :2, :3] = np.nan                                  # no-data as NaN: no reference pixel
+    kw = dict(model=tiny, augment=1, precision="float32")
+    auto = inference.denoise(ts, h, **kw)
+    assert auto.level == "input"
+    np.testing.assert_array_equal(auto.cumulative, inference.denoise(ts, h, level="input", **kw).cumulative)
+    ok = np.isfinite(ts).all(axis=0)
+    for t in (4, len(ts) - 1):
+        want = np.mean(ts[t][ok].astype(np.float64) - ts[0][ok])
+        assert abs(np.mean(auto.timeseries[t][ok], dtype=np.float64) - want) < 1e-7
+    net = inference.denoise(ts, h, level="network", **kw)
+    assert net.level == "network"
+    assert np.abs(np.nanmean(net.cumulative[0]) - np.nanmean(auto.cumulative[0])) > 1e-5   # the test has teeth
+    ref = ts.copy()
+    ref[:, 11, 7] = 0.0                                     # a MintPy reference pixel
+    with_ref = inference.denoise(ref, h, **kw)
+    assert with_ref.level == "network"
+    np.testing.assert_array_equal(with_ref.cumulative, inference.denoise(ref, h, level="network", **kw).cumulative)
+    assert np.isnan(with_ref.timeseries[:, 11, 7]).all()
+    block = inference.denoise(ts, h, box=(4, 20, 0, 24), **kw)
+    assert block.level == "network"
+    one = inference.denoise(ts[:9], h, **kw)               # one window: predict_windows at the input's level
+    win = inference.predict_windows(tiny, np.where(ok, ts[:9], 0)[None], h[None], mask=ok[None],
+                                    precision="float32", level="input")
+    np.testing.assert_allclose(np.where(ok, one.cumulative[0], 0), win.cumulative[0], atol=1e-6)
 
 
 def test_dem_voids_are_missing_heights_as_in_mintpy_dlae_py(tiny):
