@@ -149,6 +149,35 @@ def test_r2_at_snr_tiny_run(tmp_path):
 
 
 
+def test_level_reference_offsets_by_hand(monkeypatch):
+    """benchmarks/level_reference.py on 4 series: the 'pixel' cases differ from the area-referenced
+    series by one offset per date, of the std asked for (checked by hand on what the stand-in
+    network receives), and own_model picks the model named like each set's kind."""
+    spec = importlib.util.spec_from_file_location("level_reference", os.path.join(REPO, "benchmarks", "level_reference.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    from mintpy_dlae import inference, model
+    seen = []
+
+    def fake(net, noisy, elevation, batch_size=64, level="network"):
+        seen.append(np.array(noisy))
+        cum = noisy[:, -1] - noisy[:, 0]
+        return inference.WindowPrediction(noisy[:, 1:] - noisy[:, :1], cum, None, None)
+    monkeypatch.setattr(inference, "predict_windows", fake)
+    monkeypatch.setattr(model, "load_model", lambda path: path)
+    res = mod.score({"fault": "x"}, kinds=("fault",), snrs=(1.0,), per_level=4, offsets=(0.5, 100.0))
+    area, half, big = seen[0], seen[2], seen[4]         # two levels per case
+    off = (big - area).reshape(4, 9, -1)
+    assert np.ptp(off, axis=2).max() < 1e-5 * np.abs(off).max()                  # one offset per date
+    spread = area.reshape(4, 9, -1).std(axis=2)
+    assert 20 < np.std(off[..., 0] / spread) < 200                               # f = 100 x the date's std
+    assert np.abs((half - area).reshape(4, 9, -1)).max() < np.abs(off).max() / 50
+    row = res["fault@1"]
+    assert set(row) == {"area", "pixel0.5", "pixel100"}
+    assert row["area"]["fault network"]["mean"] > row["pixel100"]["fault network"]["mean"]  # the raw map pays the offset
+    assert set(mod.own_model(res)) == {"fault@1 area", "fault@1 pixel0.5", "fault@1 pixel100"}
+
+
 @pytest.mark.slow
 def test_ensemble_tiny_run(tmp_path):
     """benchmarks/ensemble.py end to end on 3 series: a model paired with itself is that model (the
