@@ -178,6 +178,29 @@ def test_level_reference_offsets_by_hand(monkeypatch):
     assert set(mod.own_model(res)) == {"fault@1 area", "fault@1 pixel0.5", "fault@1 pixel100"}
 
 
+def test_coverage_level_by_hand(monkeypatch):
+    """benchmarks/coverage_level.py with a stand-in network (the raw per-date maps, sigma 5 mm): its
+    coverage and factor equal a by-hand count on the same series."""
+    spec = importlib.util.spec_from_file_location("coverage_level", os.path.join(REPO, "benchmarks", "coverage_level.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    from mintpy_dlae import inference, model, synthetic
+    from mintpy_dlae.dataset import GENERATOR_OPTIONS
+
+    def fake(net, noisy, elevation, mask=None, level="network"):
+        dates = noisy[:, 1:] - noisy[:, :1]
+        return inference.WindowPrediction(dates, dates[:, -1], np.full_like(dates, 5e-3), None)
+    monkeypatch.setattr(inference, "predict_windows", fake)
+    monkeypatch.setattr(model, "load_model", lambda path: path)
+    res = mod.coverage({"x": "x"}, n=3, kinds=("fault",))["x"]
+    b = synthetic.generate(3, kind="fault", rng=31337, **dict(GENERATOR_OPTIONS, reuse=1))
+    z = np.abs(b.noisy[:, 1:] - b.noisy[:, :1] - b.clean[:, 1:]) / 5e-3
+    z = z[np.broadcast_to(b.valid[:, None], z.shape)]
+    assert abs(res["as_trained"]["coverage"] - np.mean(z <= 2)) < 1e-4
+    assert abs(res["as_trained"]["factor"] - np.quantile(z, 0.95) / 2) < 1e-3 * max(1.0, np.quantile(z, 0.95))
+    assert set(res) == {"as_trained", "area_network", "area_input"}
+
+
 @pytest.mark.slow
 def test_ensemble_tiny_run(tmp_path):
     """benchmarks/ensemble.py end to end on 3 series: a model paired with itself is that model (the
