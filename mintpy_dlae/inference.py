@@ -517,9 +517,10 @@ def _scan_series(ts):
 
 def reference_pixels(num_bad, has_data):
     """The pixels exactly 0 on every date (bool (H, W); ``num_bad`` 0 and no ``has_data``, from
-    :func:`_scan_series`): MintPy's reference pixel, or no-data written as 0.  Either marks a series
-    referenced to a pixel, whose own noise is in the mean of every map; an area-referenced series
-    (or a synthetic one with zero-mean noise) has none."""
+    :func:`_scan_series`).  Such a pixel is read as MintPy's reference pixel, whose own noise is in
+    the mean of every map.  No-data written as 0 looks the same (an array carries no referencing
+    metadata), so a series with zero-filled no-data counts as referenced to a pixel even when it is
+    not: write no-data as NaN, or pass ``level="input"``, for an area-referenced series."""
     return (num_bad == 0) & ~has_data
 
 
@@ -576,7 +577,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                              larger frame passes the frame's resolved number.
                 overwrite_input - allow the no-data pixels of a float32 ``ts`` to be set to 0, and its
                              missing values to be filled (see below), in place (saves one copy of the
-                             series; for callers that own ``ts``)
+                             series; for callers that own ``ts``).  NaN no-data then become 0 on every
+                             date, which a later call with ``level='auto'`` reads as a reference pixel
                 level      - 'auto' (default), 'input' or 'network': the spatial mean of each output
                              map over the valid pixels (docs/method.md, "The level of a map").
                              'input': that of the input, map by map (the series relative to the first
@@ -586,10 +588,10 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                              mean is set by its reference.  'network': the network's own (it keeps
                              part of a uniform offset of the input).  'auto': 'network' for a
                              series with a pixel that is exactly 0 on every date (MintPy's reference
-                             pixel REF_Y/REF_X, whose own noise is in every map's mean, or no-data
-                             written as 0) and for a ``box`` (a block: its caller references the
-                             frame's result); 'input' otherwise (no-data as NaN, an area-referenced
-                             series, synthetic noise with zero mean).
+                             pixel REF_Y/REF_X, whose own noise is in every map's mean; no-data
+                             written as 0 looks the same and counts too: write it as NaN) and for
+                             a ``box`` (a block: its caller references the frame's result); 'input'
+                             otherwise (an area-referenced series, synthetic noise with zero mean).
                              ``DenoiseResult.level`` says which was applied.  Referencing the result
                              to a pixel, as ``mintpy_dlae.py`` references it to REF_Y/REF_X, gives
                              the same maps with either.  'input' is for a whole frame: not with ``box``
