@@ -2,11 +2,14 @@
 pixels, whose long wavelengths replace those of the full-resolution pass.
 
     python benchmarks/multiscale.py --model fault --model mogi --json docs/figures/multiscale.json
+    python benchmarks/multiscale.py --model fault --spread --json docs/figures/multiscale_spread.json
 
 The coarse pass (``denoise()`` on 2 x 2 block means of the valid pixels) sees twice as far; its
 output is interpolated back (bilinear) and blended: out = fine + G_s(coarse - fine), a Gaussian of
 ``--blend`` px (default 2) over the valid pixels, for the series, the cumulative maps and their
-std.  Scored two ways:
+std.  ``two_scale_kept`` blends only where the full-resolution map is not significant (weight 1
+below |mean| / sigma = 1, 0 above 3, linear between; thresholds chosen once, before any run),
+so that what the full-resolution pass detects stays as it is.  Scored two ways:
 
 - ``synthetic``: mean R² of the cumulative map (the level convention of ``denoise()``: the input's,
   these series having no reference pixel) on the independent test family at SNR 1 and 2, 40 and
@@ -22,6 +25,7 @@ import numpy as np
 from scipy import ndimage
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+KEEP = (1.0, 3.0)       # two_scale_kept: no blend where the full-resolution map is above 3 sigma
 
 
 def _down(ts, valid):
@@ -53,9 +57,11 @@ def _blend(fine, up, s):
     return (fine + np.where(den > 1e-3, num / np.maximum(den, 1e-3), 0)).astype(np.float32)
 
 
-def two_scale_denoise(ts, elevation, model="fault", mask=None, blend=2.0, denoise=None, **kw):
+def two_scale_denoise(ts, elevation, model="fault", mask=None, blend=2.0, denoise=None, keep=None, **kw):
     """``denoise`` (default :func:`mintpy_dlae.inference.denoise`) at full resolution and on 2 x 2
-    block means, blended (module docstring)."""
+    block means, blended (module docstring).  ``keep`` (z0, z1): blend only where the full-resolution
+    map is not significant: the blend's weight is 1 where its |mean| / sigma (smoothed like the
+    blend) is below z0, 0 above z1, linear between; sigma stays the full-resolution one."""
     from mintpy_dlae.inference import DenoiseResult
     if denoise is None:
         from mintpy_dlae.inference import denoise
@@ -68,9 +74,19 @@ def two_scale_denoise(ts, elevation, model="fault", mask=None, blend=2.0, denois
     e2, _ = _down(np.nan_to_num(elevation)[None], valid)
     coarse = denoise(t2, e2[0], model=model, mask=v2, **kw)
     out = {}
-    for k in ("timeseries", "cumulative", "timeseries_std", "cumulative_std"):
-        a = getattr(fine, k)
-        out[k] = np.where(np.isfinite(a), _blend(a, _up(getattr(coarse, k), H, W), blend), np.nan).astype(np.float32)
+    for k, sk in (("timeseries", "timeseries_std"), ("cumulative", "cumulative_std")):
+        for key in (k, sk):
+            a = getattr(fine, key)
+            if keep is not None and key == sk:
+                out[key] = a
+                continue
+            mixed = _blend(a, _up(getattr(coarse, key), H, W), blend)
+            if keep is not None:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    z = ndimage.gaussian_filter(np.nan_to_num(np.abs(a) / getattr(fine, sk)), (0, blend, blend))
+                w = np.clip((keep[1] - z) / (keep[1] - keep[0]), 0.0, 1.0)
+                mixed = a + w * (mixed - a)
+            out[key] = np.where(np.isfinite(a), mixed, np.nan).astype(np.float32)
     return DenoiseResult(augment=fine.augment, level=fine.level, **out)
 
 
@@ -85,14 +101,17 @@ def synthetic(models, blend=2.0, seed=818000):
                     b = independent_batch(per, kind, snr, seed + 1000 * ki + 10 * size + int(snr))
                     if size != 40:
                         b = independent_batch(per, kind, snr, seed + 1000 * ki + 10 * size + int(snr), size=size)
-                    fine, two = [], []
+                    fine, two, kept = [], [], []
                     for i in range(per):
                         fine.append(denoise(b.noisy[i], b.elevation[i], model=path, augment=1).cumulative[0])
                         two.append(two_scale_denoise(b.noisy[i], b.elevation[i], model=path, blend=blend,
                                                      augment=1).cumulative[0])
+                        kept.append(two_scale_denoise(b.noisy[i], b.elevation[i], model=path, blend=blend,
+                                                      keep=KEEP, augment=1).cumulative[0])
                     out[f"{name} {kind}@{snr:g} {size}px"] = {
                         "fine": round(float(r2_per_sample(np.array(fine), b.cumulative).mean()), 3),
-                        "two_scale": round(float(r2_per_sample(np.array(two), b.cumulative).mean()), 3)}
+                        "two_scale": round(float(r2_per_sample(np.array(two), b.cumulative).mean()), 3),
+                        "two_scale_kept": round(float(r2_per_sample(np.array(kept), b.cumulative).mean()), 3)}
                     print(f"{name} {kind}@{snr:g} {size}px", out[f"{name} {kind}@{snr:g} {size}px"], flush=True)
     return out
 
@@ -104,9 +123,11 @@ def real(model, blend=2.0):
     noise, height, valid = inj.load()
     res = {}
     original = inference.denoise
-    for label in ("fine", "two_scale"):
-        if label == "two_scale":
-            inference.denoise = lambda *a, **k: two_scale_denoise(*a, blend=blend, denoise=original, **k)
+    for label in ("fine", "two_scale", "two_scale_kept"):
+        if label != "fine":
+            keep = KEEP if label == "two_scale_kept" else None
+            inference.denoise = lambda *a, keep=keep, **k: two_scale_denoise(*a, blend=blend, denoise=original,
+                                                                             keep=keep, **k)
         try:
             rows, nz = inj.measure(model, noise, height, valid)
         finally:
@@ -118,14 +139,47 @@ def real(model, blend=2.0):
     return res
 
 
+def spread(model, blend=2.0):
+    """``benchmarks/injection_spread.py`` (six places, every 9-date window, 2x and 5x, one pass) with
+    the full-resolution pass and with ``two_scale_kept``: {label: that script's summary}."""
+    sys.path.insert(0, HERE)
+    import injection as inj
+    import injection_spread as sp
+    from mintpy_dlae import inference
+    noise, height, valid = inj.load()
+    original = inference.denoise
+    res = {}
+    for label in ("fine", "two_scale_kept"):
+        if label != "fine":
+            inference.denoise = lambda *a, **k: two_scale_denoise(*a, blend=blend, denoise=original, keep=KEEP, **k)
+        try:
+            out = sp.spread(model, noise, height, valid, augment=1)
+        finally:
+            inference.denoise = original
+        res[label] = {"noise_only": round(out["noise_only"]["rms_ratio"], 3), "mean_gain_2x": out["mean_gain_2x"],
+                      "mean_gain_5x": out["mean_gain_5x"],
+                      **{f"{case} {f}": v["mean"] for case, by_f in out["cases"].items() for f, v in by_f.items()
+                         if not f.endswith("_raw")}}
+        print(label, res[label], flush=True)
+    return res
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", action="append", required=True)
     p.add_argument("--blend", type=float, default=2.0)
+    p.add_argument("--spread", action="store_true",
+                   help="instead: the six-place injection of injection_spread.py (first model, one pass)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     models = dict(m.split("=", 1) if "=" in m else (m, m) for m in a.model)
+    if a.spread:
+        res = {"blend_px": a.blend, "keep": list(KEEP), "spread": spread(next(iter(models.values())), a.blend)}
+        if a.json:
+            from mintpy_dlae.model import atomic_write_json
+            atomic_write_json(res, a.json)
+        return res
     res = {"blend_px": a.blend, "synthetic": synthetic(models, a.blend)}
     first = next(iter(models.values()))
     res["real"] = real(first, a.blend)
