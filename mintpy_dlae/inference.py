@@ -752,7 +752,7 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
             raise ValueError(f"denoise: nothing to denoise: {nothing}")
         return _nan_result(n, num_win, h, w, resolve_augment(augment, num_win * h * w))
     if level == "auto":         # a reference pixel in the frame: its noise is in every map's mean
-        level = "network" if block or (reference_pixels(num_bad, has_data)).any() else "input"
+        level = "network" if block or reference_pixels(num_bad, has_data).any() else "input"
     valid &= elev_ok
     partial = valid & (num_bad > 0)            # data with NaN holes: filled for the network
     del num_bad, has_data, elev_ok
