@@ -1,15 +1,17 @@
-"""A prototype, not the product: a second pass of the network on the frame averaged over 2 x 2
-pixels, whose long wavelengths replace those of the full-resolution pass.
+"""A second pass of the network on the frame averaged over 2 x 2 pixels, whose long wavelengths
+replace those of the full-resolution pass: ``two_scale`` everywhere (a prototype), ``two_scale_kept``
+where the full-resolution map is not significant (``denoise(..., scales=2)``; not in
+``mintpy_dlae.py`` yet).
 
     python benchmarks/multiscale.py --model fault --model mogi --json docs/figures/multiscale.json
     python benchmarks/multiscale.py --model fault --spread --json docs/figures/multiscale_spread.json
 
 The coarse pass (``denoise()`` on 2 x 2 block means of the valid pixels) sees twice as far; its
-output is interpolated back (bilinear) and blended: out = fine + G_s(coarse - fine), a Gaussian of
-``--blend`` px (default 2) over the valid pixels, for the series, the cumulative maps and their
-std.  ``two_scale_kept`` blends only where the full-resolution map is not significant (weight 1
-below |mean| / sigma = 1, 0 above 3, linear between; thresholds chosen once, before any run),
-so that what the full-resolution pass detects stays as it is.  Scored two ways:
+output is interpolated back (bilinear) and blended: out = fine + G_2(coarse - fine), a Gaussian of 2
+px over the valid pixels, for the series, the cumulative maps and their std. ``two_scale_kept``
+blends only where the full-resolution map is not significant (weight 1 below |mean| / sigma = 1, 0
+above 3, linear between; thresholds chosen once, before any run), so that what the full-resolution
+pass detects stays as it is. Scored two ways:
 
 - ``synthetic``: mean R² of the cumulative map (the level convention of ``denoise()``: the input's,
   these series having no reference pixel) on the independent test family at SNR 1 and 2, 40 and
@@ -22,71 +24,34 @@ import os
 import sys
 
 import numpy as np
-from scipy import ndimage
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEEP = (1.0, 3.0)       # two_scale_kept: no blend where the full-resolution map is above 3 sigma
+BLEND_PX = 2.0
 
 
-def _down(ts, valid):
-    """2 x 2 block means over ``valid`` (H, W) of ``ts`` (n, H, W) (edge-padded to even sizes):
-    ((n, H2, W2) float32, (H2, W2) bool)."""
-    n, H, W = ts.shape
-    H2, W2 = (H + 1) // 2, (W + 1) // 2
-    pad = ((0, 0), (0, 2 * H2 - H), (0, 2 * W2 - W))
-    t = np.pad(np.where(valid, ts, 0), pad, mode="edge")
-    v = np.pad(valid, pad[1:], mode="edge").astype(np.float32)
-    s = t.reshape(n, H2, 2, W2, 2).sum(axis=(2, 4))
-    c = v.reshape(H2, 2, W2, 2).sum(axis=(1, 3))
-    return (s / np.maximum(c, 1)).astype(np.float32), c > 0
-
-
-def _up(x, H, W):
-    """Bilinear 2x of (k, h, w) with NaN left out, cropped to (k, H, W)."""
-    f = np.isfinite(x)
-    z = ndimage.zoom(np.where(f, x, 0), (1, 2, 2), order=1, mode="nearest")[:, :H, :W]
-    w = ndimage.zoom(f.astype(np.float32), (1, 2, 2), order=1, mode="nearest")[:, :H, :W]
-    return np.where(w > 0.5, z / np.maximum(w, 1e-6), np.nan)
-
-
-def _blend(fine, up, s):
-    d = up - fine
-    f = np.isfinite(d)
-    num = ndimage.gaussian_filter(np.where(f, d, 0), (0, s, s), mode="nearest")
-    den = ndimage.gaussian_filter(f.astype(np.float32), (0, s, s), mode="nearest")
-    return (fine + np.where(den > 1e-3, num / np.maximum(den, 1e-3), 0)).astype(np.float32)
-
-
-def two_scale_denoise(ts, elevation, model="fault", mask=None, blend=2.0, denoise=None, keep=None, **kw):
-    """``denoise`` (default :func:`mintpy_dlae.inference.denoise`) at full resolution and on 2 x 2
-    block means, blended (module docstring).  ``keep`` (z0, z1): blend only where the full-resolution
-    map is not significant: the blend's weight is 1 where its |mean| / sigma (smoothed like the
-    blend) is below z0, 0 above z1, linear between; sigma stays the full-resolution one."""
+def two_scale_denoise(ts, elevation, model="fault", mask=None, blend=BLEND_PX, denoise=None, keep=None, **kw):
+    """``two_scale`` (``keep`` None): ``denoise`` (default :func:`mintpy_dlae.inference.denoise`) at
+    full resolution and on 2 x 2 block means, the coarse pass's long wavelengths blended in
+    everywhere, its std too.  ``two_scale_kept`` (``keep`` = KEEP): ``denoise(..., scales=2)``, the
+    package's version, which blends only where the full-resolution map is not significant."""
+    from mintpy_dlae import multiscale
     from mintpy_dlae.inference import DenoiseResult
     if denoise is None:
         from mintpy_dlae.inference import denoise
+    if keep is not None:
+        assert tuple(keep) == multiscale.KEEP_SIGMA and blend == multiscale.BLEND_PX
+        return denoise(ts, elevation, model=model, mask=mask, scales=2, **kw)
     fine = denoise(ts, elevation, model=model, mask=mask, **kw)
     n, H, W = ts.shape
     valid = (np.isfinite(ts) & (ts != 0)).any(axis=0) & np.isfinite(elevation)
     if mask is not None:
         valid &= np.asarray(mask, bool)
-    t2, v2 = _down(np.nan_to_num(ts), valid)
-    e2, _ = _down(np.nan_to_num(elevation)[None], valid)
+    t2, v2 = multiscale.block_mean2(np.nan_to_num(ts), valid)
+    e2, _ = multiscale.block_mean2(np.nan_to_num(elevation)[None], valid)
     coarse = denoise(t2, e2[0], model=model, mask=v2, **kw)
-    out = {}
-    for k, sk in (("timeseries", "timeseries_std"), ("cumulative", "cumulative_std")):
-        for key in (k, sk):
-            a = getattr(fine, key)
-            if keep is not None and key == sk:
-                out[key] = a
-                continue
-            mixed = _blend(a, _up(getattr(coarse, key), H, W), blend)
-            if keep is not None:
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    z = ndimage.gaussian_filter(np.nan_to_num(np.abs(a) / getattr(fine, sk)), (0, blend, blend))
-                w = np.clip((keep[1] - z) / (keep[1] - keep[0]), 0.0, 1.0)
-                mixed = a + w * (mixed - a)
-            out[key] = np.where(np.isfinite(a), mixed, np.nan).astype(np.float32)
+    out = {k: multiscale.blend(getattr(fine, k), multiscale.upsample2(getattr(coarse, k), (H, W)), s=blend)
+           for k in ("timeseries", "cumulative", "timeseries_std", "cumulative_std")}
     return DenoiseResult(augment=fine.augment, level=fine.level, **out)
 
 
@@ -167,7 +132,6 @@ def spread(model, blend=2.0):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", action="append", required=True)
-    p.add_argument("--blend", type=float, default=2.0)
     p.add_argument("--spread", action="store_true",
                    help="instead: the six-place injection of injection_spread.py (first model, one pass)")
     p.add_argument("--json", default=None)
@@ -175,14 +139,14 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     models = dict(m.split("=", 1) if "=" in m else (m, m) for m in a.model)
     if a.spread:
-        res = {"blend_px": a.blend, "keep": list(KEEP), "spread": spread(next(iter(models.values())), a.blend)}
+        res = {"blend_px": BLEND_PX, "keep": list(KEEP), "spread": spread(next(iter(models.values())), BLEND_PX)}
         if a.json:
             from mintpy_dlae.model import atomic_write_json
             atomic_write_json(res, a.json)
         return res
-    res = {"blend_px": a.blend, "synthetic": synthetic(models, a.blend)}
+    res = {"blend_px": BLEND_PX, "synthetic": synthetic(models, BLEND_PX)}
     first = next(iter(models.values()))
-    res["real"] = real(first, a.blend)
+    res["real"] = real(first, BLEND_PX)
     if a.json:
         from mintpy_dlae.model import atomic_write_json
         atomic_write_json(res, a.json)

@@ -541,7 +541,7 @@ def _nan_result(n, num_win, h, w, augment):
 
 def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None, tile_size=512, batch_size=32,
             precision="auto", calibrate=None, progress=False, scale=None, box=None, overwrite_input=False,
-            augment="auto", spikes=True, level="auto"):
+            augment="auto", spikes=True, level="auto", scales=1):
     """Denoise a displacement time series.
 
     Parameters: ts         - (n, H, W) LOS displacement in metres, n >= 9, real numbers (integer or
@@ -595,6 +595,12 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                              ``DenoiseResult.level`` says which was applied.  Referencing the result
                              to a pixel, as ``mintpy_dlae.py`` references it to REF_Y/REF_X, gives
                              the same maps with either.  'input' is for a whole frame: not with ``box``
+                scales     - 1 (default) or 2: also run the network on the frame averaged over 2 x 2
+                             pixels (twice the view) and take its long wavelengths where the
+                             full-resolution maps are not significant (:mod:`mintpy_dlae.multiscale`;
+                             sigma stays the full-resolution one; a quarter more pixels through the
+                             network).  Whole frames only, not with ``box``; ``mintpy_dlae.py`` does
+                             not do it yet (docs/real_data.md, "A second, coarser pass")
                 spikes     - True (default): read isolated spikes as missing values (below).  False: give
                              them to the network as they are (``mintpy_dlae.py`` marks them itself, on
                              the whole frame, before it calls denoise on a block)
@@ -633,7 +639,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     and ValueError for a file that is not a mintpy_dlae .keras model
     (:func:`mintpy_dlae.model.load_model`); a ``precision`` other than 'auto', 'float32' or
     'bfloat16', an ``augment`` other than 'auto', 1, 2, 4 or 8, and a ``level`` other than
-    'auto', 'network' or 'input' (or 'input' with ``box``) raise ValueError.
+    'auto', 'network' or 'input' (or 'input' with ``box``), and ``scales`` other than 1 or 2 (or 2
+    with ``box``) raise ValueError.
 
     Stitching (``docs/method.md``): window k gives the deformation at dates k+1..k+8 relative to date k.
     The increment of every interval t-1 -> t is the weighted mean, over the windows that cover it, of
@@ -675,6 +682,10 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
         raise ValueError("denoise: level='input' needs the whole frame (the frame's mean of each map), not a box; "
                          "use level='network' for a block and reference the frame's result afterwards, as "
                          "mintpy_dlae.py does")
+    if scales not in (1, 2) or isinstance(scales, bool):
+        raise ValueError(f"denoise: scales must be 1 or 2; received {scales!r}")
+    if scales == 2 and box is not None:
+        raise ValueError("denoise: scales=2 needs the whole frame (its 2 x 2 average), not a box")
     if box is not None:
         try:
             box = tuple(int(b) for b in box)
@@ -876,5 +887,19 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
             sub = arr[:, yy, xx]
             sub[ends] = np.nan
             arr[:, yy, xx] = sub
+    if scales == 2:             # the coarse pass's long wavelengths where the maps are not significant
+        from . import multiscale
+        coarse_ts, coarse_valid = multiscale.block_mean2(data, valid)
+        coarse_h, _ = multiscale.block_mean2(np.nan_to_num(elevation)[None], valid)
+        with warnings.catch_warnings():          # its fills and spikes were reported at full resolution
+            warnings.simplefilter("ignore")
+            coarse = _denoise(coarse_ts, coarse_h[0], model=net, mask=coarse_valid, tile_size=tile_size,
+                             batch_size=batch_size, precision=precision, progress=progress, augment=augment,
+                             spikes=False, level=level)
+        series = multiscale.blend(series, multiscale.upsample2(coarse.timeseries, (H, W)), ts_std)
+        cumulative = multiscale.blend(cumulative, multiscale.upsample2(coarse.cumulative, (H, W)), cumulative_std)
     return DenoiseResult(timeseries=series, cumulative=cumulative, timeseries_std=ts_std, cumulative_std=cumulative_std,
                          augment=augment, level=level)
+
+
+_denoise = denoise      # the coarse pass of scales=2 (not the module attribute, which a caller may wrap)

@@ -201,26 +201,6 @@ def test_coverage_level_by_hand(monkeypatch):
     assert set(res) == {"as_trained", "area_network", "area_input"}
 
 
-def test_multiscale_helpers_by_hand():
-    """benchmarks/multiscale.py: 2 x 2 means over the valid pixels only (odd sizes edge-padded), the
-    interpolation back, and a blend that takes a uniform difference whole and leaves the fine map
-    where the coarse one is NaN-free and equal."""
-    spec = importlib.util.spec_from_file_location("multiscale", os.path.join(REPO, "benchmarks", "multiscale.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    ts = np.arange(2 * 3 * 5, dtype=np.float32).reshape(2, 3, 5)
-    valid = np.ones((3, 5), bool)
-    valid[0, 0] = False
-    down, ok = mod._down(ts, valid)
-    assert down.shape == (2, 2, 3) and ok.all()
-    assert down[1, 0, 0] == np.mean([ts[1, 0, 1], ts[1, 1, 0], ts[1, 1, 1]])      # the masked pixel left out
-    assert down[0, 1, 2] == ts[0, 2, 4]                                          # edge padding
-    up = mod._up(np.full((1, 2, 3), 4.0), 3, 5)
-    assert up.shape == (1, 3, 5) and np.allclose(up, 4.0)
-    fine = np.random.default_rng(0).normal(size=(1, 9, 9)).astype(np.float32)
-    assert np.allclose(mod._blend(fine, fine + 2.0, 2.0), fine + 2.0, atol=1e-5)
-    assert np.allclose(mod._blend(fine, fine.copy(), 2.0), fine)
-
 
 @pytest.mark.slow
 def test_ensemble_tiny_run(tmp_path):

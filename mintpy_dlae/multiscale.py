@@ -1,0 +1,64 @@
+"""A second, coarser pass of the network (``denoise(..., scales=2)``; docs/real_data.md, "A second,
+coarser pass").
+
+The network sees about 53 px.  Run again on the frame averaged over 2 x 2 pixels, it sees twice as
+far, and on the Mexico City noise it passes less of the atmosphere's long wavelengths.  Its output,
+interpolated back, replaces the long wavelengths of the full-resolution output only where that
+output is not significant, so what the full-resolution pass detects stays as it is:
+
+    out = fine + w * G_s(coarse - fine),   w = clip((Z1 - G_s(|fine| / sigma)) / (Z1 - Z0), 0, 1)
+
+with G_s a Gaussian of ``s`` = BLEND_PX px over the pixels with a value, Z0 = 1 and Z1 = 3 (set
+once, before any measurement).  sigma stays the full-resolution one.  Pure numpy / scipy.
+"""
+import numpy as np
+from scipy import ndimage
+
+BLEND_PX = 2.0
+KEEP_SIGMA = (1.0, 3.0)
+
+
+def block_mean2(data, valid):
+    """2 x 2 block means of ``data`` (k, H, W) over the ``valid`` (H, W) pixels, the last row and
+    column repeated for odd sizes: ((k, ceil(H/2), ceil(W/2)) float32, (ceil(H/2), ceil(W/2)) bool,
+    True where a block holds a valid pixel; 0 elsewhere)."""
+    k, H, W = data.shape
+    H2, W2 = (H + 1) // 2, (W + 1) // 2
+    pad = ((0, 0), (0, 2 * H2 - H), (0, 2 * W2 - W))
+    valid = np.asarray(valid, bool)
+    total = np.pad(np.where(valid, data, 0), pad, mode="edge").reshape(k, H2, 2, W2, 2).sum(axis=(2, 4),
+                                                                                          dtype=np.float64)
+    count = np.pad(valid, pad[1:], mode="edge").reshape(H2, 2, W2, 2).sum(axis=(1, 3))
+    return (total / np.maximum(count, 1)).astype(np.float32), count > 0
+
+
+def upsample2(coarse, shape):
+    """Bilinear 2x of ``coarse`` (k, h, w) to ``shape`` (H, W) (h = ceil(H/2)), NaN left out of the
+    interpolation; NaN where less than half of the weight has a value.  Returns float32 (k, H, W)."""
+    H, W = shape
+    ok = np.isfinite(coarse)
+    z = ndimage.zoom(np.where(ok, coarse, 0), (1, 2, 2), order=1, mode="nearest")[:, :H, :W]
+    w = ndimage.zoom(ok.astype(np.float32), (1, 2, 2), order=1, mode="nearest")[:, :H, :W]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(w > 0.5, z / np.maximum(w, 1e-6), np.nan).astype(np.float32)
+
+
+def _smooth(a, s):
+    """Gaussian of ``s`` px over the finite values of ``a`` (k, H, W); 0 where none is near."""
+    ok = np.isfinite(a)
+    num = ndimage.gaussian_filter(np.where(ok, a, 0).astype(np.float64), (0, s, s), mode="nearest")
+    den = ndimage.gaussian_filter(ok.astype(np.float64), (0, s, s), mode="nearest")
+    return np.where(den > 1e-3, num / np.maximum(den, 1e-3), 0.0)
+
+
+def blend(fine, coarse_up, fine_std=None, s=BLEND_PX, keep=KEEP_SIGMA):
+    """``fine`` (k, H, W) with the long wavelengths of ``coarse_up`` (k, H, W, same grid): the
+    formula of the module docstring; with ``fine_std`` None, everywhere (w = 1).  NaN in ``fine``
+    stays NaN; a NaN of ``coarse_up`` is left out of G_s.  Returns float32 (k, H, W)."""
+    fine = np.asarray(fine, np.float32)
+    corr = _smooth(coarse_up - fine, s)
+    if fine_std is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = _smooth(np.abs(fine) / fine_std, s)
+        corr *= np.clip((keep[1] - z) / (keep[1] - keep[0]), 0.0, 1.0)
+    return np.where(np.isfinite(fine), fine + corr, np.nan).astype(np.float32)

@@ -1,0 +1,84 @@
+"""mintpy_dlae.multiscale and denoise(scales=2): the 2 x 2 means, the interpolation back, the blend
+(by hand), and the rule that what the full-resolution pass finds significant stays as it is."""
+import numpy as np
+import pytest
+
+from mintpy_dlae import inference, multiscale
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    import keras
+
+    from mintpy_dlae.model import build_model, shipped_config
+    keras.utils.set_random_seed(2)
+    return build_model(**dict(shipped_config(), filters=6, filters_2d=6))
+
+
+def test_block_means_leave_out_invalid_pixels_and_pad_odd_sizes():
+    data = np.arange(2 * 3 * 5, dtype=np.float32).reshape(2, 3, 5)
+    valid = np.ones((3, 5), bool)
+    valid[0, 0] = False
+    mean, ok = multiscale.block_mean2(data, valid)
+    assert mean.shape == (2, 2, 3) and ok.all()
+    assert mean[1, 0, 0] == pytest.approx(np.mean([data[1, 0, 1], data[1, 1, 0], data[1, 1, 1]]))
+    assert mean[0, 1, 2] == data[0, 2, 4]                     # a 1 x 1 corner block, repeated
+    none = np.zeros((3, 5), bool)
+    none[2, :] = True
+    _, ok = multiscale.block_mean2(data, none)
+    assert ok.tolist() == [[False] * 3, [True] * 3]
+
+
+def test_upsample_keeps_a_constant_and_skips_nan():
+    up = multiscale.upsample2(np.full((1, 2, 3), 4.0), (3, 5))
+    assert up.shape == (1, 3, 5) and np.allclose(up, 4.0)
+    holed = np.full((1, 4, 4), 2.0)
+    holed[0, 0, 0] = np.nan
+    up = multiscale.upsample2(holed, (8, 8))
+    assert np.isnan(up[0, 0, 0]) and np.allclose(up[0, 4:, 4:], 2.0) and np.nanmax(up) == pytest.approx(2.0)
+
+
+def test_blend_by_hand():
+    rng = np.random.default_rng(0)
+    fine = rng.normal(size=(1, 24, 24)).astype(np.float32)
+    np.testing.assert_allclose(multiscale.blend(fine, fine + 2.0), fine + 2.0, atol=1e-5)   # a uniform shift, whole
+    np.testing.assert_allclose(multiscale.blend(fine, fine.copy()), fine)
+    std = np.full_like(fine, 1.0)
+    big = np.where(np.abs(fine) > 0, 10.0, 0).astype(np.float32)            # |mean| / sigma = 10 everywhere
+    np.testing.assert_array_equal(multiscale.blend(big, big + 1.0, std), big)  # significant: kept as it is
+    small = np.full_like(fine, 0.5)                                          # z = 0.5 < 1: weight 1
+    np.testing.assert_allclose(multiscale.blend(small, small + 1.0, std), small + 1.0, atol=1e-5)
+    mid = np.full_like(fine, 2.0)                                            # z = 2: weight 1/2
+    np.testing.assert_allclose(multiscale.blend(mid, mid + 1.0, std), mid + 0.5, atol=1e-5)
+    fine[0, 3, 3] = np.nan
+    assert np.isnan(multiscale.blend(fine, fine + 1.0)[0, 3, 3])
+
+
+def _series(n=10, H=44, W=38, seed=3):
+    rng = np.random.default_rng(seed)
+    ts = np.cumsum(rng.normal(0, 3e-3, (n, H, W)), axis=0).astype(np.float32)
+    return ts, rng.normal(500, 50, (H, W)).astype(np.float32)
+
+
+def test_scales_2_is_the_blend_of_two_denoise_runs(tiny):
+    """denoise(scales=2) = the full-resolution result blended with denoise() of the 2 x 2 means (built
+    by hand here), at the same level convention; sigma is the full-resolution one; it refuses a box
+    and other values."""
+    ts, h = _series()
+    ts[:, :3, :4] = np.nan                                   # no-data
+    kw = dict(model=tiny, augment=1, precision="float32")
+    one = inference.denoise(ts, h, **kw)
+    two = inference.denoise(ts, h, scales=2, **kw)
+    valid = np.isfinite(ts).all(axis=0)
+    c_ts, c_ok = multiscale.block_mean2(np.where(valid, ts, 0), valid)
+    c_h, _ = multiscale.block_mean2(h[None], valid)
+    coarse = inference.denoise(c_ts, c_h[0], mask=c_ok, level=one.level, spikes=False, **kw)
+    want = multiscale.blend(one.cumulative, multiscale.upsample2(coarse.cumulative, h.shape), one.cumulative_std)
+    np.testing.assert_allclose(two.cumulative, want, atol=1e-6)
+    np.testing.assert_array_equal(two.cumulative_std, one.cumulative_std)
+    assert np.abs(two.cumulative - one.cumulative)[:, valid].max() > 1e-5           # it does something
+    assert np.isnan(two.timeseries[:, ~valid]).all() and two.level == one.level
+    with pytest.raises(ValueError, match="scales=2 needs the whole frame"):
+        inference.denoise(ts, h, scales=2, box=(0, 20, 0, 20), **kw)
+    with pytest.raises(ValueError, match="scales must be 1 or 2"):
+        inference.denoise(ts, h, scales=3, **kw)
