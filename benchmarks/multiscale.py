@@ -14,8 +14,9 @@ above 3, linear between; thresholds chosen once, before any run), so that what t
 pass detects stays as it is. Scored two ways:
 
 - ``synthetic``: mean R² of the cumulative map (the level convention of ``denoise()``: the input's,
-  these series having no reference pixel) on the independent test family at SNR 1 and 2, 40 and
-  128 px frames (48 and 24 series, seeds 818000+; one pass each, ``augment=1``);
+  these series having no reference pixel) and its 2-sigma coverage (``<variant> coverage``) on the
+  independent test family at SNR 1 and 2, 40 and 128 px frames (48 and 24 series, seeds 818000+;
+  one pass each, ``augment=1``);
 - ``real``: the Mexico City injection and noise-only figures of ``benchmarks/injection.py`` with
   the fault model (``mintpy_dlae.injection.measure``, windows 0 and 4).
 """
@@ -66,17 +67,19 @@ def synthetic(models, blend=2.0, seed=818000):
                     b = independent_batch(per, kind, snr, seed + 1000 * ki + 10 * size + int(snr))
                     if size != 40:
                         b = independent_batch(per, kind, snr, seed + 1000 * ki + 10 * size + int(snr), size=size)
-                    fine, two, kept = [], [], []
-                    for i in range(per):
-                        fine.append(denoise(b.noisy[i], b.elevation[i], model=path, augment=1).cumulative[0])
-                        two.append(two_scale_denoise(b.noisy[i], b.elevation[i], model=path, blend=blend,
-                                                     augment=1).cumulative[0])
-                        kept.append(two_scale_denoise(b.noisy[i], b.elevation[i], model=path, blend=blend,
-                                                      keep=KEEP, augment=1).cumulative[0])
-                    out[f"{name} {kind}@{snr:g} {size}px"] = {
-                        "fine": round(float(r2_per_sample(np.array(fine), b.cumulative).mean()), 3),
-                        "two_scale": round(float(r2_per_sample(np.array(two), b.cumulative).mean()), 3),
-                        "two_scale_kept": round(float(r2_per_sample(np.array(kept), b.cumulative).mean()), 3)}
+                    runs = {"fine": lambda i: denoise(b.noisy[i], b.elevation[i], model=path, augment=1),
+                            "two_scale": lambda i: two_scale_denoise(b.noisy[i], b.elevation[i], model=path,
+                                                                     blend=blend, augment=1),
+                            "two_scale_kept": lambda i: two_scale_denoise(b.noisy[i], b.elevation[i], model=path,
+                                                                          blend=blend, keep=KEEP, augment=1)}
+                    cell = {}
+                    for label, run in runs.items():
+                        res = [run(i) for i in range(per)]
+                        mean = np.array([r.cumulative[0] for r in res])
+                        std = np.array([r.cumulative_std[0] for r in res])
+                        cell[label] = round(float(r2_per_sample(mean, b.cumulative).mean()), 3)
+                        cell[f"{label} coverage"] = round(float(np.mean(np.abs(mean - b.cumulative) <= 2 * std)), 4)
+                    out[f"{name} {kind}@{snr:g} {size}px"] = cell
                     print(f"{name} {kind}@{snr:g} {size}px", out[f"{name} {kind}@{snr:g} {size}px"], flush=True)
     return out
 
