@@ -598,8 +598,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                 scales     - 1 (default) or 2: also run the network on the frame averaged over 2 x 2
                              pixels (twice the view) and take its long wavelengths where the
                              full-resolution maps are not significant (:mod:`mintpy_dlae.multiscale`;
-                             sigma stays the full-resolution one; a quarter more pixels through the
-                             network).  Whole frames only, not with ``box``; ``mintpy_dlae.py`` does
+                             both at the network's level, before ``level`` applies; sigma stays the
+                             full-resolution one; a quarter more pixels through the network).  Whole frames only, not with ``box``; ``mintpy_dlae.py`` does
                              not do it yet (docs/real_data.md, "A second, coarser pass")
                 spikes     - True (default): read isolated spikes as missing values (below).  False: give
                              them to the network as they are (``mintpy_dlae.py`` marks them itself, on
@@ -864,6 +864,19 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     np.square(inc_std, out=inc_std)
     np.cumsum(inc_std, axis=0, out=inc_std)
     ts_std = np.sqrt(inc_std, out=inc_std)
+    if scales == 2:     # the coarse pass's long wavelengths where the maps are not significant, at the
+        from . import multiscale         # network's level (the input's, if asked, is set below)
+        coarse_ts, coarse_valid = multiscale.block_mean2(data, valid)
+        coarse_h, _ = multiscale.block_mean2(np.nan_to_num(elevation)[None], valid)
+        with warnings.catch_warnings():          # its fills and spikes were reported at full resolution
+            warnings.simplefilter("ignore")
+            coarse = _denoise(coarse_ts, coarse_h[0], model=net, mask=coarse_valid, tile_size=tile_size,
+                              batch_size=batch_size, precision=precision, progress=progress, augment=augment,
+                              spikes=False, level="network")
+        for arr, std, name in ((series, ts_std, "timeseries"), (cumulative, cumulative_std, "cumulative")):
+            mixed = multiscale.blend(np.where(valid, arr, np.nan), multiscale.upsample2(getattr(coarse, name), (H, W)),
+                                     np.where(valid, std, np.nan))
+            arr[:, valid] = mixed[:, valid]
     if level == "input":         # each map's mean over the valid pixels := the input's (box is None here)
         base = [float(data[t][valid].mean(dtype=np.float64)) for t in range(n)]
         for t in range(1, n):
@@ -887,17 +900,6 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
             sub = arr[:, yy, xx]
             sub[ends] = np.nan
             arr[:, yy, xx] = sub
-    if scales == 2:             # the coarse pass's long wavelengths where the maps are not significant
-        from . import multiscale
-        coarse_ts, coarse_valid = multiscale.block_mean2(data, valid)
-        coarse_h, _ = multiscale.block_mean2(np.nan_to_num(elevation)[None], valid)
-        with warnings.catch_warnings():          # its fills and spikes were reported at full resolution
-            warnings.simplefilter("ignore")
-            coarse = _denoise(coarse_ts, coarse_h[0], model=net, mask=coarse_valid, tile_size=tile_size,
-                             batch_size=batch_size, precision=precision, progress=progress, augment=augment,
-                             spikes=False, level=level)
-        series = multiscale.blend(series, multiscale.upsample2(coarse.timeseries, (H, W)), ts_std)
-        cumulative = multiscale.blend(cumulative, multiscale.upsample2(coarse.cumulative, (H, W)), cumulative_std)
     return DenoiseResult(timeseries=series, cumulative=cumulative, timeseries_std=ts_std, cumulative_std=cumulative_std,
                          augment=augment, level=level)
 

@@ -33,12 +33,14 @@ def block_mean2(data, valid):
 
 
 def upsample2(coarse, shape):
-    """Bilinear 2x of ``coarse`` (k, h, w) to ``shape`` (H, W) (h = ceil(H/2)), NaN left out of the
-    interpolation; NaN where less than half of the weight has a value.  Returns float32 (k, H, W)."""
+    """Bilinear 2x of ``coarse`` (k, h, w) to ``shape`` (H, W) (h = ceil(H/2)), each coarse value
+    at the centre of its 2 x 2 block (``grid_mode``), NaN left out of the interpolation; NaN where
+    less than half of the weight has a value.  Returns float32 (k, H, W)."""
     H, W = shape
     ok = np.isfinite(coarse)
-    z = ndimage.zoom(np.where(ok, coarse, 0), (1, 2, 2), order=1, mode="nearest")[:, :H, :W]
-    w = ndimage.zoom(ok.astype(np.float32), (1, 2, 2), order=1, mode="nearest")[:, :H, :W]
+    kw = dict(order=1, mode="nearest", grid_mode=True)
+    z = ndimage.zoom(np.where(ok, coarse, 0).astype(np.float64), (1, 2, 2), **kw)[:, :H, :W]
+    w = ndimage.zoom(ok.astype(np.float64), (1, 2, 2), **kw)[:, :H, :W]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(w > 0.5, z / np.maximum(w, 1e-6), np.nan).astype(np.float32)
 

@@ -29,9 +29,13 @@ def test_block_means_leave_out_invalid_pixels_and_pad_odd_sizes():
     assert ok.tolist() == [[False] * 3, [True] * 3]
 
 
-def test_upsample_keeps_a_constant_and_skips_nan():
+def test_upsample_keeps_a_constant_and_a_ramp_and_skips_nan():
     up = multiscale.upsample2(np.full((1, 2, 3), 4.0), (3, 5))
     assert up.shape == (1, 3, 5) and np.allclose(up, 4.0)
+    ramp = np.tile(np.arange(40, dtype=np.float32), (1, 6, 1))             # x, in fine pixels
+    mean, _ = multiscale.block_mean2(ramp, np.ones((6, 40), bool))
+    back = multiscale.upsample2(mean, (6, 40))
+    np.testing.assert_allclose(back[..., 1:-1], ramp[..., 1:-1], atol=1e-5)  # block centres in place
     holed = np.full((1, 4, 4), 2.0)
     holed[0, 0, 0] = np.nan
     up = multiscale.upsample2(holed, (8, 8))
@@ -62,22 +66,30 @@ def _series(n=10, H=44, W=38, seed=3):
 
 def test_scales_2_is_the_blend_of_two_denoise_runs(tiny):
     """denoise(scales=2) = the full-resolution result blended with denoise() of the 2 x 2 means (built
-    by hand here), at the same level convention; sigma is the full-resolution one; it refuses a box
-    and other values."""
+    by hand here), both at the network's level; the input's level, when it applies, is then set as
+    for one pass (exact means, one constant per map away from the network's level, so referencing
+    gives the same maps either way); sigma is the full-resolution one; it refuses a box and other
+    values."""
     ts, h = _series()
-    ts[:, :3, :4] = np.nan                                   # no-data
+    ts[:, :3, :4] = np.nan                                   # no-data as NaN: the input's level
     kw = dict(model=tiny, augment=1, precision="float32")
-    one = inference.denoise(ts, h, **kw)
-    two = inference.denoise(ts, h, scales=2, **kw)
+    one = inference.denoise(ts, h, level="network", **kw)
+    two_net = inference.denoise(ts, h, scales=2, level="network", **kw)
     valid = np.isfinite(ts).all(axis=0)
     c_ts, c_ok = multiscale.block_mean2(np.where(valid, ts, 0), valid)
     c_h, _ = multiscale.block_mean2(h[None], valid)
-    coarse = inference.denoise(c_ts, c_h[0], mask=c_ok, level=one.level, spikes=False, **kw)
+    coarse = inference.denoise(c_ts, c_h[0], mask=c_ok, level="network", spikes=False, **kw)
     want = multiscale.blend(one.cumulative, multiscale.upsample2(coarse.cumulative, h.shape), one.cumulative_std)
-    np.testing.assert_allclose(two.cumulative, want, atol=1e-6)
-    np.testing.assert_array_equal(two.cumulative_std, one.cumulative_std)
-    assert np.abs(two.cumulative - one.cumulative)[:, valid].max() > 1e-5           # it does something
-    assert np.isnan(two.timeseries[:, ~valid]).all() and two.level == one.level
+    np.testing.assert_allclose(two_net.cumulative, want, atol=1e-6)
+    np.testing.assert_array_equal(two_net.cumulative_std, one.cumulative_std)
+    assert np.abs(two_net.cumulative - one.cumulative)[:, valid].max() > 1e-5       # it does something
+    two = inference.denoise(ts, h, scales=2, **kw)
+    assert two.level == "input"
+    for t in (3, len(ts) - 1):
+        m = np.mean(ts[t][valid].astype(np.float64) - ts[0][valid])
+        assert abs(np.mean(two.timeseries[t][valid], dtype=np.float64) - m) < 1e-7
+        assert np.ptp((two.timeseries[t] - two_net.timeseries[t])[valid]) < 1e-6
+    assert np.isnan(two.timeseries[:, ~valid]).all()
     with pytest.raises(ValueError, match="scales=2 needs the whole frame"):
         inference.denoise(ts, h, scales=2, box=(0, 20, 0, 20), **kw)
     with pytest.raises(ValueError, match="scales must be 1 or 2"):
