@@ -21,42 +21,60 @@ pass detects stays as it is. Scored two ways:
   the fault model (``mintpy_dlae.injection.measure``, windows 0 and 4).
 """
 import argparse
+import contextlib
 import os
 import sys
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-KEEP = (1.0, 3.0)       # two_scale_kept: no blend where the full-resolution map is above 3 sigma
-BLEND_PX = 2.0
+VARIANTS = ("fine", "two_scale", "two_scale_kept")
 
 
-def two_scale_denoise(ts, elevation, model="fault", mask=None, blend=BLEND_PX, denoise=None, keep=None, **kw):
-    """``two_scale`` (``keep`` None): ``denoise`` (default :func:`mintpy_dlae.inference.denoise`) at
-    full resolution and on 2 x 2 block means, the coarse pass's long wavelengths blended in
-    everywhere, its std too.  ``two_scale_kept`` (``keep`` = KEEP): ``denoise(..., scales=2)``, the
-    package's version, which blends only where the full-resolution map is not significant."""
+def two_scale_everywhere(ts, elevation, model="fault", mask=None, denoise=None, **kw):
+    """``two_scale``: ``denoise`` (default :func:`mintpy_dlae.inference.denoise`) at full resolution
+    and on 2 x 2 block means, the coarse pass's long wavelengths blended in everywhere, its std too
+    (``two_scale_kept`` is ``denoise(..., scales=2)``, which blends only where the full-resolution
+    map is not significant)."""
     from mintpy_dlae import multiscale
     from mintpy_dlae.inference import DenoiseResult
     if denoise is None:
         from mintpy_dlae.inference import denoise
-    if keep is not None:
-        assert tuple(keep) == multiscale.KEEP_SIGMA and blend == multiscale.BLEND_PX
-        return denoise(ts, elevation, model=model, mask=mask, scales=2, **kw)
     fine = denoise(ts, elevation, model=model, mask=mask, **kw)
-    n, H, W = ts.shape
+    H, W = ts.shape[1:]
     valid = (np.isfinite(ts) & (ts != 0)).any(axis=0) & np.isfinite(elevation)
     if mask is not None:
         valid &= np.asarray(mask, bool)
     t2, v2 = multiscale.block_mean2(np.nan_to_num(ts), valid)
     e2, _ = multiscale.block_mean2(np.nan_to_num(elevation)[None], valid)
     coarse = denoise(t2, e2[0], model=model, mask=v2, **kw)
-    out = {k: multiscale.blend(getattr(fine, k), multiscale.upsample2(getattr(coarse, k), (H, W)), s=blend)
+    out = {k: multiscale.blend(getattr(fine, k), multiscale.upsample2(getattr(coarse, k), (H, W)))
            for k in ("timeseries", "cumulative", "timeseries_std", "cumulative_std")}
     return DenoiseResult(augment=fine.augment, level=fine.level, **out)
 
 
-def synthetic(models, blend=2.0, seed=818000):
+def variant(label, denoise):
+    """``denoise`` turned into the variant ``label`` (same signature)."""
+    if label == "two_scale":
+        return lambda *a, **k: two_scale_everywhere(*a, denoise=denoise, **k)
+    if label == "two_scale_kept":
+        return lambda *a, **k: denoise(*a, scales=2, **k)
+    return denoise
+
+
+@contextlib.contextmanager
+def denoise_as(label):
+    """``mintpy_dlae.inference.denoise`` (which the injection code calls) as the variant ``label``."""
+    from mintpy_dlae import inference
+    original = inference.denoise
+    inference.denoise = variant(label, original)
+    try:
+        yield
+    finally:
+        inference.denoise = original
+
+
+def synthetic(models, seed=818000):
     from mintpy_dlae.evaluate import independent_batch, r2_per_sample
     from mintpy_dlae.inference import denoise
     out = {}
@@ -64,66 +82,46 @@ def synthetic(models, blend=2.0, seed=818000):
         for ki, kind in enumerate(("fault", "mogi")):
             for size, per in ((40, 48), (128, 24)):
                 for snr in (1.0, 2.0):
-                    b = independent_batch(per, kind, snr, seed + 1000 * ki + 10 * size + int(snr))
-                    if size != 40:
-                        b = independent_batch(per, kind, snr, seed + 1000 * ki + 10 * size + int(snr), size=size)
-                    runs = {"fine": lambda i: denoise(b.noisy[i], b.elevation[i], model=path, augment=1),
-                            "two_scale": lambda i: two_scale_denoise(b.noisy[i], b.elevation[i], model=path,
-                                                                     blend=blend, augment=1),
-                            "two_scale_kept": lambda i: two_scale_denoise(b.noisy[i], b.elevation[i], model=path,
-                                                                          blend=blend, keep=KEEP, augment=1)}
+                    b = independent_batch(per, kind, snr, seed + 1000 * ki + 10 * size + int(snr), size=size)
                     cell = {}
-                    for label, run in runs.items():
-                        res = [run(i) for i in range(per)]
+                    for label in VARIANTS:
+                        run = variant(label, denoise)
+                        res = [run(b.noisy[i], b.elevation[i], model=path, augment=1) for i in range(per)]
                         mean = np.array([r.cumulative[0] for r in res])
                         std = np.array([r.cumulative_std[0] for r in res])
                         cell[label] = round(float(r2_per_sample(mean, b.cumulative).mean()), 3)
                         cell[f"{label} coverage"] = round(float(np.mean(np.abs(mean - b.cumulative) <= 2 * std)), 4)
                     out[f"{name} {kind}@{snr:g} {size}px"] = cell
-                    print(f"{name} {kind}@{snr:g} {size}px", out[f"{name} {kind}@{snr:g} {size}px"], flush=True)
+                    print(f"{name} {kind}@{snr:g} {size}px", cell, flush=True)
     return out
 
 
-def real(model, blend=2.0):
+def real(model):
     sys.path.insert(0, HERE)
     import injection as inj
-    from mintpy_dlae import inference
     noise, height, valid = inj.load()
     res = {}
-    original = inference.denoise
-    for label in ("fine", "two_scale", "two_scale_kept"):
-        if label != "fine":
-            keep = KEEP if label == "two_scale_kept" else None
-            inference.denoise = lambda *a, keep=keep, **k: two_scale_denoise(*a, blend=blend, denoise=original,
-                                                                             keep=keep, **k)
-        try:
+    for label in VARIANTS:
+        with denoise_as(label):
             rows, nz = inj.measure(model, noise, height, valid)
-        finally:
-            inference.denoise = original
-        summ = inj.summary(rows)
         res[label] = {"noise_only": round(nz["rms_ratio"], 3),
-                      **{f"{case} {g}": v for case, cell in summ.items() for g, v in cell.items() if g.startswith("gain")}}
+                      **{f"{case} {g}": v for case, cell in inj.summary(rows).items() for g, v in cell.items()
+                         if g.startswith("gain")}}
         print(label, res[label], flush=True)
     return res
 
 
-def spread(model, blend=2.0):
+def spread(model):
     """``benchmarks/injection_spread.py`` (six places, every 9-date window, 2x and 5x, one pass) with
     the full-resolution pass and with ``two_scale_kept``: {label: that script's summary}."""
     sys.path.insert(0, HERE)
     import injection as inj
     import injection_spread as sp
-    from mintpy_dlae import inference
     noise, height, valid = inj.load()
-    original = inference.denoise
     res = {}
     for label in ("fine", "two_scale_kept"):
-        if label != "fine":
-            inference.denoise = lambda *a, **k: two_scale_denoise(*a, blend=blend, denoise=original, keep=KEEP, **k)
-        try:
+        with denoise_as(label):
             out = sp.spread(model, noise, height, valid, augment=1)
-        finally:
-            inference.denoise = original
         res[label] = {"noise_only": round(out["noise_only"]["rms_ratio"], 3), "mean_gain_2x": out["mean_gain_2x"],
                       "mean_gain_5x": out["mean_gain_5x"],
                       **{f"{case} {f}": v["mean"] for case, by_f in out["cases"].items() for f, v in by_f.items()
@@ -141,15 +139,13 @@ def main(argv=None):
     a = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     models = dict(m.split("=", 1) if "=" in m else (m, m) for m in a.model)
+    from mintpy_dlae.multiscale import BLEND_PX, KEEP_SIGMA
+    res = {"blend_px": BLEND_PX, "keep": list(KEEP_SIGMA)}
     if a.spread:
-        res = {"blend_px": BLEND_PX, "keep": list(KEEP), "spread": spread(next(iter(models.values())), BLEND_PX)}
-        if a.json:
-            from mintpy_dlae.model import atomic_write_json
-            atomic_write_json(res, a.json)
-        return res
-    res = {"blend_px": BLEND_PX, "synthetic": synthetic(models, BLEND_PX)}
-    first = next(iter(models.values()))
-    res["real"] = real(first, BLEND_PX)
+        res["spread"] = spread(next(iter(models.values())))
+    else:
+        res["synthetic"] = synthetic(models)
+        res["real"] = real(next(iter(models.values())))
     if a.json:
         from mintpy_dlae.model import atomic_write_json
         atomic_write_json(res, a.json)

@@ -202,6 +202,28 @@ def test_coverage_level_by_hand(monkeypatch):
 
 
 
+def test_multiscale_variants_and_restore():
+    """benchmarks/multiscale.py: 'two_scale_kept' is denoise(scales=2), 'fine' is denoise itself, and
+    denoise_as puts mintpy_dlae.inference.denoise back even when the measurement raises."""
+    spec = importlib.util.spec_from_file_location("multiscale_bench", os.path.join(REPO, "benchmarks", "multiscale.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    from mintpy_dlae import inference
+    calls = []
+
+    def fake(*a, **k):
+        calls.append(k.get("scales", 1))
+    assert mod.variant("fine", fake) is fake
+    mod.variant("two_scale_kept", fake)(1, 2, model="m")
+    assert calls == [2]
+    original = inference.denoise
+    with pytest.raises(RuntimeError):
+        with mod.denoise_as("two_scale_kept"):
+            assert inference.denoise is not original
+            raise RuntimeError("stop")
+    assert inference.denoise is original
+
+
 @pytest.mark.slow
 def test_ensemble_tiny_run(tmp_path):
     """benchmarks/ensemble.py end to end on 3 series: a model paired with itself is that model (the
