@@ -206,6 +206,12 @@ OPTIONS = (
            "and 30 dates), 4 up to 4 million, 2 up to 8 million, 1 pass above (a 1000 x 1000 frame "
            "from 17 dates on)", _augment,
            ("--augment",), dict(choices=list(AUGMENTS), type=str.lower)),
+    Option(f"{PREFIX}.scales", "scales", "1", 1, "[1 / 2]",
+           "2: also denoise the frame averaged over 2 x 2 pixels (twice the view) and take its long "
+           "wavelengths where the full-resolution maps are not significant: less of the atmosphere's "
+           "long wavelengths passes (docs/real_data.md, 'A second, coarser pass'); costs a quarter more "
+           "network passes and one more read of the file", _int,
+           ("--scales",), dict(type=int, choices=[1, 2])),
     Option(f"{PREFIX}.saveCumulative", "save_cumulative", "yes", True, "[yes / no]",
            "save the moving-window cumulative maps (cumulative_*_DLAE.h5)", _bool,
            ("--no-cumulative",), dict(action="store_false"),
@@ -385,6 +391,8 @@ class _ConfigMethods:
             bad(f"{PREFIX}.precision", self.precision, " / ".join(PRECISIONS))
         if str(self.augment) not in AUGMENTS:
             bad(f"{PREFIX}.augment", self.augment, " / ".join(AUGMENTS))
+        if self.scales not in (1, 2) or isinstance(self.scales, bool):
+            bad(f"{PREFIX}.scales", self.scales, "1 / 2")
         if not self.model:
             bad(f"{PREFIX}.model", self.model, "fault / mogi / path to a .keras file")
         workers = str(self.num_worker).strip().lower()

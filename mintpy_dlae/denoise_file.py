@@ -45,7 +45,7 @@ REF_SEARCH_RADIUS = 3      # px around REF_Y/REF_X used if the reference pixel i
 FLUSH_BELOW = 1e-6
 SCALE_PIXELS = 250_000     # pixels of the sub-grid the frame's noise scales are computed from
 COMPARE_KEYS = ("mintpy.dlae.model", "mintpy.dlae.modelSha256", "mintpy.dlae.maskFile",
-                "mintpy.dlae.precision", "mintpy.dlae.augmentCopies")
+                "mintpy.dlae.precision", "mintpy.dlae.augmentCopies", "mintpy.dlae.scales")
 # output product -> word that replaces the first "timeseries" of the output name
 PRODUCT_WORDS = {"cumulative": io.CUMULATIVE_PREFIX, "variance": "timeseriesVar",
                  "removed": "timeseriesRemoved"}
@@ -257,9 +257,28 @@ def prepare(ts, keep=None, days=None, ref_yx=None, origin=(0, 0)):
     return ts
 
 
+def read_block(ts_file, geom_file, read, keep=None, mask_file=None, mask_dataset=None):
+    """The series (n, h, w) of the box ``read`` of ``ts_file`` as read, its missing values (NaN,
+    fill values, +-inf, isolated spikes of the ``keep`` dates, found with the rows and columns
+    around the box that :func:`find_spikes` needs) as NaN; the geometry of the box
+    (io.read_geometry); and the mask (bool (h, w) or None), False also where the height is not known."""
+    atr = io.readfile.read_attribute(ts_file)
+    length, width = int(atr["LENGTH"]), int(atr["WIDTH"])
+    wide = read.pad(SPIKE_BOX // 2, length, width)        # the spikes of the read box, as in the frame
+    raw = mark_missing(io.read_timeseries(ts_file, wide))
+    raw[find_spikes(raw, keep)] = np.nan
+    raw = raw[(slice(None),) + read.within(wide).slices]
+    geom = io.read_geometry(geom_file, read)
+    mask = io.read_mask(mask_file, read, mask_dataset) if mask_file else None
+    known = np.isfinite(geom["height"])          # no elevation: left out (scan_input counts them)
+    if not known.all():
+        mask = known if mask is None else (np.asarray(mask, bool) & known)
+    return raw, geom, mask
+
+
 def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mask_dataset=None,
                 tile_size=256, batch_size=32, precision="auto", ref_yx=None, keep=None, days=None,
-                threads=None, augment=1):
+                threads=None, augment=1, scales=1, coarse_scale=None):
     """Denoise the pixels of ``box`` (x0, y0, x1, y1: MintPy's order, as DaskCluster hands it),
     reading the series, geometry and mask ONCE with ``halo`` px of context around it.
 
@@ -269,6 +288,9 @@ def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mas
     missing values (NaN) of a pixel on some of them are filled for the network only (``days``: the
     dates in years). ``threads``: TensorFlow threads of this process (Dask workers). ``augment``: the
     number of symmetric copies, resolved once for the whole frame (:func:`mintpy_dlae.config.resolve_augment`).
+    ``scales`` 2: also the coarse pass of :mod:`mintpy_dlae.multiscale`, with the frame's
+    ``coarse_scale`` (:func:`frame_coarse_scales`) and ``halo`` = ``multiscale.block_halo``; the box
+    read then starts on an even row and column of the frame (the frame's 2 x 2 grid).
 
     Returns (timeseries (k, h, w), cumulative (k-8, h, w), timeseries_std, cumulative_std, the
     input block (n, h, w) as read, box) for the k kept dates,
@@ -282,23 +304,17 @@ def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mas
     length, width = int(atr["LENGTH"]), int(atr["WIDTH"])
     core = Box.from_mintpy(box)
     read = core.pad(halo, length, width)
-    wide = read.pad(SPIKE_BOX // 2, length, width)        # the spikes of the read box, as in the frame
-    raw = mark_missing(io.read_timeseries(ts_file, wide))
-    raw[find_spikes(raw, keep)] = np.nan
-    raw = raw[(slice(None),) + read.within(wide).slices]
+    if scales == 2:                   # the frame's 2 x 2 grid: start on an even row and column
+        read = Box(read.y0 - read.y0 % 2, read.y1, read.x0 - read.x0 % 2, read.x1)
+    raw, geom, mask = read_block(ts_file, geom_file, read, keep, mask_file, mask_dataset)
     inner = core.within(read)
     inp = raw[(slice(None),) + inner.slices].copy()     # missing values (NaN, fill, spike) written as NaN
     ts = prepare(raw, keep, days, ref_yx, (read.y0, read.x0))
     del raw
-    geom = io.read_geometry(geom_file, read)
-    mask = io.read_mask(mask_file, read, mask_dataset) if mask_file else None
-    known = np.isfinite(geom["height"])          # no elevation: left out (scan_input counts them)
-    if not known.all():
-        mask = known if mask is None else (np.asarray(mask, bool) & known)
     res = denoise(ts, geom["height"], model=model, mask=mask, incidence=geom["incidenceAngle"],
                   azimuth=geom["azimuthAngle"], tile_size=tile_size, batch_size=batch_size,
                   precision=precision, scale=scale, box=inner, overwrite_input=True, augment=augment,
-                  spikes=False)
+                  spikes=False, scales=scales, coarse_scale=coarse_scale)
     std = getattr(res, "timeseries_std", None), getattr(res, "cumulative_std", None)
     return (np.asarray(res.timeseries, np.float32), np.asarray(res.cumulative, np.float32),
             None if std[0] is None else np.asarray(std[0], np.float32),
@@ -790,13 +806,19 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     net = load_model(cfg.model)          # once; Dask workers load the file themselves
     has_sigma = model_has_uncertainty(cfg.model)     # also with the uncertainty outputs off
     halo = int(receptive_halo(net))
+    scales = int(cfg.scales)
+    if scales == 2:       # the coarse pass needs twice its receptive halo, the blend a few px more
+        from mintpy_dlae.multiscale import block_halo
+        halo = block_halo(halo)
     # a model trained on per-pixel scales (scale_box) computes them per block from the data and its halo
     scale = None if getattr(net, "scale_box", 0) else frame_scales(scan, ref_yx)
     nodata = io.nodata_value(ts_file, atr, nan_pixels=scan.nan_nodata)
     job = dict(ts_file=ts_file, geom_file=geom_file, halo=halo, model=net, scale=scale,
                mask_file=cfg.mask_file, mask_dataset=mask_dataset, tile_size=cfg.tile_size,
                batch_size=cfg.batch_size, precision=cfg.precision, ref_yx=ref_yx,
-               keep=np.flatnonzero(keep).tolist(), days=scan.days, augment=augment)
+               keep=np.flatnonzero(keep).tolist(), days=scan.days, augment=augment, scales=scales)
+    if scales == 2 and scale is not None:
+        job["coarse_scale"] = frame_coarse_scales(job, length, width, cfg.max_memory, progress)
     log.info("denoise %s (%d dates, %d x %d px) with model %s, halo %d px, %s", ts_file, num_date,
              length, width, attrs["mintpy.dlae.model"], halo,
              "one network pass per window (no augmentation)" if augment == 1
@@ -881,6 +903,42 @@ def remove_stale_products(names, outputs):
         if ours:
             os.remove(path)
             log.info("removed %s: an earlier run's %s, which this run does not write", path, product)
+
+
+def frame_coarse_scales(job, length, width, max_memory=4.0, progress=False):
+    """Noise scale (k-8,) of every window of the coarse pass of ``--scales 2``, for the whole frame:
+    one more pass over the file in row blocks that start on even rows, each read and prepared as
+    :func:`denoise_box` prepares it (``job``: its keywords), 2 x 2 means on the frame's grid, every
+    ``stride``-th coarse row and column kept, the grid of :func:`mintpy_dlae.inference.window_scales`
+    on the whole coarse frame (so blocks equal the whole frame)."""
+    from mintpy_dlae import dataset, multiscale
+    from mintpy_dlae.inference import window_scales
+    keep, days, ref_yx = job["keep"], job["days"], job["ref_yx"]
+    num_kept = len(keep)
+    coarse_h, coarse_w = -(-length // 2), -(-width // 2)
+    stride = max(1, int(np.ceil(np.sqrt(coarse_h * coarse_w / SCALE_PIXELS))))
+    rows_out = -(-coarse_h // stride)
+    sample = np.zeros((num_kept, rows_out, -(-coarse_w // stride)), np.float32)
+    ok = np.zeros(sample.shape[1:], bool)
+    starts = sorted({b.y0 - b.y0 % 2 for b in io.plan_row_blocks(length, width, num_kept, max_memory,
+                                                                  SPIKE_BOX // 2)}) + [length]
+    log.info("scales 2: noise scales of the 2 x 2 means (one more pass over %s)", job["ts_file"])
+    for y0, y1 in _progress(list(zip(starts[:-1], starts[1:])), progress, "coarse scales"):
+        read = Box(y0, y1, 0, width)
+        raw, geom, mask = read_block(job["ts_file"], job["geom_file"], read, keep, job["mask_file"],
+                                     job["mask_dataset"])
+        ts = prepare(raw, keep, days, ref_yx, (y0, 0))
+        del raw
+        valid = dataset.valid_mask(ts, mask) & np.isfinite(geom["height"])
+        coarse, has = multiscale.block_mean2(np.where(valid, ts, np.float32(0)), valid)
+        del ts
+        has &= np.any(coarse != 0, axis=0)
+        c0 = y0 // 2                       # first coarse row of the block
+        first = -c0 % stride
+        rows = slice((c0 + first) // stride, -(-(c0 + coarse.shape[1]) // stride))
+        sample[:, rows] = coarse[:, first::stride, ::stride]
+        ok[rows] = has[first::stride, ::stride]
+    return window_scales(np.where(ok, sample, np.float32(0)), ok, WINDOW, max_pixels=ok.size)
 
 
 def frame_scales(scan, ref_yx=None):
@@ -1269,11 +1327,11 @@ def _close_cluster(cluster):
         cluster.cluster.close()
 
 
-def _progress(blocks, enabled):
+def _progress(blocks, enabled, desc="denoising"):
     if not enabled or len(blocks) < 2:
         return blocks
     try:
         from tqdm import tqdm
     except ImportError:
         return blocks
-    return tqdm(blocks, desc="denoising", unit="block")
+    return tqdm(blocks, desc=desc, unit="block")

@@ -541,7 +541,7 @@ def _nan_result(n, num_win, h, w, augment):
 
 def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None, tile_size=512, batch_size=32,
             precision="auto", calibrate=None, progress=False, scale=None, box=None, overwrite_input=False,
-            augment="auto", spikes=True, level="auto", scales=1):
+            augment="auto", spikes=True, level="auto", scales=1, coarse_scale=None):
     """Denoise a displacement time series.
 
     Parameters: ts         - (n, H, W) LOS displacement in metres, n >= 9, real numbers (integer or
@@ -599,8 +599,17 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                              pixels (twice the view) and take its long wavelengths where the
                              full-resolution maps are not significant (:mod:`mintpy_dlae.multiscale`;
                              both at the network's level, before ``level`` applies; sigma stays the
-                             full-resolution one; a quarter more pixels through the network).  Whole frames only, not with ``box``; ``mintpy_dlae.py`` does
-                             not do it yet (docs/real_data.md, "A second, coarser pass")
+                             full-resolution one; a quarter more pixels through the network).  With
+                             ``box``, the array's first row and column must be even rows and columns
+                             of the frame (the 2 x 2 grid is the frame's), the box at least
+                             ``multiscale.block_halo(receptive_halo(model))`` px inside the array (or
+                             at the frame's edge), and ``coarse_scale`` given with ``scale``; the block
+                             then equals the whole frame (what ``mintpy_dlae.py --scales 2`` does;
+                             docs/real_data.md, "A second, coarser pass")
+                coarse_scale - optional (n-8,) noise scale of each window of the coarse pass (scales=2),
+                             metres, as ``scale`` is for the full-resolution one: the frame's
+                             (:func:`mintpy_dlae.multiscale.coarse_scales`); needed when ``box`` and
+                             ``scale`` are given with scales=2
                 spikes     - True (default): read isolated spikes as missing values (below).  False: give
                              them to the network as they are (``mintpy_dlae.py`` marks them itself, on
                              the whole frame, before it calls denoise on a block)
@@ -640,7 +649,7 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     (:func:`mintpy_dlae.model.load_model`); a ``precision`` other than 'auto', 'float32' or
     'bfloat16', an ``augment`` other than 'auto', 1, 2, 4 or 8, and a ``level`` other than
     'auto', 'network' or 'input' (or 'input' with ``box``), and ``scales`` other than 1 or 2 (or 2
-    with ``box``) raise ValueError.
+    with ``box`` and ``scale`` but no ``coarse_scale``) raise ValueError.
 
     Stitching (``docs/method.md``): window k gives the deformation at dates k+1..k+8 relative to date k.
     The increment of every interval t-1 -> t is the weighted mean, over the windows that cover it, of
@@ -684,8 +693,9 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                          "mintpy_dlae.py does")
     if scales not in (1, 2) or isinstance(scales, bool):
         raise ValueError(f"denoise: scales must be 1 or 2; received {scales!r}")
-    if scales == 2 and box is not None:
-        raise ValueError("denoise: scales=2 needs the whole frame (its 2 x 2 average), not a box")
+    if scales == 2 and box is not None and scale is not None and coarse_scale is None:
+        raise ValueError("denoise: scales=2 on a box with the frame's scale needs the frame's coarse_scale too "
+                         "(mintpy_dlae.multiscale.coarse_scales), or the block would not match the frame")
     if box is not None:
         try:
             box = tuple(int(b) for b in box)
@@ -723,6 +733,10 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     box = (0, H, 0, W) if box is None else box
     if not (0 <= box[0] < box[1] <= H and 0 <= box[2] < box[3] <= W):
         raise ValueError(f"denoise: box {box} is not inside the array {(H, W)}")
+    out_box = box
+    if scales == 2 and block:    # the blend reads BLEND_MARGIN px of the full-resolution output around a pixel
+        from .multiscale import BLEND_MARGIN as m
+        box = (max(0, box[0] - m), min(H, box[1] + m), max(0, box[2] - m), min(W, box[3] + m))
     by0, by1, bx0, bx1 = box
     h, w = by1 - by0, bx1 - bx0
     num_win = n - T + 1
@@ -761,7 +775,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     if nothing is not None:
         if not block:
             raise ValueError(f"denoise: nothing to denoise: {nothing}")
-        return _nan_result(n, num_win, h, w, resolve_augment(augment, num_win * h * w))
+        oh, ow = out_box[1] - out_box[0], out_box[3] - out_box[2]
+        return _nan_result(n, num_win, oh, ow, resolve_augment(augment, num_win * oh * ow))
     if level == "auto":         # a reference pixel in the frame: its noise is in every map's mean
         level = "network" if block or reference_pixels(num_bad, has_data).any() else "input"
     valid &= elev_ok
@@ -868,15 +883,18 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
         from . import multiscale         # network's level (the input's, if asked, is set below)
         coarse_ts, coarse_valid = multiscale.block_mean2(data, valid)
         coarse_h, _ = multiscale.block_mean2(np.nan_to_num(elevation)[None], valid)
+        cbox = multiscale.coarse_box(box, coarse_valid.shape) if block else None
         with warnings.catch_warnings():          # its fills and spikes were reported at full resolution
             warnings.simplefilter("ignore")
             coarse = _denoise(coarse_ts, coarse_h[0], model=net, mask=coarse_valid, tile_size=tile_size,
                               batch_size=batch_size, precision=precision, progress=progress, augment=augment,
-                              spikes=False, level="network")
+                              spikes=False, level="network", box=cbox, scale=coarse_scale)
+        offset = (0, 0) if cbox is None else (by0 - 2 * cbox[0], bx0 - 2 * cbox[2])
+        vb = valid[by0:by1, bx0:bx1]
         for arr, std, name in ((series, ts_std, "timeseries"), (cumulative, cumulative_std, "cumulative")):
-            mixed = multiscale.blend(np.where(valid, arr, np.nan), multiscale.upsample2(getattr(coarse, name), (H, W)),
-                                     np.where(valid, std, np.nan))
-            arr[:, valid] = mixed[:, valid]
+            up = multiscale.upsample2(getattr(coarse, name), (h, w), offset)
+            mixed = multiscale.blend(np.where(vb, arr, np.nan), up, np.where(vb, std, np.nan))
+            arr[:, vb] = mixed[:, vb]
     if level == "input":         # each map's mean over the valid pixels := the input's (box is None here)
         base = [float(data[t][valid].mean(dtype=np.float64)) for t in range(n)]
         for t in range(1, n):
@@ -900,6 +918,10 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
             sub = arr[:, yy, xx]
             sub[ends] = np.nan
             arr[:, yy, xx] = sub
+    if out_box != box:         # scales=2 on a block: its blend margin off again
+        sl = (slice(None), slice(out_box[0] - by0, out_box[1] - by0), slice(out_box[2] - bx0, out_box[3] - bx0))
+        series, cumulative, ts_std, cumulative_std = (np.ascontiguousarray(a[sl])
+                                                      for a in (series, cumulative, ts_std, cumulative_std))
     return DenoiseResult(timeseries=series, cumulative=cumulative, timeseries_std=ts_std, cumulative_std=cumulative_std,
                          augment=augment, level=level)
 

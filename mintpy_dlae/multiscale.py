@@ -16,6 +16,26 @@ from scipy import ndimage
 
 BLEND_PX = 2.0
 KEEP_SIGMA = (1.0, 3.0)
+# px of full-resolution output around a pixel that its blend reads: the radius of scipy's Gaussian
+# G_s (``truncate`` 4 sigma)
+BLEND_MARGIN = int(4.0 * BLEND_PX + 0.5)
+
+
+def block_halo(receptive):
+    """Context (px) a block needs around it with scales=2 so that it equals the whole frame, for a
+    network of ``receptive`` px of receptive halo: the blend's margin, one coarse pixel of
+    interpolation on each side (2 px), and the coarse pass's own receptive halo in coarse pixels
+    (``2 * receptive`` px), plus 2 px for rounding a block's edges to the 2 x 2 grid."""
+    return 2 * int(receptive) + BLEND_MARGIN + 4
+
+
+def coarse_box(box, coarse_shape):
+    """The coarse box (y0, y1, x0, x1) whose bilinear interpolation (:func:`upsample2`) covers the
+    full-resolution ``box`` without reaching its edge: one coarse pixel beyond it on each side,
+    clipped to ``coarse_shape``."""
+    y0, y1, x0, x1 = box
+    h, w = coarse_shape
+    return (max(0, y0 // 2 - 1), min(h, (y1 + 1) // 2 + 1), max(0, x0 // 2 - 1), min(w, (x1 + 1) // 2 + 1))
 
 
 def block_mean2(data, valid):
@@ -32,17 +52,32 @@ def block_mean2(data, valid):
     return (total / np.maximum(count, 1)).astype(np.float32), count > 0
 
 
-def upsample2(coarse, shape):
+def upsample2(coarse, shape, offset=(0, 0)):
     """Bilinear 2x of ``coarse`` (k, h, w) to ``shape`` (H, W) (h = ceil(H/2)), each coarse value
     at the centre of its 2 x 2 block (``grid_mode``), NaN left out of the interpolation; NaN where
-    less than half of the weight has a value.  Returns float32 (k, H, W)."""
+    less than half of the weight has a value.  ``offset`` (dy, dx): the first output pixel is that
+    pixel of the 2x grid (for a coarse block whose full-resolution box starts further in).  Returns
+    float32 (k, H, W)."""
     H, W = shape
+    dy, dx = offset
     ok = np.isfinite(coarse)
     kw = dict(order=1, mode="nearest", grid_mode=True)
-    z = ndimage.zoom(np.where(ok, coarse, 0).astype(np.float64), (1, 2, 2), **kw)[:, :H, :W]
-    w = ndimage.zoom(ok.astype(np.float64), (1, 2, 2), **kw)[:, :H, :W]
+    out = (slice(None), slice(dy, dy + H), slice(dx, dx + W))
+    z = ndimage.zoom(np.where(ok, coarse, 0).astype(np.float64), (1, 2, 2), **kw)[out]
+    w = ndimage.zoom(ok.astype(np.float64), (1, 2, 2), **kw)[out]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(w > 0.5, z / np.maximum(w, 1e-6), np.nan).astype(np.float32)
+
+
+def coarse_scales(data, valid, num_dates, max_pixels=250_000):
+    """The noise scale (k-8,) of every window of the coarse pass, as :func:`denoise` computes it
+    for the 2 x 2 means of ``data`` (n, H, W, no-data 0) over ``valid`` (H, W)
+    (:func:`mintpy_dlae.inference.window_scales`; a coarse pixel without change on any date is
+    left out, as the coarse pass leaves it out)."""
+    from .inference import window_scales
+    coarse, ok = block_mean2(data, valid)
+    ok &= np.any(coarse != 0, axis=0)
+    return window_scales(np.where(ok, coarse, np.float32(0)), ok, num_dates, max_pixels=max_pixels)
 
 
 def _smooth(a, s):

@@ -68,8 +68,8 @@ def test_scales_2_is_the_blend_of_two_denoise_runs(tiny):
     """denoise(scales=2) = the full-resolution result blended with denoise() of the 2 x 2 means (built
     by hand here), both at the network's level; the input's level, when it applies, is then set as
     for one pass (exact means, one constant per map away from the network's level, so referencing
-    gives the same maps either way); sigma is the full-resolution one; it refuses a box and other
-    values."""
+    gives the same maps either way); sigma is the full-resolution one; it refuses other values, and
+    a box with the frame's scale but not its coarse one."""
     ts, h = _series()
     ts[:, :3, :4] = np.nan                                   # no-data as NaN: the input's level
     kw = dict(model=tiny, augment=1, precision="float32")
@@ -90,7 +90,38 @@ def test_scales_2_is_the_blend_of_two_denoise_runs(tiny):
         assert abs(np.mean(two.timeseries[t][valid], dtype=np.float64) - m) < 1e-7
         assert np.ptp((two.timeseries[t] - two_net.timeseries[t])[valid]) < 1e-6
     assert np.isnan(two.timeseries[:, ~valid]).all()
-    with pytest.raises(ValueError, match="scales=2 needs the whole frame"):
-        inference.denoise(ts, h, scales=2, box=(0, 20, 0, 20), **kw)
+    with pytest.raises(ValueError, match="needs the frame's coarse_scale too"):
+        inference.denoise(ts, h, scales=2, box=(0, 20, 0, 20), scale=np.ones(2), **kw)
     with pytest.raises(ValueError, match="scales must be 1 or 2"):
         inference.denoise(ts, h, scales=3, **kw)
+
+
+def test_scales_2_on_a_block_equals_the_whole_frame(tiny):
+    """A row block read with multiscale.block_halo px of context from an even row, given the frame's
+    scale and coarse scale, equals the whole frame's result (the contract mintpy_dlae.py --scales 2
+    relies on); with 60 px less context it does not (so the test can fail)."""
+    ts, h = _series(H=236, W=21, seed=5)
+    ts[:, 100:104, 3:9] = np.nan                                # no-data inside a block's context
+    kw = dict(model=tiny, augment=1, precision="float32", scales=2, level="network")
+    whole = inference.denoise(ts, h, **kw)
+    valid = np.isfinite(ts).all(axis=0)
+    data = np.where(valid, ts, np.float32(0))
+    scale = inference.window_scales(data, valid)
+    coarse = multiscale.coarse_scales(data, valid, 9)
+    halo = multiscale.block_halo(inference.receptive_halo(tiny))
+    for cut in (0, 60):
+        worst = 0.0
+        for y0, y1 in ((0, 77), (77, 151), (151, 236)):
+            r0 = max(0, y0 - halo + cut)
+            r0 -= r0 % 2
+            r1 = min(236, y1 + halo - cut)
+            part = inference.denoise(ts[:, r0:r1], h[r0:r1], box=(y0 - r0, y1 - r0, 0, 21), scale=scale,
+                                     coarse_scale=coarse, **kw)
+            for key in ("timeseries", "cumulative", "timeseries_std", "cumulative_std"):
+                a, b = getattr(part, key), getattr(whole, key)[:, y0:y1]
+                np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+                worst = max(worst, float(np.nanmax(np.abs(a - b))))
+        if cut == 0:
+            assert worst < 1e-6
+        else:
+            assert worst > 1e-5

@@ -51,6 +51,27 @@ def test_row_blocks_equal_whole_image(project, tiny_model, tmp_path, monkeypatch
     assert np.isfinite(ts).all()
 
 
+def test_scales_2_row_blocks_equal_whole_image(tmp_path, tiny_model, monkeypatch):
+    """--scales 2: row blocks (each read from an even row with multiscale.block_halo px of context)
+    give the whole frame's result on a frame taller than that context; the option is recorded and
+    changes the output."""
+    from conftest import write_geometry, write_timeseries
+    ts = write_timeseries(tmp_path / "timeseries.h5", length=230, width=21)
+    geom = write_geometry(tmp_path / "geometryGeo.h5", length=230, width=21)
+    cfg = DlaeConfig(model=tiny_model, precision="float32", mask_file=None, augment="1", scales=2)
+    whole = run.run_dlae(ts, geom, cfg, out_file=str(tmp_path / "whole.h5"), progress=False)
+    one = run.run_dlae(ts, geom, DlaeConfig(model=tiny_model, precision="float32", mask_file=None, augment="1"),
+                       out_file=str(tmp_path / "one.h5"), progress=False)
+    with monkeypatch.context() as m:
+        m.setattr(io, "plan_row_blocks", lambda *a, **k: [Box(0, 75, 0, 21), Box(75, 151, 0, 21), Box(151, 230, 0, 21)])
+        blocks = run.run_dlae(ts, geom, cfg, out_file=str(tmp_path / "blocks.h5"), progress=False)
+    _assert_same(_read(whole), _read(blocks))
+    with h5py.File(whole["timeseries"]) as f:
+        assert f.attrs["mintpy.dlae.scales"] == "2"
+    diff = _read(whole)["timeseries/timeseries"] - _read(one)["timeseries/timeseries"]
+    assert np.nanmax(np.abs(diff)) > 1e-5
+
+
 def test_dask_equals_serial(project, tiny_model, tmp_path):
     """-c local --num-worker 2: sub-boxes split along x read their own halo (no seams)."""
     cfg = DlaeConfig(model=tiny_model, precision="float32", tile_size=16)
