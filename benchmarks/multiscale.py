@@ -1,7 +1,7 @@
 """A second pass of the network on the frame averaged over 2 x 2 pixels, whose long wavelengths
 replace those of the full-resolution pass: ``two_scale`` everywhere (a prototype), ``two_scale_kept``
-where the full-resolution map is not significant (``denoise(..., scales=2)``; not in
-``mintpy_dlae.py`` yet).
+where the full-resolution map is not significant (``denoise(..., scales=2)``, the default of
+``denoise()`` and ``mintpy_dlae.py`` since 2026-12-03); ``fine`` is one pass (``scales=1``).
 
     python benchmarks/multiscale.py --model fault --model mogi --json docs/figures/multiscale.json
     python benchmarks/multiscale.py --model fault --spread --json docs/figures/multiscale_spread.json
@@ -40,14 +40,14 @@ def two_scale_everywhere(ts, elevation, model="fault", mask=None, denoise=None, 
     from mintpy_dlae.inference import DenoiseResult
     if denoise is None:
         from mintpy_dlae.inference import denoise
-    fine = denoise(ts, elevation, model=model, mask=mask, **kw)
+    fine = denoise(ts, elevation, model=model, mask=mask, scales=1, **kw)
     H, W = ts.shape[1:]
     valid = (np.isfinite(ts) & (ts != 0)).any(axis=0) & np.isfinite(elevation)
     if mask is not None:
         valid &= np.asarray(mask, bool)
     t2, v2 = multiscale.block_mean2(np.nan_to_num(ts), valid)
     e2, _ = multiscale.block_mean2(np.nan_to_num(elevation)[None], valid)
-    coarse = denoise(t2, e2[0], model=model, mask=v2, **kw)
+    coarse = denoise(t2, e2[0], model=model, mask=v2, scales=1, **kw)
     out = {k: multiscale.blend(getattr(fine, k), multiscale.upsample2(getattr(coarse, k), (H, W)))
            for k in ("timeseries", "cumulative", "timeseries_std", "cumulative_std")}
     return DenoiseResult(augment=fine.augment, level=fine.level, **out)
@@ -59,7 +59,7 @@ def variant(label, denoise):
         return lambda *a, **k: two_scale_everywhere(*a, denoise=denoise, **k)
     if label == "two_scale_kept":
         return lambda *a, **k: denoise(*a, scales=2, **k)
-    return denoise
+    return lambda *a, **k: denoise(*a, scales=1, **k)
 
 
 @contextlib.contextmanager

@@ -206,7 +206,7 @@ OPTIONS = (
            "and 30 dates), 4 up to 4 million, 2 up to 8 million, 1 pass above (a 1000 x 1000 frame "
            "from 17 dates on)", _augment,
            ("--augment",), dict(choices=list(AUGMENTS), type=str.lower)),
-    Option(f"{PREFIX}.scales", "scales", "1", 1, "[1 / 2]",
+    Option(f"{PREFIX}.scales", "scales", "2", 2, "[1 / 2]",
            "2: also denoise the frame averaged over 2 x 2 pixels (twice the view) and take its long "
            "wavelengths where the full-resolution maps are not significant: less of the atmosphere's "
            "long wavelengths passes (docs/real_data.md, 'A second, coarser pass'); costs a quarter more "

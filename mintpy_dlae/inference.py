@@ -541,7 +541,7 @@ def _nan_result(n, num_win, h, w, augment):
 
 def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None, tile_size=512, batch_size=32,
             precision="auto", calibrate=None, progress=False, scale=None, box=None, overwrite_input=False,
-            augment="auto", spikes=True, level="auto", scales=1, coarse_scale=None):
+            augment="auto", spikes=True, level="auto", scales=2, coarse_scale=None):
     """Denoise a displacement time series.
 
     Parameters: ts         - (n, H, W) LOS displacement in metres, n >= 9, real numbers (integer or
@@ -595,7 +595,7 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                              ``DenoiseResult.level`` says which was applied.  Referencing the result
                              to a pixel, as ``mintpy_dlae.py`` references it to REF_Y/REF_X, gives
                              the same maps with either.  'input' is for a whole frame: not with ``box``
-                scales     - 1 (default) or 2: also run the network on the frame averaged over 2 x 2
+                scales     - 2 (default) or 1: 2 also runs the network on the frame averaged over 2 x 2
                              pixels (twice the view) and take its long wavelengths where the
                              full-resolution maps are not significant (:mod:`mintpy_dlae.multiscale`;
                              both at the network's level, before ``level`` applies; sigma stays the
@@ -888,13 +888,18 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
             warnings.simplefilter("ignore")
             coarse = _denoise(coarse_ts, coarse_h[0], model=net, mask=coarse_valid, tile_size=tile_size,
                               batch_size=batch_size, precision=precision, progress=progress, augment=augment,
-                              spikes=False, level="network", box=cbox, scale=coarse_scale)
+                              spikes=False, level="network", box=cbox, scale=coarse_scale, scales=1)
         offset = (0, 0) if cbox is None else (by0 - 2 * cbox[0], bx0 - 2 * cbox[2])
         vb = valid[by0:by1, bx0:bx1]
         for arr, std, name in ((series, ts_std, "timeseries"), (cumulative, cumulative_std, "cumulative")):
-            up = multiscale.upsample2(getattr(coarse, name), (h, w), offset)
-            mixed = multiscale.blend(np.where(vb, arr, np.nan), up, np.where(vb, std, np.nan))
-            arr[:, vb] = mixed[:, vb]
+            low = getattr(coarse, name)
+            for i in range(0, len(arr), BLEND_CHUNK):       # a few maps at a time: bounded float64 temporaries
+                c = slice(i, i + BLEND_CHUNK)
+                up = multiscale.upsample2(low[c], (h, w), offset)
+                mixed = multiscale.blend(np.where(vb, arr[c], np.nan), up, np.where(vb, std[c], np.nan))
+                arr[c][:, vb] = mixed[:, vb]
+            del low
+        del coarse
     if level == "input":         # each map's mean over the valid pixels := the input's (box is None here)
         base = [float(data[t][valid].mean(dtype=np.float64)) for t in range(n)]
         for t in range(1, n):
@@ -926,4 +931,5 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                          augment=augment, level=level)
 
 
+BLEND_CHUNK = 4        # maps blended at once by scales=2
 _denoise = denoise      # the coarse pass of scales=2 (not the module attribute, which a caller may wrap)

@@ -15,7 +15,7 @@ def test_one_options_table_drives_everything():
     keys = [o.key for o in config.OPTIONS if o.in_template]
     assert keys == ["mintpy.dlae", "mintpy.dlae.model", "mintpy.dlae.maskFile",
                     "mintpy.dlae.tileSize", "mintpy.dlae.batchSize", "mintpy.dlae.precision", "mintpy.dlae.augment",
-                    "mintpy.dlae.saveCumulative", "mintpy.dlae.saveUncertainty",
+                    "mintpy.dlae.scales", "mintpy.dlae.saveCumulative", "mintpy.dlae.saveUncertainty",
                     "mintpy.dlae.saveRemoved"]
     parsed = {}
     for line in text.splitlines():      # the block parses as a MintPy template, all auto

@@ -74,10 +74,10 @@ def test_patch_alone_or_inside_tile(tiny):
     ts, h = _series(H=150, W=140, seed=3)
     halo = inference.receptive_halo(tiny)
     y0, x0 = 55, 50
-    big = inference.denoise(ts, h, model=tiny, tile_size=1000, precision="float32", level="network")
+    big = inference.denoise(ts, h, model=tiny, tile_size=1000, precision="float32", scales=1, level="network")
     scale = inference.window_scales(ts, np.ones(h.shape, bool))
     sl = (slice(y0 - halo, y0 + 40 + halo), slice(x0 - halo, x0 + 40 + halo))
-    alone = inference.denoise(ts[(slice(None),) + sl], h[sl], model=tiny, precision="float32", level="network", scale=scale)
+    alone = inference.denoise(ts[(slice(None),) + sl], h[sl], model=tiny, precision="float32", scales=1, level="network", scale=scale)
     core = (slice(None), slice(halo, halo + 40), slice(halo, halo + 40))
     a = alone.timeseries[core]
     b = big.timeseries[:, y0:y0 + 40, x0:x0 + 40]
@@ -131,13 +131,13 @@ def test_holes_only_change_outputs_within_the_halo(tiny):
     H = W = 160
     ts, h = _series(H=H, W=W, seed=4)
     scale = inference.window_scales(ts, np.ones((H, W), bool))
-    ref = inference.denoise(ts, h, model=tiny, precision="float32", level="network", scale=scale)
+    ref = inference.denoise(ts, h, model=tiny, precision="float32", scales=1, level="network", scale=scale)
     holed = ts.copy()
     holed[:, 5:25, 8:28] = np.nan          # NaN no-data
     holed[:, 30:36, 0:40] = 0.0            # MintPy zero no-data
     mask = np.ones((H, W), bool)
     mask[50:70, 0:6] = False               # masked (e.g. maskTempCoh)
-    res = inference.denoise(holed, h, model=tiny, mask=mask, precision="float32", level="network", scale=scale)
+    res = inference.denoise(holed, h, model=tiny, mask=mask, precision="float32", scales=1, level="network", scale=scale)
     hole = np.isnan(holed).any(axis=0) | np.all(holed == 0, axis=0) | ~mask
     dist = ndimage.distance_transform_cdt(~hole, metric="chessboard")
     far = dist > inference.receptive_halo(tiny)
@@ -147,7 +147,7 @@ def test_holes_only_change_outputs_within_the_halo(tiny):
     assert np.all(diff[far] <= 1e-4 * top), diff[far].max() / top
     near = (dist >= 1) & (dist <= 3)
     assert np.nanmax(diff[near]) > 1e-2 * top             # the holes do matter next to them
-    own = inference.denoise(holed, h, model=tiny, mask=mask, precision="float32", level="network")   # the frame's own scale
+    own = inference.denoise(holed, h, model=tiny, mask=mask, precision="float32", scales=1, level="network")   # the frame's own scale
     assert np.abs(own.timeseries - ref.timeseries).max(axis=0)[far].max() < 1e-2 * top
 
 
@@ -173,7 +173,7 @@ def test_windows_and_stitching_with_oracle(monkeypatch):
     monkeypatch.setattr(inference, "receptive_halo", lambda m: 2)
     monkeypatch.setattr(inference, "predict_windows", oracle)
     res = inference.denoise(truth + 5.0, np.zeros((H, W), "float32"), model="x", tile_size=4, batch_size=4,
-                            spikes=False)          # metre-sized white steps: spikes for the rule
+                            spikes=False, scales=1)          # metre-sized white steps: spikes for the rule; one pass
     assert res.cumulative.shape == (n - 8, H, W)
     np.testing.assert_allclose(res.timeseries, truth, atol=1e-4)
     np.testing.assert_allclose(res.cumulative, truth[8:] - truth[:n - 8], atol=1e-4)
@@ -264,7 +264,7 @@ def test_cumulative_only_model_gives_no_time_series(tmp_path):
     net = build_model(**dict(shipped_config(), filters=4, filters_2d=4, output="cumulative"))
     ts, h = _series(n=9, H=24, W=24)
     with pytest.warns(UserWarning, match="cumulative-only head"):
-        res = inference.denoise(ts, h, model=net, precision="float32", augment=1, level="network")
+        res = inference.denoise(ts, h, model=net, precision="float32", scales=1, augment=1, level="network")
     assert np.isnan(res.timeseries).all() and np.isnan(res.timeseries_std).all()
     ref = inference.predict_windows(net, ts[None], h[None], precision="float32")
     np.testing.assert_allclose(res.cumulative, ref.cumulative, rtol=1e-4, atol=1e-7)
@@ -718,7 +718,7 @@ def test_default_level_follows_how_the_series_is_referenced(tiny):
     written as 0) keeps the network's; a box keeps the network's.  Each says so in ``level``."""
     ts, h = _small()
     ts[:, :2, :3] = np.nan                                  # no-data as NaN: no reference pixel
-    kw = dict(model=tiny, augment=1, precision="float32")
+    kw = dict(model=tiny, augment=1, precision="float32", scales=1)
     auto = inference.denoise(ts, h, **kw)
     assert auto.level == "input"
     np.testing.assert_array_equal(auto.cumulative, inference.denoise(ts, h, level="input", **kw).cumulative)
