@@ -7,15 +7,18 @@ Flow (docs/design.md)::
     -> scan the series once, in row blocks: empty dates, NaN holes, valid pixels, and a regular
        sub-grid of at most 250,000 pixels from which the noise scale of every window is computed
        ONCE for the whole frame (inference.window_scales)
-    -> load the model once; halo = receptive_halo(model)
+    -> load the model once; halo = receptive_halo(model); with --scales 2 (the default)
+       halo = multiscale.block_halo(halo), and one more pass over the file gives the coarse
+       frame's noise scales (:func:`frame_coarse_scales`)
     -> denoise a small box around REF_Y/REF_X (reference values for re-referencing)
     -> for each row block (sized by --ram): read the block plus ``halo`` rows of context once,
        ``denoise(..., box=block, scale=frame scale)`` computes the block only (the halo is context),
        re-reference to REF_DATE and REF_Y/REF_X, restore no-data, write the block
     -> rename the temporary outputs (atomic)
 
-Because every block uses the frame's scale and reads ``receptive_halo`` px of context, block results
-equal whole-frame results whatever the block sizes. With ``cluster`` set, every row block is split
+Because every block uses the frame's scales and reads that much context (from an even row and
+column with --scales 2: the frame's 2 x 2 grid), block results equal whole-frame results whatever
+the block sizes. With ``cluster`` set, every row block is split
 along x by MintPy's ``DaskCluster`` (one client for the whole run); each worker runs the module-level
 :func:`denoise_box`, which reads its own context on all four sides.
 """

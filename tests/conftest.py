@@ -123,12 +123,15 @@ def _box3(a):
 
 def fake_denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None,
                  tile_size=256, batch_size=32, precision="auto", calibrate=None, scale=None,
-                 box=None, progress=False, overwrite_input=False, augment="auto", spikes=True):
+                 box=None, progress=False, overwrite_input=False, augment="auto", spikes=True, scales=2,
+                 coarse_scale=None):
     """The engine's interface (``box`` (y0, y1, x0, x1): results for that part only) with a 3x3 mean;
     std: 1 mm x sqrt(date index) + 1 % of |series| (grows along the series), 2 mm + 1 % of |cumulative|.
     ``augment`` must arrive resolved for the whole frame (one number for every block), and ``spikes``
     False (the driver marks them on the whole frame; the engine's own test on a block would see fewer
-    neighbours at the block's edge)."""
+    neighbours at the block's edge).  ``scales`` is checked and otherwise ignored (one 3x3 mean);
+    with 2, a block with the frame's ``scale`` must get its ``coarse_scale`` too."""
+    assert scales in (1, 2) and (scales == 1 or box is None or scale is None or coarse_scale is not None)
     if box is not None:
         assert augment in (1, 2, 4, 8), augment
         assert spikes is False, "the driver marks spikes itself"
