@@ -260,18 +260,19 @@ def prepare(ts, keep=None, days=None, ref_yx=None, origin=(0, 0)):
     return ts
 
 
-def read_block(ts_file, geom_file, read, keep=None, mask_file=None, mask_dataset=None):
+def read_block(ts_file, geom_file, read, keep=None, mask_file=None, mask_dataset=None, angles=True):
     """The series (n, h, w) of the box ``read`` of ``ts_file`` as read, its missing values (NaN,
     fill values, +-inf, isolated spikes of the ``keep`` dates, found with the rows and columns
     around the box that :func:`find_spikes` needs) as NaN; the geometry of the box
-    (io.read_geometry); and the mask (bool (h, w) or None), False also where the height is not known."""
+    (io.read_geometry; without the LOS angles unless ``angles``); and the mask (bool (h, w) or None),
+    False also where the height is not known."""
     atr = io.readfile.read_attribute(ts_file)
     length, width = int(atr["LENGTH"]), int(atr["WIDTH"])
     wide = read.pad(SPIKE_BOX // 2, length, width)        # the spikes of the read box, as in the frame
     raw = mark_missing(io.read_timeseries(ts_file, wide))
     raw[find_spikes(raw, keep)] = np.nan
     raw = raw[(slice(None),) + read.within(wide).slices]
-    geom = io.read_geometry(geom_file, read)
+    geom = io.read_geometry(geom_file, read) if angles else io.read_geometry(geom_file, read, angles=())
     mask = io.read_mask(mask_file, read, mask_dataset) if mask_file else None
     known = np.isfinite(geom["height"])          # no elevation: left out (scan_input counts them)
     if not known.all():
@@ -281,7 +282,7 @@ def read_block(ts_file, geom_file, read, keep=None, mask_file=None, mask_dataset
 
 def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mask_dataset=None,
                 tile_size=256, batch_size=32, precision="auto", ref_yx=None, keep=None, days=None,
-                threads=None, augment=1, scales=1, coarse_scale=None):
+                threads=None, augment=1, scales=1, coarse_file=None):
     """Denoise the pixels of ``box`` (x0, y0, x1, y1: MintPy's order, as DaskCluster hands it),
     reading the series, geometry and mask ONCE with ``halo`` px of context around it.
 
@@ -291,9 +292,10 @@ def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mas
     missing values (NaN) of a pixel on some of them are filled for the network only (``days``: the
     dates in years). ``threads``: TensorFlow threads of this process (Dask workers). ``augment``: the
     number of symmetric copies, resolved once for the whole frame (:func:`mintpy_dlae.config.resolve_augment`).
-    ``scales`` 2: also the coarse pass of :mod:`mintpy_dlae.multiscale`, with the frame's
-    ``coarse_scale`` (:func:`frame_coarse_scales`) and ``halo`` = ``multiscale.block_halo``; the box
-    read then starts on an even row and column of the frame (the frame's 2 x 2 grid).
+    ``scales`` 2: blend in the coarse pass of :mod:`mintpy_dlae.multiscale`, read from
+    ``coarse_file`` (:func:`coarse_pass`, the whole frame's), with ``halo`` =
+    ``multiscale.block_halo(..., coarse_given=True)``; the box read then starts on an even row and
+    column of the frame (the frame's 2 x 2 grid).
 
     Returns (timeseries (k, h, w), cumulative (k-8, h, w), timeseries_std, cumulative_std, the
     input block (n, h, w) as read, box) for the k kept dates,
@@ -314,10 +316,16 @@ def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mas
     inp = raw[(slice(None),) + inner.slices].copy()     # missing values (NaN, fill, spike) written as NaN
     ts = prepare(raw, keep, days, ref_yx, (read.y0, read.x0))
     del raw
+    coarse = None
+    if scales == 2:
+        import h5py
+        rows, cols = slice(read.y0 // 2, -(-read.y1 // 2)), slice(read.x0 // 2, -(-read.x1 // 2))
+        with h5py.File(coarse_file, "r") as f:
+            coarse = (f["timeseries"][:, rows, cols], f["cumulative"][:, rows, cols])
     res = denoise(ts, geom["height"], model=model, mask=mask, incidence=geom["incidenceAngle"],
                   azimuth=geom["azimuthAngle"], tile_size=tile_size, batch_size=batch_size,
                   precision=precision, scale=scale, box=inner, overwrite_input=True, augment=augment,
-                  spikes=False, scales=scales, coarse_scale=coarse_scale)
+                  spikes=False, scales=scales, coarse=coarse)
     std = getattr(res, "timeseries_std", None), getattr(res, "cumulative_std", None)
     return (np.asarray(res.timeseries, np.float32), np.asarray(res.cumulative, np.float32),
             None if std[0] is None else np.asarray(std[0], np.float32),
@@ -808,11 +816,12 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     from mintpy_dlae.inference import receptive_halo
     net = load_model(cfg.model)          # once; Dask workers load the file themselves
     has_sigma = model_has_uncertainty(cfg.model)     # also with the uncertainty outputs off
-    halo = int(receptive_halo(net))
+    receptive = int(receptive_halo(net))
+    halo = receptive
     scales = int(cfg.scales)
-    if scales == 2:       # the coarse pass needs twice its receptive halo, the blend a few px more
+    if scales == 2:       # the coarse maps are computed once (coarse_pass); the blend reads a few px more
         from mintpy_dlae.multiscale import block_halo
-        halo = block_halo(halo)
+        halo = block_halo(receptive, coarse_given=True)
     # a model trained on per-pixel scales (scale_box) computes them per block from the data and its halo
     scale = None if getattr(net, "scale_box", 0) else frame_scales(scan, ref_yx)
     nodata = io.nodata_value(ts_file, atr, nan_pixels=scan.nan_nodata)
@@ -820,71 +829,78 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
                mask_file=cfg.mask_file, mask_dataset=mask_dataset, tile_size=cfg.tile_size,
                batch_size=cfg.batch_size, precision=cfg.precision, ref_yx=ref_yx,
                keep=np.flatnonzero(keep).tolist(), days=scan.days, augment=augment, scales=scales)
-    if scales == 2 and scale is not None:
-        job["coarse_scale"] = frame_coarse_scales(job, length, width, cfg.max_memory, progress)
     log.info("denoise %s (%d dates, %d x %d px) with model %s, halo %d px, %s", ts_file, num_date,
              length, width, attrs["mintpy.dlae.model"], halo,
              "one network pass per window (no augmentation)" if augment == 1
              else f"{augment} symmetric copies averaged per window (test-time augmentation)")
     num_kept = len(kept_dates)
-    if ref_yx is not None:
-        ref_den, ref_cum = reference_values(job, ref_yx, length, width)
-    else:
-        ref_den = np.zeros(num_kept, np.float32)
-        ref_cum = np.zeros(num_kept - WINDOW + 1, np.float32)
-
-    blocks = io.plan_row_blocks(length, width, num_date, cfg.max_memory, halo)
-    log.info("%d block(s) of rows, to stay within %s (--ram)", len(blocks), format_gb(cfg.max_memory))
-    runner = BlockRunner(cfg, job)
-    for path in names.values():       # also the products this run does not write (--save-removed before)
-        io.remove_orphan_temporaries(path)
+    coarse_file = None
     try:
-        with io.AtomicOutputs(list(outputs.values())) as tmp:
-            io.layout_timeseries(tmp[outputs["timeseries"]], ts_file, attrs)
-            cum_names = None
-            if "cumulative" in outputs:
-                cum_names = io.layout_cumulative(tmp[outputs["cumulative"]], ts_file, kept_dates,
-                                                  attrs, uncertainty=uncertainty)
-            if "variance" in outputs:
-                io.layout_variance(tmp[outputs["variance"]], ts_file,
-                                   dict(attrs, **{"mintpy.dlae.product": "variance"}))
-            if "removed" in outputs:
-                io.layout_timeseries(tmp[outputs["removed"]], ts_file,
-                                     dict(attrs, **{"mintpy.dlae.product": "removed"}))
-            elev_check = ElevationCheck(max(num_kept - WINDOW + 1, 0))
-            for box in _progress(blocks, progress):
-                den, cum, den_std, cum_std, inp = runner(box, num_kept, uncertainty)
-                ref_pixel = None
-                if ref_yx is not None and box.contains(*ref_yx):
-                    ref_pixel = (ref_yx[0] - box.y0, ref_yx[1] - box.x0)
-                res = finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel,
-                                     keep, den_std if uncertainty else None, cum_std,
-                                     removed="removed" in outputs, overwrite=True)
-                # the network's sigma also when the uncertainty outputs are off (the same rule)
-                elev_check.add(io.read_geometry(geom_file, box, angles=())["height"], res["cumulative"],
-                               res.get("cumulative_std", cum_std if has_sigma else None))
-                del den, cum, den_std, cum_std, inp
-                io.write_block(tmp[outputs["timeseries"]], res["timeseries"], "timeseries", box)
-                if cum_names:
-                    io.write_cumulative_block(tmp[outputs["cumulative"]], cum_names,
-                                              res["cumulative"], box)
-                    if uncertainty:
-                        io.write_cumulative_block(tmp[outputs["cumulative"]],
-                                                  io.std_names(cum_names), res["cumulative_std"], box)
-                        io.write_cumulative_block(tmp[outputs["cumulative"]],
-                                                  io.significance_names(cum_names),
-                                                  res["significance"], box)
+        if scales == 2:      # the coarse pass of the whole frame, once, into a temporary file next to the output
+            coarse_file = job["coarse_file"] = coarse_pass(
+                job, receptive, (length, width), num_date, cfg.max_memory, progress,
+                os.path.dirname(os.path.abspath(outputs["timeseries"])))
+        if ref_yx is not None:
+            ref_den, ref_cum = reference_values(job, ref_yx, length, width)
+        else:
+            ref_den = np.zeros(num_kept, np.float32)
+            ref_cum = np.zeros(num_kept - WINDOW + 1, np.float32)
+
+        blocks = io.plan_row_blocks(length, width, num_date, cfg.max_memory, halo)
+        log.info("%d block(s) of rows, to stay within %s (--ram)", len(blocks), format_gb(cfg.max_memory))
+        runner = BlockRunner(cfg, job)
+        for path in names.values():       # also the products this run does not write (--save-removed before)
+            io.remove_orphan_temporaries(path)
+        try:
+            with io.AtomicOutputs(list(outputs.values())) as tmp:
+                io.layout_timeseries(tmp[outputs["timeseries"]], ts_file, attrs)
+                cum_names = None
+                if "cumulative" in outputs:
+                    cum_names = io.layout_cumulative(tmp[outputs["cumulative"]], ts_file, kept_dates,
+                                                      attrs, uncertainty=uncertainty)
                 if "variance" in outputs:
-                    io.write_block(tmp[outputs["variance"]], res["variance"], "timeseries", box)
+                    io.layout_variance(tmp[outputs["variance"]], ts_file,
+                                       dict(attrs, **{"mintpy.dlae.product": "variance"}))
                 if "removed" in outputs:
-                    io.write_block(tmp[outputs["removed"]], res["removed"], "timeseries", box)
-            follows = warn_elevation_correlation(elev_check, [f"{kept_dates[i]}_{kept_dates[i + WINDOW - 1]}"
-                                                              for i in range(len(elev_check.sums))])
-            for key in ("timeseries", "cumulative"):
-                if key in outputs:
-                    io.set_attribute(tmp[outputs[key]], ELEVATION_ATTRIBUTE, ",".join(follows) or "none")
+                    io.layout_timeseries(tmp[outputs["removed"]], ts_file,
+                                         dict(attrs, **{"mintpy.dlae.product": "removed"}))
+                elev_check = ElevationCheck(max(num_kept - WINDOW + 1, 0))
+                for box in _progress(blocks, progress):
+                    den, cum, den_std, cum_std, inp = runner(box, num_kept, uncertainty)
+                    ref_pixel = None
+                    if ref_yx is not None and box.contains(*ref_yx):
+                        ref_pixel = (ref_yx[0] - box.y0, ref_yx[1] - box.x0)
+                    res = finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel,
+                                         keep, den_std if uncertainty else None, cum_std,
+                                         removed="removed" in outputs, overwrite=True)
+                    # the network's sigma also when the uncertainty outputs are off (the same rule)
+                    elev_check.add(io.read_geometry(geom_file, box, angles=())["height"], res["cumulative"],
+                                   res.get("cumulative_std", cum_std if has_sigma else None))
+                    del den, cum, den_std, cum_std, inp
+                    io.write_block(tmp[outputs["timeseries"]], res["timeseries"], "timeseries", box)
+                    if cum_names:
+                        io.write_cumulative_block(tmp[outputs["cumulative"]], cum_names,
+                                                  res["cumulative"], box)
+                        if uncertainty:
+                            io.write_cumulative_block(tmp[outputs["cumulative"]],
+                                                      io.std_names(cum_names), res["cumulative_std"], box)
+                            io.write_cumulative_block(tmp[outputs["cumulative"]],
+                                                      io.significance_names(cum_names),
+                                                      res["significance"], box)
+                    if "variance" in outputs:
+                        io.write_block(tmp[outputs["variance"]], res["variance"], "timeseries", box)
+                    if "removed" in outputs:
+                        io.write_block(tmp[outputs["removed"]], res["removed"], "timeseries", box)
+                follows = warn_elevation_correlation(elev_check, [f"{kept_dates[i]}_{kept_dates[i + WINDOW - 1]}"
+                                                                  for i in range(len(elev_check.sums))])
+                for key in ("timeseries", "cumulative"):
+                    if key in outputs:
+                        io.set_attribute(tmp[outputs[key]], ELEVATION_ATTRIBUTE, ",".join(follows) or "none")
+        finally:
+            runner.close()
     finally:
-        runner.close()
+        if coarse_file and os.path.exists(coarse_file):
+            os.remove(coarse_file)
     for path in outputs.values():
         log.info("finished writing %s", path)
     remove_stale_products(names, outputs)
@@ -908,40 +924,83 @@ def remove_stale_products(names, outputs):
             log.info("removed %s: an earlier run's %s, which this run does not write", path, product)
 
 
-def frame_coarse_scales(job, length, width, max_memory=4.0, progress=False):
-    """Noise scale (k-8,) of every window of the coarse pass of ``--scales 2``, for the whole frame:
-    one more pass over the file in row blocks that start on even rows, each read and prepared as
-    :func:`denoise_box` prepares it (``job``: its keywords), 2 x 2 means on the frame's grid, every
-    ``stride``-th coarse row and column kept, the grid of :func:`mintpy_dlae.inference.window_scales`
-    on the whole coarse frame (so blocks equal the whole frame)."""
+def coarse_pass(job, receptive, shape, num_date, max_memory=4.0, progress=False, folder="."):
+    """``--scales 2``: the coarse pass (:mod:`mintpy_dlae.multiscale`) of the whole frame, once, written
+    to a temporary HDF5 file in ``folder`` (the caller removes it); returns its path.
+
+    Two passes in row blocks, so that memory stays within ``max_memory`` (GB):
+
+    1. the file in row blocks that start on even rows, each read and prepared as :func:`denoise_box`
+       prepares it (``job``: its keywords): the 2 x 2 means (:func:`multiscale.coarse_input`) to the
+       file, and the noise scale of every window from every ``stride``-th coarse row and column (the
+       grid of :func:`mintpy_dlae.inference.window_scales` on the whole coarse frame);
+    2. the coarse frame in row blocks with ``receptive`` px of context: ``denoise(scales=1,
+       level='network')`` with that scale, its ``timeseries`` (k, ceil(H/2), ceil(W/2)) and
+       ``cumulative`` (k-8, ...) to the file.
+
+    Each block therefore equals the whole coarse frame's result, what ``denoise(scales=2)`` computes
+    for the whole frame in memory (tests/test_run_model.py). The file holds about 3/4 of the kept
+    dates' size of the input."""
+    import tempfile
+
+    import h5py
+
     from mintpy_dlae import dataset, multiscale
-    from mintpy_dlae.inference import window_scales
+    from mintpy_dlae.inference import denoise, window_scales
+    length, width = shape
     keep, days, ref_yx = job["keep"], job["days"], job["ref_yx"]
-    num_kept = len(keep)
-    coarse_h, coarse_w = -(-length // 2), -(-width // 2)
-    stride = max(1, int(np.ceil(np.sqrt(coarse_h * coarse_w / SCALE_PIXELS))))
-    rows_out = -(-coarse_h // stride)
-    sample = np.zeros((num_kept, rows_out, -(-coarse_w // stride)), np.float32)
+    k = len(keep)
+    ch, cw = -(-length // 2), -(-width // 2)
+    stride = max(1, int(np.ceil(np.sqrt(ch * cw / SCALE_PIXELS))))
+    sample = np.zeros((k, -(-ch // stride), -(-cw // stride)), np.float32)
     ok = np.zeros(sample.shape[1:], bool)
-    starts = sorted({b.y0 - b.y0 % 2 for b in io.plan_row_blocks(length, width, num_kept, max_memory,
-                                                                  SPIKE_BOX // 2)}) + [length]
-    log.info("scales 2: noise scales of the 2 x 2 means (one more pass over %s)", job["ts_file"])
-    for y0, y1 in _progress(list(zip(starts[:-1], starts[1:])), progress, "coarse scales"):
-        read = Box(y0, y1, 0, width)
-        raw, geom, mask = read_block(job["ts_file"], job["geom_file"], read, keep, job["mask_file"],
-                                     job["mask_dataset"])
-        ts = prepare(raw, keep, days, ref_yx, (y0, 0))
-        del raw
-        valid = dataset.valid_mask(ts, mask) & np.isfinite(geom["height"])
-        coarse, has = multiscale.block_mean2(np.where(valid, ts, np.float32(0)), valid)
-        del ts
-        has &= np.any(coarse != 0, axis=0)
-        c0 = y0 // 2                       # first coarse row of the block
-        first = -c0 % stride
-        rows = slice((c0 + first) // stride, -(-(c0 + coarse.shape[1]) // stride))
-        sample[:, rows] = coarse[:, first::stride, ::stride]
-        ok[rows] = has[first::stride, ::stride]
-    return window_scales(np.where(ok, sample, np.float32(0)), ok, WINDOW, max_pixels=ok.size)
+    fd, path = tempfile.mkstemp(prefix=".dlae_coarse_", suffix=".h5", dir=folder)
+    os.close(fd)
+    try:
+        with h5py.File(path, "w") as f:
+            for name, shp, dtype in (("input", (k, ch, cw), np.float32), ("height", (ch, cw), np.float32),
+                                     ("valid", (ch, cw), bool), ("timeseries", (k, ch, cw), np.float32),
+                                     ("cumulative", (k - WINDOW + 1, ch, cw), np.float32)):
+                f.create_dataset(name, shp, dtype=dtype)
+            starts = sorted({b.y0 - b.y0 % 2 for b in io.plan_row_blocks(length, width, num_date, max_memory,
+                                                                         SPIKE_BOX // 2)}) + [length]
+            log.info("scales 2: the coarse pass (2 x 2 means of %s) into %s", job["ts_file"], path)
+            for y0, y1 in _progress(list(zip(starts[:-1], starts[1:])), progress, "coarse input"):
+                raw, geom, mask = read_block(job["ts_file"], job["geom_file"], Box(y0, y1, 0, width), keep,
+                                             job["mask_file"], job["mask_dataset"], angles=False)
+                ts = prepare(raw, keep, days, ref_yx, (y0, 0))
+                del raw
+                valid = dataset.valid_mask(ts, mask) & np.isfinite(geom["height"])
+                series, height, has = multiscale.coarse_input(np.where(valid, ts, np.float32(0)), valid,
+                                                              geom["height"])
+                del ts
+                c0, c1 = y0 // 2, y0 // 2 + series.shape[1]
+                f["input"][:, c0:c1] = series
+                f["height"][c0:c1] = height
+                f["valid"][c0:c1] = has
+                has &= np.any(series != 0, axis=0)         # as the coarse pass's own validity
+                first = -c0 % stride
+                rows = slice((c0 + first) // stride, -(-c1 // stride))
+                sample[:, rows] = series[:, first::stride, ::stride]
+                ok[rows] = has[first::stride, ::stride]
+                del series
+            scale = window_scales(np.where(ok, sample, np.float32(0)), ok, WINDOW, max_pixels=ok.size)
+            del sample
+            kw = {key: job[key] for key in ("tile_size", "batch_size", "precision", "augment")}
+            for core in _progress(io.plan_row_blocks(ch, cw, num_date, max_memory, receptive), progress,
+                                  "coarse pass"):
+                read = core.pad(receptive, ch, cw)
+                rows = slice(read.y0, read.y1)
+                res = denoise(f["input"][:, rows], f["height"][rows], model=job["model"], mask=f["valid"][rows],
+                              box=core.within(read), scale=scale, scales=1, level="network", spikes=False,
+                              overwrite_input=True, **kw)
+                f["timeseries"][:, core.y0:core.y1] = res.timeseries
+                f["cumulative"][:, core.y0:core.y1] = res.cumulative
+                del res
+    except BaseException:
+        os.remove(path)
+        raise
+    return path
 
 
 def frame_scales(scan, ref_yx=None):

@@ -541,7 +541,7 @@ def _nan_result(n, num_win, h, w, augment):
 
 def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None, tile_size=512, batch_size=32,
             precision="auto", calibrate=None, progress=False, scale=None, box=None, overwrite_input=False,
-            augment="auto", spikes=True, level="auto", scales=2, coarse_scale=None):
+            augment="auto", spikes=True, level="auto", scales=2, coarse_scale=None, coarse=None):
     """Denoise a displacement time series.
 
     Parameters: ts         - (n, H, W) LOS displacement in metres, n >= 9, real numbers (integer or
@@ -609,7 +609,15 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                 coarse_scale - optional (n-8,) noise scale of each window of the coarse pass (scales=2),
                              metres, as ``scale`` is for the full-resolution one: the frame's
                              (:func:`mintpy_dlae.multiscale.coarse_scales`); needed when ``box`` and
-                             ``scale`` are given with scales=2
+                             ``scale`` are given with scales=2 (and ``coarse`` is not)
+                coarse     - optional (timeseries (n, ceil(H/2), ceil(W/2)), cumulative (n-8, ...)): the coarse
+                             pass, computed beforehand for the 2 x 2 grid of the array (its first row
+                             and column even rows and columns of the frame), at the network's level, NaN
+                             where it has no data: :func:`denoise` with ``scales=1, level='network'``
+                             of :func:`mintpy_dlae.multiscale.coarse_input` of the frame.  With scales=2
+                             the coarse pass is then not run, and a ``box`` needs only
+                             ``multiscale.block_halo(receptive_halo(model), coarse_given=True)`` px of
+                             context (``mintpy_dlae.py`` computes the coarse pass once for the frame)
                 spikes     - True (default): read isolated spikes as missing values (below).  False: give
                              them to the network as they are (``mintpy_dlae.py`` marks them itself, on
                              the whole frame, before it calls denoise on a block)
@@ -693,9 +701,27 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                          "mintpy_dlae.py does")
     if scales not in (1, 2) or isinstance(scales, bool):
         raise ValueError(f"denoise: scales must be 1 or 2; received {scales!r}")
-    if scales == 2 and box is not None and scale is not None and coarse_scale is None:
-        raise ValueError("denoise: scales=2 on a box with the frame's scale needs the frame's coarse_scale too "
-                         "(mintpy_dlae.multiscale.coarse_scales), or the block would not match the frame")
+    if scales == 2 and box is not None and scale is not None and coarse_scale is None and coarse is None:
+        raise ValueError("denoise: scales=2 on a box with the frame's scale needs the frame's coarse_scale or "
+                         "coarse maps too (mintpy_dlae.multiscale), or the block would not match the frame; "
+                         "scales=1 for one pass")
+    if scales == 1 and (coarse_scale is not None or coarse is not None):
+        raise ValueError("denoise: coarse_scale and coarse are for scales=2; received scales=1")
+    if coarse_scale is not None:
+        coarse_scale = np.asarray(coarse_scale, np.float64)
+        if np.shape(coarse_scale) != (n - MIN_DATES + 1,) or not np.all(np.isfinite(coarse_scale) & (coarse_scale >= 0)):
+            raise ValueError(f"denoise: coarse_scale must be finite numbers >= 0 (metres), one per window "
+                             f"({n - MIN_DATES + 1}); received {np.asarray(coarse_scale)!r:.200}")
+    if coarse is not None:
+        H2, W2 = (H + 1) // 2, (W + 1) // 2
+        try:
+            coarse = tuple(np.asarray(c, np.float32) for c in coarse)
+        except (TypeError, ValueError) as err:
+            raise ValueError("denoise: coarse must be (timeseries, cumulative) arrays") from err
+        want = ((n, H2, W2), (n - MIN_DATES + 1, H2, W2))
+        if len(coarse) != 2 or tuple(c.shape for c in coarse) != want:
+            raise ValueError(f"denoise: coarse must be (timeseries, cumulative) of shapes {want} (the 2 x 2 grid "
+                             f"of the array); received shapes {tuple(np.shape(c) for c in coarse)}")
     if box is not None:
         try:
             box = tuple(int(b) for b in box)
@@ -881,24 +907,26 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     ts_std = np.sqrt(inc_std, out=inc_std)
     if scales == 2:     # the coarse pass's long wavelengths where the maps are not significant, at the
         from . import multiscale         # network's level (the input's, if asked, is set below)
-        coarse_ts, coarse_valid = multiscale.block_mean2(data, valid)
-        coarse_h, _ = multiscale.block_mean2(np.nan_to_num(elevation)[None], valid)
-        cbox = multiscale.coarse_box(box, coarse_valid.shape) if block else None
-        with warnings.catch_warnings():          # its fills and spikes were reported at full resolution
-            warnings.simplefilter("ignore")
-            coarse = _denoise(coarse_ts, coarse_h[0], model=net, mask=coarse_valid, tile_size=tile_size,
-                              batch_size=batch_size, precision=precision, progress=progress, augment=augment,
-                              spikes=False, level="network", box=cbox, scale=coarse_scale, scales=1)
-        offset = (0, 0) if cbox is None else (by0 - 2 * cbox[0], bx0 - 2 * cbox[2])
+        if coarse is None:
+            coarse_ts, coarse_h, coarse_valid = multiscale.coarse_input(data, valid, elevation)
+            cbox = multiscale.coarse_box(box, coarse_valid.shape) if block else None
+            with warnings.catch_warnings():          # its fills and spikes were reported at full resolution
+                warnings.simplefilter("ignore")
+                low = _denoise(coarse_ts, coarse_h, model=net, mask=coarse_valid, tile_size=tile_size,
+                               batch_size=batch_size, precision=precision, progress=progress, augment=augment,
+                               spikes=False, level="network", box=cbox, scale=coarse_scale, scales=1)
+            del coarse_ts
+            coarse = (low.timeseries, low.cumulative)
+            offset = (0, 0) if cbox is None else (by0 - 2 * cbox[0], bx0 - 2 * cbox[2])
+        else:
+            offset = (by0, bx0)
         vb = valid[by0:by1, bx0:bx1]
-        for arr, std, name in ((series, ts_std, "timeseries"), (cumulative, cumulative_std, "cumulative")):
-            low = getattr(coarse, name)
+        for arr, std, low in ((series, ts_std, coarse[0]), (cumulative, cumulative_std, coarse[1])):
             for i in range(0, len(arr), BLEND_CHUNK):       # a few maps at a time: bounded float64 temporaries
                 c = slice(i, i + BLEND_CHUNK)
                 up = multiscale.upsample2(low[c], (h, w), offset)
                 mixed = multiscale.blend(np.where(vb, arr[c], np.nan), up, np.where(vb, std[c], np.nan))
                 arr[c][:, vb] = mixed[:, vb]
-            del low
         del coarse
     if level == "input":         # each map's mean over the valid pixels := the input's (box is None here)
         base = [float(data[t][valid].mean(dtype=np.float64)) for t in range(n)]
@@ -923,10 +951,9 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
             sub = arr[:, yy, xx]
             sub[ends] = np.nan
             arr[:, yy, xx] = sub
-    if out_box != box:         # scales=2 on a block: its blend margin off again
+    if out_box != box:         # scales=2 on a block: its blend margin off again (views: no copy)
         sl = (slice(None), slice(out_box[0] - by0, out_box[1] - by0), slice(out_box[2] - bx0, out_box[3] - bx0))
-        series, cumulative, ts_std, cumulative_std = (np.ascontiguousarray(a[sl])
-                                                      for a in (series, cumulative, ts_std, cumulative_std))
+        series, cumulative, ts_std, cumulative_std = (a[sl] for a in (series, cumulative, ts_std, cumulative_std))
     return DenoiseResult(timeseries=series, cumulative=cumulative, timeseries_std=ts_std, cumulative_std=cumulative_std,
                          augment=augment, level=level)
 

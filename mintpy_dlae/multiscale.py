@@ -21,11 +21,16 @@ KEEP_SIGMA = (1.0, 3.0)
 BLEND_MARGIN = int(4.0 * BLEND_PX + 0.5)
 
 
-def block_halo(receptive):
+def block_halo(receptive, coarse_given=False):
     """Context (px) a block needs around it with scales=2 so that it equals the whole frame, for a
-    network of ``receptive`` px of receptive halo: the blend's margin, one coarse pixel of
-    interpolation on each side (2 px), and the coarse pass's own receptive halo in coarse pixels
-    (``2 * receptive`` px), plus 2 px for rounding a block's edges to the 2 x 2 grid."""
+    network of ``receptive`` px of receptive halo.  The full-resolution pass covers the block and
+    the blend's margin: ``receptive + BLEND_MARGIN`` px, all that is needed when the coarse maps
+    are given (``coarse_given``: ``denoise(..., coarse=...)``, as ``mintpy_dlae.py`` computes them
+    once for the frame).  Computing them from the block itself needs the coarse pass's own receptive
+    halo in coarse pixels (``2 * receptive`` px), one coarse pixel of interpolation on each side and
+    2 px for rounding the block's edges to the 2 x 2 grid: ``2 * receptive + BLEND_MARGIN + 4``."""
+    if coarse_given:
+        return int(receptive) + BLEND_MARGIN
     return 2 * int(receptive) + BLEND_MARGIN + 4
 
 
@@ -44,12 +49,25 @@ def block_mean2(data, valid):
     True where a block holds a valid pixel; 0 elsewhere)."""
     k, H, W = data.shape
     H2, W2 = (H + 1) // 2, (W + 1) // 2
-    pad = ((0, 0), (0, 2 * H2 - H), (0, 2 * W2 - W))
+    pad = ((0, 2 * H2 - H), (0, 2 * W2 - W))
     valid = np.asarray(valid, bool)
-    total = np.pad(np.where(valid, data, 0), pad, mode="edge").reshape(k, H2, 2, W2, 2).sum(axis=(2, 4),
-                                                                                          dtype=np.float64)
-    count = np.pad(valid, pad[1:], mode="edge").reshape(H2, 2, W2, 2).sum(axis=(1, 3))
-    return (total / np.maximum(count, 1)).astype(np.float32), count > 0
+    v = np.pad(valid, pad, mode="edge").astype(np.int64)
+    count = v[0::2, 0::2] + v[1::2, 0::2] + v[0::2, 1::2] + v[1::2, 1::2]
+    den = np.maximum(count, 1).astype(np.float64)
+    out = np.empty((k, H2, W2), np.float32)
+    for t in range(k):                     # one map at a time: temporaries of one map, not of the series
+        d = np.pad(np.where(valid, data[t], 0).astype(np.float64), pad, mode="edge")
+        out[t] = (d[0::2, 0::2] + d[1::2, 0::2] + d[0::2, 1::2] + d[1::2, 1::2]) / den
+    return out, count > 0
+
+
+def coarse_input(data, valid, elevation):
+    """What the coarse pass is given: the 2 x 2 means of ``data`` (n, H, W; filled, 0 off ``valid``)
+    and of ``elevation`` (H, W; NaN read as 0, only ``valid`` pixels count) over ``valid`` (H, W).
+    Returns (series (n, h, w) float32, elevation (h, w) float32, valid (h, w) bool), h = ceil(H/2)."""
+    series, ok = block_mean2(data, valid)
+    height, _ = block_mean2(np.nan_to_num(elevation)[None], valid)
+    return series, height[0], ok
 
 
 def upsample2(coarse, shape, offset=(0, 0)):

@@ -91,7 +91,11 @@ def run_in_row_blocks(run, ts, geom, cfg, out_file, boxes=((0, 5), (5, 11), (11,
     from mintpy_dlae import io
     from mintpy_dlae.boxes import Box
     orig = io.plan_row_blocks
-    io.plan_row_blocks = lambda length, width, *a, **k: [Box(y0, y1, 0, width) for y0, y1 in boxes]
+    def plan(length, width, *a, **k):     # the frame's blocks; the coarse pass of --scales 2 (half as long) plans its own
+        if length == boxes[-1][1]:
+            return [Box(y0, y1, 0, width) for y0, y1 in boxes]
+        return orig(length, width, *a, **k)
+    io.plan_row_blocks = plan
     try:
         return run(ts, geom, cfg, progress=False, out_file=str(out_file))
     finally:
@@ -124,14 +128,15 @@ def _box3(a):
 def fake_denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=None,
                  tile_size=256, batch_size=32, precision="auto", calibrate=None, scale=None,
                  box=None, progress=False, overwrite_input=False, augment="auto", spikes=True, scales=2,
-                 coarse_scale=None):
+                 coarse_scale=None, coarse=None, level="auto"):
     """The engine's interface (``box`` (y0, y1, x0, x1): results for that part only) with a 3x3 mean;
     std: 1 mm x sqrt(date index) + 1 % of |series| (grows along the series), 2 mm + 1 % of |cumulative|.
     ``augment`` must arrive resolved for the whole frame (one number for every block), and ``spikes``
     False (the driver marks them on the whole frame; the engine's own test on a block would see fewer
     neighbours at the block's edge).  ``scales`` is checked and otherwise ignored (one 3x3 mean);
-    with 2, a block with the frame's ``scale`` must get its ``coarse_scale`` too."""
-    assert scales in (1, 2) and (scales == 1 or box is None or scale is None or coarse_scale is not None)
+    with 2, a block with the frame's ``scale`` must get the frame's coarse maps (or scale) too."""
+    assert scales in (1, 2) and (scales == 1 or box is None or scale is None or coarse_scale is not None
+                                 or coarse is not None)
     if box is not None:
         assert augment in (1, 2, 4, 8), augment
         assert spikes is False, "the driver marks spikes itself"

@@ -90,8 +90,16 @@ def test_scales_2_is_the_blend_of_two_denoise_runs(tiny):
         assert abs(np.mean(two.timeseries[t][valid], dtype=np.float64) - m) < 1e-7
         assert np.ptp((two.timeseries[t] - two_net.timeseries[t])[valid]) < 1e-6
     assert np.isnan(two.timeseries[:, ~valid]).all()
-    with pytest.raises(ValueError, match="needs the frame's coarse_scale too"):
+    with pytest.raises(ValueError, match="needs the frame's coarse_scale or coarse maps too"):
         inference.denoise(ts, h, scales=2, box=(0, 20, 0, 20), scale=np.ones(2), **kw)
+    before = ts.copy()
+    for bad, match in ((dict(coarse_scale=np.ones(3)), "coarse_scale must be finite numbers >= 0"),
+                       (dict(coarse_scale=[1.0, np.nan]), "coarse_scale must be finite"),
+                       (dict(coarse=(np.zeros((10, 22, 19)), np.zeros((2, 22, 18)))), "coarse must be"),
+                       (dict(coarse_scale=np.ones(2), scales=1), "for scales=2")):
+        with pytest.raises(ValueError, match=match):               # before anything is computed or changed
+            inference.denoise(ts, h, **dict(dict(scales=2, overwrite_input=True), **bad), **kw)
+        np.testing.assert_array_equal(ts, before)
     with pytest.raises(ValueError, match="scales must be 1 or 2"):
         inference.denoise(ts, h, scales=3, **kw)
 

@@ -40,7 +40,9 @@ def test_row_blocks_equal_whole_image(project, tiny_model, tmp_path, monkeypatch
     cfg = DlaeConfig(model=tiny_model, precision="float32", tile_size=16, save_removed=True)
     whole = run.run_dlae(project.ts, project.geom, cfg, out_file=str(tmp_path / "whole.h5"),
                          progress=False)
-    monkeypatch.setattr(io, "plan_row_blocks", lambda *a, **k: [Box(0, 7, 0, 32), Box(7, 19, 0, 32), Box(19, 32, 0, 32)])
+    plan = io.plan_row_blocks           # the frame's blocks; the coarse pass (16 x 16) plans its own
+    monkeypatch.setattr(io, "plan_row_blocks", lambda n, m, *a, **k: [Box(0, 7, 0, 32), Box(7, 19, 0, 32), Box(19, 32, 0, 32)]
+                        if (n, m) == (32, 32) else plan(n, m, *a, **k))
     blocks = run.run_dlae(project.ts, project.geom, cfg, out_file=str(tmp_path / "blocks.h5"),
                           progress=False)
     _assert_same(_read(whole), _read(blocks))
@@ -52,9 +54,9 @@ def test_row_blocks_equal_whole_image(project, tiny_model, tmp_path, monkeypatch
 
 
 def test_scales_2_row_blocks_equal_whole_image(tmp_path, tiny_model, monkeypatch):
-    """--scales 2: row blocks (each read from an even row with multiscale.block_halo px of context)
-    give the whole frame's result on a frame taller than that context; the option is recorded and
-    changes the output."""
+    """--scales 2: row blocks (each read from an even row with multiscale.block_halo px of context,
+    the coarse maps from the frame's coarse pass) give the whole frame's result on a frame taller
+    than that context; the option is recorded and changes the output."""
     from conftest import write_geometry, write_timeseries
     ts = write_timeseries(tmp_path / "timeseries.h5", length=230, width=21)
     geom = write_geometry(tmp_path / "geometryGeo.h5", length=230, width=21)
@@ -63,13 +65,50 @@ def test_scales_2_row_blocks_equal_whole_image(tmp_path, tiny_model, monkeypatch
     one = run.run_dlae(ts, geom, DlaeConfig(model=tiny_model, precision="float32", mask_file=None, augment="1", scales=1),
                        out_file=str(tmp_path / "one.h5"), progress=False)
     with monkeypatch.context() as m:
-        m.setattr(io, "plan_row_blocks", lambda *a, **k: [Box(0, 75, 0, 21), Box(75, 151, 0, 21), Box(151, 230, 0, 21)])
+        plan = io.plan_row_blocks
+        m.setattr(io, "plan_row_blocks", lambda n, w, *a, **k: [Box(0, 75, 0, 21), Box(75, 151, 0, 21), Box(151, 230, 0, 21)]
+                  if (n, w) == (230, 21) else plan(n, w, *a, **k))
         blocks = run.run_dlae(ts, geom, cfg, out_file=str(tmp_path / "blocks.h5"), progress=False)
     _assert_same(_read(whole), _read(blocks))
     with h5py.File(whole["timeseries"]) as f:
         assert f.attrs["mintpy.dlae.scales"] == "2"
     diff = _read(whole)["timeseries/timeseries"] - _read(one)["timeseries/timeseries"]
     assert np.nanmax(np.abs(diff)) > 1e-5
+
+
+def test_coarse_pass_file_equals_the_engine(tmp_path, tiny_model):
+    """The driver's coarse pass (two passes over the file in small row blocks) writes the maps that
+    denoise(scales=2) computes for the whole frame in memory: given them (``coarse=``), denoise
+    gives the same result as computing them itself, and blocks with only
+    block_halo(coarse_given=True) px of context equal the whole frame."""
+    from conftest import REF_X, REF_Y, write_geometry, write_timeseries
+    from mintpy.utils import readfile
+
+    from mintpy_dlae import dataset, multiscale
+    from mintpy_dlae.inference import denoise, receptive_halo, window_scales
+    ts_file = write_timeseries(tmp_path / "timeseries.h5", length=150, width=23)
+    geom_file = write_geometry(tmp_path / "geometryGeo.h5", length=150, width=23)
+    net = run.load_model(tiny_model)
+    keep = list(range(12))
+    job = dict(ts_file=ts_file, geom_file=geom_file, keep=keep, days=None, ref_yx=(REF_Y, REF_X), mask_file=None,
+               mask_dataset=None, tile_size=64, batch_size=8, precision="float32", augment=1, model=net)
+    path = run.coarse_pass(job, receptive_halo(net), (150, 23), 12, max_memory=2e-5, folder=str(tmp_path))
+    assert len(io.plan_row_blocks(75, 12, 12, 2e-5, receptive_halo(net))) > 2       # the pass ran in blocks
+    with h5py.File(path) as f:
+        given = (f["timeseries"][()], f["cumulative"][()])
+    ts = run.prepare(readfile.read(ts_file)[0], keep, None, (REF_Y, REF_X))
+    h = readfile.read(geom_file, datasetName="height")[0]
+    kw = dict(model=net, precision="float32", augment=1, level="network", spikes=False)
+    own = denoise(ts, h, **kw)
+    np.testing.assert_allclose(denoise(ts, h, coarse=given, **kw).timeseries, own.timeseries, atol=1e-6)
+    halo = multiscale.block_halo(receptive_halo(net), coarse_given=True)
+    y0, y1 = 80, 110
+    r0, r1 = y0 - halo - (y0 - halo) % 2, y1 + halo
+    valid = dataset.valid_mask(ts) & np.isfinite(h)
+    scale = window_scales(np.where(valid, ts, np.float32(0)), valid)           # the frame's, as the driver's
+    part = denoise(ts[:, r0:r1], h[r0:r1], box=(y0 - r0, y1 - r0, 0, 23), scale=scale,
+                   coarse=tuple(g[:, r0 // 2:-(-r1 // 2)] for g in given), **kw)
+    np.testing.assert_allclose(part.cumulative, own.cumulative[:, y0:y1], atol=1e-6)
 
 
 def test_dask_equals_serial(project, tiny_model, tmp_path):
