@@ -136,6 +136,18 @@ def _augment(key, value):
     return {"": "auto", "yes": "auto", "no": "1", "none": "1"}.get(value, value)
 
 
+def _scales(key, value):
+    """1 or 2 (checked by DlaeConfig.validate); yes -> 2, no -> 1."""
+    if value is True or str(value).strip().lower() == "yes":
+        return 2
+    if value is False or str(value).strip().lower() == "no":
+        return 1
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise DlaeConfigError(f"{key} = {value!r}: expected 1 or 2") from None
+
+
 def _cluster(key, value):
     if value in (None, False) or str(value).lower() in ("none", "no"):
         return None
@@ -210,7 +222,7 @@ OPTIONS = (
            "2: also denoise the frame averaged over 2 x 2 pixels (twice the view) and take its long "
            "wavelengths where the full-resolution maps are not significant: less of the atmosphere's "
            "long wavelengths passes (docs/real_data.md, 'A second, coarser pass'); costs a quarter more "
-           "network passes and one more read of the file", _int,
+           "network passes and two more reads of the file", _scales,
            ("--scales",), dict(type=int, choices=[1, 2])),
     Option(f"{PREFIX}.saveCumulative", "save_cumulative", "yes", True, "[yes / no]",
            "save the moving-window cumulative maps (cumulative_*_DLAE.h5)", _bool,

@@ -7,9 +7,9 @@ Flow (docs/design.md)::
     -> scan the series once, in row blocks: empty dates, NaN holes, valid pixels, and a regular
        sub-grid of at most 250,000 pixels from which the noise scale of every window is computed
        ONCE for the whole frame (inference.window_scales)
-    -> load the model once; halo = receptive_halo(model); with --scales 2 (the default)
-       halo = multiscale.block_halo(halo), and one more pass over the file gives the coarse
-       frame's noise scales (:func:`frame_coarse_scales`)
+    -> load the model once; halo = receptive_halo(model); with --scales 2 (the default) the
+       coarse pass of the whole frame, once (:func:`coarse_pass`: two more passes over the file,
+       into a temporary HDF5 file), and halo = receptive + 8 px (the blend's margin)
     -> denoise a small box around REF_Y/REF_X (reference values for re-referencing)
     -> for each row block (sized by --ram): read the block plus ``halo`` rows of context once,
        ``denoise(..., box=block, scale=frame scale)`` computes the block only (the halo is context),
@@ -786,8 +786,8 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     if flag == "skip":
         compare = {k: attrs[k] for k in COMPARE_KEYS}
         if all(io.provenance_matches(p, compare) for p in outputs.values()):
-            log.info("%s is newer than its inputs and was made with the same model, mask, precision "
-                     "and symmetric copies: skip (mintpy_dlae.py --force runs it again; in smallbaselineApp, "
+            log.info("%s is newer than its inputs and was made with the same model, mask, precision, "
+                     "symmetric copies and scales: skip (mintpy_dlae.py --force runs it again; in smallbaselineApp, "
                      "remove the output first)", outputs["timeseries"])
             return None
         changes = next((c for c in (io.provenance_changes(p, compare) for p in outputs.values()) if c), [])

@@ -188,7 +188,8 @@ def compiled_forward(net):
 
 
 def receptive_halo(model="fault"):
-    """Pixels of context a block needs on each side so that block results equal whole-frame results:
+    """Pixels of context a block needs on each side so that block results equal whole-frame results
+    with one pass (``scales=1``; for scales=2 see :func:`mintpy_dlae.multiscale.block_halo`):
     the network's receptive radius plus the radius of the elevation standardisation box (or of a
     per-pixel scale's box, ``scale_box``, if larger), + 1."""
     net = model if hasattr(model, "receptive_radius") else prepare_model(model, "float32")[0]   # cached load

@@ -409,13 +409,19 @@ def set_attribute(path, key, value):
         f.attrs[key] = str(value)
 
 
+# provenance keys that outputs of earlier versions lack, with the value those versions used
+# (mintpy.dlae.scales: one pass before 2026-12-03)
+PROVENANCE_BEFORE = {"mintpy.dlae.scales": "1"}
+
+
 def provenance_matches(path, attrs):
-    """True if every ``mintpy.dlae.*`` key in ``attrs`` has the same value in the file ``path``."""
+    """True if every ``mintpy.dlae.*`` key in ``attrs`` has the same value in the file ``path`` (a
+    key of :data:`PROVENANCE_BEFORE` that the file lacks has that value)."""
     try:
         meta = readfile.read_attribute(path)
     except Exception:  # unreadable -> rerun
         return False
-    return all(str(meta.get(k)) == str(v) for k, v in attrs.items())
+    return all(str(meta.get(k, PROVENANCE_BEFORE.get(k))) == str(v) for k, v in attrs.items())
 
 
 def provenance_changes(path, attrs):
@@ -425,7 +431,8 @@ def provenance_changes(path, attrs):
         meta = readfile.read_attribute(path)
     except Exception:
         return [(None, None, None)]
-    return [(k, meta.get(k), str(v)) for k, v in attrs.items() if str(meta.get(k)) != str(v)]
+    return [(k, meta.get(k, PROVENANCE_BEFORE.get(k)), str(v)) for k, v in attrs.items()
+            if str(meta.get(k, PROVENANCE_BEFORE.get(k))) != str(v)]
 
 
 # --------------------------------------------------------------------------------------------

@@ -187,3 +187,13 @@ def test_augment_option_spellings(tmp_path):
     bad.write_text("mintpy.dlae = yes\nmintpy.dlae.augment = 3\n")
     with pytest.raises(DlaeConfigError, match=r"mintpy.dlae.augment = '3'"):
         DlaeConfig.from_template(str(bad)).validate()
+
+
+def test_scales_option_reads_yes_no_and_refuses_other_values():
+    """mintpy.dlae.scales: auto -> 2, yes -> 2, no -> 1 (MintPy turns yes/no into booleans too);
+    3 and words are refused naming the key."""
+    for value, want in (("auto", 2), ("yes", 2), ("no", 1), (True, 2), (False, 1), ("1", 1), ("2", 2)):
+        assert config.DlaeConfig.from_template({"mintpy.dlae.scales": value}).scales == want, value
+    for value in ("3", "two"):
+        with pytest.raises(config.DlaeConfigError, match="mintpy.dlae.scales"):
+            config.DlaeConfig.from_template({"mintpy.dlae.scales": value})

@@ -465,3 +465,16 @@ def test_a_folder_given_as_an_input_file_is_named(tmp_path):
     """`mintpy_dlae.py inputs` (a folder): said to be a folder, not "file not found"."""
     with pytest.raises(io.DlaeInputError, match=r"is a folder, not a time-series file"):
         io.check_timeseries(str(tmp_path))
+
+
+def test_outputs_without_the_scales_key_were_one_pass(tmp_path):
+    """--update: an output written before mintpy.dlae.scales existed was made with one pass, so it
+    matches scales 1 and not 2 (and the change is named)."""
+    import h5py
+    path = tmp_path / "timeseries_DLAE.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("timeseries", data=np.zeros((2, 3, 3), np.float32))
+        f.attrs.update({"FILE_TYPE": "timeseries", "LENGTH": "3", "WIDTH": "3", "mintpy.dlae.model": "fault"})
+    assert io.provenance_matches(str(path), {"mintpy.dlae.model": "fault", "mintpy.dlae.scales": "1"})
+    assert not io.provenance_matches(str(path), {"mintpy.dlae.model": "fault", "mintpy.dlae.scales": "2"})
+    assert io.provenance_changes(str(path), {"mintpy.dlae.scales": "2"}) == [("mintpy.dlae.scales", "1", "2")]
