@@ -114,18 +114,20 @@ def conv_flops_per_pixel_window(net):
     return sum(f for _, f in per_layer), per_layer
 
 
-def _box_pixels(box, halo, net_halo, length, width, tile):
+def _box_pixels(box, halo, net_halo, length, width, tile, margin=0):
     """Pixels fed to the network for one denoise_box call on ``box`` (a Box): the box is read with
-    ``halo`` px of context, and the engine computes only the box, in tiles of ``tile`` px with the
-    network halo ``net_halo`` (``inference._tiles``, i.e. ``boxes.split``)."""
+    ``halo`` px of context, and the engine computes only the box (and ``margin`` px around it: the
+    blend's margin with --scales 2), in tiles of ``tile`` px with the network halo ``net_halo``
+    (``inference._tiles``, i.e. ``boxes.split``)."""
     from mintpy_dlae.boxes import split
     read = box.pad(halo, length, width)
-    tiles = [r for _, r in split(box.within(read), read.shape, rows=tile, cols=tile, halo=net_halo)]
+    done = box.pad(margin, length, width)
+    tiles = [r for _, r in split(done.within(read), read.shape, rows=tile, cols=tile, halo=net_halo)]
     return sum((r.y1 - r.y0) * (r.x1 - r.x0) for r in tiles), len(tiles)
 
 
 def run_geometry(length, width, num_date, halo, tile_size, max_memory, ref_yx=None, num_worker=1,
-                 net_halo=None, augment="auto"):
+                 net_halo=None, augment="auto", margin=0):
     """Pixels the run feeds the network, per window: core (the frame), computed in the row blocks
     (core + the network halo of the tiles; a block's own halo is context, not computed) and in the
     reference box.  ``num_worker`` > 1: row blocks are split along x as MintPy's DaskCluster does.
@@ -146,7 +148,7 @@ def run_geometry(length, width, num_date, halo, tile_size, max_memory, ref_yx=No
             subs, _ = split_box2sub_boxes(block.mintpy, num_split=num_worker, dimension="x")
             boxes = [Box.from_mintpy(b) for b in subs]
         for b in boxes:
-            px, nt = _box_pixels(b, halo, net_halo, length, width, tile_size)
+            px, nt = _box_pixels(b, halo, net_halo, length, width, tile_size, margin)
             computed += px
             num_tiles += nt
             num_boxes += 1
@@ -154,13 +156,35 @@ def run_geometry(length, width, num_date, halo, tile_size, max_memory, ref_yx=No
     if ref_yx is not None:
         ry, rx, r = ref_yx[0], ref_yx[1], REF_SEARCH_RADIUS
         ref_box = Box(max(ry - r, 0), min(ry + r + 1, length), max(rx - r, 0), min(rx + r + 1, width))
-        ref_px, _ = _box_pixels(ref_box, halo, net_halo, length, width, tile_size)
+        ref_px, _ = _box_pixels(ref_box, halo, net_halo, length, width, tile_size, margin)
     core = length * width
     return {"row_blocks": len(blocks), "block_rows": [int(b.y1 - b.y0) for b in blocks],
             "boxes": num_boxes, "tiles": num_tiles,
             "core_pixels": core, "computed_pixels_blocks": int(computed), "computed_pixels_reference": int(ref_px),
             "halo_overhead": computed / core, "halo_overhead_with_reference": (computed + ref_px) / core,
             "copies": resolve_augment(augment, core * max(num_date - 8, 1))}
+
+
+def geometry_with_scales(length, width, num_date, halo, tile_size, max_memory, ref_yx=None, num_worker=1,
+                         scales=2):
+    """:func:`run_geometry` of the run with ``--scales``: with 2, the row blocks compute and read the
+    blend's margin more (``multiscale.block_halo(halo, coarse_given=True)``), and the coarse pass of the
+    frame (``denoise_file.coarse_pass``: the ceil(length/2) x ceil(width/2) frame in its own row
+    blocks with ``halo`` px of context, serial) adds its pixels (``computed_pixels_coarse``, in the
+    halo overhead too)."""
+    from mintpy_dlae import dataset
+    from mintpy_dlae.multiscale import BLEND_MARGIN, block_halo
+    net_halo = halo - dataset.NORM_WINDOW // 2
+    if scales == 1:
+        return run_geometry(length, width, num_date, halo, tile_size, max_memory, ref_yx, num_worker, net_halo)
+    geom = run_geometry(length, width, num_date, block_halo(halo, coarse_given=True), tile_size, max_memory, ref_yx,
+                        num_worker, net_halo, margin=BLEND_MARGIN)
+    coarse = run_geometry(-(-length // 2), -(-width // 2), num_date, halo, tile_size, max_memory, None, 1, net_halo)
+    geom["computed_pixels_coarse"] = coarse["computed_pixels_blocks"]
+    total = geom["computed_pixels_blocks"] + geom["computed_pixels_coarse"]
+    geom["halo_overhead"] = total / geom["core_pixels"]
+    geom["halo_overhead_with_reference"] = (total + geom["computed_pixels_reference"]) / geom["core_pixels"]
+    return geom
 
 
 # --------------------------------------------------------------------------------------------
@@ -313,7 +337,8 @@ def cpu_flags():
 
 
 def summarise(name, run, geom, flops_pw, num_win, peaks, precision):
-    flop = flops_pw * num_win * geom["copies"] * (geom["computed_pixels_blocks"] + geom["computed_pixels_reference"])
+    flop = flops_pw * num_win * geom["copies"] * (geom["computed_pixels_blocks"] + geom["computed_pixels_reference"]
+                                                   + geom.get("computed_pixels_coarse", 0))
     rate = flop / run["wall_s"]
     peak = peaks["bfloat16" if precision == "bfloat16" else "float32"]
     return dict(run, name=name, network_flop=flop, flop_rate_gflops=rate / 1e9,
@@ -355,6 +380,8 @@ def main(argv=None):
     p.add_argument("--model", default="fault", help="fault, mogi or a .keras path (default: fault)")
     p.add_argument("--tile-size", type=int, default=None, help="passed to mintpy_dlae.py (default: its own)")
     p.add_argument("--ram", type=float, default=None, help="passed to mintpy_dlae.py (default: its own)")
+    p.add_argument("--scales", type=int, choices=[1, 2], default=None,
+                   help="passed to mintpy_dlae.py (default: its own, 2); with 2 the coarse pass's pixels count too")
     p.add_argument("--dask", action="store_true", help="also run with --cluster local --num-worker 2")
     p.add_argument("--num-worker", type=int, default=2, help="workers of the --dask run (default: 2)")
     p.add_argument("--peak-seconds", type=float, default=3.0, help="seconds of matmuls per dtype (default: 3)")
@@ -372,6 +399,8 @@ def main(argv=None):
     ram = a.ram or cfg.max_memory
     extra = [] if a.tile_size is None else ["--tile-size", str(a.tile_size)]
     extra += [] if a.ram is None else ["--ram", str(a.ram)]
+    scales = a.scales or cfg.scales
+    extra += [] if a.scales is None else ["--scales", str(a.scales)]
 
     folder = a.workdir or tempfile.mkdtemp(prefix="dlae_large_frame_")
     os.makedirs(folder, exist_ok=True)
@@ -408,7 +437,7 @@ def main(argv=None):
             out = os.path.join(folder, f"timeseries_{name}_DLAE.h5")
             run = run_dlae(ts_file, geom_file, out, a.model, args, os.path.join(folder, f"{name}.log"))
             run["command"] = run["command"].replace(folder + os.sep, "")
-            geom = run_geometry(a.length, a.width, a.dates, halo, tile, ram, ref_yx, workers)
+            geom = geometry_with_scales(a.length, a.width, a.dates, halo, tile, ram, ref_yx, workers, scales)
             result["runs"].append(summarise(name, run, geom, flops_pw, num_win, peaks, precision))
             for f in os.listdir(folder):          # free the disk before the next run
                 if f.endswith("_DLAE.h5") and name in f:

@@ -63,11 +63,17 @@ def test_geometry_matches_the_engine(tmp_path, monkeypatch):
     cfg = DlaeConfig(tile_size=tile, max_memory=ram)
     run_dlae(ts_file, geom_file, cfg, out_file=str(tmp_path / "out_DLAE.h5"), force=True, progress=False)
     halo = inference.receptive_halo("fault")
-    geom = lf.run_geometry(length, width, num_date, halo, tile, ram, ref_yx)
-    assert geom["row_blocks"] > 1 and geom["tiles"] > geom["row_blocks"]
+    geom = lf.geometry_with_scales(length, width, num_date, halo, tile, ram, ref_yx)     # --scales 2, the default
+    assert geom["row_blocks"] > 1 and geom["tiles"] > geom["row_blocks"] and geom["computed_pixels_coarse"] > 0
     num_win = num_date - 8
     assert geom["copies"] == 8          # a small frame: 'auto' averages all 8 symmetric copies
-    assert sum(seen) == num_win * geom["copies"] * (geom["computed_pixels_blocks"] + geom["computed_pixels_reference"])
+    assert sum(seen) == num_win * geom["copies"] * (geom["computed_pixels_blocks"] + geom["computed_pixels_reference"]
+                                                    + geom["computed_pixels_coarse"])
+    seen.clear()                        # one pass: the blocks and the reference box only
+    run_dlae(ts_file, geom_file, DlaeConfig(tile_size=tile, max_memory=ram, scales=1),
+             out_file=str(tmp_path / "one_DLAE.h5"), force=True, progress=False)
+    one = lf.geometry_with_scales(length, width, num_date, halo, tile, ram, ref_yx, scales=1)
+    assert sum(seen) == num_win * one["copies"] * (one["computed_pixels_blocks"] + one["computed_pixels_reference"])
 
 
 def _load(name):
