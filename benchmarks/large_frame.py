@@ -165,6 +165,24 @@ def run_geometry(length, width, num_date, halo, tile_size, max_memory, ref_yx=No
             "copies": resolve_augment(augment, core * max(num_date - 8, 1))}
 
 
+def count_only(a):
+    """``--count-only``: the network work of --scales 2 against one pass for the frame, from the
+    counts alone (the reference point at the frame's centre, the model's receptive halo)."""
+    from mintpy_dlae.config import DlaeConfig
+    from mintpy_dlae.inference import receptive_halo
+    cfg = DlaeConfig()
+    tile, ram = a.tile_size or cfg.tile_size, a.ram or cfg.max_memory
+    halo = int(receptive_halo(a.model))
+    out = {"length": a.length, "width": a.width, "dates": a.dates, "ram_gb": ram, "halo_px": halo}
+    for scales in (1, 2):
+        g = geometry_with_scales(a.length, a.width, a.dates, halo, tile, ram, (a.length // 2, a.width // 2), 1, scales)
+        total = g["computed_pixels_blocks"] + g["computed_pixels_reference"] + g.get("computed_pixels_coarse", 0)
+        out[f"scales_{scales}"] = {"row_blocks": g["row_blocks"], "pixels_per_core_pixel": total / g["core_pixels"]}
+    out["ratio"] = out["scales_2"]["pixels_per_core_pixel"] / out["scales_1"]["pixels_per_core_pixel"]
+    print(json.dumps(out))
+    return out
+
+
 def geometry_with_scales(length, width, num_date, halo, tile_size, max_memory, ref_yx=None, num_worker=1,
                          scales=2):
     """:func:`run_geometry` of the run with ``--scales``: with 2, the row blocks compute and read the
@@ -389,9 +407,13 @@ def main(argv=None):
     p.add_argument("--workdir", default=None, help="scratch folder (default: a new temporary folder)")
     p.add_argument("--keep", action="store_true", help="keep the scratch folder")
     p.add_argument("--json", default=None, help="write the results to this JSON file")
+    p.add_argument("--count-only", action="store_true",
+                   help="only print the pixels the network would see with --scales 1 and 2 (no file, no run)")
     a = p.parse_args(argv)
     if a.dates < WINDOW:
         p.error(f"--dates must be >= {WINDOW}")
+    if a.count_only:
+        return count_only(a)
 
     from mintpy_dlae.config import DlaeConfig
     cfg = DlaeConfig()
