@@ -678,13 +678,14 @@ def warn_denoised_input(ts_file, atr):
     return True
 
 
-def check_room_for_outputs(ts_file, outputs, frame, num_date, num_kept, uncertainty):
+def check_room_for_outputs(ts_file, outputs, frame, num_date, num_kept, uncertainty, scales=1):
     """:func:`mintpy_dlae.io.check_free_space` for ``outputs`` ({product: path}) of a frame of
     ``frame`` pixels, ``num_date`` dates of which ``num_kept`` are denoised: the series, its variance
     and the removed part with every date in the input's dtype, the cumulative maps (one per window of
     the kept dates, with ``uncertainty`` also its std and significance) in float32; for an input
     written with compression (the outputs get its filter), each size times the input file's
-    compression ratio."""
+    compression ratio; with ``scales`` 2 also the temporary file of :func:`coarse_pass` (float32 2 x 2
+    means, series and cumulative maps of the kept dates, uncompressed) next to the series output."""
     import h5py
     with h5py.File(ts_file, "r") as f:
         dset = f["timeseries"]
@@ -696,7 +697,11 @@ def check_room_for_outputs(ts_file, outputs, frame, num_date, num_kept, uncertai
     series = num_date * frame * item
     size = {"timeseries": series, "cumulative": (3 if uncertainty else 1) * num_win * frame * 4,
             "variance": series, "removed": series}
-    io.check_free_space({path: size[key] * ratio for key, path in outputs.items()})
+    need = {path: size[key] * ratio for key, path in outputs.items()}
+    if scales == 2:
+        coarse = os.path.join(os.path.dirname(os.path.abspath(outputs["timeseries"])), ".dlae_coarse.h5")
+        need[coarse] = (2 * num_kept + num_win + 2) * (frame / 4 + 1) * 4
+    io.check_free_space(need)
 
 
 def warn_pixel_size(ts_file, spacing):
@@ -808,7 +813,7 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     attrs[EDGE_GAP_ATTRIBUTE] = ",".join(warn_edge_gaps(ts_file, kept_dates)) or "none"
     attrs["REF_DATE"] = dates[ref_index]          # the date the outputs are referenced to
 
-    check_room_for_outputs(ts_file, outputs, length * width, num_date, len(kept_dates), uncertainty)
+    check_room_for_outputs(ts_file, outputs, length * width, num_date, len(kept_dates), uncertainty, int(cfg.scales))
 
     # only now the network (TensorFlow): everything above is checked without it
     from mintpy_dlae.config import import_tensorflow_quietly
