@@ -222,8 +222,8 @@ OPTIONS = (
            "2: also denoise the frame averaged over 2 x 2 pixels (twice the view) and take its long "
            "wavelengths where the full-resolution maps are not significant: less of the atmosphere's "
            "long wavelengths passes (docs/real_data.md, 'A second, coarser pass'); costs 1.2-1.4 times "
-           "the network work of one pass (more where --ram leaves thin row blocks) and two more reads of "
-           "the file", _scales,
+           "the network work of one pass (more where --ram leaves thin row blocks), one more read of the "
+           "input and a temporary file next to the output", _scales,
            ("--scales",), dict(type=int, choices=[1, 2])),
     Option(f"{PREFIX}.saveCumulative", "save_cumulative", "yes", True, "[yes / no]",
            "save the moving-window cumulative maps (cumulative_*_DLAE.h5)", _bool,

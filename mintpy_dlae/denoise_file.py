@@ -8,8 +8,9 @@ Flow (docs/design.md)::
        sub-grid of at most 250,000 pixels from which the noise scale of every window is computed
        ONCE for the whole frame (inference.window_scales)
     -> load the model once; halo = receptive_halo(model); with --scales 2 (the default) the
-       coarse pass of the whole frame, once (:func:`coarse_pass`: two more passes over the file,
-       into a temporary HDF5 file), and halo = receptive + 8 px (the blend's margin)
+       coarse pass of the whole frame, once (:func:`coarse_pass`: one more read of the input, the
+       2 x 2 means and the coarse maps in a temporary HDF5 file next to the output, which the row
+       blocks read), and halo = receptive + 8 px (the blend's margin)
     -> denoise a small box around REF_Y/REF_X (reference values for re-referencing)
     -> for each row block (sized by --ram): read the block plus ``halo`` rows of context once,
        ``denoise(..., box=block, scale=frame scale)`` computes the block only (the halo is context),
@@ -318,6 +319,8 @@ def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mas
     del raw
     coarse = None
     if scales == 2:
+        if coarse_file is None:
+            raise ValueError("denoise_box: scales=2 needs coarse_file, the frame's coarse pass (coarse_pass)")
         import h5py
         rows, cols = slice(read.y0 // 2, -(-read.y1 // 2)), slice(read.x0 // 2, -(-read.x1 // 2))
         with h5py.File(coarse_file, "r") as f:
@@ -842,9 +845,12 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     coarse_file = None
     try:
         if scales == 2:      # the coarse pass of the whole frame, once, into a temporary file next to the output
+            out_ts = os.path.abspath(outputs["timeseries"])
+            io.remove_orphan_temporaries(out_ts + "-coarse")          # left by a killed run on this host
             coarse_file = job["coarse_file"] = coarse_pass(
-                job, receptive, (length, width), num_date, cfg.max_memory, progress,
-                os.path.dirname(os.path.abspath(outputs["timeseries"])))
+                job, receptive, (length, width), num_date,
+                os.path.join(os.path.dirname(out_ts), f".{os.path.basename(out_ts)}-coarse.{io._run_tag()}.tmp"),
+                cfg.max_memory, progress)
         if ref_yx is not None:
             ref_den, ref_cum = reference_values(job, ref_yx, length, width)
         else:
@@ -929,25 +935,25 @@ def remove_stale_products(names, outputs):
             log.info("removed %s: an earlier run's %s, which this run does not write", path, product)
 
 
-def coarse_pass(job, receptive, shape, num_date, max_memory=4.0, progress=False, folder="."):
+def coarse_pass(job, receptive, shape, num_date, path, max_memory=4.0, progress=False):
     """``--scales 2``: the coarse pass (:mod:`mintpy_dlae.multiscale`) of the whole frame, once, written
-    to a temporary HDF5 file in ``folder`` (the caller removes it); returns its path.
+    to the temporary HDF5 file ``path`` (removed here on an error; else the caller removes it); returns
+    ``path``.
 
     Two passes in row blocks, so that memory stays within ``max_memory`` (GB):
 
     1. the file in row blocks that start on even rows, each read and prepared as :func:`denoise_box`
        prepares it (``job``: its keywords): the 2 x 2 means (:func:`multiscale.coarse_input`) to the
        file, and the noise scale of every window from every ``stride``-th coarse row and column (the
-       grid of :func:`mintpy_dlae.inference.window_scales` on the whole coarse frame);
+       grid of :func:`mintpy_dlae.inference.window_scales` on the whole coarse frame; none for a
+       model with per-pixel scales, ``scale_box``, which ``denoise`` computes per block);
     2. the coarse frame in row blocks with ``receptive`` px of context: ``denoise(scales=1,
        level='network')`` with that scale, its ``timeseries`` (k, ceil(H/2), ceil(W/2)) and
        ``cumulative`` (k-8, ...) to the file.
 
     Each block therefore equals the whole coarse frame's result, what ``denoise(scales=2)`` computes
     for the whole frame in memory (tests/test_run_model.py). The file holds about 3/4 of the kept
-    dates' size of the input."""
-    import tempfile
-
+    dates in float32 (uncompressed)."""
     import h5py
 
     from mintpy_dlae import dataset, multiscale
@@ -959,8 +965,7 @@ def coarse_pass(job, receptive, shape, num_date, max_memory=4.0, progress=False,
     stride = max(1, int(np.ceil(np.sqrt(ch * cw / SCALE_PIXELS))))
     sample = np.zeros((k, -(-ch // stride), -(-cw // stride)), np.float32)
     ok = np.zeros(sample.shape[1:], bool)
-    fd, path = tempfile.mkstemp(prefix=".dlae_coarse_", suffix=".h5", dir=folder)
-    os.close(fd)
+    per_pixel = bool(getattr(job["model"], "scale_box", 0))     # per-pixel scales: from each block
     try:
         with h5py.File(path, "w") as f:
             for name, shp, dtype in (("input", (k, ch, cw), np.float32), ("height", (ch, cw), np.float32),
@@ -989,7 +994,8 @@ def coarse_pass(job, receptive, shape, num_date, max_memory=4.0, progress=False,
                 sample[:, rows] = series[:, first::stride, ::stride]
                 ok[rows] = has[first::stride, ::stride]
                 del series
-            scale = window_scales(np.where(ok, sample, np.float32(0)), ok, WINDOW, max_pixels=ok.size)
+            scale = None if per_pixel else window_scales(np.where(ok, sample, np.float32(0)), ok, WINDOW,
+                                                         max_pixels=ok.size)
             del sample
             kw = {key: job[key] for key in ("tile_size", "batch_size", "precision", "augment")}
             for core in _progress(io.plan_row_blocks(ch, cw, num_date, max_memory, receptive), progress,
@@ -1003,7 +1009,8 @@ def coarse_pass(job, receptive, shape, num_date, max_memory=4.0, progress=False,
                 f["cumulative"][:, core.y0:core.y1] = res.cumulative
                 del res
     except BaseException:
-        os.remove(path)
+        if os.path.exists(path):
+            os.remove(path)
         raise
     return path
 

@@ -708,6 +708,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                          "scales=1 for one pass")
     if scales == 1 and (coarse_scale is not None or coarse is not None):
         raise ValueError("denoise: coarse_scale and coarse are for scales=2; received scales=1")
+    if coarse_scale is not None and coarse is not None:
+        raise ValueError("denoise: give coarse (the coarse maps) or coarse_scale (to compute them), not both")
     if coarse_scale is not None:
         coarse_scale = np.asarray(coarse_scale, np.float64)
         if np.shape(coarse_scale) != (n - MIN_DATES + 1,) or not np.all(np.isfinite(coarse_scale) & (coarse_scale >= 0)):
@@ -959,5 +961,5 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                          augment=augment, level=level)
 
 
-BLEND_CHUNK = 4        # maps blended at once by scales=2
+BLEND_CHUNK = 1        # maps blended at once by scales=2 (its float64 temporaries: a few maps)
 _denoise = denoise      # the coarse pass of scales=2 (not the module attribute, which a caller may wrap)

@@ -721,7 +721,8 @@ def test_centimetres_under_unit_m_are_warned(tmp_path, fake_denoiser, caplog):
 
 def test_a_killed_runs_temporaries_of_every_product_are_removed(project, fake_denoiser):
     """A run killed while writing with --save-removed leaves .timeseriesRemoved_*.tmp; the next run
-    without --save-removed removes it too (not only the temporaries of what it writes itself)."""
+    without --save-removed removes it too (not only the temporaries of what it writes itself), and
+    the coarse pass's file of a killed run as well."""
     import socket
     import subprocess
     import sys
@@ -732,8 +733,13 @@ def test_a_killed_runs_temporaries_of_every_product_are_removed(project, fake_de
                           f".{os.path.basename(names['removed'])}.{socket.gethostname()}-{dead}.tmp")
     with open(orphan, "wb") as f:
         f.write(b"x")
+    coarse = os.path.join(os.path.dirname(names["timeseries"]),          # the coarse pass's (--scales 2)
+                          f".{os.path.basename(names['timeseries'])}-coarse.{socket.gethostname()}-{dead}.tmp")
+    with open(coarse, "wb") as f:
+        f.write(b"x")
     run.run_dlae(project.ts, project.geom, DlaeConfig(save_removed=False), progress=False)
-    assert not os.path.exists(orphan)
+    assert not os.path.exists(orphan) and not os.path.exists(coarse)
+    assert not [f for f in os.listdir(project.dir) if f.endswith(".tmp")]        # nor its own
 
 
 def test_a_geometry_of_another_area_is_warned(tmp_path, fake_denoiser, caplog):

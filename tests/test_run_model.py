@@ -92,7 +92,7 @@ def test_coarse_pass_file_equals_the_engine(tmp_path, tiny_model):
     keep = list(range(12))
     job = dict(ts_file=ts_file, geom_file=geom_file, keep=keep, days=None, ref_yx=(REF_Y, REF_X), mask_file=None,
                mask_dataset=None, tile_size=64, batch_size=8, precision="float32", augment=1, model=net)
-    path = run.coarse_pass(job, receptive_halo(net), (150, 23), 12, max_memory=2e-5, folder=str(tmp_path))
+    path = run.coarse_pass(job, receptive_halo(net), (150, 23), 12, str(tmp_path / ".coarse.tmp"), max_memory=2e-5)
     assert len(io.plan_row_blocks(75, 12, 12, 2e-5, receptive_halo(net))) > 2       # the pass ran in blocks
     with h5py.File(path) as f:
         given = (f["timeseries"][()], f["cumulative"][()])
@@ -109,6 +109,21 @@ def test_coarse_pass_file_equals_the_engine(tmp_path, tiny_model):
     part = denoise(ts[:, r0:r1], h[r0:r1], box=(y0 - r0, y1 - r0, 0, 23), scale=scale,
                    coarse=tuple(g[:, r0 // 2:-(-r1 // 2)] for g in given), **kw)
     np.testing.assert_allclose(part.cumulative, own.cumulative[:, y0:y1], atol=1e-6)
+
+
+def test_scale_box_model_with_two_scales(project, tmp_path, monkeypatch):
+    """A model with per-pixel scales (scale_box, an ablation) runs with the default --scales 2 (its
+    coarse pass computes the scales per block too), and row blocks equal the whole frame."""
+    from mintpy_dlae.model import build_model, shipped_config
+    path = str(tmp_path / "sbox.keras")
+    build_model(**dict(shipped_config(), filters=4, filters_2d=4, scale_box=41)).save(path)
+    cfg = DlaeConfig(model=path, precision="float32", mask_file=None, augment="1")
+    whole = run.run_dlae(project.ts, project.geom, cfg, out_file=str(tmp_path / "whole.h5"), progress=False)
+    plan = io.plan_row_blocks
+    monkeypatch.setattr(io, "plan_row_blocks", lambda n, m, *a, **k: [Box(0, 13, 0, 32), Box(13, 32, 0, 32)]
+                        if (n, m) == (32, 32) else plan(n, m, *a, **k))
+    blocks = run.run_dlae(project.ts, project.geom, cfg, out_file=str(tmp_path / "blocks.h5"), progress=False)
+    _assert_same(_read(whole), _read(blocks))
 
 
 def test_dask_equals_serial(project, tiny_model, tmp_path):
