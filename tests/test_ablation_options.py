@@ -116,17 +116,17 @@ def test_a_locally_normalised_model_computes_its_own_maps(local_model):
         predict_windows(local_model, win, elev, scale=np.ones(1), augment=1)
     with pytest.raises(ValueError, match="scale must be None"):
         denoise(ts, elev, model=local_model, scale=np.ones(2), augment=1)
-    whole = denoise(ts, elev, model=local_model, augment=1, level="network")   # as the box below
+    whole = denoise(ts, elev, model=local_model, augment=1, scales=1, level="network")   # as the box below
     tol = 1e-5 * float(np.abs(whole.cumulative).max())       # box sums over other extents: round-off only
-    tiled = denoise(ts, elev, model=local_model, augment=1, tile_size=24, level="network")
+    tiled = denoise(ts, elev, model=local_model, augment=1, scales=1, tile_size=24, level="network")
     np.testing.assert_allclose(tiled.cumulative, whole.cumulative, atol=tol)
     # a block needs the network's radius plus the scale box's half width (30 px, more than the
     # elevation box's 20) of context: with that much it equals the whole frame, with 10 px less not
     halo = receptive_halo(local_model)
     assert halo == local_model.receptive_radius + 1 + 30
-    block = denoise(ts[:, :, :30 + halo], elev[:, :30 + halo], model=local_model, augment=1, box=(0, 70, 0, 30))
+    block = denoise(ts[:, :, :30 + halo], elev[:, :30 + halo], model=local_model, augment=1, scales=1, box=(0, 70, 0, 30))
     np.testing.assert_allclose(block.cumulative, whole.cumulative[:, :, :30], atol=tol)
-    short = denoise(ts[:, :, :20 + halo], elev[:, :20 + halo], model=local_model, augment=1, box=(0, 70, 0, 30))
+    short = denoise(ts[:, :, :20 + halo], elev[:, :20 + halo], model=local_model, augment=1, scales=1, box=(0, 70, 0, 30))
     assert np.abs(short.cumulative - whole.cumulative[:, :, :30]).max() > 10 * tol
 
 
