@@ -658,7 +658,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     (:func:`mintpy_dlae.model.load_model`); a ``precision`` other than 'auto', 'float32' or
     'bfloat16', an ``augment`` other than 'auto', 1, 2, 4 or 8, and a ``level`` other than
     'auto', 'network' or 'input' (or 'input' with ``box``), and ``scales`` other than 1 or 2 (or 2
-    with ``box`` and ``scale`` but no ``coarse_scale``) raise ValueError.
+    with ``box`` and ``scale`` but neither ``coarse_scale`` nor ``coarse``), a ``coarse_scale`` or
+    ``coarse`` of the wrong shape or with scales=1, and both together raise ValueError.
 
     Stitching (``docs/method.md``): window k gives the deformation at dates k+1..k+8 relative to date k.
     The increment of every interval t-1 -> t is the weighted mean, over the windows that cover it, of
