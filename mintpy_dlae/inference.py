@@ -604,9 +604,9 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                              ``box``, the array's first row and column must be even rows and columns
                              of the frame (the 2 x 2 grid is the frame's), the box at least
                              ``multiscale.block_halo(receptive_halo(model))`` px inside the array (or
-                             at the frame's edge), and ``coarse_scale`` given with ``scale``; the block
-                             then equals the whole frame (what ``mintpy_dlae.py --scales 2`` does;
-                             docs/real_data.md, "A second, coarser pass")
+                             at the frame's edge), and ``coarse_scale`` given with ``scale``, or the
+                             frame's ``coarse`` maps (below); the block then equals the whole frame
+                             (docs/real_data.md, "A second, coarser pass")
                 coarse_scale - optional (n-8,) noise scale of each window of the coarse pass (scales=2),
                              metres, as ``scale`` is for the full-resolution one: the frame's
                              (:func:`mintpy_dlae.multiscale.coarse_scales`); needed when ``box`` and
@@ -926,8 +926,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
             offset = (by0, bx0)
         vb = valid[by0:by1, bx0:bx1]
         for arr, std, low in ((series, ts_std, coarse[0]), (cumulative, cumulative_std, coarse[1])):
-            for i in range(0, len(arr), BLEND_CHUNK):       # a few maps at a time: bounded float64 temporaries
-                c = slice(i, i + BLEND_CHUNK)
+            for i in range(len(arr)):        # one map at a time: float64 temporaries of one map
+                c = slice(i, i + 1)
                 up = multiscale.upsample2(low[c], (h, w), offset)
                 mixed = multiscale.blend(np.where(vb, arr[c], np.nan), up, np.where(vb, std[c], np.nan))
                 arr[c][:, vb] = mixed[:, vb]
@@ -962,5 +962,4 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                          augment=augment, level=level)
 
 
-BLEND_CHUNK = 1        # maps blended at once by scales=2 (its float64 temporaries: a few maps)
 _denoise = denoise      # the coarse pass of scales=2 (not the module attribute, which a caller may wrap)
