@@ -207,14 +207,18 @@ def find_spikes(ts, keep=None, threshold=SPIKE_M, box=SPIKE_BOX):
     """Isolated spikes of ``ts`` (n, h, w) float metres, NaN missing: bool (n, h, w).
 
     For a value b on kept date d (``keep``: indices of the kept dates, default all) with finite
-    values a and c on the kept dates before and after (so the first and last kept dates have none),
-    its excursion is e = b - median(a, b, c): how far b lies outside [min(a, c), max(a, c)] (0 inside).
-    b is a spike when |e| > ``threshold`` metres and e is also more than ``threshold`` from the median
-    excursion of the ``box`` x ``box`` px around it on date d (itself included; NaN left out).
+    values a and c on the kept dates before and after, its excursion is e = b - median(a, b, c): how
+    far b lies outside [min(a, c), max(a, c)] (0 inside). The last kept date has no date after it:
+    its excursion is b - a, with a read as missing where a is itself a spike. The first kept date is
+    not tested (in MintPy it is normally the reference date, 0 everywhere). b is a spike when
+    |e| > ``threshold`` metres and e is also more than ``threshold`` from the median excursion of
+    the ``box`` x ``box`` px around it on date d (itself included; NaN left out).
 
     A step that stays (a, b on two sides of it, c with b) has no excursion; steady or accelerating
     motion has none; a transient up and down (a volcano's) moves its neighbourhood with it, so its
-    excursion is smooth in space. Two excursions that differ by ``threshold`` within 2-3 px are a
+    excursion is smooth in space; on the last date a step has an excursion, but a step that covers
+    more than half of the ``box`` x ``box`` px (an area, or one side of a straight fault trace) moves
+    the median with it. Two excursions that differ by ``threshold`` within 2-3 px are a
     change between two acquisitions of about 0.1 m per pixel, more than unwrapped phase can show
     (a quarter wavelength per pixel: 0.8, 1.4 and 6 cm at X, C and L band), so what is found is a
     phase-unwrapping or processing error at a few pixels of one date. The spatial test looks only at
@@ -227,10 +231,14 @@ def find_spikes(ts, keep=None, threshold=SPIKE_M, box=SPIKE_BOX):
     r = int(box) // 2
     h, w = ts.shape[1:]
     dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
-    for j in range(1, len(idx) - 1):
-        a, b, c = ts[idx[j - 1]], ts[idx[j]], ts[idx[j + 1]]
+    for j in range(1, len(idx)):
+        b = ts[idx[j]]
         with np.errstate(invalid="ignore"):
-            e = b - np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))   # NaN if any is NaN
+            if j < len(idx) - 1:
+                a, c = ts[idx[j - 1]], ts[idx[j + 1]]
+                e = b - np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))  # NaN if any is
+            else:                              # the last kept date: against the date before it
+                e = b - np.where(out[idx[j - 1]], np.nan, ts[idx[j - 1]])
             cand = np.abs(e) > threshold
         if not cand.any():
             continue

@@ -644,7 +644,8 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
         than SPIKE_M = 0.25 m outside the range of its dates before and after, and as far from the
         excursions of the SPIKE_BOX x SPIKE_BOX px around it: an unwrapping error at a few pixels of
         one date) is a missing value as NaN is, with a UserWarning giving the count and the first
-        (date, row, col).  The first and last dates have no such test.
+        (date, row, col).  The last date is measured against the date before it; the first date
+        (MintPy's reference date) is not tested.
 
     Raises ValueError for a shape that does not match, fewer than 9 dates, a ``box`` that is not 4
     integers inside the array, ``tile_size`` / ``batch_size`` not positive integers, a ``scale`` of

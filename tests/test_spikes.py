@@ -34,12 +34,33 @@ def test_a_spike_cluster_is_found_and_nothing_else():
     np.testing.assert_array_equal(found, expect)
 
 
-def test_first_and_last_dates_and_weak_spikes_are_never_spikes():
+def test_the_first_date_and_weak_spikes_are_never_spikes():
     ts = _quiet()
-    ts[0, 3, 3] += 5.0                            # first date: no date before it
-    ts[-1, 4, 4] += 5.0                           # last date: a step in the last interval looks the same
+    ts[0, 3, 3] += 5.0                            # first date: the reference date, not tested
     ts[6, 8, 8] += 0.8 * SPIKE_M                  # below the threshold
     assert not run.find_spikes(ts).any()
+
+
+def test_a_spike_on_the_last_date_is_found_against_the_date_before():
+    """The last date has no date after it: its excursion is its change from the date before. A 2 x 2
+    px error there is found; a smooth 1 m step over a 12 px wide area and one side of a straight 1 m
+    discontinuity on the last date (surface rupture) are not; a spike on the date before the last
+    is found on that date only (the last date is not measured against it). A sharp-cornered 1 m
+    square would be flagged at its corners, as on any date: a 1 m change across one pixel between
+    two acquisitions is no unwrapped phase (test_ground_motion_is_not_a_spike)."""
+    ts = _quiet()
+    ts[-1, 4:6, 4:6] += 5.0
+    yy, xx = np.mgrid[:40, :40]
+    ts[-1] += np.exp(-((yy - 25) ** 2 + (xx - 20) ** 2) / (2 * 6.0 ** 2)).astype(np.float32)
+    ts[-1, :, 34:] -= 1.0
+    ts[-2, 12, 30] += 2.0
+    expect = np.zeros(ts.shape, bool)
+    expect[-1, 4:6, 4:6] = True
+    expect[-2, 12, 30] = True
+    np.testing.assert_array_equal(run.find_spikes(ts), expect)
+    # only two kept dates: the second is tested against the first
+    two = ts[[0, -1]]
+    assert run.find_spikes(two)[1, 4:6, 4:6].all() and run.find_spikes(two).sum() == 4
 
 
 def test_ground_motion_is_not_a_spike():
