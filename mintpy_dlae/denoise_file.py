@@ -49,7 +49,8 @@ REF_SEARCH_RADIUS = 3      # px around REF_Y/REF_X used if the reference pixel i
 FLUSH_BELOW = 1e-6
 SCALE_PIXELS = 250_000     # pixels of the sub-grid the frame's noise scales are computed from
 COMPARE_KEYS = ("mintpy.dlae.model", "mintpy.dlae.modelSha256", "mintpy.dlae.maskFile",
-                "mintpy.dlae.precision", "mintpy.dlae.augmentCopies", "mintpy.dlae.scales")
+                "mintpy.dlae.precision", "mintpy.dlae.augmentCopies", "mintpy.dlae.scales",
+                "mintpy.dlae.inputPaths")
 # output product -> word that replaces the first "timeseries" of the output name
 PRODUCT_WORDS = {"cumulative": io.CUMULATIVE_PREFIX, "variance": "timeseriesVar",
                  "removed": "timeseriesRemoved"}
@@ -183,12 +184,23 @@ def model_warnings(model, uncertainty=True):
     return lines
 
 
-def provenance(cfg, ts_file):
+def provenance(cfg, ts_file, geom_file=None, out_file=None):
+    """The ``mintpy.dlae.*`` attributes of the outputs: the options (``cfg``, its mask resolved),
+    the model's SHA-256, the version, the input's name, and ``mintpy.dlae.inputPaths``: the series,
+    geometry and mask (or 'no') as paths relative to the folder of ``out_file`` (a project moved as
+    a whole keeps them), which ``--update`` compares (:data:`COMPARE_KEYS`)."""
     from mintpy_dlae import __version__
     attrs = cfg.to_attrs()
     attrs.update({"mintpy.dlae.modelSha256": model_sha256(cfg.model),
                   "mintpy.dlae.version": __version__,
                   "mintpy.dlae.inputFile": os.path.basename(ts_file)})
+    if geom_file is not None:
+        attrs["mintpy.dlae.geometryFile"] = os.path.basename(geom_file)
+    if out_file is not None:
+        where = os.path.dirname(os.path.realpath(out_file))
+        paths = [ts_file, geom_file, cfg.mask_file]
+        attrs["mintpy.dlae.inputPaths"] = ";".join(
+            os.path.relpath(os.path.realpath(p), where) if p else "no" for p in paths)
     return attrs
 
 
@@ -783,7 +795,7 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
     inputs = [ts_file, geom_file] + ([cfg.mask_file] if cfg.mask_file else [])
     for path in outputs.values():
         io.check_writable_dir(path)
-    attrs = provenance(cfg, ts_file)
+    attrs = provenance(cfg, ts_file, geom_file, outputs["timeseries"])
     dates, _, _ = io.read_timeseries_info(ts_file)
     num_date = len(dates)
     # symmetric copies per window, resolved once for the frame (the budget counts all dates)
@@ -794,21 +806,22 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
         log.warning("precision bfloat16 on a CPU without AVX512-BF16 or AMX: TensorFlow emulates it, "
                     "several times slower than float32 (about 4x on a 2-core AVX2 EPYC); 'auto' picks "
                     "float32 on this CPU")
-    spacing = io.pixel_spacing(atr)
-    if spacing is not None:
-        attrs["mintpy.dlae.pixelSize"] = f"{spacing[0]:.0f} x {spacing[1]:.0f} m"
-        warn_pixel_size(ts_file, spacing)
     flag = io.check_output(list(outputs.values()), inputs, update=update, force=force)
     if flag == "skip":
         compare = {k: attrs[k] for k in COMPARE_KEYS}
         if all(io.provenance_matches(p, compare) for p in outputs.values()):
-            log.info("%s is newer than its inputs and was made with the same model, mask, precision, "
-                     "symmetric copies and scales: skip (mintpy_dlae.py --force runs it again; in smallbaselineApp, "
-                     "remove the output first)", outputs["timeseries"])
+            log.info("%s is newer than its inputs and was made from the same series, geometry and mask "
+                     "files with the same model, precision, symmetric copies and scales: skip "
+                     "(mintpy_dlae.py --force runs it again; in smallbaselineApp, remove the output first)",
+                     outputs["timeseries"])
             return None
         changes = next((c for c in (io.provenance_changes(p, compare) for p in outputs.values()) if c), [])
         said = "; ".join(f"{k}: {old} -> {new}" if k else "an output is unreadable" for k, old, new in changes)
-        log.info("options changed since %s was written (%s): run again", outputs["timeseries"], said)
+        log.info("inputs or options changed since %s was written (%s): run again", outputs["timeseries"], said)
+    spacing = io.pixel_spacing(atr)
+    if spacing is not None:
+        attrs["mintpy.dlae.pixelSize"] = f"{spacing[0]:.0f} x {spacing[1]:.0f} m"
+        warn_pixel_size(ts_file, spacing)
 
     ref_index = reference_index(ts_file, atr, dates)
     ref_yx = reference_point(ts_file, atr, length, width)

@@ -1,6 +1,7 @@
 """The file-level driver (mintpy_dlae.denoise_file) and mintpy_dlae.py with a stand-in denoiser."""
 import hashlib
 import os
+import shutil
 
 import h5py
 import numpy as np
@@ -136,7 +137,7 @@ def test_update_mode(project, fake_denoiser, caplog):
     cfg2 = DlaeConfig(mask_file=project.mask)  # changed option -> run again, saying which one
     with caplog.at_level("INFO", logger="mintpy_dlae"):
         assert run.run_dlae(project.ts, project.geom, cfg2, update=True, progress=False)
-    assert "(mintpy.dlae.maskFile: no -> maskTempCoh.h5): run again" in caplog.text
+    assert "mintpy.dlae.maskFile: no -> maskTempCoh.h5" in caplog.text and "run again" in caplog.text
     assert os.path.getmtime(out["timeseries"]) > 1000
     assert readfile.read_attribute(out["timeseries"])["mintpy.dlae.maskFile"] == "maskTempCoh.h5"
 
@@ -151,6 +152,41 @@ def test_update_says_why_it_runs_again(project, fake_denoiser, caplog):
     with caplog.at_level("INFO", logger="mintpy_dlae"):
         assert run.run_dlae(project.ts, project.geom, DlaeConfig(), update=True, progress=False)
     assert f"{project.ts} is newer than {out['timeseries']}: run again" in caplog.text
+
+
+def test_update_compares_the_input_files(project, fake_denoiser, caplog):
+    """--update reruns when the output was made from another series, geometry or mask file, even
+    an older one or one of the same name in another folder (mintpy.dlae.inputPaths, relative to the
+    output's folder); a project moved as a whole still skips."""
+    out_file = str(project.dir / "timeseries_DLAE.h5")
+    other = project.dir / "other"
+    other.mkdir()
+    shutil.copy2(project.ts, project.dir / "timeseries_demErr.h5")
+    shutil.copy2(project.geom, other / "geometryGeo.h5")
+    shutil.copy2(project.mask, other / "maskTempCoh.h5")
+    cfg = DlaeConfig(mask_file=project.mask)
+    run.run_dlae(project.ts, project.geom, cfg, out_file=out_file, progress=False)
+    assert readfile.read_attribute(out_file)["mintpy.dlae.inputPaths"] == (
+        "timeseries_ERA5.h5;geometryGeo.h5;maskTempCoh.h5")
+    for path in (project.dir / "timeseries_demErr.h5", other / "geometryGeo.h5", other / "maskTempCoh.h5"):
+        os.utime(path, (0, 0))                   # older than the output: the mtimes alone would skip
+    cases = [(str(project.dir / "timeseries_demErr.h5"), project.geom, cfg, "timeseries_demErr.h5;"),
+             (project.ts, str(other / "geometryGeo.h5"), cfg, ";other/geometryGeo.h5;"),
+             (project.ts, project.geom, DlaeConfig(mask_file=str(other / "maskTempCoh.h5")), ";other/maskTempCoh.h5")]
+    for ts, geom, c, changed in cases:
+        mtime = os.path.getmtime(out_file)
+        caplog.clear()
+        with caplog.at_level("INFO", logger="mintpy_dlae"):
+            assert run.run_dlae(ts, geom, c, update=True, out_file=out_file, progress=False)
+        assert "mintpy.dlae.inputPaths" in caplog.text and changed in caplog.text
+        assert os.path.getmtime(out_file) >= mtime
+    # back to the first inputs, then the whole project moved: skip
+    run.run_dlae(project.ts, project.geom, cfg, out_file=out_file, force=True, progress=False)
+    moved = project.dir.parent / (project.dir.name + "_moved")
+    shutil.copytree(project.dir, moved)
+    cfg_moved = DlaeConfig(mask_file=str(moved / "maskTempCoh.h5"))
+    assert run.run_dlae(str(moved / "timeseries_ERA5.h5"), str(moved / "geometryGeo.h5"), cfg_moved,
+                        update=True, out_file=str(moved / "timeseries_DLAE.h5"), progress=False) is None
 
 
 def test_update_compares_the_copies_used(project, fake_denoiser):
