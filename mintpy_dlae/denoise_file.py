@@ -252,6 +252,7 @@ def find_spikes(ts, keep=None, threshold=SPIKE_M, box=SPIKE_BOX):
             else:                              # the last kept date: against the date before it
                 e = b - np.where(out[idx[j - 1]], np.nan, ts[idx[j - 1]])
             cand = np.abs(e) > threshold
+            cand &= np.isfinite(e)             # +-inf is a missing value (mark_missing), not a spike
         if not cand.any():
             continue
         ys, xs = np.nonzero(cand)
@@ -334,7 +335,7 @@ def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mas
         read = Box(read.y0 - read.y0 % 2, read.y1, read.x0 - read.x0 % 2, read.x1)
     raw, geom, mask = read_block(ts_file, geom_file, read, keep, mask_file, mask_dataset)
     inner = core.within(read)
-    inp = raw[(slice(None),) + inner.slices].copy()     # missing values (NaN, fill, spike) written as NaN
+    inp = raw[(slice(None),) + inner.slices].copy()     # missing values (NaN, fill, spike) as NaN
     ts = prepare(raw, keep, days, ref_yx, (read.y0, read.x0))
     del raw
     coarse = None
@@ -353,6 +354,19 @@ def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mas
     return (np.asarray(res.timeseries, np.float32), np.asarray(res.cumulative, np.float32),
             None if std[0] is None else np.asarray(std[0], np.float32),
             None if std[1] is None else np.asarray(std[1], np.float32), inp, box)
+
+
+def read_flagged(ts_file, box, inp):
+    """The elements of the Box ``box`` that hold a finite value in ``ts_file`` but are NaN in ``inp``
+    (n, h, w), the block as :func:`read_block` read it: fill values and isolated spikes, read as
+    missing values. bool (n, h, w); read one date at a time, in the file's own dtype."""
+    import h5py
+    flagged = np.zeros(inp.shape, bool)
+    with h5py.File(ts_file, "r") as f:
+        dset = f["timeseries"]
+        for d in range(inp.shape[0]):
+            flagged[d] = np.isfinite(dset[d, box.y0:box.y1, box.x0:box.x1]) & np.isnan(inp[d])
+    return flagged
 
 
 def set_tf_threads(threads):
@@ -435,7 +449,7 @@ def reference_values(job, ref_yx, length, width):
 
 
 def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel=None,
-                   keep=None, den_std=None, cum_std=None, removed=True, overwrite=False):
+                   keep=None, den_std=None, cum_std=None, removed=True, overwrite=False, flagged=None):
     """Re-reference a denoised block, restore the input's no-data, derive the uncertainty products.
 
     den/cum (and their std) come from :func:`denoise_box` for the kept dates ``keep`` (bool (n,),
@@ -444,8 +458,11 @@ def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel
     Pixels that are no-data in the input (all dates 0, or NaN) keep their input values; pixels the
     denoiser leaves out (mask) get ``nodata``; NaN input elements stay NaN, and the dates left out
     (``~keep``) keep the input's values there (NaN or 0, the input's own marks of missing data).
+    ``flagged`` (bool (n, h, w), or None): the elements that held a finite value in the file but
+    were read as missing (fill values, isolated spikes; NaN in ``inp``); they keep the denoiser's
+    estimate and its variance, so that MintPy's tools, which stop at a NaN, run on the output.
     A cumulative map (and its std and significance) is NaN at a pixel whose input is missing (NaN
-    or inf) on the window's first or last date.
+    or inf, not ``flagged``) on the window's first or last date.
     Values below FLUSH_BELOW in magnitude are written as exact 0.
 
     Uncertainty (with ``den_std``): the variance of the series relative to REF_DATE is
@@ -478,6 +495,8 @@ def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel
         cum = cum - ref_cum[:, None, None]
     nan_in = np.isnan(inp)
     nodata_pix = np.all((inp == 0) | nan_in, axis=0)
+    if flagged is not None:
+        nan_in &= ~flagged
     if ref_pixel is not None:
         nodata_pix[ref_pixel] = False
     valid = np.all(np.isfinite(out[keep]), axis=0) & ~nodata_pix
@@ -488,7 +507,7 @@ def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel
     cum[:, ~valid] = np.nan
     # a window whose first or last date is missing at a pixel (filled for the network) has no
     # measured cumulative displacement there: NaN, as the series is NaN on those dates
-    missing = ~np.isfinite(inp[np.flatnonzero(keep)])
+    missing = nan_in[np.flatnonzero(keep)]
     ends = missing[:len(cum)] | missing[WINDOW - 1:WINDOW - 1 + len(cum)]
     del missing
     cum[ends] = np.nan
@@ -500,7 +519,6 @@ def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel
         rem[~keep] = inp[~keep]
         rem[nan_in] = np.nan
         result["removed"] = rem
-    del nan_in
     if den_std is not None:
         if in_place and den_std.dtype == np.float32:
             var = np.square(den_std, out=den_std)
@@ -511,7 +529,7 @@ def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel
             var = np.full_like(out, np.nan)
             var[keep] = np.abs(v - v[kref])
         var[:, ~valid] = np.nan
-        var[np.isnan(inp)] = np.nan
+        var[nan_in] = np.nan
         if ref_pixel is not None and valid[ref_pixel]:
             var[keep, ref_pixel[0], ref_pixel[1]] = 0
         cstd = cum_std if overwrite and cum_std.dtype == np.float32 else np.array(cum_std, np.float32)
@@ -523,6 +541,7 @@ def finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel
         if ref_pixel is not None and valid[ref_pixel]:
             sig[(slice(None),) + ref_pixel] = 0
         result.update(variance=var, cumulative_std=cstd, significance=sig)
+    del nan_in
     for key in ("timeseries", "cumulative", "removed"):
         if key in result:
             result[key] = flush_tiny(result[key].astype(np.float32, copy=False))
@@ -904,7 +923,8 @@ def run_dlae(ts_file, geom_file, cfg, out_file=None, update=False, force=False, 
                         ref_pixel = (ref_yx[0] - box.y0, ref_yx[1] - box.x0)
                     res = finalise_block(den, cum, inp, ref_index, ref_den, ref_cum, nodata, ref_pixel,
                                          keep, den_std if uncertainty else None, cum_std,
-                                         removed="removed" in outputs, overwrite=True)
+                                         removed="removed" in outputs, overwrite=True,
+                                         flagged=read_flagged(ts_file, box, inp) if scan.num_flagged else None)
                     # the network's sigma also when the uncertainty outputs are off (the same rule)
                     elev_check.add(io.read_geometry(geom_file, box, angles=())["height"], res["cumulative"],
                                    res.get("cumulative_std", cum_std if has_sigma else None))
@@ -1150,10 +1170,11 @@ class InputScan:
 
 
 MISSING_RULE = ("dates with no data on any pixel (NaN or 0 everywhere, REF_DATE apart) are left "
-                "out of the network and keep the input values; a pixel's NaN on other dates (and "
-                "its fill values beyond +-100 m and isolated spikes, see mintpy.dlae.numFilledValues) is "
-                "filled by linear interpolation in time for the network only and written as NaN, "
-                "and the cumulative maps of the windows that begin or end on it are NaN there")
+                "out of the network and keep the input values; a pixel's NaN (or inf) on other dates "
+                "is filled by linear interpolation in time for the network only and written as NaN, "
+                "and the cumulative maps of the windows that begin or end on it are NaN there; its "
+                "fill values beyond +-100 m and isolated spikes are filled the same way and get the "
+                "denoised estimate (see mintpy.dlae.numFilledValues)")
 
 
 def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max_memory=4.0,
@@ -1168,7 +1189,8 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
       carry missing acquisitions as all-NaN dates, other files as all-0 dates (REF_DATE is 0
       everywhere by definition and is never empty). Empty dates are left out of the network.
     * A pixel that is NaN on some kept dates and has data on others is filled for the network
-      (:func:`fill_missing`) and written as NaN on those dates. Exact zeros of such pixels (REF_DATE
+      (:func:`fill_missing`) and written as NaN on those dates (the fill values and spikes below get
+      the denoised estimate: ``scan.num_flagged`` counts them). Exact zeros of such pixels (REF_DATE
       apart) are data; a warning counts them, as they may be missing values written as 0.
     * Values beyond +-MAX_ABS_DISPLACEMENT_M (fill values) and +-inf are missing values, as NaN
       (:func:`mark_missing`), with a warning that counts them; a spread of the date-to-date changes
@@ -1227,6 +1249,7 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
     for i in np.flatnonzero(~keep):                  # NaN of the empty dates do not count
         num_nan -= np.isnan(mark_missing(io.read_timeseries_date(ts_file, i)))
     check_unit(ts_file, sample[np.flatnonzero(keep)], has_data[::stride, ::stride])
+    num_spike = 0
     if 2 * max_abs > SPIKE_M:          # else no value can be SPIKE_M outside its neighbours' range
         num_spike, spike_at = _scan_spikes(ts_file, (length, width), dates, keep, max_memory, num_nan,
                                              sample, stride)
@@ -1236,14 +1259,15 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
                         "dates before and after, and as far from the excursions of the %d x %d px around "
                         "them, a change between two dates that unwrapped phase cannot show (a "
                         "phase-unwrapping or processing error, which the network would spread over its "
-                        "neighbours); they are read as missing values",
+                        "neighbours); they are read as missing values (the outputs hold the denoised "
+                        "estimate there)",
                         ts_file, num_spike, spike_at[1], spike_at[0], spike_at[4], spike_at[2], spike_at[3],
                         SPIKE_M, SPIKE_BOX, SPIKE_BOX)
     if num_fill:
         log.warning("%s: %d value(s) of dataset 'timeseries' are beyond +-%g m (up to %g m in magnitude, "
                     "e.g. on %s): no InSAR displacement is that large, so they are read as missing values "
-                    "(fill values such as -9999?), as NaN are", ts_file, num_fill, MAX_ABS_DISPLACEMENT_M,
-                    fill_max, fill_date)
+                    "(fill values such as -9999?), as NaN are (the outputs hold the denoised estimate there)",
+                    ts_file, num_fill, MAX_ABS_DISPLACEMENT_M, fill_max, fill_date)
     if not has_data.any():
         raise io.DlaeInputError(
             f"{ts_file}: dataset 'timeseries' is 0 or NaN on every pixel of every date: nothing "
@@ -1299,11 +1323,12 @@ def scan_input(ts_file, dates, ref_index, mask_file=None, mask_dataset=None, max
     num_filled = int(num_nan[partial].sum())
     if num_filled:
         log.warning("%s: %d missing (NaN, inf, fill or spike) values on %d pixels with data on other dates are filled "
-                    "by linear interpolation in time for the network only, and written as NaN",
+                    "by linear interpolation in time for the network only; NaN and inf are written as NaN",
                     ts_file, num_filled, int(partial.sum()))
     years = [float(x) for x in ptime.date_list2vector(dates)[1]]
     scan = InputScan(dates, keep, num_filled, num_valid, years)
     scan.nan_nodata = bool(np.any(num_nan == num_kept))   # no-data pixels are NaN, not 0
+    scan.num_flagged = num_fill + num_spike     # finite values read as missing: estimated in the outputs
     scan.stride, scan.sample, scan.sample_height = stride, sample, height
     scan.sample_mask = None if mask is None else mask[::stride, ::stride]
     return scan

@@ -119,6 +119,10 @@ def prepare_model(model, precision="auto"):
     else a cached copy in that precision.  A copy made for a model object (not a path) is given the
     object's current weights on every call, so a model that is being trained is never predicted with
     stale weights (the validation of a float32 run on a bfloat16 CPU once was)."""
+    import sys
+    if "keras" not in sys.modules and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        from .config import import_tensorflow_quietly
+        import_tensorflow_quietly()          # without TensorFlow's start-up lines, as the commands do
     import keras
 
     from .model import DlaeNet, load_model, resolve_model_path
@@ -475,9 +479,10 @@ def _check_unit(ts):
 
 
 def _mark_spikes(ts, overwrite_input):
-    """ts with its isolated spikes (:func:`mintpy_dlae.denoise_file.find_spikes`) set to NaN, and a
-    UserWarning; ts itself when it has none (cheap: a spike needs a value beyond SPIKE_M / 2), or
-    changed in place when ``overwrite_input`` allows it for a writeable float32 ts."""
+    """(ts with its isolated spikes (:func:`mintpy_dlae.denoise_file.find_spikes`) set to NaN, the
+    spikes as bool (n, H, W)), and a UserWarning; (ts itself, None) when it has none (cheap: a spike
+    needs a value beyond SPIKE_M / 2). ts is changed in place when ``overwrite_input`` allows it for
+    a writeable float32 ts."""
     from .constants import SPIKE_M
     from .denoise_file import find_spikes
     big = False
@@ -487,7 +492,7 @@ def _mark_spikes(ts, overwrite_input):
                 big = True
                 break
     if not big:
-        return ts
+        return ts, None
     found = find_spikes(ts)
     if found.any():
         data = ts.astype(np.float32, copy=not (overwrite_input and ts.dtype == np.float32 and ts.flags.writeable))
@@ -495,10 +500,11 @@ def _mark_spikes(ts, overwrite_input):
         warnings.warn(f"denoise: ts has {int(found.sum())} isolated spike(s) (a value more than {SPIKE_M:g} m "
                       f"outside the range of its dates before and after, and as far from its neighbours': an "
                       f"unwrapping error), e.g. ts[{d}, {y}, {x}] = {float(data[d, y, x]):g} m; they are read as "
-                      "missing values (pass spikes=False to keep them)", UserWarning, stacklevel=3)
+                      "missing values, and timeseries holds the denoised estimate there (pass spikes=False "
+                      "to keep them)", UserWarning, stacklevel=3)
         data[found] = np.nan
-        return data
-    return ts
+        return data, found
+    return ts, None
 
 
 def _scan_series(ts):
@@ -681,8 +687,9 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
     _check_magnitude(ts)
     if box is None:          # a block's caller checked its whole frame (mintpy_dlae.py: check_unit)
         _check_unit(ts)
+    spiked = None
     if spikes:
-        ts = _mark_spikes(ts, overwrite_input)
+        ts, spiked = _mark_spikes(ts, overwrite_input)
     elevation = np.asarray(elevation)
     _check_numeric("elevation", elevation, "an (H, W) array")
     elevation = elevation.astype(np.float32, copy=False)
@@ -833,12 +840,15 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
             parts.append(bad)
         del cols
         holes = np.concatenate(parts, axis=1)      # (n, k) bool: the filled elements
-        d0 = int(np.flatnonzero(holes.any(axis=1))[0])
-        j0 = int(np.flatnonzero(holes[d0])[0])
-        warnings.warn(f"denoise: ts has {int(holes.sum())} NaN/inf value(s) on {len(py)} pixel(s) with data on "
-                      f"other dates, e.g. at (date, row, col) = ({d0}, {py[j0]}, {px[j0]}); they are filled "
-                      "by linear interpolation in time for the network and are NaN in timeseries and "
-                      "timeseries_std", UserWarning, stacklevel=2)
+        if spiked is not None:                     # the spikes get the estimate (mintpy_dlae.py's rule)
+            holes &= ~spiked[:, py, px]
+        if holes.any():
+            d0 = int(np.flatnonzero(holes.any(axis=1))[0])
+            j0 = int(np.flatnonzero(holes[d0])[0])
+            warnings.warn(f"denoise: ts has {int(holes.sum())} NaN/inf value(s) on {int(holes.any(axis=0).sum())} "
+                          f"pixel(s) with data on other dates, e.g. at (date, row, col) = ({d0}, {py[j0]}, "
+                          f"{px[j0]}); they are filled by linear interpolation in time for the network and are "
+                          "NaN in timeseries and timeseries_std", UserWarning, stacklevel=2)
         inside = (py >= by0) & (py < by1) & (px >= bx0) & (px < bx1)
         holes = (holes[:, inside], py[inside] - by0, px[inside] - bx0)
     # elevation standardised once for the whole array, so tiles need only the network's halo

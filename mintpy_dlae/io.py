@@ -334,7 +334,8 @@ def check_writable_dir(path):
             pass
         os.remove(probe)
     except OSError as err:
-        raise DlaeInputError(f"{path}: output folder {folder} is read-only ({err})") from err
+        why = err.strerror or "no write permission"      # PermissionError(folder) has no strerror
+        raise DlaeInputError(f"{path}: output folder {folder} is read-only ({why})") from err
 
 
 def check_free_space(sizes):

@@ -69,6 +69,8 @@ class DlaeTimeSeriesAnalysis(TimeSeriesAnalysis):
         resolved = resolve_template(raw)          # once: its warnings (misspelled keys) once
         try:
             self.dlae = DlaeConfig.from_resolved(resolved)
+            if self.dlae.enabled:        # the files too, before hours of earlier steps
+                self._check_dlae_files()
         except DlaeConfigError as err:
             custom = getattr(self, "customTemplateFile", None)
             raise DlaeConfigError(
@@ -76,6 +78,20 @@ class DlaeTimeSeriesAnalysis(TimeSeriesAnalysis):
                 f"copies the options of a custom template into {os.path.basename(self.templateFile)} "
                 "and keeps them there: correct the value in both)") from None
         self.template.update({k: v for k, v in resolved.items() if k.startswith(PREFIX)})
+
+    def _check_dlae_files(self):
+        """DlaeConfigError for a mintpy.dlae.model or mintpy.dlae.maskFile that is not a file (paths
+        relative to the work folder, where the step runs)."""
+        from mintpy_dlae.denoise_file import model_file
+        from mintpy_dlae.io import DlaeInputError
+        try:
+            model_file(self.dlae.model)
+        except DlaeInputError as err:
+            raise DlaeConfigError(f"{PREFIX}.model = {self.dlae.model!r}: {err}") from None
+        mask = self.dlae.mask_file
+        if mask and mask != "auto" and not os.path.isfile(mask):
+            raise DlaeConfigError(f"{PREFIX}.maskFile = {mask!r}: file not found in {os.getcwd()} "
+                                  "(auto, no, or the path of a mask file such as maskTempCoh.h5)")
 
     @staticmethod
     def get_timeseries_filename(template, work_dir="./"):

@@ -197,3 +197,35 @@ def test_a_bad_template_value_names_both_templates(tmp_path, fake_denoiser, capl
     assert message.startswith("ERROR: mintpy.dlae.augment = '3'"), message
     assert os.path.basename(truth.template_file) in message and "smallbaselineApp.cfg" in message
     assert caplog.text.count("mintpy.dlae.tilesize = 64 is not a mintpy_dlae option") == 1, caplog.text
+
+
+@pytest.mark.parametrize("key, value", [("mintpy.dlae.model", "nofile.keras"),
+                                        ("mintpy.dlae.maskFile", "nofile.h5")])
+def test_a_missing_model_or_mask_file_stops_before_the_first_step(tmp_path, fake_denoiser, key, value):
+    """A mintpy.dlae.model or maskFile that is not a file stops the app when it reads the template,
+    not hours later at correct_dlae: --dostep load_data fails too, naming the key and the value."""
+    truth = build_project(tmp_path, num_date=12, shape=(30, 36), seed=2,
+                          template_options={"mintpy.dlae": "yes", key: value})
+    with pytest.raises(SystemExit) as err:
+        _run_app([truth.template_file, "--dir", str(tmp_path), "--dostep", "load_data"])
+    message = str(err.value)
+    assert message.startswith(f"ERROR: {key} = '{value}'"), message
+    assert "not found" in message
+
+
+def test_sigterm_says_so(tmp_path, monkeypatch, capsys):
+    """A SIGTERM (a batch system's wall-time limit) during the app exits with 143 and a line that
+    says what happened, as mintpy_dlae.py and Ctrl-C do (not silently)."""
+    import signal
+
+    truth = build_project(tmp_path, num_date=12, shape=(30, 36), seed=2,
+                          template_options={"mintpy.dlae": "yes"})
+
+    def terminated(inps):
+        os.kill(os.getpid(), signal.SIGTERM)     # handled by sigterm_unwinds: SystemExit(143)
+
+    monkeypatch.setattr(app, "run_smallbaselineApp_dlae", terminated)
+    with pytest.raises(SystemExit) as err:
+        _run_app([truth.template_file, "--dir", str(tmp_path), "--dostep", "correct_dlae"])
+    assert err.value.code == 143
+    assert "terminated (SIGTERM" in capsys.readouterr().err

@@ -132,30 +132,52 @@ def _with(path, src, edit):
 def test_spikes_are_missing_values_in_the_file_driver(project, fake_denoiser, caplog, tmp_path):
     """mintpy_dlae.py reads isolated spikes as missing values: its outputs equal those of the same
     file with NaN there (nothing of the spike reaches a neighbour), with a warning that counts them
-    and names the date; blocks give the whole-frame result also with a spike across a block edge."""
+    and names the date; blocks give the whole-frame result also with a spike across a block edge.
+    At the spikes themselves the outputs hold the denoised estimate, where the NaN file keeps NaN:
+    MintPy's timeseries2velocity.py runs on the output, as it does on the spiked input."""
+    from test_field_inputs import t2v
+
     def spikes(d):
         d[5, 9:11, 20:22] += 10.0                 # rows 9-10: across the block edge at row 11 below
         d[7, 25, 4] -= 0.5
+        d[9, 15, 15] += 0.7                      # the last date of window 1 (dates 1-9)
 
     def nans(d):
         d[5, 9:11, 20:22] = np.nan
         d[7, 25, 4] = np.nan
+        d[9, 15, 15] = np.nan
 
     os.makedirs(tmp_path / "spiked")
     spiked = _with(tmp_path / "spiked" / "timeseries.h5", project.ts, spikes)
     holes = _with(tmp_path / "holes.h5", project.ts, nans)
+    at = np.zeros((NUM_DATE, 32, 32), bool)       # the 6 spiked elements
+    at[5, 9:11, 20:22] = at[7, 25, 4] = at[9, 15, 15] = True
     cfg = DlaeConfig(mask_file=None)
     with caplog.at_level("WARNING", logger="mintpy_dlae"):
         out = run.run_dlae(spiked, project.geom, cfg, progress=False)
-    assert "5 value(s) of dataset 'timeseries' are isolated spikes (4 on" in caplog.text
+    assert "6 value(s) of dataset 'timeseries' are isolated spikes (4 on" in caplog.text
     assert "spiked" in caplog.text.split("isolated spikes")[0]      # the file is named
     ref = run.run_dlae(holes, project.geom, cfg, progress=False)
-    for key in ("timeseries", "cumulative", "variance"):
-        np.testing.assert_array_equal(readfile.read(out[key])[0], readfile.read(ref[key])[0], err_msg=key)
-    assert np.isnan(readfile.read(out["timeseries"])[0][5, 9:11, 20:22]).all()
-    assert readfile.read_attribute(out["timeseries"])["mintpy.dlae.numFilledValues"] == "5"
+    for key in ("timeseries", "variance"):
+        got, want = readfile.read(out[key])[0], readfile.read(ref[key])[0]
+        np.testing.assert_array_equal(got[~at], want[~at], err_msg=key)
+        assert np.isnan(want[at]).all() and np.isfinite(got[at]).all(), key
+    assert np.abs(readfile.read(out["timeseries"])[0][at]).max() < 0.2    # an estimate, not the spike
+    nan_got = nan_want = 0                        # windows that begin or end on a spike: estimated
+    for name in readfile.get_dataset_list(out["cumulative"]):
+        if name == "date":
+            continue
+        got = readfile.read(out["cumulative"], datasetName=name)[0]
+        want = readfile.read(ref["cumulative"], datasetName=name)[0]
+        np.testing.assert_array_equal(got[np.isfinite(want)], want[np.isfinite(want)], err_msg=name)
+        assert not (np.isnan(got) & np.isfinite(want)).any(), name
+        nan_got, nan_want = nan_got + np.isnan(got).sum(), nan_want + np.isnan(want).sum()
+    assert nan_got < nan_want
+    assert readfile.read_attribute(out["timeseries"])["mintpy.dlae.numFilledValues"] == "6"
     tiled = run_in_row_blocks(run.run_dlae, spiked, project.geom, cfg, tmp_path / "tiled.h5")
     assert_same_datasets(out, tiled)
+    assert t2v(spiked, str(tmp_path / "vel_in.h5"))
+    assert t2v(out["timeseries"], str(tmp_path / "vel_out.h5"))
 
 
 def test_a_series_without_spikes_is_untouched(project, fake_denoiser, caplog):
@@ -168,7 +190,7 @@ def test_a_series_without_spikes_is_untouched(project, fake_denoiser, caplog):
 
 def test_denoise_reads_spikes_as_missing_values():
     """The Python API applies the rule too: a spike gives the result that the same element set to NaN
-    gives (with a warning), and ``spikes=False`` gives it to the network as it is, which moves the
+    gives (with a warning), but for the spike itself, which holds the estimate where NaN stays NaN, and ``spikes=False`` gives it to the network as it is, which moves the
     output far from the spike (a 10 m error on 4 px of one date). The caller's array is not changed."""
     import warnings
 
@@ -191,8 +213,12 @@ def test_denoise_reads_spikes_as_missing_values():
         ref = denoise(holed, elevation, **kw)
         raw = denoise(spiked, elevation, spikes=False, **kw)
     np.testing.assert_allclose(got.cumulative, ref.cumulative, atol=1e-6)
-    np.testing.assert_array_equal(np.isnan(got.timeseries), np.isnan(ref.timeseries))
-    assert np.isnan(got.timeseries[4, 10:12, 10:12]).all()
+    at = np.zeros(ts.shape, bool)
+    at[4, 10:12, 10:12] = True                    # NaN holes stay NaN; the spikes get the estimate
+    np.testing.assert_array_equal(np.isnan(got.timeseries), np.isnan(ref.timeseries) & ~at)
+    np.testing.assert_allclose(got.timeseries[~at], ref.timeseries[~at], atol=1e-6)
+    assert np.isnan(ref.timeseries[at]).all() and np.isfinite(got.timeseries[at]).all()
+    assert np.abs(got.timeseries[at]).max() < 0.1
     far = np.ones((24, 24), bool)
     far[5:17, 5:17] = False                       # more than 5 px from the spike
     assert np.nanmax(np.abs(raw.cumulative - got.cumulative)[:, far]) > 1e-3     # 1 mm: it does matter

@@ -160,9 +160,16 @@ def resolve_geometry(inps):
 
 
 def build_config(inps):
-    """DlaeConfig from the template (if any), overridden by options given on the command line."""
-    from mintpy_dlae.config import DlaeConfig
-    return DlaeConfig.from_args(inps)
+    """DlaeConfig from the template (if any), overridden by options given on the command line.
+    A DlaeConfigError names the template file (-t) it was read from."""
+    from mintpy_dlae.config import DlaeConfig, DlaeConfigError
+    try:
+        return DlaeConfig.from_args(inps)
+    except DlaeConfigError as err:
+        template = getattr(inps, "template_file", None)
+        if template and template not in str(err):
+            raise DlaeConfigError(f"{err} (options from {template} and the command line)") from None
+        raise
 
 
 def main(iargs=None):

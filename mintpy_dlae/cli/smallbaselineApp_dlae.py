@@ -5,6 +5,7 @@ inserts ``correct_dlae`` right after ``correct_troposphere``. Heavy modules (Min
 TensorFlow) are imported inside main(), so ``-h`` stays fast.
 """
 import os
+import signal
 import sys
 
 REFERENCE = """reference:
@@ -127,6 +128,11 @@ def main(iargs=None):
         # the correct_dlae step writes through temporary files: an interrupted step leaves no output
         print("interrupted (the step that ran left no partial output of mintpy_dlae)", file=sys.stderr)
         raise SystemExit(130) from None
+    except SystemExit as err:
+        if err.code == 128 + signal.SIGTERM:
+            print("terminated (SIGTERM; the step that ran left no partial output of mintpy_dlae)",
+                  file=sys.stderr)
+        raise
 
 
 if __name__ == "__main__":
