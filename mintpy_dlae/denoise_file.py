@@ -652,8 +652,8 @@ def edge_gap_windows(dates, factor=EDGE_GAP_FACTOR):
     or last interval is at least ``factor`` x the median interval (the longer of the two when both
     are).  A steady motion arrives across such a gap as one large increment at the window's edge,
     which the networks shrink like one noisy date (docs/real_data.md, "Gaps in the acquisitions":
-    at 5x the noise the fault model keeps 0.69 of a steady Mogi bowl across a gap of 3 repeat
-    cycles at the end, 0.57 across 6, against 0.80 evenly sampled)."""
+    at 5x the noise the fault model keeps 0.71 of a steady Mogi bowl across a gap of 3 repeat
+    cycles at the end, 0.59 across 6, against 0.82 evenly sampled)."""
     dt = np.diff(acquisition_days(dates))
     if len(dt) < WINDOW - 1:
         return []
