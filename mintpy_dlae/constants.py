@@ -28,6 +28,9 @@ MAX_ABS_DISPLACEMENT_M = 100.0
 # (The Mexico City test crop's largest excursion is 0.045 m: tests/test_spikes.py.)
 SPIKE_M = 0.25
 SPIKE_BOX = 5
+# px of context around a block for its spikes to be the whole frame's: the spatial test reads
+# SPIKE_BOX // 2 px, and the last date's test reads the spikes of the date before it, which read as far
+SPIKE_CONTEXT = 2 * (SPIKE_BOX // 2)
 
 # Heights (metres) below this are DEM voids (-32768 in SRTM, -9999), not terrain: the lowest land is
 # about -430 m (Dead Sea shore). They are read as missing heights, as NaN are.

@@ -35,7 +35,7 @@ import numpy as np
 from mintpy_dlae import io
 from mintpy_dlae.boxes import Box
 from mintpy_dlae.config import MODEL_NAMES, cpu_supports_bf16, package_file, resolve_augment, resolve_precision
-from mintpy_dlae.constants import (MAX_ABS_DISPLACEMENT_M, SPIKE_BOX, SPIKE_M, TRAINING_PATCH_PX,
+from mintpy_dlae.constants import (MAX_ABS_DISPLACEMENT_M, SPIKE_BOX, SPIKE_CONTEXT, SPIKE_M, TRAINING_PATCH_PX,
                                    TRAINING_PIXEL_SIZE_M, WINDOW)
 
 log = logging.getLogger(__name__)
@@ -221,8 +221,8 @@ def find_spikes(ts, keep=None, threshold=SPIKE_M, box=SPIKE_BOX):
     For a value b on kept date d (``keep``: indices of the kept dates, default all) with finite
     values a and c on the kept dates before and after, its excursion is e = b - median(a, b, c): how
     far b lies outside [min(a, c), max(a, c)] (0 inside). The last kept date has no date after it:
-    its excursion is b - a, with a read as missing where a is itself a spike. The first kept date is
-    not tested (in MintPy it is normally the reference date, 0 everywhere). b is a spike when
+    its excursion is b - a, with a taken from the date before that where a is itself a spike. The
+    first kept date is not tested (in MintPy it is normally the reference date, 0 everywhere). b is a spike when
     |e| > ``threshold`` metres and e is also more than ``threshold`` from the median excursion of
     the ``box`` x ``box`` px around it on date d (itself included; NaN left out).
 
@@ -234,9 +234,9 @@ def find_spikes(ts, keep=None, threshold=SPIKE_M, box=SPIKE_BOX):
     change between two acquisitions of about 0.1 m per pixel, more than unwrapped phase can show
     (a quarter wavelength per pixel: 0.8, 1.4 and 6 cm at X, C and L band), so what is found is a
     phase-unwrapping or processing error at a few pixels of one date. The spatial test looks only at
-    the values in ``ts``: on a block, the pixels within ``box // 2`` of its edge see fewer
-    neighbours than in the whole frame (read a block with that much context to decide them as the
-    frame would)."""
+    the values in ``ts``: on a block, the pixels within ``2 * (box // 2)`` of its edge (the last
+    date's test reads the spikes of the date before it) may be decided otherwise than in the whole
+    frame (read a block with that much context, SPIKE_CONTEXT, to decide them as the frame would)."""
     n = ts.shape[0]
     idx = np.arange(n) if keep is None else np.asarray(keep, int)
     out = np.zeros(ts.shape, bool)
@@ -249,8 +249,11 @@ def find_spikes(ts, keep=None, threshold=SPIKE_M, box=SPIKE_BOX):
             if j < len(idx) - 1:
                 a, c = ts[idx[j - 1]], ts[idx[j + 1]]
                 e = b - np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))  # NaN if any is
-            else:                              # the last kept date: against the date before it
-                e = b - np.where(out[idx[j - 1]], np.nan, ts[idx[j - 1]])
+            else:                              # the last kept date: against the date before it,
+                a = ts[idx[j - 1]]                 # or the one before that where it is a spike
+                if j >= 2:                         # (the first date is never one)
+                    a = np.where(out[idx[j - 1]], ts[idx[j - 2]], a)
+                e = b - a
             cand = np.abs(e) > threshold
             cand &= np.isfinite(e)             # +-inf is a missing value (mark_missing), not a spike
         if not cand.any():
@@ -290,7 +293,7 @@ def read_block(ts_file, geom_file, read, keep=None, mask_file=None, mask_dataset
     False also where the height is not known."""
     atr = io.readfile.read_attribute(ts_file)
     length, width = int(atr["LENGTH"]), int(atr["WIDTH"])
-    wide = read.pad(SPIKE_BOX // 2, length, width)        # the spikes of the read box, as in the frame
+    wide = read.pad(SPIKE_CONTEXT, length, width)         # the spikes of the read box, as in the frame
     raw = mark_missing(io.read_timeseries(ts_file, wide))
     raw[find_spikes(raw, keep)] = np.nan
     raw = raw[(slice(None),) + read.within(wide).slices]
@@ -359,13 +362,15 @@ def denoise_box(ts_file, geom_file, box, halo, model, scale, mask_file=None, mas
 def read_flagged(ts_file, box, inp):
     """The elements of the Box ``box`` that hold a finite value in ``ts_file`` but are NaN in ``inp``
     (n, h, w), the block as :func:`read_block` read it: fill values and isolated spikes, read as
-    missing values. bool (n, h, w); read one date at a time, in the file's own dtype."""
+    missing values. bool (n, h, w); read one date at a time as float32, as :func:`io.read_timeseries`
+    reads it (a float64 1e300 is inf there, and stays NaN as inf does)."""
     import h5py
     flagged = np.zeros(inp.shape, bool)
-    with h5py.File(ts_file, "r") as f:
+    with h5py.File(ts_file, "r") as f, np.errstate(over="ignore"):
         dset = f["timeseries"]
         for d in range(inp.shape[0]):
-            flagged[d] = np.isfinite(dset[d, box.y0:box.y1, box.x0:box.x1]) & np.isnan(inp[d])
+            value = np.asarray(dset[d, box.y0:box.y1, box.x0:box.x1], dtype=np.float32)
+            flagged[d] = np.isfinite(value) & np.isnan(inp[d])
     return flagged
 
 
@@ -1014,7 +1019,7 @@ def coarse_pass(job, receptive, shape, num_date, path, max_memory=4.0, progress=
                                      ("cumulative", (k - WINDOW + 1, ch, cw), np.float32)):
                 f.create_dataset(name, shp, dtype=dtype)
             starts = sorted({b.y0 - b.y0 % 2 for b in io.plan_row_blocks(length, width, num_date, max_memory,
-                                                                         SPIKE_BOX // 2)}) + [length]
+                                                                         SPIKE_CONTEXT)}) + [length]
             log.info("scales 2: the coarse pass (2 x 2 means of %s) into %s", job["ts_file"], path)
             for y0, y1 in _progress(list(zip(starts[:-1], starts[1:])), progress, "coarse input"):
                 raw, geom, mask = read_block(job["ts_file"], job["geom_file"], Box(y0, y1, 0, width), keep,
@@ -1082,8 +1087,8 @@ def _scan_spikes(ts_file, shape, dates, keep, max_memory, num_nan, sample, strid
     length, width = shape
     kept = np.flatnonzero(keep)
     count, first = 0, None
-    for box in io.plan_row_blocks(length, width, len(dates), max_memory, SPIKE_BOX // 2):
-        wide = box.pad(SPIKE_BOX // 2, length, width)
+    for box in io.plan_row_blocks(length, width, len(dates), max_memory, SPIKE_CONTEXT):
+        wide = box.pad(SPIKE_CONTEXT, length, width)
         block = mark_missing(io.read_timeseries(ts_file, wide))
         inner = (slice(None),) + box.within(wide).slices
         spikes = find_spikes(block, kept)[inner]

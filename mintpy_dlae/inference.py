@@ -638,8 +638,9 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
       * A pixel with data that is NaN on some dates is filled for the network by linear interpolation
         in time between its nearest dates with data (the nearest value at the ends; dates equally
         spaced; :func:`mintpy_dlae.denoise_file.fill_missing`), with a UserWarning giving the count and
-        the first (date, row, col); ``timeseries`` and ``timeseries_std`` are NaN at those elements,
-        ``cumulative`` is kept, as ``mintpy_dlae.py`` writes them.
+        the first (date, row, col); ``timeseries`` and ``timeseries_std`` are NaN at those elements, and
+        ``cumulative`` (with its std) where they are a window's first or last date, as
+        ``mintpy_dlae.py`` writes them.
       * A finite value beyond +-MAX_ABS_DISPLACEMENT_M (100 m: a fill value such as -9999, or a unit
         mistake) raises ValueError naming its index; set missing values to NaN.  A series that changes
         from date to date by a median spatial std above 1 m (millimetres given as metres) raises
@@ -649,9 +650,10 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
       * With ``spikes``, an isolated spike (:func:`mintpy_dlae.denoise_file.find_spikes`: a value more
         than SPIKE_M = 0.25 m outside the range of its dates before and after, and as far from the
         excursions of the SPIKE_BOX x SPIKE_BOX px around it: an unwrapping error at a few pixels of
-        one date) is a missing value as NaN is, with a UserWarning giving the count and the first
-        (date, row, col).  The last date is measured against the date before it; the first date
-        (MintPy's reference date) is not tested.
+        one date) is a missing value for the network as NaN is, with a UserWarning giving the count
+        and the first (date, row, col); the outputs hold the denoised estimate there (not NaN).  The
+        last date is measured against the date before it; the first date (MintPy's reference date)
+        is not tested.
 
     Raises ValueError for a shape that does not match, fewer than 9 dates, a ``box`` that is not 4
     integers inside the array, ``tile_size`` / ``batch_size`` not positive integers, a ``scale`` of

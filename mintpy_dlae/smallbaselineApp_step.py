@@ -80,18 +80,15 @@ class DlaeTimeSeriesAnalysis(TimeSeriesAnalysis):
         self.template.update({k: v for k, v in resolved.items() if k.startswith(PREFIX)})
 
     def _check_dlae_files(self):
-        """DlaeConfigError for a mintpy.dlae.model or mintpy.dlae.maskFile that is not a file (paths
-        relative to the work folder, where the step runs)."""
+        """DlaeConfigError for a mintpy.dlae.model that is not a model file (a path relative to the
+        work folder, where the step runs). The mask is checked when the step runs: MintPy's own
+        masks (maskTempCoh.h5) are made by the steps before it."""
         from mintpy_dlae.denoise_file import model_file
         from mintpy_dlae.io import DlaeInputError
         try:
             model_file(self.dlae.model)
         except DlaeInputError as err:
             raise DlaeConfigError(f"{PREFIX}.model = {self.dlae.model!r}: {err}") from None
-        mask = self.dlae.mask_file
-        if mask and mask != "auto" and not os.path.isfile(mask):
-            raise DlaeConfigError(f"{PREFIX}.maskFile = {mask!r}: file not found in {os.getcwd()} "
-                                  "(auto, no, or the path of a mask file such as maskTempCoh.h5)")
 
     @staticmethod
     def get_timeseries_filename(template, work_dir="./"):

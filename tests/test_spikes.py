@@ -58,6 +58,12 @@ def test_a_spike_on_the_last_date_is_found_against_the_date_before():
     expect[-1, 4:6, 4:6] = True
     expect[-2, 12, 30] = True
     np.testing.assert_array_equal(run.find_spikes(ts), expect)
+    # an error on the last date after one on the date before: measured against the date before that
+    chain = _quiet()
+    chain[10, 8:10, 8:10] += 10.0
+    chain[11, 8:10, 8:10] += 3.0
+    found = run.find_spikes(chain)
+    assert found[10, 8:10, 8:10].all() and found[11, 8:10, 8:10].all() and found.sum() == 8
     # only two kept dates: the second is tested against the first
     two = ts[[0, -1]]
     assert run.find_spikes(two)[1, 4:6, 4:6].all() and run.find_spikes(two).sum() == 4
@@ -178,6 +184,25 @@ def test_spikes_are_missing_values_in_the_file_driver(project, fake_denoiser, ca
     assert_same_datasets(out, tiled)
     assert t2v(spiked, str(tmp_path / "vel_in.h5"))
     assert t2v(out["timeseries"], str(tmp_path / "vel_out.h5"))
+
+
+def test_last_date_spikes_of_blocks_are_the_frames(project, fake_denoiser, tmp_path):
+    """The last date's test reads the spikes of the date before it, so a block needs twice the spatial
+    test's context (SPIKE_CONTEXT) to decide its spikes as the whole frame does: rows of errors on
+    the last two dates next to a block edge (row 20 of run_in_row_blocks) are no spikes in the frame,
+    and none in the blocks (with half that context, 32 were found there)."""
+    def rows(d):
+        d[10, 16:19] -= 1.0
+        d[11, 19:21] += 1.0
+
+    path = _with(tmp_path / "rows.h5", project.ts, rows)
+    assert not run.find_spikes(readfile.read(path)[0]).any()
+    cfg = DlaeConfig(mask_file=None)
+    whole = run.run_dlae(path, project.geom, cfg, progress=False, out_file=str(tmp_path / "whole.h5"))
+    tiled = run_in_row_blocks(run.run_dlae, path, project.geom, cfg, tmp_path / "tiled.h5")
+    for out in (whole, tiled):
+        assert readfile.read_attribute(out["timeseries"])["mintpy.dlae.numFilledValues"] == "0"
+    assert_same_datasets(whole, tiled)
 
 
 def test_a_series_without_spikes_is_untouched(project, fake_denoiser, caplog):
