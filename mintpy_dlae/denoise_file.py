@@ -168,12 +168,15 @@ def model_warnings(model, uncertainty=True):
     if model in MODEL_NAMES:
         return []
     card_file = os.path.splitext(model_file(model))[0] + ".json"      # model.model_card_path's rule
+    name = os.path.basename(str(model))
     try:
         with open(card_file) as f:
             card = json.load(f)
     except (OSError, ValueError):
-        card = {}
-    name, lines = os.path.basename(str(model)), []
+        return [f"{name} has no model card ({os.path.basename(card_file)} next to it): its training is unknown "
+                "and its std and significance are not checked against the truth; a trial model may remove "
+                "real deformation: compare with --model fault or mogi"]
+    lines = []
     if uncertainty and "sigma_calibration" not in card:
         lines.append(f"{name} has no sigma calibration in its card: its std and significance are the network's "
                      f"own, not checked against the truth (dlae_evaluate.py {model} --calibrate-sigma)")

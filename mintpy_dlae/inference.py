@@ -30,7 +30,7 @@ from .config import cpu_supports_bf16, resolve_precision  # noqa: F401  (re-expo
 log = logging.getLogger(__name__)
 
 from .constants import WINDOW as MIN_DATES  # noqa: E402  (one window length)
-from .constants import HEIGHT_VOID_BELOW, MAX_ABS_DISPLACEMENT_M  # noqa: E402
+from .constants import HEIGHT_VOID_BELOW, MAX_ABS_DISPLACEMENT_M, MODEL_KINDS  # noqa: E402
 # Upper bound of pixels x windows per network call.  Activations take ~3 kB per pixel-window for the
 # paper-size network (64 filters x 9 then 3 dates), so this keeps them near 0.4 GB when a tile fits
 # in it; a larger tile (denoise's default 512 px + halo: about 320,000 px) goes one window per call.
@@ -133,6 +133,10 @@ def prepare_model(model, precision="auto"):
         key = (path, os.path.getmtime(path))
         if key not in _LOADED:
             _LOADED[key] = load_model(path)
+            if str(model) not in MODEL_KINDS:    # a model of one's own: what mintpy_dlae.py warns about
+                from .denoise_file import model_warnings
+                for line in model_warnings(path, getattr(_LOADED[key], "uncertainty", False)):
+                    warnings.warn(f"denoise: {line}", UserWarning, stacklevel=3)
         model = _LOADED[key]
     net = load_model(model)
     policy = "mixed_bfloat16" if resolve_precision(precision) == "bfloat16" else "float32"
@@ -464,8 +468,9 @@ def _check_unit(ts):
     """Raise ValueError when ts (n, H, W) changes from date to date by a median spatial std above
     UNIT_SPREAD_M (1 m) over its pixels with data (the rule of ``mintpy_dlae.py``'s
     :func:`mintpy_dlae.denoise_file.check_unit`): the values are millimetres (or another unit), and
-    the spike rule and the outputs would take them for metres."""
-    from .denoise_file import UNIT_SPREAD_M, step_spread
+    the spike rule and the outputs would take them for metres. Above UNIT_WARN_M (0.2 m): a
+    UserWarning (centimetres, or a decorrelated array)."""
+    from .denoise_file import UNIT_SPREAD_M, UNIT_WARN_M, step_spread
     has = np.zeros(ts.shape[1:], bool)
     with np.errstate(invalid="ignore"):
         for d in range(len(ts)):
@@ -476,6 +481,12 @@ def _check_unit(ts):
         raise ValueError(f"denoise: ts changes from date to date by {spread:.3g} m (median spatial std): InSAR time "
                          "series in metres change by millimetres to centimetres. The values look like mm (or "
                          "another unit); give metres (e.g. ts / 1000)")
+    if spread is not None and spread > UNIT_WARN_M:
+        warnings.warn(f"denoise: ts changes from date to date by {spread:.3g} m (median spatial std), more than an "
+                      "InSAR time series in metres does (millimetres to centimetres): if the values are "
+                      "centimetres, give metres (ts / 100), else the outputs are 100 times too large and real "
+                      "values may be read as spikes; if much of the array is decorrelated, mask it (mask=)",
+                      UserWarning, stacklevel=3)
 
 
 def _mark_spikes(ts, overwrite_input):

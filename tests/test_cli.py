@@ -259,6 +259,20 @@ def test_evaluate_refuses_what_is_not_a_model(tmp_path):
             cli.cmd_line_parse([str(tmp_path / name)])
 
 
+def test_evaluate_asks_for_the_kind_of_a_mixed_model(tmp_path):
+    """dlae_evaluate.py on a model trained on both kinds (its card's kind is a mix) asks for --kind in
+    one line, before any evaluation (it was a traceback from the generator)."""
+    import json
+    import shutil
+
+    from mintpy_dlae.cli import evaluate as cli
+    from mintpy_dlae.config import package_file
+    shutil.copy(package_file("pretrained", "fault.keras"), tmp_path / "mix.keras")
+    (tmp_path / "mix.json").write_text(json.dumps({"kind": {"mogi": 0.5, "fault": 0.5}}))
+    with pytest.raises(SystemExit, match=r"trained on \{'mogi': 0.5, 'fault': 0.5\}.*--kind fault or --kind mogi"):
+        cli.main([str(tmp_path / "mix.keras"), "--levels", "2", "--per-level", "1", "--no-card"])
+
+
 def test_app_interrupted_exits_130_with_one_line(monkeypatch, capsys):
     """Ctrl-C during smallbaselineApp_dlae.py: exit status 130 and one line, not a traceback."""
     from mintpy_dlae import smallbaselineApp_step

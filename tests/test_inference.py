@@ -671,11 +671,13 @@ def test_integer_fill_value_is_refused(tiny):
 
 def test_millimetres_are_refused_as_mintpy_dlae_py_refuses_them(tiny):
     """A series in mm (4 mm steps given as 4 'm') changes by metres from date to date: a ValueError
-    that says so, not spikes (before: thousands of 'isolated spikes' and a quarter of NaN)."""
+    that says so, not spikes (before: thousands of 'isolated spikes' and a quarter of NaN); in cm
+    (0.4 m steps) it runs with a warning that names the unit, as mintpy_dlae.py's."""
     ts, h = _small()
     with pytest.raises(ValueError, match=r"changes from date to date by .* m .*look like mm"):
         inference.denoise(ts * 1000, h, model=tiny, augment=1)
-    inference.denoise(ts * 100, h, model=tiny, augment=1, spikes=False)      # 0.4 m steps: allowed
+    with pytest.warns(UserWarning, match=r"changes from date to date by .* m .*centimetres"):
+        inference.denoise(ts * 100, h, model=tiny, augment=1, spikes=False)  # 0.4 m steps: run, with a warning
 
 
 def test_input_level_keeps_each_maps_mean_and_the_pattern(tiny):
@@ -761,3 +763,21 @@ def test_a_zero_scale_for_a_window_that_changes_is_refused(tiny):
     ts, h = _small()
     with pytest.raises(ValueError, match="scale of window 1 is 0, but its data change"):
         inference.denoise(ts, h, model=tiny, scale=np.array([1e-3, 0, 1e-3, 1e-3, 1e-3]), augment=1)
+
+
+def test_denoise_warns_about_a_model_of_ones_own(tmp_path):
+    """denoise() with the path of a model that has no card warns as mintpy_dlae.py does (training
+    unknown, a trial model may remove real deformation), once per file; the shipped names do not."""
+    import shutil
+    import warnings
+
+    from mintpy_dlae.config import package_file
+    path = str(tmp_path / "mine.keras")
+    shutil.copy(package_file("pretrained", "fault.keras"), path)
+    ts, h = _small()
+    with pytest.warns(UserWarning, match=r"mine.keras has no model card"):
+        inference.denoise(ts, h, model=path, augment=1, scales=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)      # loaded before: no second warning; nor for 'fault'
+        inference.denoise(ts, h, model=path, augment=1, scales=1)
+        inference.denoise(ts, h, model="fault", augment=1, scales=1)

@@ -166,3 +166,6 @@ def test_model_warnings_for_models_of_ones_own(tmp_path):
     json.dump(card, open(tmp_path / "mine.json", "w"))
     assert denoise_file.model_warnings(path) == []
     assert denoise_file.model_warnings("fault") == [] and denoise_file.model_warnings("mogi") == []
+    os.remove(tmp_path / "mine.json")                        # no card at all: training unknown
+    lines = denoise_file.model_warnings(path)
+    assert len(lines) == 1 and "has no model card (mine.json" in lines[0] and "trial model" in lines[0]

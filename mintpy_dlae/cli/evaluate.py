@@ -104,6 +104,9 @@ def main(iargs=None):
         from mintpy_dlae.model import read_model_card, resolve_model_path
         path = resolve_model_path(inps.model)
         kind = inps.kind or read_model_card(path).get("kind") or ("mogi" if "mogi" in os.path.basename(path) else "fault")
+        if kind not in ("fault", "mogi"):       # a card of a run on mixed kinds ({'mogi': 0.5, 'fault': 0.5})
+            raise SystemExit(f"dlae_evaluate.py: error: {inps.model} was trained on {kind}: the test set is of one "
+                             "kind; choose it with --kind fault or --kind mogi")
         if inps.calibrate_sigma:
             k, report = evaluate.calibrate_sigma(path)
             evaluate.apply_sigma_scale(path, k, report)
