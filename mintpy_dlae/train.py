@@ -506,7 +506,16 @@ def train(kind, out, samples=200_000, resume=False, model_config=None, precision
         init_training = None
         if init_from:
             from .model import load_model, read_model_card
-            model.set_weights(load_model(init_from).get_weights())
+            init = load_model(init_from)
+            if [w.shape for w in init.weights] != [w.shape for w in model.weights]:
+                theirs = {k: v for k, v in init.get_config().items() if k in config and v != config[k]}
+                raise ValueError(f"init_from: {init_from} has another layout than the model to train "
+                                 f"(its {theirs or 'weights'}, here "
+                                 f"{ {k: config[k] for k in theirs} or 'other weights'}): give the same layout "
+                                 "(dlae_train.py --filters / --filters-2d / ..., finetune.py --model-config) "
+                                 "or another model to start from")
+            model.set_weights(init.get_weights())
+            del init
             card_of = _run_model_of(init_from)
             t = read_model_card(card_of).get("training", {})
             init_training = {"run": os.path.basename(card_of),

@@ -77,6 +77,11 @@ def test_init_from_records_the_lineage(tmp_path):
     assert t["samples_seen"] == 32 and t["samples_seen_total"] == 32 + 16   # whole epochs of 16
     assert t["init_from_run"]["run"] == "a.keras"
     assert t["wall_seconds_total"] > t["wall_seconds"]
+    # another layout: one error that names the layouts, before any training (a Keras shape error before)
+    other = dict(small, model_config=dict(filters=8, filters_2d=4))
+    with pytest.raises(ValueError, match=r"another layout.*'filters': 4.*'filters': 8"):
+        train("mogi", str(tmp_path / "c.keras"), samples=16, init_from=str(tmp_path / "a.keras"), **other)
+    assert not os.path.exists(tmp_path / "c.keras")
 
 
 def test_train_leaves_the_dtype_policy_as_it_found_it(tmp_path):
