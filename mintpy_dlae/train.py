@@ -730,6 +730,19 @@ def _check_generator(generator):
         hints = [f"{k} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(k, known, n=1)) else k
                  for k in unknown]
         raise ValueError(f"train: unknown generator option(s) {', '.join(hints)}; known: {', '.join(sorted(known))}")
+    params = inspect.signature(synthetic.generate).parameters
+    for key, value in generator.items():       # the fractions (default 0.0): a share of the series in [0, 1]
+        default = params[key].default
+        if isinstance(default, float) and default == 0.0 and not (
+                isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1):
+            raise ValueError(f"train: generator option {key} = {value!r}: a fraction of the series in [0, 1]")
+    from .dataset import GENERATOR_OPTIONS
+    for kind in ("fault", "mogi"):             # the other values: one small draw before any training
+        try:
+            synthetic.generate(4, kind=kind, rng=0, **dict(GENERATOR_OPTIONS, **generator))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"train: generator options {generator!r:.200} do not generate {kind} series: "
+                             f"{err}") from None
 
 
 def _bf16_hardware():

@@ -379,6 +379,12 @@ def test_generator_options_and_lineage_helpers(tmp_path):
     with pytest.raises(ValueError, match="must be a dict"):
         _check_generator([1])
     _check_generator({"cells": 0.35, "steep": 0.3, "size": 40})
+    # values too: a fraction outside [0, 1], a word, an SNR range upside down (tracebacks of the
+    # generator thread after the TensorFlow start before)
+    for bad, match in (({"steady": -3}, "steady = -3: a fraction"), ({"cells": "lots"}, "cells = 'lots'"),
+                       ({"snr": [5, 1]}, "do not generate fault series")):
+        with pytest.raises(ValueError, match=match):
+            _check_generator(bad)
     ckpt = os.path.join("training", "fault_bn", "fault_bn_ckpt", "last.keras")
     assert _run_model_of(ckpt) == os.path.abspath(os.path.join("training", "fault_bn", "fault_bn.keras"))
     assert _run_model_of("pretrained/fault.keras") == "pretrained/fault.keras"
