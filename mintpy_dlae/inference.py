@@ -749,11 +749,12 @@ def denoise(ts, elevation, model="fault", mask=None, incidence=None, azimuth=Non
                              f"of the array); received shapes {tuple(np.shape(c) for c in coarse)}")
     if box is not None:
         try:
-            box = tuple(int(b) for b in box)
+            given, box = box, tuple(int(b) for b in box)
+            whole = all(float(b) == int(b) for b in given)      # 5.5 is no pixel index (int() would cut it)
         except (TypeError, ValueError) as err:
             raise ValueError(f"denoise: box must be 4 integers (y0, y1, x0, x1); received {box!r}") from err
-        if len(box) != 4:
-            raise ValueError(f"denoise: box must be 4 integers (y0, y1, x0, x1); received {box!r}")
+        if len(box) != 4 or not whole:
+            raise ValueError(f"denoise: box must be 4 integers (y0, y1, x0, x1); received {given!r}")
     if scale is not None:
         try:
             scale = np.asarray(scale, np.float64)

@@ -614,7 +614,7 @@ def test_bad_model_box_and_dtypes_are_named(tiny):
         inference.denoise(ts, h, model=None)
     with pytest.raises(TypeError, match="model must be.*received int 3"):
         inference.denoise(ts, h, model=3)
-    for box in [(0, 5), (0, 5, 0, 5, 1), "abcd", 7]:
+    for box in [(0, 5), (0, 5, 0, 5, 1), "abcd", 7, (0, 5.5, 0, 5)]:
         with pytest.raises(ValueError, match=r"box must be 4 integers \(y0, y1, x0, x1\)"):
             inference.denoise(ts, h, model=tiny, box=box)
     with pytest.raises(ValueError, match="box .* is not inside the array"):
