@@ -157,6 +157,10 @@ def test_train_resume_without_checkpoint_and_overwrite_are_refused(tmp_path, cap
     shutil.rmtree(str(tmp_path / "tiny_ckpt"))
     with pytest.raises(SystemExit, match="nothing to resume; without resume a new run starts"):
         cli.main(["fault", "-o", str(tmp_path / "other.keras"), "--samples", "8", "--resume"])
+    # a refusal in a folder the command made leaves no empty folder behind
+    with pytest.raises(SystemExit, match="nothing to resume"):
+        cli.main(["fault", "-o", str(tmp_path / "new" / "run.keras"), "--samples", "8", "--resume"])
+    assert not os.path.exists(tmp_path / "new")
 
 
 def test_train_budget_rerun_and_calibration_messages(tmp_path, capsys):

@@ -86,6 +86,7 @@ def cmd_line_parse(iargs=None):
         except OSError as err:
             raise SystemExit(f"dlae_train.py: error: cannot create the output folder {out_dir}: {err}")
         print(f"created folder {out_dir}")
+        inps.created_dir = out_dir          # removed again if the run stops before writing anything
     if not os.access(out_dir, os.W_OK):
         raise SystemExit(f"dlae_train.py: error: output folder is not writable: {out_dir}")
     ckpt = os.path.splitext(inps.output)[0] + "_ckpt"           # the run's checkpoint (mintpy_dlae.train)
@@ -156,6 +157,9 @@ def main(iargs=None):
               file=sys.stderr)
         return 130
     except (ValueError, OSError, FloatingPointError) as err:     # bad layout, init model, damaged checkpoint
+        created = getattr(inps, "created_dir", None)
+        if created and os.path.isdir(created) and not os.listdir(created):
+            os.rmdir(created)                # the folder this call made, still empty
         raise SystemExit(f"dlae_train.py: error: {err}")
     if state["samples_seen"] > (saved or {}).get("samples_seen", 0):
         print(f"model written: {inps.output} ({state['samples_seen']} samples seen; sigma not calibrated yet: "
