@@ -65,9 +65,16 @@ def describe(model="fault"):
     train = card.get("training", {})
     lines = [f"## `{name}`", ""]
     kind = card.get("kind")
-    base = kind if isinstance(kind, str) else (next(iter(kind)) if isinstance(kind, dict) and kind else None)
-    if base in PURPOSE:
-        lines += [f"**For** {PURPOSE[base]}.", ""]
+    if name in PURPOSE:                # a shipped model: its purpose (mogi was fine-tuned on a mix)
+        lines += [f"**For** {PURPOSE[name]}.", ""]
+    elif isinstance(kind, dict) and len(kind) > 1:     # a run of one's own on a mix: no single purpose
+        total = sum(float(v) for v in kind.values()) or 1.0
+        lines += ["**Trained on** a mix of source kinds: " +
+                  ", ".join(f"{k} {100 * float(v) / total:.0f} %" for k, v in kind.items()) + ".", ""]
+    else:
+        base = kind if isinstance(kind, str) else (next(iter(kind)) if isinstance(kind, dict) and kind else None)
+        if base in PURPOSE:
+            lines += [f"**For** {PURPOSE[base]}.", ""]
     sha = model_sha256(path)
     lines += [
         f"- File: `{os.path.basename(path)}`, sha256 `{sha[:12]}...`, {card.get('parameters', 0):,} parameters "

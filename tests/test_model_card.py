@@ -64,3 +64,16 @@ def test_card_that_is_not_a_card(tmp_path, capsys):
         assert exc.value.code == 2
         err = capsys.readouterr().err
         assert "m.json: " in err and "usage:" not in err
+
+
+def test_card_of_a_mixed_run_names_the_mix(tmp_path):
+    """A run trained on both kinds is described by its mix, not by the purpose of its first kind."""
+    import shutil
+    model = tmp_path / "mix.keras"
+    shutil.copy(package_file("pretrained", "fault.keras"), model)
+    card = json.load(open(package_file("pretrained", "fault.json")))
+    card["kind"] = {"fault": 0.5, "mogi": 0.5}
+    (tmp_path / "mix.json").write_text(json.dumps(card))
+    text = model_card.describe(str(model))
+    assert "**Trained on** a mix of source kinds: fault 50 %, mogi 50 %." in text
+    assert "**For**" not in text
