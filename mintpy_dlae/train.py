@@ -714,7 +714,9 @@ def _run_model_of(path):
 
 def _check_generator(generator):
     """ValueError for ``generator`` overrides that are not a dict of keywords that
-    :func:`mintpy_dlae.synthetic.generate` takes (besides its n, kind, num_dates and rng)."""
+    :func:`mintpy_dlae.synthetic.generate` takes (besides its n, kind, num_dates and rng), for a
+    fraction (an option whose default is 0.0) outside [0, 1], and for values with which one small
+    draw of each kind fails."""
     if generator is None:
         return
     if not isinstance(generator, dict):
@@ -723,14 +725,14 @@ def _check_generator(generator):
     import inspect
 
     from . import synthetic
-    known = set(inspect.signature(synthetic.generate).parameters) - {"n", "kind", "num_dates", "rng"}
+    params = inspect.signature(synthetic.generate).parameters
+    known = set(params) - {"n", "kind", "num_dates", "rng"}
     unknown = sorted(set(generator) - known)
     if unknown:
         import difflib
         hints = [f"{k} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(k, known, n=1)) else k
                  for k in unknown]
         raise ValueError(f"train: unknown generator option(s) {', '.join(hints)}; known: {', '.join(sorted(known))}")
-    params = inspect.signature(synthetic.generate).parameters
     for key, value in generator.items():       # the fractions (default 0.0): a share of the series in [0, 1]
         default = params[key].default
         if isinstance(default, float) and default == 0.0 and not (
